@@ -1,0 +1,1 @@
+"""fpgasim.hw layer."""

@@ -1,0 +1,1 @@
+"""fpgasim.kernels layer."""

@@ -1,0 +1,1 @@
+"""fpgasim.mapping layer."""

@@ -1,0 +1,1 @@
+"""fpgasim.ops layer."""

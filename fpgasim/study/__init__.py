@@ -1,0 +1,1 @@
+"""fpgasim.study layer."""
