@@ -1,1 +1,39 @@
-"""fpgasim.sim layer."""
+"""fpgasim.sim: the SimPy emulator layer.
+
+Hardware primitives (this file lists the public API):
+
+* :class:`Clock` - exact cycle <-> ps conversion (``env.now`` is an int count of ps).
+* :class:`DdrChannel` - a DDR channel shared by streams, burst-level round robin.
+* :class:`StreamPort`, :func:`dma_read`, :func:`dma_write` - width x clock ports and
+  pipelined DMA through a port and a DDR channel.
+* :class:`PingPong` - multi-bank on-chip buffer between a producer and a consumer.
+* :class:`Link`, :class:`LinkDirection` - serialisation, latency, credit back-pressure.
+* :class:`TraceRecorder` - spans and counters, Chrome/Perfetto trace export.
+
+See docs/emulator-primitives.md.
+"""
+
+from fpgasim.sim._arbiter import LATE, Direction, StreamStats
+from fpgasim.sim.buffers import PingPong
+from fpgasim.sim.clock import MAX_FREQ_HZ, PS_PER_S, Clock
+from fpgasim.sim.ddr import DdrChannel
+from fpgasim.sim.link import Link, LinkDirection
+from fpgasim.sim.port import StreamPort, dma_read, dma_write
+from fpgasim.sim.trace import TraceRecorder
+
+__all__ = [
+    "LATE",
+    "MAX_FREQ_HZ",
+    "PS_PER_S",
+    "Clock",
+    "DdrChannel",
+    "Direction",
+    "Link",
+    "LinkDirection",
+    "PingPong",
+    "StreamPort",
+    "StreamStats",
+    "TraceRecorder",
+    "dma_read",
+    "dma_write",
+]

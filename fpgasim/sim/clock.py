@@ -1,0 +1,148 @@
+"""Clock domains: the only place where cycles and picoseconds convert (house rule 2).
+
+Simulation time ``env.now`` is an ``int`` count of picoseconds. A :class:`Clock` of
+frequency ``f`` has its edge ``n`` at ``round(n * 10**12 / f)`` ps, computed exactly with
+integers (round half up), so a duration measured between absolute edges never
+accumulates rounding, however long the run.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from numbers import Rational
+
+from fpgasim.errors import BadArgument
+
+__all__ = ["PS_PER_S", "MAX_FREQ_HZ", "Clock"]
+
+#: Picoseconds per second.
+PS_PER_S = 10**12
+#: Highest allowed frequency: one edge per picosecond (so edges are strictly increasing).
+MAX_FREQ_HZ = PS_PER_S
+
+
+class Clock:
+    """One clock domain with an exact rational period.
+
+    Args:
+        freq_hz: frequency in Hz, an ``int`` or an exact ``Fraction`` (e.g.
+            ``Fraction(625, 4) * 10**6`` for 156.25 MHz); at most :data:`MAX_FREQ_HZ`.
+        name: label used in error messages and traces.
+
+    Raises:
+        BadArgument: ``freq_hz`` is not a positive exact rational or exceeds 1 THz.
+    """
+
+    __slots__ = ("name", "freq_hz", "_num", "_den")
+
+    def __init__(self, freq_hz: int | Fraction, *, name: str = "clock"):
+        if isinstance(freq_hz, bool) or not isinstance(freq_hz, Rational):
+            raise BadArgument(
+                f"{name}: freq_hz={freq_hz!r} must be an int or Fraction in Hz (no float; "
+                "use Clock.from_mhz('156.25') for decimal MHz)"
+            )
+        freq = Fraction(int(freq_hz.numerator), int(freq_hz.denominator))  # plain ints inside
+        if freq <= 0 or freq > MAX_FREQ_HZ:
+            raise BadArgument(f"{name}: freq_hz={freq_hz} must be > 0 and <= {MAX_FREQ_HZ} Hz")
+        self.name = name
+        self.freq_hz = freq
+        period = Fraction(PS_PER_S) / freq  # exact period in ps, >= 1
+        self._num = period.numerator
+        self._den = period.denominator
+
+    @classmethod
+    def from_mhz(cls, freq_mhz: int | str | Fraction, *, name: str = "clock") -> "Clock":
+        """Build a clock from a frequency in MHz given exactly (``"156.25"``, ``300``, a Fraction).
+
+        Args:
+            freq_mhz: frequency in MHz; a decimal string is converted exactly.
+            name: label for errors and traces.
+
+        Returns:
+            The clock.
+
+        Raises:
+            BadArgument: the value is a float, not a number, or out of range.
+        """
+        if isinstance(freq_mhz, float):
+            raise BadArgument(f"{name}: freq_mhz={freq_mhz!r} must be exact: pass an int, str or Fraction")
+        try:
+            mhz = Fraction(freq_mhz)
+        except (ValueError, TypeError) as exc:
+            raise BadArgument(f"{name}: freq_mhz={freq_mhz!r} is not a number in MHz") from exc
+        return cls(mhz * 10**6, name=name)
+
+    @classmethod
+    def from_rate(cls, units_per_s: int | Fraction, *, name: str) -> "Clock":
+        """A "unit clock" whose edge n is the instant the n-th unit (byte, bit) has passed.
+
+        Used by DDR channels and links to round durations at absolute unit boundaries.
+
+        Args:
+            units_per_s: exact rate in units per second (int or Fraction).
+            name: label.
+
+        Returns:
+            The clock of frequency ``units_per_s``.
+        """
+        return cls(units_per_s, name=name)
+
+    @property
+    def period_ps(self) -> Fraction:
+        """The exact period in picoseconds."""
+        return Fraction(self._num, self._den)
+
+    def time_of(self, cycle: int) -> int:
+        """Time of edge ``cycle`` in ps: ``round(cycle * period_ps)``, halves rounded up.
+
+        Args:
+            cycle: edge index (>= 0).
+
+        Returns:
+            The time in integer picoseconds.
+        """
+        return (2 * cycle * self._num + self._den) // (2 * self._den)
+
+    def edge_at_or_after(self, t_ps: int) -> int:
+        """Index of the first edge whose time is ``>= t_ps``.
+
+        Args:
+            t_ps: a time in integer picoseconds (>= 0).
+
+        Returns:
+            The smallest ``n >= 0`` with ``time_of(n) >= t_ps``.
+        """
+        # time_of(n) >= t  <=>  2*n*num + den >= 2*den*t  <=>  n >= (2*den*t - den) / (2*num)
+        top = 2 * self._den * t_ps - self._den
+        if top <= 0:
+            return 0
+        return -((-top) // (2 * self._num))
+
+    def delay_ps(self, now_ps: int, cycles: int) -> int:
+        """Wait of ``cycles`` whole cycles starting at the first edge at or after ``now_ps``.
+
+        Args:
+            now_ps: current time in ps.
+            cycles: number of whole cycles (>= 0).
+
+        Returns:
+            ``time_of(edge_at_or_after(now_ps) + cycles) - now_ps`` (an int >= 0).
+        """
+        return self.time_of(self.edge_at_or_after(now_ps) + cycles) - now_ps
+
+    def cycles_between(self, start_ps: int, end_ps: int) -> int:
+        """Number of edges ``n`` with ``start_ps <= time_of(n) < end_ps``.
+
+        Args:
+            start_ps: interval start in ps.
+            end_ps: interval end in ps (exclusive).
+
+        Returns:
+            The edge count (0 when ``end_ps <= start_ps``).
+        """
+        if end_ps <= start_ps:
+            return 0
+        return self.edge_at_or_after(end_ps) - self.edge_at_or_after(start_ps)
+
+    def __repr__(self) -> str:
+        return f"Clock(name={self.name!r}, freq_hz={self.freq_hz})"
