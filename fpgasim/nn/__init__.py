@@ -1,1 +1,12 @@
-"""fpgasim.nn layer."""
+"""Network IR: typed layer specs, composite blocks, the Network container and the zoo."""
+
+from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
+from fpgasim.nn.layers import Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
+from fpgasim.nn.network import LAYER_TYPES, Network
+from fpgasim.nn.zoo import PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, AlexNetShapes, alexnet_conv, vgg16_conv
+
+__all__ = [
+    "Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear",
+    "DscBlock", "OdeBlock", "OdeSolver", "Network", "LAYER_TYPES",
+    "AlexNetShapes", "alexnet_conv", "vgg16_conv", "PER_GROUP_TABLE", "SUPERLIP_DSE_TABLE",
+]

@@ -1,0 +1,196 @@
+"""Closed-form per-tile latency model (Zhang FPGA'15 / Super-LIP XFER), vectorised with numpy.
+
+Owns the analytical latency of one conv layer on one board of a partition, in two variants
+(:class:`~fpgasim.mapping.spec.ModelVariant`; formulas in docs/analytical-model.md and
+reference/superlip-model.md §2–3):
+
+- per-tile terms: t_I (DDR read IFM), t_W (DDR read weights), t_C = K²·Tr·Tc (compute),
+  t_O (DDR write OFM), link terms (XFER: the shared operand's part received from peers);
+- L_in = max(t_I, t_W, t_C, t_link); L_out = max(⌈N/Tn⌉·L_in, t_O);
+- cycles = groups·⌈B/Pb⌉·⌈⌈R/Pr⌉/Tr⌉·⌈⌈C/Pc⌉/Tc⌉·⌈⌈M/Pm⌉/Tm⌉·L_out (+ fill + drain in ``complete``).
+
+:func:`latency_arrays` evaluates arrays of tilings at once (the search's inner loop);
+:func:`layer_latency` evaluates one tiling and returns every term and the bottleneck label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fpgasim.errors import BadArgument
+from fpgasim.mapping.spec import Bottleneck, ConvShape, ModelVariant, Partition, StreamRates, Tiling
+
+__all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant"]
+
+#: Order of the per-output-tile terms; ties in the max go to the earliest.
+BOTTLENECK_ORDER = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_READ_WEIGHTS,
+                    Bottleneck.DDR_WRITE_OFM, Bottleneck.LINK)
+
+
+def parse_variant(variant: object) -> ModelVariant:
+    """Return ``ModelVariant(variant)`` or raise BadArgument listing the allowed values."""
+    try:
+        return ModelVariant(variant)
+    except ValueError:
+        allowed = ", ".join(v.value for v in ModelVariant)
+        raise BadArgument(f"variant={variant!r}: expected one of {allowed}") from None
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates: StreamRates,
+                   variant: ModelVariant) -> dict[str, np.ndarray]:
+    """Evaluate the model for broadcastable arrays of tile sizes (no argument checks).
+
+    Args:
+        shape: the layer. tm, tn, tr, tc: integer arrays (or ints) of tile sizes >= 1.
+        partition: the split over boards; rates: stream rates in elements per cycle.
+        variant: released or complete.
+
+    Returns:
+        float64 arrays (cycles) ``t_i, t_w, t_c, t_o, t_link_w, t_link_i, t_link, l_in, l_out,
+        fill, drain, cycles`` and ``steps`` (⌈N/Tn⌉) and ``tiles`` (outer iterations per board).
+        The DDR terms are per board, after the XFER share.
+    """
+    m, n, k, s = shape.out_channels, shape.in_channels, shape.kernel, shape.stride
+    b_local = _ceil_div(shape.batch, partition.pb)
+    r_local = _ceil_div(shape.out_h, partition.pr)
+    c_local = _ceil_div(shape.out_w, partition.pc)
+    m_local = _ceil_div(m, partition.pm)
+    tm, tn, tr, tc = (np.asarray(x, dtype=np.float64) for x in (tm, tn, tr, tc))
+    ps, pm = partition.spatial, partition.pm
+    a = rates.link
+    if variant is ModelVariant.COMPLETE:
+        tm, tn = np.minimum(tm, m_local), np.minimum(tn, n)
+        tr, tc = np.minimum(tr, r_local), np.minimum(tc, c_local)
+        ifm_tile = tn * (s * tr + k - s) * (s * tc + k - s)
+    else:
+        ifm_tile = tn * tr * tc
+    w_tile = tm * tn * (k * k)
+    t_i = ifm_tile / rates.ifm
+    t_w = w_tile / rates.weights
+    t_c = (k * k) * tr * tc
+    t_o = tm * tr * tc / rates.ofm
+    zero = np.zeros_like(t_c)
+    t_link_w, t_link_i = zero, zero
+    if a is not None and variant is ModelVariant.RELEASED:
+        if ps == 1 and pm == 1:  # the code's fallback row: link term on the whole weight tile
+            t_link_w = w_tile / a + zero
+        if ps > 1:
+            t_w, t_link_w = t_w / ps, w_tile / a / ps + zero
+        if pm > 1:
+            t_i, t_link_i = t_i / pm, ifm_tile / a / pm + zero
+        t_link = np.maximum(t_link_w, t_link_i)
+    elif a is not None:
+        if ps > 1:
+            t_w, t_link_w = t_w / ps, w_tile * ((ps - 1) / ps) / a + zero
+        if pm > 1:
+            t_i, t_link_i = t_i / pm, ifm_tile * ((pm - 1) / pm) / a + zero
+        t_link = t_link_w + t_link_i  # one receive port per board carries both
+    else:
+        t_link = zero
+    t_i, t_w, t_o = t_i + zero, t_w + zero, t_o + zero
+    l_in = np.maximum(np.maximum(t_i, t_w), np.maximum(t_c, t_link))
+    steps = np.ceil(n / tn)
+    l_out = np.maximum(steps * l_in, t_o)
+    tiles = (shape.groups * b_local) * np.ceil(r_local / tr) * np.ceil(c_local / tc) * np.ceil(m_local / tm)
+    cycles = tiles * l_out
+    if variant is ModelVariant.COMPLETE:
+        fill = np.maximum(np.maximum(t_i, t_w), t_link)
+        drain = t_o
+        cycles = cycles + fill + drain
+    else:
+        fill, drain = zero, zero
+    return {"t_i": t_i, "t_w": t_w, "t_c": t_c, "t_o": t_o, "t_link_w": t_link_w, "t_link_i": t_link_i,
+            "t_link": t_link, "l_in": l_in, "l_out": l_out, "steps": steps, "tiles": tiles,
+            "fill": fill, "drain": drain, "cycles": cycles}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerLatency:
+    """Every term of one layer's analytical latency on one board of its partition (cycles).
+
+    Attributes:
+        t_i_cycles, t_w_cycles: DDR read of one IFM / weight tile (after the XFER share).
+        t_c_cycles: compute of one tile step, K²·Tr·Tc.
+        t_o_cycles: DDR write of one OFM tile.
+        t_link_w_cycles, t_link_i_cycles: link receive of the weight / IFM share per tile.
+        t_link_cycles: the link term inside L_in (released: max of the two; complete: sum).
+        l_in_cycles: max(t_I, t_W, t_C, t_link). l_out_cycles: max(steps·L_in, t_O).
+        steps: ⌈N/Tn⌉. tiles: outer iterations per board (groups·B'·row·col·channel tiles).
+        fill_cycles: first load before the first compute (complete only, else 0).
+        drain_cycles: last store after the last compute (complete only, else 0).
+        cycles: tiles·L_out + fill + drain.
+        bottleneck: the term attaining L_out (ties: compute, IFM, weights, OFM, link).
+        variant: the model variant evaluated.
+    """
+
+    t_i_cycles: float
+    t_w_cycles: float
+    t_c_cycles: float
+    t_o_cycles: float
+    t_link_w_cycles: float
+    t_link_i_cycles: float
+    t_link_cycles: float
+    l_in_cycles: float
+    l_out_cycles: float
+    steps: int
+    tiles: int
+    fill_cycles: float
+    drain_cycles: float
+    cycles: float
+    bottleneck: Bottleneck
+    variant: ModelVariant
+
+    def time_ms(self, clock_mhz: float) -> float:
+        """Latency in milliseconds at ``clock_mhz``."""
+        return self.cycles / (clock_mhz * 1e3)
+
+    def tile_terms_cycles(self) -> dict[Bottleneck, float]:
+        """The per-output-tile terms whose max is L_out, keyed by bottleneck label."""
+        return {Bottleneck.COMPUTE: self.steps * self.t_c_cycles,
+                Bottleneck.DDR_READ_IFM: self.steps * self.t_i_cycles,
+                Bottleneck.DDR_READ_WEIGHTS: self.steps * self.t_w_cycles,
+                Bottleneck.DDR_WRITE_OFM: self.t_o_cycles,
+                Bottleneck.LINK: self.steps * self.t_link_cycles}
+
+
+def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, partition: Partition | None = None,
+                  variant: ModelVariant | str = ModelVariant.COMPLETE, boards: int | None = None) -> LayerLatency:
+    """Analytical latency of one conv layer with one tiling (one board of the partition).
+
+    Args:
+        shape: the layer (:class:`ConvShape`). tiling: ⟨Tm, Tn, Tr, Tc⟩.
+        rates: stream rates in elements per cycle (``link=None``: single board / no XFER).
+        partition: the split over boards (default: all 1).
+        variant: ``released`` or ``complete`` (default, the physically complete model).
+        boards: if given, the partition's product must equal it.
+
+    Returns:
+        :class:`LayerLatency` with every term and the bottleneck label.
+
+    Raises:
+        BadArgument: a wrong argument type, an unknown variant, a partition factor larger than
+            its dimension, or a product different from ``boards``.
+    """
+    variant = parse_variant(variant)
+    partition = Partition() if partition is None else partition
+    for name, value, cls in (("shape", shape, ConvShape), ("tiling", tiling, Tiling),
+                             ("rates", rates, StreamRates), ("partition", partition, Partition)):
+        if not isinstance(value, cls):
+            raise BadArgument(f"layer_latency: {name}={value!r}: expected a {cls.__name__}")
+    partition.check(shape, boards=boards)
+    arrays = latency_arrays(shape, tiling.tm, tiling.tn, tiling.tr, tiling.tc, partition, rates, variant)
+    v = {key: float(value) for key, value in arrays.items()}
+    steps = int(v["steps"])
+    terms = (steps * v["t_c"], steps * v["t_i"], steps * v["t_w"], v["t_o"], steps * v["t_link"])
+    label = BOTTLENECK_ORDER[int(np.argmax(terms))]
+    return LayerLatency(t_i_cycles=v["t_i"], t_w_cycles=v["t_w"], t_c_cycles=v["t_c"], t_o_cycles=v["t_o"],
+                        t_link_w_cycles=v["t_link_w"], t_link_i_cycles=v["t_link_i"], t_link_cycles=v["t_link"],
+                        l_in_cycles=v["l_in"], l_out_cycles=v["l_out"], steps=steps, tiles=int(v["tiles"]),
+                        fill_cycles=v["fill"], drain_cycles=v["drain"], cycles=v["cycles"],
+                        bottleneck=label, variant=variant)

@@ -1,0 +1,48 @@
+"""Private argument checks shared by the layer specs (raise BadArgument naming the field)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from fpgasim.errors import BadArgument
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def check_name(owner: str, name: object) -> None:
+    """Raise BadArgument unless ``name`` is a non-empty string."""
+    if not isinstance(name, str) or not name:
+        raise BadArgument(f"{owner}: name={name!r}: expected a non-empty string")
+
+
+def check_int(owner: str, field: str, value: object, *, minimum: int) -> None:
+    """Raise BadArgument unless ``value`` is an int (not bool) that is >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise BadArgument(f"{owner}: {field}={value!r}: expected an integer >= {minimum}")
+
+
+def check_bool(owner: str, field: str, value: object) -> None:
+    """Raise BadArgument unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        raise BadArgument(f"{owner}: {field}={value!r}: expected True or False")
+
+
+def parse_choice(owner: str, field: str, enum_type: type[E], value: object) -> E:
+    """Return ``enum_type(value)`` or raise BadArgument listing the allowed values."""
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise BadArgument(f"{owner}: {field}={value!r}: expected one of {allowed}") from None
+
+
+def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, axis: str) -> int:
+    """Output size ``(in + 2·padding − kernel) // stride + 1``; BadArgument if the window does not fit."""
+    span = in_size + 2 * padding - kernel
+    if span < 0:
+        raise BadArgument(
+            f"{owner}: kernel={kernel} does not fit in_{axis}={in_size} with padding={padding}: "
+            f"expected kernel <= in_{axis} + 2*padding"
+        )
+    return span // stride + 1

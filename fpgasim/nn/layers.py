@@ -1,0 +1,341 @@
+"""Typed layer specifications of the network IR (per sample; the batch lives on the Network).
+
+Owns the frozen, shape-carrying layer specs: :class:`Conv2d`, :class:`Depthwise`,
+:class:`Pointwise`, :class:`Pool`, :class:`GlobalAvgPool`, :class:`Linear`. Shapes are
+``(channels, height, width)`` in elements; counts are per sample. Every spec validates its
+fields on construction and raises :class:`~fpgasim.errors.BadArgument` naming the layer, the
+field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fpgasim.errors import BadArgument
+from fpgasim.nn._checks import check_bool, check_int, check_name, out_size, parse_choice
+
+__all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear"]
+
+#: A feature-map shape per sample: (channels, height, width), in elements.
+Shape = tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conv2d:
+    """A 2-D convolution (cross-correlation) with stride, zero padding and channel groups.
+
+    Attributes:
+        name: layer name, unique within a network.
+        in_channels, out_channels: channel counts (both divisible by ``groups``).
+        in_h, in_w: input height and width in elements.
+        kernel: square kernel size K.
+        stride: stride S (same along both axes).
+        padding: zero padding per side, in elements.
+        groups: number of channel groups (1 = dense, in_channels = depthwise).
+        bias: whether the layer adds one bias per output channel.
+
+    Raises:
+        BadArgument: a non-positive size, channels not divisible by groups, or a kernel that
+            does not fit the padded input.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    in_h: int
+    in_w: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    groups: int = 1
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_name("Conv2d", self.name)
+        owner = f"Conv2d {self.name!r}"
+        for field in ("in_channels", "out_channels", "in_h", "in_w", "kernel", "stride", "groups"):
+            check_int(owner, field, getattr(self, field), minimum=1)
+        check_int(owner, "padding", self.padding, minimum=0)
+        check_bool(owner, "bias", self.bias)
+        for field in ("in_channels", "out_channels"):
+            if getattr(self, field) % self.groups:
+                raise BadArgument(
+                    f"{owner}: {field}={getattr(self, field)} is not divisible by groups={self.groups}"
+                )
+        out_size(owner, self.in_h, self.kernel, self.stride, self.padding, "h")
+        out_size(owner, self.in_w, self.kernel, self.stride, self.padding, "w")
+
+    @property
+    def out_h(self) -> int:
+        """Output height in elements."""
+        return out_size(self.name, self.in_h, self.kernel, self.stride, self.padding, "h")
+
+    @property
+    def out_w(self) -> int:
+        """Output width in elements."""
+        return out_size(self.name, self.in_w, self.kernel, self.stride, self.padding, "w")
+
+    @property
+    def in_shape(self) -> Shape:
+        """Input shape (C, H, W)."""
+        return (self.in_channels, self.in_h, self.in_w)
+
+    @property
+    def out_shape(self) -> Shape:
+        """Output shape (C, H, W)."""
+        return (self.out_channels, self.out_h, self.out_w)
+
+    @property
+    def weight_elems(self) -> int:
+        """Weight elements: out_channels · (in_channels / groups) · K²."""
+        return self.out_channels * (self.in_channels // self.groups) * self.kernel**2
+
+    @property
+    def params_weights(self) -> int:
+        """Weight parameters (same as :attr:`weight_elems`)."""
+        return self.weight_elems
+
+    @property
+    def params_biases(self) -> int:
+        """Bias parameters: out_channels if ``bias`` else 0."""
+        return self.out_channels if self.bias else 0
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per sample: out elements · (in_channels / groups) · K²."""
+        return self.out_channels * self.out_h * self.out_w * (self.in_channels // self.groups) * self.kernel**2
+
+    @property
+    def ifm_elems(self) -> int:
+        """Input feature-map elements per sample (unpadded)."""
+        return self.in_channels * self.in_h * self.in_w
+
+    @property
+    def ofm_elems(self) -> int:
+        """Output feature-map elements per sample."""
+        return self.out_channels * self.out_h * self.out_w
+
+    def as_conv(self) -> Conv2d:
+        """This layer as a :class:`Conv2d` (itself)."""
+        return self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Depthwise:
+    """A depthwise convolution: one K×K filter per channel (a Conv2d with groups = channels).
+
+    Attributes:
+        name: layer name.
+        channels: input = output channels.
+        in_h, in_w: input size in elements.
+        kernel, stride, padding: as for :class:`Conv2d`.
+        bias: one bias per channel.
+
+    Raises:
+        BadArgument: as for :class:`Conv2d`.
+    """
+
+    name: str
+    channels: int
+    in_h: int
+    in_w: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_name("Depthwise", self.name)
+        check_int(f"Depthwise {self.name!r}", "channels", self.channels, minimum=1)
+        self.as_conv()
+
+    def as_conv(self) -> Conv2d:
+        """The equivalent grouped :class:`Conv2d` (groups = channels)."""
+        return Conv2d(name=self.name, in_channels=self.channels, out_channels=self.channels,
+                      in_h=self.in_h, in_w=self.in_w, kernel=self.kernel, stride=self.stride,
+                      padding=self.padding, groups=self.channels, bias=self.bias)
+
+    def __getattr__(self, attr: str):  # noqa: D105 - delegate derived counts to the conv view
+        if attr in _DERIVED:
+            return getattr(self.as_conv(), attr)
+        raise AttributeError(attr)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pointwise:
+    """A 1×1 convolution mixing channels (a Conv2d with kernel 1, stride 1, no padding).
+
+    Attributes:
+        name: layer name.
+        in_channels, out_channels: channel counts.
+        in_h, in_w: input size in elements (= output size).
+        bias: one bias per output channel.
+
+    Raises:
+        BadArgument: as for :class:`Conv2d`.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    in_h: int
+    in_w: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_name("Pointwise", self.name)
+        self.as_conv()
+
+    def as_conv(self) -> Conv2d:
+        """The equivalent :class:`Conv2d` (kernel 1)."""
+        return Conv2d(name=self.name, in_channels=self.in_channels, out_channels=self.out_channels,
+                      in_h=self.in_h, in_w=self.in_w, kernel=1, bias=self.bias)
+
+    def __getattr__(self, attr: str):  # noqa: D105 - delegate derived counts to the conv view
+        if attr in _DERIVED:
+            return getattr(self.as_conv(), attr)
+        raise AttributeError(attr)
+
+
+#: Derived properties that Depthwise/Pointwise take from their Conv2d view.
+_DERIVED = frozenset({"out_h", "out_w", "in_shape", "out_shape", "weight_elems", "params_weights",
+                      "params_biases", "macs", "ifm_elems", "ofm_elems", "in_channels", "out_channels",
+                      "groups"})
+
+
+class PoolKind(StrEnum):
+    """Pooling reduction."""
+
+    MAX = "max"
+    AVG = "avg"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pool:
+    """Max or average pooling over K×K windows, per channel.
+
+    Attributes:
+        name: layer name.
+        kind: ``max`` or ``avg`` (:class:`PoolKind`).
+        channels: channel count (unchanged).
+        in_h, in_w: input size in elements.
+        kernel, stride, padding: window size, stride and zero padding per side.
+
+    Raises:
+        BadArgument: a bad kind, a non-positive size or a window that does not fit.
+    """
+
+    name: str
+    kind: PoolKind
+    channels: int
+    in_h: int
+    in_w: int
+    kernel: int
+    stride: int
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        check_name("Pool", self.name)
+        owner = f"Pool {self.name!r}"
+        object.__setattr__(self, "kind", parse_choice(owner, "kind", PoolKind, self.kind))
+        for field in ("channels", "in_h", "in_w", "kernel", "stride"):
+            check_int(owner, field, getattr(self, field), minimum=1)
+        check_int(owner, "padding", self.padding, minimum=0)
+        out_size(owner, self.in_h, self.kernel, self.stride, self.padding, "h")
+        out_size(owner, self.in_w, self.kernel, self.stride, self.padding, "w")
+
+    out_h = Conv2d.out_h
+    out_w = Conv2d.out_w
+
+    @property
+    def in_shape(self) -> Shape:
+        """Input shape (C, H, W)."""
+        return (self.channels, self.in_h, self.in_w)
+
+    @property
+    def out_shape(self) -> Shape:
+        """Output shape (C, H', W')."""
+        return (self.channels, self.out_h, self.out_w)
+
+    weight_elems = params_weights = params_biases = property(lambda self: 0)
+
+    @property
+    def macs(self) -> int:
+        """Window operations per sample (compare/add counted as one MAC): out elements · K²."""
+        return self.ofm_elems * self.kernel**2
+
+    @property
+    def ifm_elems(self) -> int:
+        """Input elements per sample."""
+        return self.channels * self.in_h * self.in_w
+
+    @property
+    def ofm_elems(self) -> int:
+        """Output elements per sample."""
+        return self.channels * self.out_h * self.out_w
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlobalAvgPool:
+    """Average over the whole H×W map, per channel; output shape (channels, 1, 1).
+
+    Raises:
+        BadArgument: a non-positive size.
+    """
+
+    name: str
+    channels: int
+    in_h: int
+    in_w: int
+
+    def __post_init__(self) -> None:
+        check_name("GlobalAvgPool", self.name)
+        for field in ("channels", "in_h", "in_w"):
+            check_int(f"GlobalAvgPool {self.name!r}", field, getattr(self, field), minimum=1)
+
+    out_h = out_w = property(lambda self: 1)
+    in_shape = Pool.in_shape
+    out_shape = Pool.out_shape
+    weight_elems = params_weights = params_biases = property(lambda self: 0)
+    ifm_elems = Pool.ifm_elems
+    ofm_elems = Pool.ofm_elems
+
+    @property
+    def macs(self) -> int:
+        """Additions per sample (counted as MACs): channels · H · W."""
+        return self.ifm_elems
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Linear:
+    """A fully connected layer; its input is the previous output flattened (C·H·W elements).
+
+    Attributes:
+        name: layer name.
+        in_features, out_features: vector lengths in elements.
+        bias: one bias per output feature.
+
+    Raises:
+        BadArgument: a non-positive size.
+    """
+
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        check_name("Linear", self.name)
+        for field in ("in_features", "out_features"):
+            check_int(f"Linear {self.name!r}", field, getattr(self, field), minimum=1)
+        check_bool(f"Linear {self.name!r}", "bias", self.bias)
+
+    in_shape = property(lambda self: (self.in_features, 1, 1), doc="Input shape (in_features, 1, 1).")
+    out_shape = property(lambda self: (self.out_features, 1, 1), doc="Output shape (out_features, 1, 1).")
+    out_h = out_w = property(lambda self: 1)
+    weight_elems = params_weights = property(lambda self: self.in_features * self.out_features)
+    params_biases = property(lambda self: self.out_features if self.bias else 0)
+    macs = property(lambda self: self.in_features * self.out_features, doc="MACs per sample.")
+    ifm_elems = property(lambda self: self.in_features)
+    ofm_elems = property(lambda self: self.out_features)
