@@ -26,6 +26,7 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 
 KeyPath = tuple[str | int, ...]
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
@@ -166,13 +167,18 @@ class _Builder:
             return None
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
-        try:
-            self.constructor.flatten_mapping(node)  # resolves '<<' merge keys
-        except yaml.YAMLError as exc:
-            self._problem(node, path, f"bad merge key: {exc}")
-            return {}
-        result: dict[str, Any] = {}
+        # '<<' merge keys are resolved here rather than by PyYAML's flatten_mapping, which
+        # copies merged pairs eagerly (a nested-merge "billion laughs" exhausts memory before
+        # MAX_NODES is checked) and leaves them as duplicates of keys that override them.
+        merged: dict[str, Any] = {}
+        own = []
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.update(self._merge(value_node, path))
+            else:
+                own.append((key_node, value_node))
+        result: dict[str, Any] = {}
+        for key_node, value_node in own:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _STANDARD_TAGS:
                 self._problem(key_node, path, "mapping keys must be plain strings")
                 continue
@@ -183,4 +189,17 @@ class _Builder:
                 continue
             self.places[key_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, key_path)
-        return result
+        return {**{k: v for k, v in merged.items() if k not in result}, **result}
+
+    def _merge(self, node: yaml.Node, path: KeyPath) -> dict[str, Any]:
+        """Mappings named by a '<<' key; with a list, earlier mappings take precedence."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        combined: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, yaml.MappingNode):
+                self._problem(source, path, "bad merge key: '<<' needs a mapping or a list of mappings")
+                continue
+            built = self.build(source, path)
+            if isinstance(built, dict):
+                combined.update(built)
+        return combined

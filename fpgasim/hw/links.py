@@ -1,0 +1,109 @@
+"""Inter-board link types: protocol constants that turn bytes into nanoseconds.
+
+Owns: the typed ``boards/links.yaml`` document (``schema: 1``, top-level ``link_types:`` and
+``sources:``) and the transfer-time model
+``t_ns = endpoint_fixed + software + length_m × per_meter + 8 × bytes / effective_gbps``
+(1 Gb/s = 1 bit/ns). Physical link instances and topologies live with the experiment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from fpgasim.config import Fraction, NonNegFloat, PosFloat, PosInt, Str, YamlDocument, config_class
+from fpgasim.errors import BadArgument, Problem
+from fpgasim.hw._cited import load_cited
+from fpgasim.hw.board import IoPortKind
+
+__all__ = ["LinkLatency", "LinkType", "LinkTypesDocument", "load_link_types"]
+
+
+@config_class
+class LinkLatency:
+    """Latency terms of one transfer, ns."""
+
+    #: TX→RX latency of the two endpoints (PHY, MAC, protocol logic), ns.
+    endpoint_fixed: NonNegFloat
+    #: propagation delay per metre of cable, ns/m.
+    per_meter: NonNegFloat
+    #: operating-system / driver cost per transfer, ns.
+    software: NonNegFloat = 0.0
+
+
+@config_class
+class LinkType:
+    """A link protocol over some physical port kind."""
+
+    protocol: Str
+    #: per-lane line rate on the wire, Gb/s.
+    line_rate_gbps: PosFloat
+    #: payload share after line coding (64/66, 8/10 …).
+    encoding_efficiency: Fraction
+    #: payload share after framing, headers and gaps.
+    protocol_efficiency: Fraction
+    latency_ns: LinkLatency
+    #: port kinds the link can run over.
+    port_kinds: tuple[IoPortKind, ...]
+    #: lanes bonded into one link.
+    lanes: PosInt = 1
+    #: CRC-only links (e.g. Aurora) do not retransmit.
+    reliable: bool = False
+
+    @property
+    def effective_gbps(self) -> float:
+        """Payload rate: line rate × lanes × encoding × protocol efficiency, Gb/s."""
+        return self.line_rate_gbps * self.lanes * self.encoding_efficiency * self.protocol_efficiency
+
+    def transfer_time_ns(self, size_bytes: int | float, length_m: float) -> float:
+        """Time from the first byte sent to the last byte received.
+
+        Args:
+            size_bytes: payload bytes (>= 0).
+            length_m: cable length, metres (>= 0).
+
+        Returns:
+            ``endpoint_fixed + software + length_m × per_meter + 8 × size_bytes / effective_gbps``, ns.
+
+        Raises:
+            BadArgument: a negative or non-numeric size or length.
+        """
+        for name, value in (("size_bytes", size_bytes), ("length_m", length_m)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise BadArgument(f"{name} must be a number >= 0; got {value!r}")
+        lat = self.latency_ns
+        return lat.endpoint_fixed + lat.software + length_m * lat.per_meter + 8 * size_bytes / self.effective_gbps
+
+
+@config_class
+class LinkTypesDocument:
+    link_types: dict[Str, LinkType]
+    sources: dict[Str, Str]
+
+
+def _nonempty(doc_obj: LinkTypesDocument, doc: YamlDocument) -> Iterable[Problem]:
+    if not doc_obj.link_types:
+        yield doc.problem(("link_types",), "no link types defined; expected at least one")
+    for name, link in doc_obj.link_types.items():
+        if not link.port_kinds:
+            yield doc.problem(("link_types", name, "port_kinds"), "empty; expected at least one port kind")
+
+
+def load_link_types(path: str | Path | None = None) -> dict[str, LinkType]:
+    """Load the link-type library.
+
+    Args:
+        path: a link-types YAML file; default ``links.yaml`` in the boards directory.
+
+    Returns:
+        Link-type name → :class:`LinkType`.
+
+    Raises:
+        ConfigError: every problem in the file, with places.
+    """
+    if path is None:
+        from fpgasim.hw.library import boards_dir
+
+        path = boards_dir() / "links.yaml"
+    document, _ = load_cited(path, LinkTypesDocument, sources_at=("sources",), checks=(_nonempty,))
+    return dict(document.link_types)
