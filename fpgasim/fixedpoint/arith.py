@@ -120,8 +120,11 @@ def fit_range(values: np.ndarray, lo: int, hi: int, bits: int, overflow: Overflo
         return values, 0
     if overflow is Overflow.SATURATE:
         return np.clip(values, lo, hi), count
-    span = np.int64(1) << np.int64(bits)
-    return (values - lo) % span + lo, count
+    # Modular arithmetic in uint64 (well defined, wraps) so that a 63-bit register works too.
+    offset = np.full(values.shape, lo % (1 << 64), dtype=np.uint64)
+    mask = np.uint64((1 << bits) - 1)
+    wrapped = ((values.view(np.uint64) - offset) & mask) + offset
+    return wrapped.view(np.int64), count
 
 
 def quantize(
@@ -144,7 +147,10 @@ def quantize(
     if rounding is Rounding.TRUNCATE:
         rounded = np.floor(scaled)
     elif rounding is Rounding.HALF_UP:
-        rounded = np.floor(scaled + 0.5)
+        # floor(x + 0.5) is wrong when x + 0.5 rounds up (x = 0.49999999999999994);
+        # x - floor(x) is exact, so compare the fraction instead.
+        rounded = np.floor(scaled)
+        rounded = rounded + (scaled - rounded >= 0.5)
     else:
         rounded = np.rint(scaled)
     ints = np.clip(rounded, -_INT64_SAFE, _INT64_SAFE).astype(np.int64)

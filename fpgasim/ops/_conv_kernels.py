@@ -1,0 +1,198 @@
+"""Numba kernels of the convolutions (private): im2col, direct loop, fused finish.
+
+Each function takes arrays and ints only; the Python wrappers in :mod:`fpgasim.ops._conv_engine`
+and :mod:`fpgasim.ops._conv_finish` check shapes and dtypes first. Inputs arrive zero-padded
+(in their own integer dtype, a cheap copy), which keeps the inner loops branch-free.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["im2col", "direct_conv", "finish_parts", "direct_fixed"]
+
+
+@njit(cache=True)
+def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover - compiled
+    """cols[(c·KH + i)·KW + j, (oh − oh0)·OW + ow] = xp[n, c0 + c, oh·s + i, ow·s + j] (xp zero-padded).
+
+    Converts to ``cols.dtype`` while copying (exact for the integers the callers pass).
+    """
+    ow_n = cols.shape[1] // (oh1 - oh0)
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                r = (c * kh + i) * kw + j
+                dst = cols[r]
+                for oh in range(oh0, oh1):
+                    src = xp[n, c0 + c, oh * stride + i]
+                    base = (oh - oh0) * ow_n
+                    if stride == 1:
+                        for ow in range(ow_n):
+                            dst[base + ow] = src[ow + j]
+                    else:
+                        for ow in range(ow_n):
+                            dst[base + ow] = src[ow * stride + j]
+
+
+@njit(cache=True)
+def _accumulate_plane(xp, w, n, mi, ci0, stride, plane):  # pragma: no cover - compiled
+    """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·s + i, ow·s + j], in plane's dtype."""
+    cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
+    oh_n, ow_n = plane.shape
+    plane[:, :] = 0
+    for cc in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                wv = w[mi, cc, i, j]
+                if stride == 1:
+                    for oh in range(oh_n):
+                        src = xp[n, ci0 + cc, oh + i]
+                        dst = plane[oh]
+                        for ow in range(ow_n):
+                            dst[ow] += wv * src[ow + j]
+                else:
+                    for oh in range(oh_n):
+                        src = xp[n, ci0 + cc, oh * stride + i]
+                        dst = plane[oh]
+                        for ow in range(ow_n):
+                            dst[ow] += wv * src[ow * stride + j]
+
+
+@njit(cache=True)
+def direct_conv(xp, w, stride, groups, out):  # pragma: no cover - compiled
+    """out[n, m, oh, ow] = Σ_{c,i,j} w[m, c, i, j] · xp[n, g·Cg + c, oh·s + i, ow·s + j] (xp zero-padded).
+
+    Accumulates in ``out`` (its dtype is the accumulator's); ``w`` has that dtype too.
+    """
+    m_n, cg = w.shape[0], w.shape[1]
+    mg = m_n // groups
+    for n in range(xp.shape[0]):
+        for mi in range(m_n):
+            _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, out[n, mi])
+
+
+@njit(cache=True)
+def _fit_row(buf, lo, hi, mask, wrap):  # pragma: no cover - compiled
+    """Bring ``buf`` into lo..hi in place (wrap with ``mask`` = 2**bits − 1, or saturate); return the count outside."""
+    count = 0
+    for p in range(buf.shape[0]):
+        count += (buf[p] < lo) | (buf[p] > hi)
+    if count:
+        if wrap:
+            for p in range(buf.shape[0]):
+                buf[p] = ((buf[p] - lo) & mask) + lo
+        else:
+            for p in range(buf.shape[0]):
+                buf[p] = min(max(buf[p], lo), hi)
+    return count
+
+
+@njit(cache=True)
+def _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo, out_hi, out_mask,
+                out_wrap):  # pragma: no cover - compiled
+    """Accumulator fit, rounding shift and output fit of one int64 row in place; (acc count, out count)."""
+    one = np.int64(1)
+    p_n = buf.shape[0]
+    acc_count = _fit_row(buf, acc_lo, acc_hi, acc_mask, acc_wrap) if acc_check else 0
+    if shift > 0:
+        sh = np.int64(shift)
+        half = one << (sh - one)
+        if rounding == 0:
+            for p in range(p_n):
+                buf[p] = buf[p] >> sh
+        elif rounding == 1:
+            for p in range(p_n):
+                f = buf[p] >> sh
+                buf[p] = f + np.int64(buf[p] - (f << sh) >= half)
+        else:
+            for p in range(p_n):
+                f = buf[p] >> sh
+                rem = buf[p] - (f << sh)
+                buf[p] = f + (np.int64(rem > half) | (np.int64(rem == half) & f & one))
+    elif shift < 0:
+        left = np.int64(-shift)
+        for p in range(p_n):
+            buf[p] = buf[p] << left
+    out_count = _fit_row(buf, out_lo, out_hi, out_mask, out_wrap)
+    return acc_count, out_count
+
+
+@njit(cache=True)
+def finish_parts(parts, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
+                 out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
+    """Sum ``parts`` (K, N, M, P) exactly in int64, add ``bias`` (M,), then finish into ``out`` (N, M, P).
+
+    Same steps as :func:`fpgasim.fixedpoint.finish_accumulation`: accumulator fit (skipped when
+    ``acc_check`` is False because the caller proved no sum can leave the register), rounding
+    shift (rounding 0 truncate, 1 half-up, 2 half-even; a negative shift is an exact left shift,
+    checked by the caller), output fit. Works one (n, m) row at a time in an int64 scratch row
+    with branch-free inner loops; ``out`` has the output's storage dtype.
+
+    Returns:
+        (accumulator overflow count, output overflow count).
+    """
+    n_parts, n_b, m_n, p_n = parts.shape
+    one = np.int64(1)
+    acc_mask = (one << np.int64(acc_bits)) - one
+    out_mask = (one << np.int64(out_bits)) - one
+    acc_count = 0
+    out_count = 0
+    buf = np.empty(p_n, dtype=np.int64)
+    for n in range(n_b):
+        for m in range(m_n):
+            b = bias[m]
+            src = parts[0, n, m]
+            for p in range(p_n):
+                buf[p] = np.int64(src[p]) + b
+            for k in range(1, n_parts):
+                src = parts[k, n, m]
+                for p in range(p_n):
+                    buf[p] += np.int64(src[p])
+            a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
+                               out_hi, out_mask, out_wrap)
+            acc_count += a
+            out_count += o
+            dst = out[n, m]
+            for p in range(p_n):
+                dst[p] = buf[p]
+    return acc_count, out_count
+
+
+@njit(cache=True)
+def direct_fixed(xp, w, stride, groups, plane, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift,
+                 rounding, out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
+    """:func:`direct_conv` and :func:`finish_parts` fused, one output plane at a time.
+
+    ``plane`` (OH, OW) is scratch in the accumulation dtype; ``out`` is (N, M, OH·OW) in the
+    output's storage dtype.
+
+    Returns:
+        (accumulator overflow count, output overflow count).
+    """
+    m_n, cg = w.shape[0], w.shape[1]
+    mg = m_n // groups
+    oh_n, ow_n = plane.shape
+    one = np.int64(1)
+    acc_mask = (one << np.int64(acc_bits)) - one
+    out_mask = (one << np.int64(out_bits)) - one
+    acc_count = 0
+    out_count = 0
+    buf = np.empty(oh_n * ow_n, dtype=np.int64)
+    for n in range(xp.shape[0]):
+        for mi in range(m_n):
+            _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, plane)
+            b = bias[mi]
+            for oh in range(oh_n):
+                row = plane[oh]
+                for ow in range(ow_n):
+                    buf[oh * ow_n + ow] = np.int64(row[ow]) + b
+            a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
+                               out_hi, out_mask, out_wrap)
+            acc_count += a
+            out_count += o
+            dst = out[n, mi]
+            for p in range(buf.shape[0]):
+                dst[p] = buf[p]
+    return acc_count, out_count

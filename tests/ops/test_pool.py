@@ -1,0 +1,165 @@
+"""Pooling: hand-computed cases, fast paths against the float64 references, fixed-point division."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpgasim.errors import BadArgument, ShapeError
+from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Overflow, OverflowCounts, Requantizer, Rounding
+from fpgasim.ops.pool import (
+    avg_pool2d_f32, avg_pool2d_fixed, avg_pool2d_int_sums, avg_pool2d_ref, divide_round, global_avg_pool2d_f32,
+    global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_f32, max_pool2d_fixed, max_pool2d_ref,
+)
+from tests.strategies.numeric import fixed_formats, fixed_tensors, roundings
+
+
+def fmt(w, i, s=True):
+    return FixedFormat(total_bits=w, int_bits=i, signed=s)
+
+
+def rq(out, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE, acc_bits=40):
+    return Requantizer(out=out, rounding=rounding, overflow=overflow,
+                       accumulator=Accumulator(bits=acc_bits, overflow=Overflow.WRAP))
+
+
+X = np.array([[1, -2, 3, 0], [4, 5, -6, 7], [-8, 9, 10, -11], [12, -13, 14, 15]], dtype=float)[None, None]
+
+
+def test_max_pool_hand_computed() -> None:
+    assert max_pool2d_ref(X, kernel=2, stride=2, padding=0)[0, 0].tolist() == [[5, 7], [12, 15]]
+    # padding ignored: the corner window (pad 1, kernel 3, stride 2) sees only x[0:2, 0:2]
+    assert max_pool2d_ref(-np.abs(X), kernel=3, stride=2, padding=1)[0, 0, 0, 0] == -1.0
+
+
+def test_avg_pool_hand_computed_counts_padding() -> None:
+    assert avg_pool2d_ref(X, kernel=2, stride=2, padding=0)[0, 0].tolist() == [[2.0, 1.0], [0.0, 7.0]]
+    # corner window with padding 1: (1 - 2 + 4 + 5) / 9
+    assert avg_pool2d_ref(X, kernel=3, stride=2, padding=1)[0, 0, 0, 0] == pytest.approx(8 / 9)
+
+
+shapes = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 7), st.integers(1, 7))
+
+
+@st.composite
+def pool_cases(draw):
+    n, c, h, w = draw(shapes)
+    k = draw(st.integers(1, min(h, w) + 2))
+    p = draw(st.integers(0, k // 2))
+    if k > min(h, w) + 2 * p:
+        p = k // 2
+    if k > min(h, w) + 2 * p:
+        k, p = 1, 0
+    s = draw(st.integers(1, 3))
+    return (n, c, h, w), k, s, p
+
+
+@given(pool_cases(), st.integers(0, 2**31))
+def test_fast_paths_match_reference(case, seed) -> None:
+    shape, k, s, p = case
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    assert np.array_equal(max_pool2d_f32(x, kernel=k, stride=s, padding=p), max_pool2d_ref(x, kernel=k, stride=s, padding=p))
+    np.testing.assert_allclose(avg_pool2d_f32(x, kernel=k, stride=s, padding=p),
+                               avg_pool2d_ref(x, kernel=k, stride=s, padding=p), rtol=1e-5, atol=1e-6)
+
+
+@given(pool_cases(), st.data())
+def test_fixed_max_and_sums_exact(case, data) -> None:
+    shape, k, s, p = case
+    f = data.draw(fixed_formats(max_bits=16))
+    x = data.draw(fixed_tensors(f, shape))
+    got, counts = max_pool2d_fixed(x, kernel=k, stride=s, padding=p)
+    assert got.fmt == f and counts == OverflowCounts()
+    assert np.array_equal(got.to_float(), max_pool2d_ref(x.to_float(), kernel=k, stride=s, padding=p))
+    sums = avg_pool2d_int_sums(x.values, kernel=k, stride=s, padding=p)
+    assert np.array_equal(sums, np.rint(avg_pool2d_ref(x.values, kernel=k, stride=s, padding=p) * k * k))
+
+
+@given(st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=10), st.integers(1, 50), roundings)
+def test_divide_round_exact(nums, den, rounding) -> None:
+    got = divide_round(np.array(nums), den, rounding).tolist()
+    ref = {Rounding.TRUNCATE: lambda q: q.__floor__(), Rounding.HALF_UP: lambda q: (q + Fraction(1, 2)).__floor__(),
+           Rounding.HALF_EVEN: round}[rounding]
+    assert got == [ref(Fraction(n, den)) for n in nums]
+
+
+def test_fixed_average_rounding_hand_computed() -> None:
+    # int8 (0 fraction bits) 3x3 windows summing to 4 (4/9 -> 0), 5 (5/9 -> 1), -14 (-14/9 -> -2)
+    vals = np.zeros((1, 3, 3, 3), np.int8)
+    vals[0, 0, 0, :2] = 2
+    vals[0, 1, 0, 0] = 5
+    vals[0, 2, :, 0] = [-5, -5, -4]
+    x = FixedTensor(vals, fmt(8, 8))
+    out, counts = avg_pool2d_fixed(x, kernel=3, stride=1, padding=0, requant=rq(fmt(8, 8), Rounding.HALF_UP))
+    assert out.values.ravel().tolist() == [0, 1, -2] and counts == OverflowCounts()
+    out, _ = avg_pool2d_fixed(x, kernel=3, stride=1, padding=0, requant=rq(fmt(8, 8), Rounding.TRUNCATE))
+    assert out.values.ravel().tolist() == [0, 0, -2]
+    # one more output fraction bit: 4/9 -> 8/9 -> 1 (x 0.5)
+    out, _ = avg_pool2d_fixed(x, kernel=3, stride=1, padding=0, requant=rq(fmt(8, 7), Rounding.HALF_EVEN))
+    assert out.to_float().ravel().tolist() == [0.5, 0.5, -1.5]
+
+
+def test_fixed_average_counts_overflow() -> None:
+    x = FixedTensor(np.full((1, 1, 2, 2), 100, np.int8), fmt(8, 8))
+    out, counts = global_avg_pool2d_fixed(x, requant=rq(fmt(6, 6)))  # 100 does not fit in 6 bits
+    assert out.values.ravel().tolist() == [31] and counts == OverflowCounts(output=1)
+    out, counts = global_avg_pool2d_fixed(x, requant=rq(fmt(8, 8), acc_bits=8))  # 400 wraps in 8 bits
+    assert out.values.ravel().tolist() == [(400 - 512) // 4] and counts == OverflowCounts(accumulator=1)
+
+
+@given(st.data(), st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5)))
+def test_global_average_within_half_lsb(data, shape) -> None:
+    f = data.draw(fixed_formats(min_bits=4, max_bits=16))
+    x = data.draw(fixed_tensors(f, shape))
+    out_fmt = FixedFormat(total_bits=32, int_bits=f.int_bits + 1, signed=True)
+    got, counts = global_avg_pool2d_fixed(x, requant=rq(out_fmt, Rounding.HALF_EVEN, acc_bits=24))
+    ref = global_avg_pool2d_ref(x.to_float())
+    assert counts.total == 0 and got.shape == ref.shape
+    assert np.all(np.abs(got.to_float() - ref) <= out_fmt.resolution / 2)
+    np.testing.assert_allclose(global_avg_pool2d_f32(x.to_float()), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        (dict(kernel=0, stride=1, padding=0), BadArgument, "kernel=0"),
+        (dict(kernel=2, stride=0, padding=0), BadArgument, "stride=0"),
+        (dict(kernel=2, stride=1, padding=2), BadArgument, "padding=2: expected padding <= kernel // 2 = 1"),
+        (dict(kernel=2.0, stride=1, padding=0), BadArgument, "kernel=2.0"),
+        (dict(kernel=9, stride=1, padding=0), ShapeError, "kernel=9"),
+    ],
+)
+def test_bad_arguments(kwargs, error, fragment) -> None:
+    for fn in (max_pool2d_ref, max_pool2d_f32, avg_pool2d_ref, avg_pool2d_f32):
+        with pytest.raises(error, match=fragment):
+            fn(X, **kwargs)
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ShapeError, match=r"x has shape \(4, 4\)"):
+        max_pool2d_f32(X[0, 0], kernel=2, stride=2, padding=0)
+    with pytest.raises(BadArgument, match="x=ndarray: expected a FixedTensor"):
+        avg_pool2d_fixed(X, kernel=2, stride=2, padding=0, requant=rq(fmt(8, 8)))
+    x = FixedTensor(np.zeros((1, 1, 2, 2), np.int8), fmt(8, 8))
+    with pytest.raises(BadArgument, match="requant=None"):
+        global_avg_pool2d_fixed(x, requant=None)
+    with pytest.raises(BadArgument, match="x_int has dtype float64"):
+        avg_pool2d_int_sums(X, kernel=2, stride=2, padding=0)
+
+
+@given(pool_cases(), st.data(), roundings)
+def test_fixed_average_is_one_rounded_exact_division(case, data, rounding) -> None:
+    shape, k, s, p = case
+    f = data.draw(fixed_formats(min_bits=4, max_bits=12))
+    x = data.draw(fixed_tensors(f, shape))
+    out_fmt = FixedFormat(total_bits=16, int_bits=f.int_bits + 1, signed=True)
+    got, counts = avg_pool2d_fixed(x, kernel=k, stride=s, padding=p, requant=rq(out_fmt, rounding))
+    sums = avg_pool2d_int_sums(x.values, kernel=k, stride=s, padding=p)
+    shift = out_fmt.frac_bits - f.frac_bits
+    want = [divide_round(np.array([v * 2**shift if shift >= 0 else v]), k * k * 2 ** max(-shift, 0), rounding)[0]
+            for v in sums.ravel().tolist()]
+    assert got.values.ravel().tolist() == want and counts.total == 0
+    assert np.all(np.abs(got.to_float() - avg_pool2d_ref(x.to_float(), kernel=k, stride=s, padding=p))
+                  <= out_fmt.resolution)
