@@ -100,6 +100,10 @@ class TiledConvDesign:
     logic_estimate: LogicEstimate
     #: source id → citation.
     sources: dict[str, Str]
+    #: pipeline latency of one multiplier in cycles (e.g. 4 for HLS ``fmul_32ns_32ns_32_4_max_dsp``).
+    mul_latency_cycles: PosInt
+    #: pipeline latency of one adder in cycles (e.g. 5 for HLS ``fadd_32ns_32ns_32_5_full_dsp``).
+    add_latency_cycles: PosInt
     #: DSP slices per MAC; overrides boards/dsp_types.yaml for this design when given.
     dsp_per_mac: PosFloat | None = None
     #: free text.
@@ -109,6 +113,13 @@ class TiledConvDesign:
     def macs(self) -> int:
         """MAC units working in parallel (Tm·Tn)."""
         return self.parallelism.tm * self.parallelism.tn
+
+    @property
+    def pipeline_depth_cycles(self) -> int:
+        """Cycles to fill the MAC pipeline once: a multiplier, then an adder tree over the Tn
+        products plus the running output sum (⌈log2(Tn+1)⌉ adder levels)."""
+        levels = (self.parallelism.tn).bit_length()  # == ceil(log2(tn + 1))
+        return self.mul_latency_cycles + self.add_latency_cycles * levels
 
     @property
     def engine_label(self) -> str:

@@ -1,0 +1,173 @@
+"""The tile schedule of the Zhang/Super-LIP tiled convolution engine.
+
+Owns: the loop order (output rows → output columns → output-channel tiles → input-channel
+tiles, per batch item and group), the exact slices each tile step moves, and the cycle count of
+one tile's compute. The emulator (:mod:`fpgasim.sim`) walks this schedule; it never re-derives
+tile geometry. Edge tiles are smaller (the HLS loops run to ``min(row + Tr, R)``), the input
+tile carries its halo (``(tr−1)·S + K`` rows), and rows/columns that fall in the zero padding are
+not loaded from DDR (the engine fills them with zeros on chip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fpgasim.errors import BadArgument
+from fpgasim.nn.layers import Conv2d
+
+__all__ = ["ConvPart", "Tiling", "InnerStep", "OutputTile", "conv_schedule", "count_tiles"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConvPart:
+    """The output region one board computes: half-open ranges of the full layer's output."""
+
+    batch: tuple[int, int]
+    out_ch: tuple[int, int]
+    out_rows: tuple[int, int]
+    out_cols: tuple[int, int]
+
+    @classmethod
+    def whole(cls, layer: Conv2d, *, batch: int) -> ConvPart:
+        """The part that covers the whole layer for ``batch`` samples."""
+        return cls(batch=(0, batch), out_ch=(0, layer.out_channels),
+                   out_rows=(0, layer.out_h), out_cols=(0, layer.out_w))
+
+    @property
+    def is_empty(self) -> bool:
+        """True when any range is empty (a board with nothing to do)."""
+        return any(hi <= lo for lo, hi in (self.batch, self.out_ch, self.out_rows, self.out_cols))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tiling:
+    """Tile sizes: Tm output channels, Tn input channels, Tr output rows, Tc output columns."""
+
+    tm: int
+    tn: int
+    tr: int
+    tc: int
+
+    def __post_init__(self) -> None:
+        for name in ("tm", "tn", "tr", "tc"):
+            if getattr(self, name) < 1:
+                raise BadArgument(f"tiling {name}={getattr(self, name)}: expected >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class InnerStep:
+    """One (Tm, Tn) step: load an IFM tile and a weight tile, then compute.
+
+    Index ranges are half-open, in the coordinates of the FULL layer tensors.
+
+    Attributes:
+        batch: batch item.
+        in_ch: input channels ``[lo, hi)`` of this step.
+        out_ch: output channels ``[lo, hi)`` of the output tile.
+        in_rows, in_cols: input rows/columns loaded from DDR (inside the unpadded input).
+        pad_top, pad_left: zero rows/columns the engine adds above/left of the loaded block.
+        halo_h, halo_w: the on-chip IFM tile extent including halo and padding.
+        out_rows, out_cols: output rows/columns ``[lo, hi)`` of the output tile.
+        compute_cycles: cycles of the pipelined MAC loop for this step.
+        first, last: whether this step opens / closes its output tile's input-channel loop.
+    """
+
+    batch: int
+    in_ch: tuple[int, int]
+    out_ch: tuple[int, int]
+    in_rows: tuple[int, int]
+    in_cols: tuple[int, int]
+    pad_top: int
+    pad_left: int
+    halo_h: int
+    halo_w: int
+    out_rows: tuple[int, int]
+    out_cols: tuple[int, int]
+    compute_cycles: int
+    first: bool
+    last: bool
+
+    @property
+    def ifm_elems(self) -> int:
+        """Input elements read from DDR (padding excluded)."""
+        return (self.in_ch[1] - self.in_ch[0]) * (self.in_rows[1] - self.in_rows[0]) * (self.in_cols[1] - self.in_cols[0])
+
+    def weight_elems(self, kernel: int) -> int:
+        """Weight elements of this step's (out_ch × in_ch × K × K) tile."""
+        return (self.out_ch[1] - self.out_ch[0]) * (self.in_ch[1] - self.in_ch[0]) * kernel * kernel
+
+    @property
+    def ofm_elems(self) -> int:
+        """Output elements of the output tile this step contributes to."""
+        return (self.out_ch[1] - self.out_ch[0]) * (self.out_rows[1] - self.out_rows[0]) * (self.out_cols[1] - self.out_cols[0])
+
+
+@dataclass(frozen=True, slots=True)
+class OutputTile:
+    """Marker after the last inner step of an output tile: store it (same ranges)."""
+
+    step: InnerStep
+
+
+def _ranges(start: int, length: int, tile: int) -> Iterator[tuple[int, int]]:
+    for lo in range(start, start + length, tile):
+        yield lo, min(lo + tile, start + length)
+
+
+def conv_schedule(
+    layer: Conv2d, part: ConvPart, tiling: Tiling, *, pipeline_depth_cycles: int
+) -> Iterator[InnerStep]:
+    """Yield the engine's inner steps in hardware loop order.
+
+    Args:
+        layer: the whole convolution layer (``as_conv()`` of depthwise/pointwise layers).
+        part: the output region to compute (``ConvPart.whole(layer, batch=B)`` on one board).
+        tiling: tile sizes; Tn and Tm tile within each group.
+        pipeline_depth_cycles: cycles to fill the MAC pipeline once per tile step.
+    """
+    g = layer
+    k, s, p = g.kernel, g.stride, g.padding
+    in_per_group = g.in_channels // g.groups
+    for batch in range(*part.batch):
+        for grp, (o_lo_part, o_hi_part) in _group_slices(g, part):
+            for r_lo, r_hi in _ranges(part.out_rows[0], part.out_rows[1] - part.out_rows[0], tiling.tr):
+                first_row = r_lo * s - p
+                halo_h = (r_hi - r_lo - 1) * s + k
+                rows = (max(first_row, 0), min(first_row + halo_h, g.in_h))
+                for c_lo, c_hi in _ranges(part.out_cols[0], part.out_cols[1] - part.out_cols[0], tiling.tc):
+                    first_col = c_lo * s - p
+                    halo_w = (c_hi - c_lo - 1) * s + k
+                    cols = (max(first_col, 0), min(first_col + halo_w, g.in_w))
+                    cycles = k * k * (r_hi - r_lo) * (c_hi - c_lo) + pipeline_depth_cycles
+                    for m_range in _ranges(o_lo_part, o_hi_part - o_lo_part, tiling.tm):
+                        n_ranges = list(_ranges(grp * in_per_group, in_per_group, tiling.tn))
+                        for index, n_range in enumerate(n_ranges):
+                            yield InnerStep(
+                                batch, n_range, m_range, rows, cols,
+                                rows[0] - first_row, cols[0] - first_col, halo_h, halo_w,
+                                (r_lo, r_hi), (c_lo, c_hi), cycles,
+                                index == 0, index == len(n_ranges) - 1,
+                            )
+
+
+def _group_slices(g: Conv2d, part: ConvPart) -> Iterator[tuple[int, tuple[int, int]]]:
+    """Each group that the part's output channels touch, with the part's channels in it."""
+    out_per_group = g.out_channels // g.groups
+    lo, hi = part.out_ch
+    if hi <= lo:
+        return
+    for grp in range(lo // out_per_group, (hi - 1) // out_per_group + 1):
+        yield grp, (max(lo, grp * out_per_group), min(hi, (grp + 1) * out_per_group))
+
+
+def count_tiles(layer: Conv2d, part: ConvPart, tiling: Tiling) -> int:
+    """Number of inner steps :func:`conv_schedule` yields (without generating them)."""
+    if part.is_empty:
+        return 0
+    rows = part.out_rows[1] - part.out_rows[0]
+    cols = part.out_cols[1] - part.out_cols[0]
+    tiles_rc = -(-rows // tiling.tr) * -(-cols // tiling.tc)
+    n_tiles = -(-(layer.in_channels // layer.groups) // tiling.tn)
+    m_tiles = sum(-(-(hi - lo) // tiling.tm) for _, (lo, hi) in _group_slices(layer, part))
+    return (part.batch[1] - part.batch[0]) * tiles_rc * m_tiles * n_tiles

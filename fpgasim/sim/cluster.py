@@ -1,0 +1,233 @@
+"""Several boards in one SimPy environment, cabled by links, and the XFER exchange between them.
+
+Owns: building each board's DDR channel and stream ports, the links of a topology (pair,
+chain, ring, fully connected) with shortest-path routing (multi-hop forwarding where two
+boards share no cable), and Super-LIP's XFER: boards that need the same operand tile each read
+``1/P`` of it from their own DDR and exchange the shares over the links, concurrently with
+their DDR traffic. Link receivers drain eagerly (the on-chip buffer takes bytes as they
+arrive), so the bounded receive FIFO throttles the sender through its credits.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+
+import simpy
+from simpy.events import Event
+
+from fpgasim.errors import BadArgument
+from fpgasim.kernels.conv_schedule import InnerStep
+from fpgasim.sim.clock import Clock
+from fpgasim.sim.conv_engine import IFM, OFM, WEIGHTS, BoardFabric, EngineParams, OperandLoader
+from fpgasim.sim.ddr import DdrChannel
+from fpgasim.sim.link import Link, LinkDirection
+from fpgasim.sim.port import StreamPort, dma_read
+from fpgasim.sim.trace import TraceRecorder
+
+__all__ = ["BoardSpec", "LinkSpec", "Cluster", "topology_edges", "XferGroup"]
+
+#: Bytes a link receiver asks for at once: effectively "everything that arrives".
+_DRAIN_BYTES = 1 << 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BoardSpec:
+    """Numbers that build one board's memory path.
+
+    Attributes:
+        ddr_bytes_per_s: sustained bandwidth of the channel the engine uses.
+        burst_bytes: DDR arbitration granularity.
+        stream_width_bits: width of each stream port (``ifm``, ``weights``, ``ofm``).
+    """
+
+    ddr_bytes_per_s: int
+    burst_bytes: int
+    stream_width_bits: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkSpec:
+    """Numbers that build every link of the cluster.
+
+    Attributes:
+        effective_bits_per_s: payload rate of one direction (after coding, protocol and the
+            AXI-stream width feeding it).
+        fixed_latency_ps: endpoint latency + propagation of one cable.
+        packet_bytes: link transaction granularity.
+        fifo_bytes: receive FIFO capacity (credits = fifo_bytes // packet_bytes).
+    """
+
+    effective_bits_per_s: int
+    fixed_latency_ps: int
+    packet_bytes: int
+    fifo_bytes: int
+
+
+def topology_edges(kind: str, boards: int) -> list[tuple[int, int]]:
+    """Cables of a topology as (a, b) board-index pairs, a < b, in a fixed order.
+
+    Raises:
+        BadArgument: ``pair`` with other than 2 boards, or an unknown kind.
+    """
+    if boards < 2:
+        return []
+    if kind == "pair":
+        if boards != 2:
+            raise BadArgument(f"topology 'pair' joins exactly 2 boards; got boards={boards} "
+                              "(use chain, ring or fully_connected)")
+        return [(0, 1)]
+    if kind == "chain":
+        return [(i, i + 1) for i in range(boards - 1)]
+    if kind == "ring":
+        return [(i, i + 1) for i in range(boards - 1)] + ([(0, boards - 1)] if boards > 2 else [])
+    if kind == "fully_connected":
+        return [(a, b) for a in range(boards) for b in range(a + 1, boards)]
+    raise BadArgument(f"topology {kind!r}: expected pair, chain, ring or fully_connected")
+
+
+@dataclass(frozen=True, slots=True)
+class XferGroup:
+    """Boards that share one operand's tiles; ``members`` in ascending order."""
+
+    operand: str
+    members: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class Cluster:
+    """Boards, their fabrics and the links between them, inside one environment."""
+
+    env: simpy.Environment
+    fabrics: list[BoardFabric]
+    directions: dict[tuple[int, int], LinkDirection] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    _arrivals: dict[tuple, Event] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, env: simpy.Environment, *, boards: int, board: BoardSpec, clock: Clock,
+              link: LinkSpec | None, topology: str, trace: TraceRecorder | None) -> Cluster:
+        """Create ``boards`` identical boards and cable them as ``topology``."""
+        fabrics = []
+        for index in range(boards):
+            name = f"board{index}"
+            ddr = DdrChannel(env, f"{name}.ddr", bytes_per_s=board.ddr_bytes_per_s,
+                             burst_bytes=board.burst_bytes, trace=trace, process=name)
+            ports = {stream: StreamPort(env, f"{name}.axis_{stream}", width_bits=board.stream_width_bits[stream],
+                                        clock=clock, trace=trace, process=name)
+                     for stream in (IFM, WEIGHTS, OFM)}
+            for stream in (IFM, WEIGHTS, OFM):
+                ddr.register(stream)
+            fabrics.append(BoardFabric(name=name, ddr=ddr, ports=ports, trace=trace))
+        cluster = cls(env=env, fabrics=fabrics)
+        edges = topology_edges(topology, boards)
+        if edges and link is None:
+            raise BadArgument("a cluster of several boards needs a link type")
+        for a, b in edges:
+            cable = Link(env, f"link{a}-{b}", effective_bits_per_s=link.effective_bits_per_s,
+                         fixed_latency_ps=link.fixed_latency_ps, packet_bytes=link.packet_bytes,
+                         fifo_bytes=link.fifo_bytes, trace=trace, process=f"link{a}-{b}")
+            cluster.links.append(cable)
+            cluster.directions[(a, b)] = cable.forward
+            cluster.directions[(b, a)] = cable.reverse
+        for direction in cluster.directions.values():
+            direction.consume(_DRAIN_BYTES)
+        return cluster
+
+    def route(self, src: int, dst: int) -> list[LinkDirection]:
+        """Link directions of the shortest path src → dst (ties: lowest board index first)."""
+        previous = {src: src}
+        queue = deque([src])
+        while queue:
+            node = queue.popleft()
+            for nxt in sorted(b for (a, b) in self.directions if a == node):
+                if nxt not in previous:
+                    previous[nxt] = node
+                    queue.append(nxt)
+        if dst not in previous:
+            raise BadArgument(f"board{dst} is not reachable from board{src}: the topology does not connect them")
+        path, node = [], dst
+        while node != src:
+            path.append(self.directions[(previous[node], node)])
+            node = previous[node]
+        return path[::-1]
+
+    def link_bytes(self) -> int:
+        """Bytes delivered over every link direction so far."""
+        return sum(d.bytes_delivered for d in self.directions.values())
+
+    def link_busy_ps(self) -> dict[str, int]:
+        """Busy time of every link direction so far."""
+        return {d.name: d.busy_ps() for d in self.directions.values()}
+
+    def _arrival(self, key: tuple) -> Event:
+        event = self._arrivals.get(key)
+        if event is None:
+            event = self._arrivals[key] = Event(self.env)
+        return event
+
+    def _hop(self, hop: LinkDirection, stream: str, nbytes: int, head_ready: Event, all_ready: Event,
+             head_done: Event, all_done: Event) -> Generator[Event, object, None]:
+        """Cut-through forwarding on one hop: the first packet leaves as soon as it is there,
+        the middle follows, the last packet only once the upstream has all of it."""
+        head = min(hop.packet_bytes, nbytes)
+        tail = min(hop.packet_bytes, nbytes - head)
+        yield head_ready
+        yield hop.send(stream, head)
+        head_done.succeed()
+        if nbytes - head - tail > 0:
+            yield hop.send(stream, nbytes - head - tail)
+        yield all_ready
+        if tail:
+            yield hop.send(stream, tail)
+        all_done.succeed()
+
+    def _forward(self, hops: list[LinkDirection], stream: str, nbytes: int, started: Event,
+                 read: Event) -> Event:
+        """Send ``nbytes`` along ``hops``; returns the event of the last byte's arrival."""
+        head_ready, all_ready = started, read
+        for hop in hops:
+            head_done, all_done = Event(self.env), Event(self.env)
+            self.env.process(self._hop(hop, stream, nbytes, head_ready, all_ready, head_done, all_done))
+            head_ready, all_ready = head_done, all_done
+        return all_ready
+
+    def xfer_loader(self, board: int, group: XferGroup, params: EngineParams, layer_key: str) -> OperandLoader:
+        """A loader process factory for ``board``'s share of ``group.operand``'s tiles.
+
+        Args:
+            board: this board's index (must be in ``group.members``).
+            group: the boards sharing the operand.
+            params: engine parameters (DMA chunk size).
+            layer_key: distinguishes layers (arrival events are per layer and step).
+
+        Returns:
+            ``(step_index, step, nbytes) -> process``: reads this board's 1/P share through its
+            own DMA stream, forwards it to every peer chunk by chunk while the DMA continues,
+            and finishes when its own share is read, its sends are delivered, and every peer's
+            share of the same step has arrived.
+        """
+        fabric = self.fabrics[board]
+        stream = group.operand
+        peers = [m for m in group.members if m != board]
+        position = group.members.index(board)
+        parts = len(group.members)
+
+        def load(step_index: int, step: InnerStep, nbytes: int) -> Generator[Event, object, None]:
+            share = nbytes // parts + (1 if position < nbytes % parts else 0)
+            arrivals = []
+            if share:
+                started = Event(self.env).succeed()
+                read = self.env.process(dma_read(self.env, fabric.ddr, fabric.ports[stream], stream, share,
+                                                 chunk_bytes=params.dma_chunk_bytes))
+                arrivals = [self._forward(self.route(board, peer), f"{stream}:{board}->{peer}", share, started, read)
+                            for peer in peers]
+                yield read
+            yield simpy.AllOf(self.env, arrivals)
+            for peer in peers:
+                self._arrival((layer_key, step_index, board, peer)).succeed()
+            yield simpy.AllOf(self.env, [self._arrival((layer_key, step_index, peer, board)) for peer in peers])
+
+        return load
+

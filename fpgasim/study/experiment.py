@@ -1,0 +1,231 @@
+"""The experiment YAML: which network runs on which boards with which kernel design, and how.
+
+Owns: the typed experiment document (``schema: 1``, top-level ``experiment:``) and the
+resolution of the files it names (paths are relative to the experiment file). A missing file
+is reported with the path that was tried and the key that named it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
+from fpgasim.config.yaml_source import KeyPath
+from fpgasim.errors import ConfigError, Problem
+
+__all__ = [
+    "Mode",
+    "TilingPolicy",
+    "PartitionPolicy",
+    "Topology",
+    "NetworkRef",
+    "TilingSpec",
+    "PartitionSpec",
+    "MemorySpec",
+    "ClusterSpec",
+    "Experiment",
+    "ExperimentFile",
+    "LoadedExperiment",
+    "load_experiment",
+    "experiment_from_data",
+]
+
+
+class Mode(StrEnum):
+    """Functional mode moves and computes real tile data; timing mode skips the math."""
+
+    TIMING = "timing"
+    FUNCTIONAL = "functional"
+
+
+class TilingPolicy(StrEnum):
+    """How each layer's tile sizes are chosen."""
+
+    #: Tm, Tn fixed by the kernel design (the synthesised engine); Tr, Tc chosen per layer
+    #: by the analytical model within the design's buffers.
+    KERNEL = "kernel"
+    #: Every tile size chosen per layer under the board's DSP/BRAM limits (an idealised
+    #: per-layer-optimal design, Super-LIP's baseline (b)).
+    SEARCH = "search"
+
+
+class PartitionPolicy(StrEnum):
+    """How each layer is split over the boards."""
+
+    #: Best (Pb, Pr, Pc, Pm) per layer by the analytical model.
+    SEARCH = "search"
+    #: The factors given in ``partition.factors`` for every layer.
+    FIXED = "fixed"
+
+
+class Topology(StrEnum):
+    """How boards are cabled together."""
+
+    PAIR = "pair"
+    CHAIN = "chain"
+    RING = "ring"
+    FULLY_CONNECTED = "fully_connected"
+
+
+@config_class
+class NetworkRef:
+    """A network from the zoo: ``zoo`` names the builder, the rest are its arguments."""
+
+    #: builder name in :mod:`fpgasim.nn` (e.g. ``alexnet_conv``, ``vgg16_conv``).
+    zoo: Str
+    #: shape set for networks that have several (e.g. AlexNet ``merged``/``per_group``).
+    shapes: Str | None = None
+    #: batch size.
+    batch: PosInt = 1
+
+
+@config_class
+class TilingSpec:
+    """Tiling choice; see :class:`TilingPolicy`."""
+
+    policy: TilingPolicy = TilingPolicy.KERNEL
+
+
+@config_class
+class PartitionSpec:
+    """Partition choice over the boards; see :class:`PartitionPolicy`."""
+
+    policy: PartitionPolicy = PartitionPolicy.SEARCH
+    #: (Pb, Pr, Pc, Pm) used for every layer when ``policy: fixed``.
+    factors: dict[Str, PosInt] | None = None
+
+
+@config_class
+class MemorySpec:
+    """Which DDR channel the engine's streams use and the transaction granularity."""
+
+    #: memory channel id of the board (e.g. ``ps_ddr4``).
+    channel: Str
+    #: DDR transaction granularity in bytes (one SimPy event per burst).
+    burst_bytes: PosInt = 4096
+
+
+@config_class
+class ClusterSpec:
+    """Several identical boards joined by links."""
+
+    #: number of boards (1 = single board).
+    boards: PosInt = 1
+    #: link type id from ``boards/links.yaml``.
+    link: Str | None = None
+    #: how the boards are cabled.
+    topology: Topology = Topology.PAIR
+    #: cable length in metres (propagation delay).
+    cable_length_m: NonNegInt = 1
+    #: link transaction granularity in bytes (one event per packet; the cut-through lag of
+    #: XFER forwarding is one packet, so keep it small: 256 B = 32 beats of 64 bit).
+    packet_bytes: PosInt = 256
+    #: receive FIFO per link direction in bytes; credits = fifo_bytes // packet_bytes
+    #: (8 KiB: an Aurora RX FIFO of 1024 x 64-bit words, a documented knob).
+    fifo_bytes: PosInt = 8192
+
+
+@config_class
+class Experiment:
+    """One run: network × board(s) × kernel design × plan."""
+
+    name: Str
+    description: Str | None = None
+    network: NetworkRef
+    #: board id in the library or a path relative to the experiment file.
+    board: Str
+    #: kernel design YAML, relative to the experiment file.
+    kernel: Str
+    memory: MemorySpec
+    mode: Mode = Mode.TIMING
+    tiling: TilingSpec = TilingSpec()
+    partition: PartitionSpec = PartitionSpec()
+    cluster: ClusterSpec = ClusterSpec()
+    #: seed for synthetic inputs and weights in functional mode.
+    seed: NonNegInt = 0
+
+
+@config_class
+class ExperimentFile:
+    """The document: ``schema: 1`` + ``experiment:``."""
+
+    experiment: Experiment
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedExperiment:
+    """An experiment plus the file it came from (for resolving relative paths)."""
+
+    spec: Experiment
+    path: Path
+    document: YamlDocument
+
+    def resolve(self, relative: str) -> Path:
+        """Path of a file named in the experiment, relative to the experiment file."""
+        return (self.path.parent / relative).resolve()
+
+
+def _files_exist(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
+    base = Path(doc.file).parent
+    problems = []
+    kernel_path = base / obj.experiment.kernel
+    if not kernel_path.is_file():
+        problems.append(doc.problem(("experiment", "kernel"), f"file not found: {kernel_path}"))
+    board = obj.experiment.board
+    if ("/" in board or board.endswith((".yaml", ".yml"))) and not (base / board).is_file():
+        problems.append(doc.problem(("experiment", "board"), f"file not found: {base / board}"))
+    return problems
+
+
+def load_experiment(path: str | Path) -> LoadedExperiment:
+    """Load and check an experiment file.
+
+    Raises:
+        ConfigError: every problem, each with file, line and key path.
+    """
+    spec = load(path, ExperimentFile, checks=(_files_exist,))
+    return LoadedExperiment(spec=spec.experiment, path=Path(path).resolve(), document=read_yaml(path))
+
+
+
+def _data_places(data: object, path: KeyPath, places: dict[KeyPath, tuple[int, int]],
+                 known: dict[KeyPath, tuple[int, int]]) -> None:
+    if path in known:
+        places[path] = known[path]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _data_places(value, path + (key,), places, known)
+
+
+def experiment_from_data(data: dict, *, file: str, base_dir: Path,
+                         places: dict[KeyPath, tuple[int, int]] | None = None) -> LoadedExperiment:
+    """Check an experiment given as YAML data (e.g. a sweep point) through the same schema.
+
+    Args:
+        data: the whole document (``{"schema": 1, "experiment": {...}}``).
+        file: the name used in messages (e.g. ``sweep.yaml#point-17``).
+        base_dir: the directory relative file names in the experiment are resolved from.
+        places: optional key path → (line, column) of the values, for messages.
+
+    Returns:
+        :class:`LoadedExperiment` whose ``path`` is ``base_dir / file-name`` (not read).
+
+    Raises:
+        ConfigError: every problem, each with its key path.
+    """
+    known = dict(places or {})
+    located: dict[KeyPath, tuple[int, int]] = {}
+    _data_places(data, (), located, known)
+    doc = YamlDocument(file=file, data=data, places=located)
+    if not isinstance(data, dict) or data.get("schema") != 1:
+        raise ConfigError([doc.problem(("schema",), "expected `schema: 1`")])
+    body = {key: value for key, value in data.items() if key != "schema"}
+    obj = validate(YamlDocument(file=file, data=body, places=located), ExperimentFile)
+    base = Path(base_dir).resolve()
+    problems = _files_exist(obj, YamlDocument(file=str(base / "_"), data=body, places=located))
+    if problems:
+        raise ConfigError([Problem(file=file, line=p.line, column=p.column, key_path=p.key_path,
+                                   message=p.message) for p in problems])
+    return LoadedExperiment(spec=obj.experiment, path=base / Path(file).name, document=doc)
