@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
+from fpgasim.config import NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
 
@@ -25,6 +25,9 @@ __all__ = [
     "PartitionSpec",
     "MemorySpec",
     "ClusterSpec",
+    "ScaleOutPoint",
+    "PublishedPoint",
+    "ComparisonSpec",
     "Experiment",
     "ExperimentFile",
     "LoadedExperiment",
@@ -128,6 +131,34 @@ class ClusterSpec:
 
 
 @config_class
+class ScaleOutPoint:
+    """One multi-board configuration of a comparison."""
+
+    boards: PosInt
+    topology: Topology
+
+
+@config_class
+class PublishedPoint:
+    """A published result to show beside fpgasim's."""
+
+    boards: PosInt
+    speedup: PosFloat
+    source: Str
+
+
+@config_class
+class ComparisonSpec:
+    """Baselines side by side: (a) one board with the kernel's tiling, (b) one board with the
+    best tiling per layer, (c) each scale-out point with the best partition and tiling."""
+
+    scale_out: tuple[ScaleOutPoint, ...]
+    #: further networks for the speedup plot (the experiment's own network comes first).
+    networks: tuple[NetworkRef, ...] = ()
+    paper: PublishedPoint | None = None
+
+
+@config_class
 class Experiment:
     """One run: network × board(s) × kernel design × plan."""
 
@@ -145,6 +176,8 @@ class Experiment:
     cluster: ClusterSpec = ClusterSpec()
     #: seed for synthetic inputs and weights in functional mode.
     seed: NonNegInt = 0
+    #: run the baselines and scale-out points side by side (the Super-LIP study).
+    comparison: ComparisonSpec | None = None
 
 
 @config_class

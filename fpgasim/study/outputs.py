@@ -67,6 +67,8 @@ class OutputSet:
             Whatever a writer raises; then no temporary file is left and no final file changes.
         """
         self.directory.mkdir(parents=True, exist_ok=True)
+        umask = os.umask(0)
+        os.umask(umask)
         staged: list[tuple[Path, Path]] = []
         try:
             for name, write in self._writers:
@@ -75,6 +77,7 @@ class OutputSet:
                 temp = Path(temp_name)
                 staged.append((temp, self.directory / name))
                 write(temp)
+                temp.chmod(0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
         except BaseException:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)

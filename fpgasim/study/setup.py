@@ -10,7 +10,6 @@ and the reports consume.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_types
@@ -21,6 +20,7 @@ from fpgasim.mapping import (
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
 )
 from fpgasim.nn import Conv2d, Network, alexnet_conv, vgg16_conv
+from fpgasim.sim.cluster import topology_edges
 from fpgasim.study.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 
 __all__ = ["LayerSetup", "RunSetup", "build_setup", "NETWORKS", "element_bytes"]
@@ -161,6 +161,23 @@ def _choose(shape: ConvShape, loaded: LoadedExperiment, design: TiledConvDesign,
     return choice.tiling, partition
 
 
+def _check_cabling(loaded: LoadedExperiment, board: Board, link: LinkType, boards: int) -> None:
+    """The topology must exist for this many boards and each board needs a port per cable."""
+    spec = loaded.spec
+    try:
+        edges = topology_edges(str(spec.cluster.topology), boards)
+    except BadArgument as exc:
+        raise ConfigError([loaded.document.problem(("experiment", "cluster", "topology"), str(exc))]) from None
+    degree = max(sum(1 for edge in edges if index in edge) for index in range(boards))
+    kinds = {str(kind) for kind in link.port_kinds}
+    ports = [port for port in board.io_ports if str(port.kind) in kinds]
+    if len(ports) < degree:
+        raise ConfigError([loaded.document.problem(
+            ("experiment", "cluster", "link"),
+            f"link type {spec.cluster.link!r} runs over {', '.join(sorted(kinds))} ports; a {spec.cluster.topology} "
+            f"of {boards} boards needs {degree} per board and {board.id} has {len(ports)}")])
+
+
 def build_setup(loaded: LoadedExperiment) -> RunSetup:
     """Resolve and check everything the experiment names; plan every conv layer.
 
@@ -188,6 +205,7 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
                 ("experiment", "cluster", "link"),
                 f"unknown link type {spec.cluster.link!r}; known: {', '.join(sorted(types))}")])
         link = types[spec.cluster.link]
+        _check_cabling(loaded, board, link, boards)
     network = _network(loaded)
     rates = _rates(loaded, board, design, link, channel.sustained_bytes_per_s)
     bounds = _bounds(board, design)
@@ -209,5 +227,3 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
                     skipped=tuple(skipped), rates=rates, bounds=bounds,
                     ddr_bytes_per_s=channel.sustained_bytes_per_s, link=link, boards=boards)
 
-
-_ = Path  # paths are resolved through LoadedExperiment.resolve

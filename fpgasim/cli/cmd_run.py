@@ -1,0 +1,78 @@
+"""``fpgasim run EXPERIMENT.yaml [--out DIR] [--mode timing|functional]``.
+
+Dispatches on the document: an ``experiment:`` runs on the emulator (or, with a
+``comparison:`` section, runs the baselines and scale-out points side by side); an
+``ode_study:`` runs the dsODENet study. Results go to ``--out`` (default
+``results/<experiment name>``), written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fpgasim.config import read_yaml
+from fpgasim.errors import ConfigError
+from fpgasim.study.compare import run_comparison, write_comparison
+from fpgasim.study.experiment import Mode, load_experiment
+from fpgasim.study.report import COLUMNS, layer_rows, write_run
+from fpgasim.study.runner import run_loaded
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``run`` sub-command."""
+    parser = subparsers.add_parser("run", help="run an experiment on the emulator and write its report")
+    parser.add_argument("experiment", type=Path, help="experiment YAML (experiments/*.yaml)")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (default: results/<name>)")
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default=None,
+                        help="override the experiment's mode (timing skips the arithmetic)")
+    parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
+    parser.set_defaults(func=_run)
+
+
+def _progress(console: Console):
+    def show(label: str) -> None:
+        console.print(f"[dim]… {label}[/dim]")
+    return show
+
+
+def _run(args: argparse.Namespace) -> int:
+    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
+    status = Console(stderr=True, highlight=False, quiet=not sys.stderr.isatty())
+    doc = read_yaml(args.experiment)
+    if isinstance(doc.data, dict) and "ode_study" in doc.data:
+        from fpgasim.study.ode_study import run_ode_study
+        out = args.out or Path("results") / args.experiment.stem
+        run_ode_study(args.experiment, out)
+        console.print((out / "report.md").read_text(encoding="utf-8"))
+        console.print(f"wrote {out}/")
+        return 0
+    if not (isinstance(doc.data, dict) and "experiment" in doc.data):
+        raise ConfigError([doc.problem((), "expected an `experiment:` or `ode_study:` document")])
+    loaded = load_experiment(args.experiment)
+    out = args.out or Path("results") / loaded.spec.name
+    if loaded.spec.comparison is not None:
+        comparison = run_comparison(loaded, progress=_progress(status))
+        paths = write_comparison(comparison, out)
+        console.print((out / "report.md").read_text(encoding="utf-8"))
+        console.print("wrote " + ", ".join(str(p) for p in paths))
+        return 0
+    mode = Mode(args.mode) if args.mode else None
+    result = run_loaded(loaded, mode=mode, trace=not args.no_trace, progress=_progress(status))
+    table = Table(title=f"{loaded.spec.name} ({result.mode}, {result.setup.boards} x {result.setup.board.id})")
+    for header, _, _ in COLUMNS:
+        table.add_column(header, overflow="fold")
+    for row in layer_rows(result):
+        table.add_row(*row)
+    console.print(table)
+    if result.bit_exact is not None:
+        console.print(f"functional check: {'bit exact' if result.bit_exact else 'NOT bit exact'} against the direct kernel")
+    paths = write_run(result, out)
+    console.print("wrote " + ", ".join(str(p) for p in paths))
+    return 0

@@ -1,0 +1,205 @@
+"""The ODE-study YAML (``schema: 1``, top-level ``ode_study:``): typed sections and loading.
+
+Owns: the config classes of an ODE study and :func:`load_ode_study`, which validates the file
+(unknown keys rejected, every problem at once with its place), resolves the board and kernel
+paths relative to the study file, and checks the cross-field rules (variant names unique, the
+baseline and accuracy variant exist, ``on_chip`` names real blocks, bit widths in 8..32).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fpgasim.config import Bool, Fraction, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load
+from fpgasim.errors import BadArgument, Problem
+from fpgasim.fixedpoint import Overflow, Rounding
+from fpgasim.kernels.fit import FitLimits
+from fpgasim.nn.composite import OdeSolver
+from fpgasim.nn.odenet import DscScope, OdeNetSpec
+from fpgasim.study._ode_cpu import CpuModel
+
+__all__ = ["NetworkDefaults", "VariantSpec", "AccuracySpec", "TimingSpec", "PaperSpec", "OdeStudy",
+           "OdeStudyFile", "load_ode_study", "ALL_ON_CHIP"]
+
+#: ``on_chip: [all]`` keeps every block except pre/post-processing on the PL.
+ALL_ON_CHIP = "all"
+
+
+@config_class
+class NetworkDefaults:
+    """Fields shared by every variant (see :class:`fpgasim.nn.odenet.OdeNetSpec`)."""
+
+    channels: tuple[PosInt, PosInt, PosInt] = (64, 128, 256)
+    input_hw: PosInt = 32
+    in_channels: PosInt = 3
+    classes: PosInt = 10
+    solver: OdeSolver = OdeSolver.EULER
+    down_convs: PosInt = 1
+    stem_kernel: PosInt = 3
+
+
+@config_class
+class VariantSpec:
+    """One network variant of the study."""
+
+    #: unique name (appears in every table).
+    name: Str
+    #: none | ode | ode_and_down.
+    dsc: DscScope = DscScope.NONE
+    #: solver steps of layer1, layer2_2, layer3_2 (each >= 1).
+    steps: tuple[int, int, int] = (10, 10, 10)
+    #: which ODE blocks exist.
+    ode_blocks: tuple[Bool, Bool, Bool] = (True, True, True)
+    #: top-level blocks on the PL (["all"]: everything except pre/post-processing).
+    on_chip: tuple[Str, ...] = (ALL_ON_CHIP,)
+
+
+@config_class
+class AccuracySpec:
+    """The fixed-point accuracy study (float64 reference vs fixed point on the same weights)."""
+
+    #: variant to evaluate.
+    variant: Str
+    #: datapath widths (8..32): activations and state; weights min(width, max_weight_bits).
+    bit_widths: tuple[PosInt, ...]
+    #: synthetic inputs (standard normal images).
+    inputs: PosInt
+    #: input size override for speed (None: the network's input_hw).
+    input_hw: PosInt | None = None
+    #: seed of the numpy Generator for weights and inputs.
+    seed: NonNegInt = 0
+    #: fraction bits of the dyadic step size h ≈ 1/steps.
+    h_frac_bits: PosInt = 8
+    #: extra integer bits above the calibrated activation range.
+    headroom_bits: NonNegInt = 1
+    #: widest weight word (DSP48E2 multiplier B port: 18 bits, boards.md §0.1).
+    max_weight_bits: PosInt = 18
+    #: rounding after each layer.
+    rounding: Rounding = Rounding.HALF_EVEN
+    #: overflow of outputs.
+    overflow: Overflow = Overflow.SATURATE
+
+
+@config_class
+class TimingSpec:
+    """The emulated latency on the board versus the software model."""
+
+    #: images run back to back (weights loaded once before the first).
+    images: PosInt = 2
+    #: fill latency of each engine pass.
+    pipeline_depth_cycles: NonNegInt = 20
+    #: DMA pipelining granularity in bytes.
+    dma_chunk_bytes: PosInt = 4096
+    #: DDR arbitration granularity in bytes.
+    burst_bytes: PosInt = 128
+    #: board memory channel the PS–PL DMA uses.
+    memory: Str = "ps_ddr4"
+    #: board host port of the DMA (its width; it runs at the engine clock, capped at its max).
+    host_port: Str = "s_axi_hp"
+    #: software model of the Arm cores.
+    cpu: CpuModel
+
+
+@config_class
+class PaperSpec:
+    """Published numbers printed beside fpgasim's (never used in a computation)."""
+
+    #: parameter reduction range in percent.
+    reduction_percent: tuple[PosFloat, PosFloat]
+    #: label → published speedup.
+    speedups: dict[Str, PosFloat]
+    #: citation.
+    source: Str
+
+
+@config_class
+class OdeStudy:
+    """An ODE study: variants × precisions fit, parameters, accuracy, timing and speedup."""
+
+    #: study name (output directory name).
+    name: Str
+    #: board id or path (relative to this file).
+    board: Str
+    #: kernel YAML path (relative to this file) or a name in kernels/.
+    kernel: Str
+    #: variant whose core parameters are the 100 % of the reduction column.
+    baseline: Str
+    #: shared network fields.
+    network: NetworkDefaults
+    #: the variants.
+    variants: tuple[VariantSpec, ...]
+    #: fixed-point widths swept in the fit table.
+    fit_bit_widths: tuple[PosInt, ...]
+    #: device | finn.
+    fit_limits: FitLimits = FitLimits.DEVICE
+    #: accuracy study (None: skipped).
+    accuracy: AccuracySpec | None = None
+    #: timing study.
+    timing: TimingSpec
+    #: published numbers.
+    paper: PaperSpec
+    #: free text.
+    notes: Str | None = None
+
+    def spec(self, variant: VariantSpec, **overrides: object) -> OdeNetSpec:
+        """The :class:`OdeNetSpec` of ``variant`` (shared fields from ``network``)."""
+        net = self.network
+        fields = dict(name=variant.name, channels=net.channels, steps=variant.steps,
+                      ode_blocks=variant.ode_blocks, solver=net.solver, dsc=variant.dsc,
+                      down_convs=net.down_convs, input_hw=net.input_hw, in_channels=net.in_channels,
+                      classes=net.classes, stem_kernel=net.stem_kernel)
+        fields.update(overrides)
+        return OdeNetSpec(**fields)
+
+    def variant(self, name: str) -> VariantSpec:
+        """The variant called ``name``."""
+        return next(v for v in self.variants if v.name == name)
+
+
+@config_class
+class OdeStudyFile:
+    """The document: ``schema: 1`` and ``ode_study:``."""
+
+    ode_study: OdeStudy
+
+
+def _checks(document: OdeStudyFile, doc: YamlDocument) -> list[Problem]:
+    study, root = document.ode_study, ("ode_study",)
+    problems: list[Problem] = []
+    names = [v.name for v in study.variants]
+    if not names:
+        problems.append(doc.problem(root + ("variants",), "expected at least one variant"))
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            problems.append(doc.problem(root + ("variants", i, "name"), f"duplicate variant name {name!r}"))
+    if study.baseline not in names:
+        problems.append(doc.problem(root + ("baseline",), f"{study.baseline!r} is not a variant; expected one "
+                                    f"of: {', '.join(names)}"))
+    for i, variant in enumerate(study.variants):
+        try:
+            study.spec(variant)
+        except BadArgument as exc:
+            problems.append(doc.problem(root + ("variants", i), str(exc)))
+    for i, bits in enumerate(study.fit_bit_widths):
+        if not 8 <= bits <= 32:
+            problems.append(doc.problem(root + ("fit_bit_widths", i), f"{bits}: expected 8..32"))
+    acc = study.accuracy
+    if acc is not None:
+        if acc.variant not in names:
+            problems.append(doc.problem(root + ("accuracy", "variant"), f"{acc.variant!r} is not a variant; "
+                                        f"expected one of: {', '.join(names)}"))
+        for i, bits in enumerate(acc.bit_widths):
+            if not 8 <= bits <= 32:
+                problems.append(doc.problem(root + ("accuracy", "bit_widths", i), f"{bits}: expected 8..32"))
+        if acc.input_hw is not None and acc.input_hw % 4:
+            problems.append(doc.problem(root + ("accuracy", "input_hw"), f"{acc.input_hw}: expected a multiple of 4"))
+    return problems
+
+
+def load_ode_study(path: str | Path) -> OdeStudy:
+    """Load and check an ODE-study YAML.
+
+    Raises:
+        ConfigError: every problem, with file, line and key path.
+    """
+    return load(path, OdeStudyFile, checks=[_checks]).ode_study

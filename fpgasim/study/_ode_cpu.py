@@ -1,0 +1,68 @@
+"""Software model of a network on the board's Arm cores (the speedup baseline, and the PS layers).
+
+Owns: :class:`CpuModel` (the ``timing.cpu`` section of an ODE-study YAML) and
+:func:`cpu_time_ps`. Time of ``ops`` multiply-accumulates (element-wise work counted as one
+op per element)::
+
+    t = ops / (threads · clock_hz · lanes · simd_issue_fraction · efficiency),
+    lanes = simd_bits / element_bits
+
+``threads``, ``clock_hz`` and ``simd_bits`` come from the board file's ``processor`` (cited
+there); ``simd_issue_fraction`` (0.5: the Cortex-A53 and Cortex-A9 NEON units execute a 128-bit
+operation as two 64-bit halves — Arm Cortex-A53 / Cortex-A9 NEON TRMs, unverified here) and
+``efficiency`` (the fraction of that SIMD peak a software framework reaches on these layers:
+an UNVERIFIED, uncalibrated knob, never fitted to a paper's speedup) come from the YAML, each with
+its ``source`` text.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fpgasim.config import Fraction, PosInt, Str, config_class
+from fpgasim.errors import BadArgument
+
+__all__ = ["CpuModel", "cpu_ops_per_s", "cpu_time_ps"]
+
+
+@config_class
+class CpuModel:
+    """Throughput model of the software baseline on the board's processor."""
+
+    #: threads used (None: every core of the board's processor).
+    threads: PosInt | None = None
+    #: bits per value in software (32: fp32).
+    element_bits: PosInt = 32
+    #: fraction of the SIMD width issued per cycle (A53/A9: 64-bit NEON datapath → 0.5).
+    simd_issue_fraction: Fraction
+    #: fraction of that peak reached by the software (unverified knob).
+    efficiency: Fraction
+    #: where simd_issue_fraction and efficiency come from (or "unverified").
+    source: Str
+
+
+def cpu_ops_per_s(model: CpuModel, processor: Any) -> float:
+    """Sustained ops (MACs) per second of ``model`` on ``processor`` (module docstring formula).
+
+    Raises:
+        BadArgument: no processor on the board, more threads than cores, or an element width
+            larger than the SIMD width.
+    """
+    if processor is None:
+        raise BadArgument("the board has no 'processor' section: the software model needs cores, clock_mhz "
+                          "and simd_bits")
+    threads = processor.cores if model.threads is None else model.threads
+    if threads > processor.cores:
+        raise BadArgument(f"timing.cpu.threads={threads}: the board's processor has {processor.cores} cores")
+    if model.element_bits > processor.simd_bits:
+        raise BadArgument(f"timing.cpu.element_bits={model.element_bits} exceeds simd_bits={processor.simd_bits}")
+    lanes = processor.simd_bits // model.element_bits
+    return threads * processor.clock_mhz * 1e6 * lanes * model.simd_issue_fraction * model.efficiency
+
+
+def cpu_time_ps(ops: int, model: CpuModel, processor: Any) -> int:
+    """Picoseconds for ``ops`` operations, rounded up (0 ops → 0 ps)."""
+    if isinstance(ops, bool) or not isinstance(ops, int) or ops < 0:
+        raise BadArgument(f"ops={ops!r}: expected an integer >= 0")
+    return math.ceil(ops * 1e12 / cpu_ops_per_s(model, processor))

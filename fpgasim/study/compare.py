@@ -1,0 +1,150 @@
+"""The Super-LIP comparison: baselines (a), (b) and scale-out points (c), side by side.
+
+Owns: deriving each configuration from the experiment (same board, kernel, memory and link;
+tiling policy, board count and topology varied), running them on the emulator, the speedups
+over (a) and (b) with the super-linear mark, and the comparison's report, ``results.json``
+keys and speedup plot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fpgasim.errors import BadArgument
+from fpgasim.study.experiment import (
+    LoadedExperiment, Mode, NetworkRef, PartitionPolicy, PartitionSpec, TilingPolicy, TilingSpec,
+)
+from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION, OutputSet
+from fpgasim.study.plots import save_speedup_plot
+from fpgasim.study.report import layer_rows, markdown_table, COLUMNS
+from fpgasim.study.runner import RunResult, run_loaded
+
+__all__ = ["ConfigResult", "Comparison", "run_comparison", "write_comparison"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigResult:
+    """One configuration of one network."""
+
+    label: str
+    boards: int
+    run: RunResult
+    speedup_vs_a: float
+    speedup_vs_b: float
+
+    @property
+    def super_linear(self) -> bool:
+        """More than ``boards``× faster than baseline (a)."""
+        return self.boards > 1 and self.speedup_vs_a > self.boards
+
+    def to_dict(self) -> dict[str, Any]:
+        """This configuration's entry in ``results.json``."""
+        summary = self.run.summary()
+        return {"label": self.label, "boards": self.boards, "latency_ms": summary["latency_ms"],
+                "analytical_latency_ms": summary["analytical_latency_ms"],
+                "released_model_latency_ms": summary["released_model_latency_ms"],
+                "speedup_vs_a": self.speedup_vs_a, "speedup_vs_b": self.speedup_vs_b,
+                "super_linear": self.super_linear,
+                "link_bytes": summary["link_bytes"], "ddr_read_bytes": summary["ddr_read_bytes"]}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comparison:
+    """Every network's configurations, in order (a), (b), (c)..."""
+
+    experiment: LoadedExperiment
+    networks: dict[str, list[ConfigResult]]
+
+
+def _variant(loaded: LoadedExperiment, network: NetworkRef, *, policy: TilingPolicy, boards: int,
+             topology: str | None) -> LoadedExperiment:
+    spec = loaded.spec
+    if topology is None:
+        cluster = dataclasses.replace(spec.cluster, boards=boards)
+    else:
+        cluster = dataclasses.replace(spec.cluster, boards=boards, topology=topology)
+    new = dataclasses.replace(spec, network=network, tiling=TilingSpec(policy=policy), cluster=cluster,
+                              partition=PartitionSpec(policy=PartitionPolicy.SEARCH), comparison=None)
+    return dataclasses.replace(loaded, spec=new)
+
+
+def run_comparison(loaded: LoadedExperiment, *, progress: Callable[[str], None] | None = None) -> Comparison:
+    """Run (a), (b) and every scale-out point for each network, in timing mode."""
+    spec = loaded.spec
+    if spec.comparison is None:
+        raise BadArgument(f"{loaded.path}: run_comparison needs an experiment.comparison section")
+    networks: dict[str, list[ConfigResult]] = {}
+    for ref in (spec.network, *spec.comparison.networks):
+        plan = [("(a) 1 board, kernel tiling", TilingPolicy.KERNEL, 1, None),
+                ("(b) 1 board, best tiling per layer", TilingPolicy.SEARCH, 1, None)]
+        plan += [(f"(c) {p.boards} boards, {p.topology}", TilingPolicy.SEARCH, p.boards, str(p.topology))
+                 for p in spec.comparison.scale_out]
+        results: list[ConfigResult] = []
+        name = ref.zoo + (f"/{ref.shapes}" if ref.shapes else "")
+        for label, policy, boards, topology in plan:
+            if progress is not None:
+                progress(f"{name}: {label}")
+            run = run_loaded(_variant(loaded, ref, policy=policy, boards=boards, topology=topology), mode=Mode.TIMING)
+            base_a = results[0].run.time_ms if results else run.time_ms
+            base_b = results[1].run.time_ms if len(results) > 1 else run.time_ms
+            results.append(ConfigResult(label=label, boards=boards, run=run,
+                                        speedup_vs_a=base_a / run.time_ms, speedup_vs_b=base_b / run.time_ms))
+        networks[name] = results
+    return Comparison(experiment=loaded, networks=networks)
+
+
+def _markdown(comparison: Comparison) -> str:
+    spec = comparison.experiment.spec
+    paper = spec.comparison.paper
+    lines = [f"# {spec.name}\n", f"{spec.description or ''}\n"]
+    headers = ["configuration", "latency ms (emulated)", "analytical ms", "released-model ms",
+               "speedup vs (a)", "speedup vs (b)", "super-linear?"]
+    for network, results in comparison.networks.items():
+        rows = [[r.label, f"{r.run.time_ms:.3f}", f"{r.run.summary()['analytical_latency_ms']:.3f}",
+                 f"{r.run.summary()['released_model_latency_ms']:.3f}", f"{r.speedup_vs_a:.2f}x",
+                 f"{r.speedup_vs_b:.2f}x", ("yes" if r.super_linear else "no") if r.boards > 1 else ""]
+                for r in results]
+        lines += [f"## {network}\n", markdown_table(headers, rows)]
+        for result in results[:1] + [r for r in results if r.boards == 2][:1]:
+            lines += [f"### {network}: {result.label}, per layer\n",
+                      markdown_table([h for h, _, _ in COLUMNS], layer_rows(result.run))]
+    if paper is not None:
+        first = next(iter(comparison.networks.values()))
+        ours = [r for r in first if r.boards == paper.boards]
+        if ours:
+            lines.append(f"**Published:** {paper.speedup:g}x with {paper.boards} boards ({paper.source}). "
+                         f"**fpgasim:** {ours[0].speedup_vs_a:.2f}x over (a), {ours[0].speedup_vs_b:.2f}x over (b).\n")
+    return "\n".join(lines)
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
+    """``results.json``, ``report.md``, ``speedup.png`` — atomically."""
+    spec = comparison.experiment.spec
+    paper = spec.comparison.paper
+    document: dict[str, Any] = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "experiment": {"name": spec.name, "board": spec.board, "kernel": spec.kernel, "link": spec.cluster.link},
+        "comparison": {network: [r.to_dict() for r in results] for network, results in comparison.networks.items()},
+        "paper": None if paper is None else {"boards": paper.boards, "speedup": paper.speedup, "source": paper.source},
+    }
+    first = next(iter(comparison.networks.values()))
+    if paper is not None:
+        match = [r for r in first if r.boards == paper.boards]
+        if match:
+            document["headline"] = {"boards": paper.boards, "speedup_vs_a": match[0].speedup_vs_a,
+                                    "speedup_vs_b": match[0].speedup_vs_b, "paper_speedup": paper.speedup,
+                                    "super_linear": match[0].super_linear}
+    curves = {network: [(1, 1.0)] + [(r.boards, r.speedup_vs_a) for r in results if r.boards > 1]
+              for network, results in comparison.networks.items()}
+    out = OutputSet(out_dir)
+    out.add_json("results.json", document)
+    out.add_text("report.md", _markdown(comparison))
+    out.add_writer("speedup.png", lambda path: save_speedup_plot(
+        path, curves=curves, title=f"{spec.name}: speedup over (a)",
+        paper=None if paper is None else (paper.boards, paper.speedup, f"paper ({paper.speedup:g}x)")))
+    return out.commit()
+

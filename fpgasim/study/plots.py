@@ -1,0 +1,88 @@
+"""Figures: the Gantt timeline of a run and the speedup-versus-boards plot.
+
+Owns: rendering with matplotlib's non-interactive Agg backend (no display needed), merging
+spans that touch so a timeline of thousands of transactions stays readable, and writing PNGs
+to the path an :class:`~fpgasim.study.outputs.OutputSet` gives (format stated explicitly,
+since that path ends in ``.tmp``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from fpgasim.sim import TraceRecorder  # noqa: E402
+
+__all__ = ["save_timeline", "save_speedup_plot", "merged_intervals"]
+
+#: Timeline rows shown at most (the busiest tracks first within each board).
+MAX_TRACKS = 40
+
+
+def merged_intervals(spans: list[tuple[int, int]], gap_ps: int) -> list[tuple[int, int]]:
+    """Sorted, merged (start, end) intervals; spans closer than ``gap_ps`` are joined."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start - merged[-1][1] <= gap_ps:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(a, b) for a, b in merged]
+
+
+def save_timeline(trace: TraceRecorder, path: Path, *, title: str) -> None:
+    """Gantt chart: one row per engine, port, DDR channel and link direction."""
+    per_track: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+    for process, track, _name, start, end, _args in trace.spans:
+        if "/bank" in track:
+            continue
+        per_track[(process, track)].append((start, end))
+    end_ps = max((end for spans in per_track.values() for _, end in spans), default=1)
+    keys = sorted(per_track)[:MAX_TRACKS]
+    fig, ax = plt.subplots(figsize=(12, 0.35 * len(keys) + 1.5))
+    for row, key in enumerate(keys):
+        bars = merged_intervals(per_track[key], end_ps // 2000)
+        ax.broken_barh([(a / 1e6, (b - a) / 1e6) for a, b in bars], (row - 0.4, 0.8))
+    ax.set_yticks(range(len(keys)), [track for _, track in keys], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time (µs)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
+                      paper: tuple[int, float, str] | None, title: str) -> None:
+    """Speedup vs number of boards, one line per network, the linear line and the paper's point.
+
+    Args:
+        path: where to write the PNG.
+        curves: network → [(boards, speedup), ...].
+        paper: (boards, speedup, label) of the published point, or None.
+        title: figure title.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    most = max((b for points in curves.values() for b, _ in points), default=1)
+    ax.plot([1, most], [1, most], linestyle="--", color="grey", label="linear speedup")
+    for name, points in sorted(curves.items()):
+        xs, ys = zip(*sorted(points), strict=True)
+        ax.plot(xs, ys, marker="o", label=name)
+    if paper is not None:
+        ax.plot([paper[0]], [paper[1]], marker="*", markersize=14, linestyle="none", color="red", label=paper[2])
+    ax.set_xlabel("boards")
+    ax.set_ylabel("speedup over baseline (a)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({b for points in curves.values() for b, _ in points}))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,227 @@
+"""Running a design-space sweep: check everything, evaluate every point, re-check the best, report.
+
+Owns: :func:`prepare_sweep` (load, expand, prune, hash inputs — nothing is written) and
+:func:`run_sweep` (the whole job). Order of a run, so that bad input never touches the store:
+
+1. load and check the sweep, expand and validate every point, apply constraints, resolve the
+   re-check marks, connect to the executor (an unreachable Dask scheduler fails here);
+2. open the store (refused if it holds results of different inputs);
+3. analytical pass over every point not yet stored (each result durable when reported);
+4. emulator pass over the top-k points by ``recheck.rank_by`` and the marked points;
+5. reports (CSV, JSON, Pareto table and PNG, best design per layer, re-check table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fpgasim.errors import ConfigError
+from fpgasim.hw.library import boards_dir
+from fpgasim.study._sweep_eval import Fidelity, PointResult, PointTask, Status, evaluate_point
+from fpgasim.study.sweep_exec import Evaluator, make_executor
+from fpgasim.study.sweep_points import SweepPoint, apply_constraints, expand_points, point_key
+from fpgasim.study.sweep_report import pareto_front, write_reports
+from fpgasim.study.sweep_spec import MAXIMISE, LoadedSweep, load_sweep
+from fpgasim.study.sweep_store import STORE_NAME, SweepStore, build_manifest, file_sha256
+
+__all__ = ["PreparedSweep", "SweepOutcome", "prepare_sweep", "run_sweep", "default_out_dir", "Progress"]
+
+#: ``progress(phase, done, total)``; phase is ``analytical`` or ``emulated``.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedSweep:
+    """A checked sweep: its points after pruning and the hashes of every input file."""
+
+    loaded: LoadedSweep
+    points: tuple[SweepPoint, ...]
+    total: int
+    pruned: dict[str, int]
+    marked: tuple[str, ...]
+    inputs: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepOutcome:
+    """What a sweep run did.
+
+    Attributes:
+        out_dir, store: where the reports and the store are. total: points before pruning.
+        points: points after pruning. evaluated: results computed in this run (both fidelities).
+        skipped: results already in the store. rechecked: point indexes re-run by the emulator.
+        front: point indexes on the Pareto front. files: report files written.
+    """
+
+    out_dir: Path
+    store: Path
+    total: int
+    points: int
+    evaluated: int
+    skipped: int
+    rechecked: tuple[int, ...]
+    front: tuple[int, ...]
+    files: tuple[Path, ...]
+
+
+def default_out_dir(loaded: LoadedSweep) -> Path:
+    """``results/sweeps/<sweep name>`` under the current directory."""
+    return Path("results") / "sweeps" / loaded.spec.name
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _inputs(loaded: LoadedSweep, points: list[SweepPoint]) -> dict[str, str]:
+    root = loaded.path.parent
+    files = {loaded.path, loaded.kernel_file}
+    if loaded.base_file is not None:
+        files.add(loaded.base_file)
+    lib = boards_dir()
+    files |= {p for p in (lib / "links.yaml", lib / "dsp_types.yaml") if p.is_file()}
+    for point in points:
+        spec = point.loaded.spec
+        files.add(point.loaded.resolve(spec.kernel))
+        board = spec.board
+        files.add(point.loaded.resolve(board) if "/" in board or board.endswith((".yaml", ".yml"))
+                  else lib / f"{board}.yaml")
+    return {_display(path, root): file_sha256(path) for path in sorted(files) if path.is_file()}
+
+
+def prepare_sweep(path: str | Path) -> PreparedSweep:
+    """Load, expand, validate and prune a sweep; hash its inputs. Writes nothing.
+
+    Raises:
+        ConfigError: bad sweep file, unknown key, empty axis, invalid point value, or a
+            re-check mark that is not a point of the sweep.
+        BadArgument: the constraints reject every point.
+    """
+    loaded = load_sweep(path)
+    points = expand_points(loaded)
+    kept, pruned = apply_constraints(loaded, points)
+    by_key = {p.key: p for p in kept}
+    marked = []
+    for index, mapping in enumerate(loaded.spec.recheck.points):
+        key = point_key(dict(mapping))
+        if key not in by_key:
+            raise ConfigError([loaded.document.problem(("sweep", "recheck", "points", index),
+                                                       f"{mapping} is not a point of this sweep (after constraints)")])
+        marked.append(key)
+    return PreparedSweep(loaded=loaded, points=tuple(kept), total=len(points), pruned=pruned,
+                         marked=tuple(marked), inputs=_inputs(loaded, kept))
+
+
+def _materialise(prepared: PreparedSweep, out_dir: Path) -> dict[str, str]:
+    """Write each kernel variant once to ``<out>/inputs/`` (content-addressed); key → kernel path."""
+    inputs = out_dir / "inputs"
+    paths = {}
+    for point in prepared.points:
+        if point.kernel_text is None:
+            continue
+        path = inputs / f"kernel-{point.kernel_hash}.yaml"
+        if not path.is_file():
+            inputs.mkdir(parents=True, exist_ok=True)
+            temp = path.with_suffix(".tmp")
+            temp.write_text(point.kernel_text, encoding="utf-8")
+            temp.replace(path)
+        paths[point.key] = str(path.resolve())
+    return paths
+
+
+def _task(point: SweepPoint, fidelity: Fidelity, loaded: LoadedSweep, kernels: dict[str, str]) -> PointTask:
+    data = point.experiment_data
+    if point.key in kernels:
+        data = {**data, "experiment": {**data["experiment"], "kernel": kernels[point.key]}}
+    return PointTask(index=point.index, key=point.key, fidelity=fidelity, experiment_data=data,
+                     base_dir=str(loaded.base_dir), file=f"{loaded.document.file}#point-{point.index}")
+
+
+def _top(prepared: PreparedSweep, results: list[PointResult]) -> list[str]:
+    rank = prepared.loaded.rank_by
+    sign = -1.0 if rank in MAXIMISE else 1.0
+    ok = [r for r in results if r.status is Status.OK and rank.value in r.objectives]
+    ok.sort(key=lambda r: (sign * r.objectives[rank.value], r.index))
+    chosen = [r.key for r in ok[:prepared.loaded.spec.recheck.top_k]]
+    return chosen + [key for key in prepared.marked if key not in chosen]
+
+
+def _run_phase(executor, evaluate: Evaluator, store: SweepStore, tasks: list[PointTask],
+               overrides: dict[str, dict], phase: str, progress: Progress | None, already: int) -> int:
+    total = already + len(tasks)
+    if progress:
+        progress(phase, already, total)
+    done = 0
+    for result in executor.run(evaluate, tasks):
+        store.put(result, overrides[result.key])
+        done += 1
+        if progress:
+            progress(phase, already + done, total)
+    return done
+
+
+def run_sweep(path: str | Path, *, out_dir: Path | None = None, workers: int | None = None,
+              scheduler: str | None = None, evaluate: Evaluator = evaluate_point,
+              progress: Progress | None = None, recheck: bool = True) -> SweepOutcome:
+    """Run (or resume) a sweep and write its reports.
+
+    Args:
+        path: the sweep YAML. out_dir: reports and ``store.sqlite`` (default :func:`default_out_dir`).
+        workers: local processes (default: CPU count; 1 = in this process).
+        scheduler: Dask scheduler address (``tcp://host:port``) instead of local workers.
+        evaluate: the evaluator run for every task (default :func:`evaluate_point`).
+        progress: called as ``progress(phase, done, total)`` while running.
+        recheck: run the emulator pass (top-k and marked points).
+
+    Returns:
+        :class:`SweepOutcome`.
+
+    Raises:
+        ConfigError, BadArgument: bad input (nothing written), a store holding other inputs,
+            an unreachable scheduler.
+    """
+    prepared = prepare_sweep(path)
+    loaded = prepared.loaded
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(loaded)
+    executor = make_executor(workers=workers, scheduler=scheduler)
+    try:
+        manifest = build_manifest(sweep_name=loaded.spec.name, inputs=prepared.inputs)
+        store = SweepStore.open(out_dir / STORE_NAME, manifest)
+        try:
+            kernels = _materialise(prepared, out_dir)
+            overrides = {p.key: p.overrides for p in prepared.points}
+            by_key = {p.key: p for p in prepared.points}
+            done_a = store.done(Fidelity.ANALYTICAL)
+            todo = [_task(p, Fidelity.ANALYTICAL, loaded, kernels) for p in prepared.points if p.key not in done_a]
+            skipped = len(prepared.points) - len(todo)
+            evaluated = _run_phase(executor, evaluate, store, todo, overrides, "analytical", progress, skipped)
+            keys = set(by_key)
+            analytical = store.results(Fidelity.ANALYTICAL, keys)
+            chosen = _top(prepared, analytical) if recheck else []
+            done_e = store.done(Fidelity.EMULATED)
+            todo_e = [_task(by_key[k], Fidelity.EMULATED, loaded, kernels) for k in chosen if k not in done_e]
+            skipped += len(chosen) - len(todo_e)
+            evaluated += _run_phase(executor, evaluate, store, todo_e, overrides, "emulated", progress,
+                                    len(chosen) - len(todo_e))
+            emulated = store.results(Fidelity.EMULATED, set(chosen))
+            files = write_reports(out_dir, loaded, list(prepared.points), analytical, emulated,
+                                  pruned=prepared.pruned, total=prepared.total)
+        finally:
+            store.close()
+    finally:
+        executor.close()
+    x_obj, y_obj = loaded.pareto
+    ok = [r for r in analytical if r.status is Status.OK and x_obj.value in r.objectives and y_obj.value in r.objectives]
+    values = np.array([[r.objectives[x_obj.value], r.objectives[y_obj.value]] for r in ok], dtype=np.float64)
+    front = pareto_front(values.reshape(-1, 2), maximise=(x_obj in MAXIMISE, y_obj in MAXIMISE))
+    return SweepOutcome(out_dir=out_dir, store=out_dir / STORE_NAME, total=prepared.total,
+                        points=len(prepared.points), evaluated=evaluated, skipped=skipped,
+                        rechecked=tuple(sorted(by_key[k].index for k in chosen)),
+                        front=tuple(sorted(ok[i].index for i in front)), files=tuple(files))
