@@ -100,12 +100,12 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
     tiles = (shape.groups * b_local) * np.ceil(r_local / tr) * np.ceil(c_local / tc) * np.ceil(m_local / tm)
     cycles = tiles * l_out
     if variant is ModelVariant.COMPLETE:
-        # A load → compute pipeline of n steps takes n·max(load, compute) + min(load, compute):
-        # the stage that is not the bottleneck is exposed once (the first load when compute
-        # bound, the last compute when load bound).
-        fill = np.minimum(np.maximum(np.maximum(t_i, t_w), t_link), t_c)
+        # Output tiles pipeline as (load+compute) → store; the first tile's load+compute and the
+        # last tile's store are exposed once. Within a tile, a load → compute pipeline of n steps
+        # takes n·max(load, compute) + min(load, compute).
+        fill = steps * l_in + np.minimum(np.maximum(np.maximum(t_i, t_w), t_link), t_c)
         drain = t_o
-        cycles = cycles + fill + drain
+        cycles = (tiles - 1) * l_out + fill + drain
     else:
         fill, drain = zero, zero
     return {"t_i": t_i, "t_w": t_w, "t_c": t_c, "t_o": t_o, "t_link_w": t_link_w, "t_link_i": t_link_i,
@@ -125,10 +125,10 @@ class LayerLatency:
         t_link_cycles: the link term inside L_in (released: max of the two; complete: sum).
         l_in_cycles: max(t_I, t_W, t_C, t_link). l_out_cycles: max(steps·L_in, t_O).
         steps: ⌈N/Tn⌉. tiles: outer iterations per board (groups·B'·row·col·channel tiles).
-        fill_cycles: the pipeline stage exposed once, min(load, compute): the first load when
-            compute bound, the last compute when load bound (complete only, else 0).
+        fill_cycles: the first output tile's load and compute, ⌈N/Tn⌉·L_in + min(load, compute)
+            (complete only, else 0).
         drain_cycles: last store after the last compute (complete only, else 0).
-        cycles: tiles·L_out + fill + drain.
+        cycles: released: tiles·L_out; complete: (tiles − 1)·L_out + fill + drain.
         bottleneck: the term attaining L_out (ties: compute, IFM, weights, OFM, link).
         variant: the model variant evaluated.
     """

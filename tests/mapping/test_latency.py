@@ -29,9 +29,10 @@ def test_released_single_board_by_hand() -> None:
 def test_complete_adds_halo_fill_and_drain_by_hand() -> None:
     lat = layer_latency(SHAPE, TILING, rates=ONES, variant="complete")
     assert lat.t_i_cycles == 1 * (2 + 3 - 1) * (2 + 3 - 1)  # (S·Tr+K−S)(S·Tc+K−S)
-    assert lat.fill_cycles == 18  # first load: max(t_I=16, t_W=18)
+    # first output tile: 2 steps x L_in (36, compute bound) + the exposed first load max(16, 18)
+    assert lat.fill_cycles == 2 * 36 + 18
     assert lat.drain_cycles == 8  # last store t_O
-    assert lat.cycles == 576 + 18 + 8
+    assert lat.cycles == 7 * 72 + 90 + 8  # the other 7 output tiles at L_out = 72
 
 
 def test_weight_bound_label() -> None:
