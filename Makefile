@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/fpgasim demo
+	$(BIN)/fpgasim run experiments/superlip-alexnet.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow" -q

@@ -9,6 +9,7 @@ Dispatches on the document: an ``experiment:`` runs on the emulator (or, with a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpgasim.config import read_yaml
-from fpgasim.errors import ConfigError
+from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.study.compare import run_comparison, write_comparison
 from fpgasim.study.experiment import Mode, load_experiment
 from fpgasim.study.report import COLUMNS, layer_rows, write_run
@@ -33,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=[m.value for m in Mode], default=None,
                         help="override the experiment's mode (timing skips the arithmetic)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for a comparison's configurations (default: all cores)")
     parser.set_defaults(func=_run)
 
 
@@ -58,7 +61,9 @@ def _run(args: argparse.Namespace) -> int:
     loaded = load_experiment(args.experiment)
     out = args.out or Path("results") / loaded.spec.name
     if loaded.spec.comparison is not None:
-        comparison = run_comparison(loaded, progress=_progress(status))
+        if args.workers < 1:
+            raise BadArgument(f"--workers={args.workers}: expected >= 1")
+        comparison = run_comparison(loaded, workers=args.workers, progress=_progress(status))
         paths = write_comparison(comparison, out)
         console.print((out / "report.md").read_text(encoding="utf-8"))
         console.print("wrote " + ", ".join(str(p) for p in paths))

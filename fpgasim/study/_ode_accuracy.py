@@ -13,7 +13,8 @@ exactly in an accumulator wide enough for its fan-in (W + Ww + ⌈log2 fan-in⌉
 at 63), then rounds once to the activation format; the Euler update ``z + h·f(z)`` uses
 :func:`fpgasim.ops.ode_update_fixed` (rounded once); average pooling and the classifier run in
 the same formats. The step size ``h = round(T/steps · 2^hf) / 2^hf`` is dyadic and the SAME in
-both paths.
+both paths. The classifier bias is centred on the inputs (:func:`center_classifier`) so that the
+float64 top-1 classes spread over the classes (``classes_seen``).
 
 Derived bound (∞-norm, valid while no value saturates — the overflow counts say so): with input
 error ``e``, float input magnitude ``M = max|x|``, quantised weights ``w_q``::
@@ -31,6 +32,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import (
@@ -48,7 +50,7 @@ from fpgasim.ops.ode import ode_update_fixed
 from fpgasim.ops.pool import global_avg_pool2d_fixed, global_avg_pool2d_ref
 
 __all__ = ["ConvOp", "Stage", "AccuracyConfig", "StageMetrics", "WidthResult", "make_stages", "dyadic_step",
-           "calibrate_int_bits", "run_accuracy"]
+           "calibrate_int_bits", "run_accuracy", "new_ref_cache", "center_classifier"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -102,12 +104,13 @@ class StageMetrics:
 
 @dataclass(slots=True)
 class WidthResult:
-    """One datapath width: per-stage metrics and the top-1 agreement."""
+    """One datapath width: per-stage metrics, the top-1 agreement and how many float64 classes occur."""
 
     bits: int
     act_format: str
     stages: list[StageMetrics] = field(default_factory=list)
     top1_agreement: float = 0.0
+    classes_seen: int = 0
 
 
 def dyadic_step(end_time: float, steps: int, frac_bits: int) -> float:
@@ -176,36 +179,59 @@ def make_stages(network: Network, rng: np.random.Generator, *, end_time: float, 
     return stages
 
 
-def _float_forward(stages: list[Stage], x: np.ndarray) -> float:
-    """Largest |value| of any stage output or ODE slope (for calibration)."""
-    peak = float(np.abs(x).max())
+def _float_forward(stages: list[Stage], x: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Largest |value| of any stage output or ODE slope (for calibration), and the classifier's input."""
+    peak, features = float(np.abs(x).max()), None
     for stage in stages:
         if stage.kind == "plain":
             for op in stage.ops:
-                x = activate_ref(conv2d_ref(x, op.w, op.b, stride=op.stride, padding=op.padding, groups=op.groups),
-                                 op.activation)
+                x = activate_ref(_conv_f64(x, op), op.activation)
                 peak = max(peak, float(np.abs(x).max()))
         elif stage.kind == "ode":
             for _ in range(stage.steps):
                 k = x
                 for op in stage.ops:
-                    k = activate_ref(conv2d_ref(k, op.w, op.b, stride=op.stride, padding=op.padding,
-                                                groups=op.groups), op.activation)
+                    k = activate_ref(_conv_f64(k, op), op.activation)
                     peak = max(peak, float(np.abs(k).max()))
                 x = x + stage.h * k
                 peak = max(peak, float(np.abs(x).max()))
         elif stage.kind == "gap":
             x = global_avg_pool2d_ref(x)[:, :, 0, 0]
         else:
+            features = x
             x = linear_ref(x, *stage.fc)
             peak = max(peak, float(np.abs(x).max()))
-    return peak
+    return peak, features
+
+
+def center_classifier(stages: list[Stage], x: np.ndarray) -> list[Stage]:
+    """Set the classifier bias to ``−W·mean(features)`` over the inputs ``x`` (float64).
+
+    With random weights every input otherwise lands in the same class and top-1 agreement says
+    nothing; centred, each class's mean logit is 0 and the classes are spread over the inputs.
+    """
+    _, features = _float_forward(stages, x)
+    out = []
+    for stage in stages:
+        if stage.kind == "fc" and features is not None:
+            w, _ = stage.fc
+            stage = Stage(name=stage.name, kind="fc", fc=(w, -(w @ features.mean(axis=0))))
+        out.append(stage)
+    return out
 
 
 def calibrate_int_bits(stages: list[Stage], x: np.ndarray, headroom_bits: int) -> int:
     """Integer bits (with sign) of the activation format: ⌈log2 peak⌉ + 1 + headroom (≥ 1)."""
-    peak = _float_forward(stages, x)
+    peak, _ = _float_forward(stages, x)
     return max(1, math.ceil(math.log2(peak)) + 1 + headroom_bits) if peak > 0 else 1 + headroom_bits
+
+
+@dataclass(slots=True)
+class _RefCache:
+    """Float64 conv outputs in call order (filled by the first run, replayed by the next)."""
+
+    values: list = field(default_factory=list)
+    pos: int = 0
 
 
 class _Pair:
@@ -227,7 +253,29 @@ def _weight_fmt(cfg: AccuracyConfig, w: np.ndarray) -> FixedFormat:
     return FixedFormat(total_bits=bits, int_bits=min(int_bits, bits), signed=True)
 
 
-def _conv_pair(cfg: AccuracyConfig, act: FixedFormat, op: ConvOp, x: _Pair, counts: list[OverflowCounts]) -> _Pair:
+def _conv_f64(x: np.ndarray, op: ConvOp) -> np.ndarray:
+    """Float64 convolution: :func:`fpgasim.ops.conv2d_ref`, except depthwise, done here in one einsum
+    (the ops reference loops over the channels; tests compare the two)."""
+    c = x.shape[1]
+    if op.groups == 1 or op.groups != c or op.w.shape[0] != c:
+        return conv2d_ref(x, op.w, op.b, stride=op.stride, padding=op.padding, groups=op.groups)
+    k = op.w.shape[2]
+    xp = np.pad(x, ((0, 0), (0, 0), (op.padding, op.padding), (op.padding, op.padding)))
+    win = sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::op.stride, ::op.stride]
+    return np.einsum("nchwij,cij->nchw", win, op.w[:, 0]) + op.b[None, :, None, None]
+
+
+def _cached(cache: _RefCache, compute) -> np.ndarray:
+    """The float64 trace is the same for every width: compute it on the first run, replay it after."""
+    index = cache.pos
+    cache.pos += 1
+    if index == len(cache.values):
+        cache.values.append(compute())
+    return cache.values[index]
+
+
+def _conv_pair(cfg: AccuracyConfig, act: FixedFormat, op: ConvOp, x: _Pair, counts: list[OverflowCounts],
+               cache: _RefCache) -> _Pair:
     wfmt = _weight_fmt(cfg, op.w)
     wq, _ = quantize(op.w, wfmt, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE)
     bq, _ = quantize(op.b, act, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE)
@@ -238,8 +286,7 @@ def _conv_pair(cfg: AccuracyConfig, act: FixedFormat, op: ConvOp, x: _Pair, coun
     yq, c = conv2d_fixed(x.fixed, wq, bq, stride=op.stride, padding=op.padding, groups=op.groups, requant=requant)
     yq, _ = activate_fixed(yq, op.activation)
     counts.append(c)
-    yr = activate_ref(conv2d_ref(x.real, op.w, op.b, stride=op.stride, padding=op.padding, groups=op.groups),
-                      op.activation)
+    yr = _cached(cache, lambda: activate_ref(_conv_f64(x.real, op), op.activation))
     w_real = dequantize(wq)
     gain = float(np.abs(w_real).reshape(w_real.shape[0], -1).sum(axis=1).max())
     dw = float(np.abs(w_real - op.w).reshape(w_real.shape[0], -1).sum(axis=1).max())
@@ -249,10 +296,10 @@ def _conv_pair(cfg: AccuracyConfig, act: FixedFormat, op: ConvOp, x: _Pair, coun
 
 
 def _stage_pair(cfg: AccuracyConfig, act: FixedFormat, stage: Stage, x: _Pair,
-                counts: list[OverflowCounts]) -> _Pair:
+                counts: list[OverflowCounts], cache: _RefCache) -> _Pair:
     if stage.kind == "plain":
         for op in stage.ops:
-            x = _conv_pair(cfg, act, op, x, counts)
+            x = _conv_pair(cfg, act, op, x, counts, cache)
         return x
     if stage.kind == "ode":
         update = Requantizer(out=act, rounding=cfg.rounding, overflow=cfg.overflow,
@@ -260,7 +307,7 @@ def _stage_pair(cfg: AccuracyConfig, act: FixedFormat, stage: Stage, x: _Pair,
         for _ in range(stage.steps):
             k = x
             for op in stage.ops:
-                k = _conv_pair(cfg, act, op, k, counts)
+                k = _conv_pair(cfg, act, op, k, counts, cache)
             zq, c = ode_update_fixed(x.fixed, k.fixed.values, k.fixed.fmt.frac_bits, stage.h, 1, update)
             counts.append(c)
             x = _Pair(x.real + stage.h * k.real, zq, x.bound + stage.h * k.bound + _r(cfg, act))
@@ -291,8 +338,17 @@ def _stage_pair(cfg: AccuracyConfig, act: FixedFormat, stage: Stage, x: _Pair,
     return _Pair(linear_ref(x.real, w, b), yq, bound)
 
 
-def run_accuracy(stages: list[Stage], x: np.ndarray, cfg: AccuracyConfig) -> WidthResult:
+def new_ref_cache() -> _RefCache:
+    """An empty float64 trace cache for :func:`run_accuracy`."""
+    return _RefCache()
+
+
+def run_accuracy(stages: list[Stage], x: np.ndarray, cfg: AccuracyConfig, *,
+                 cache: _RefCache | None = None) -> WidthResult:
     """Run the float64 reference and the fixed-point network on inputs ``x`` (N, C, H, W).
+
+    Pass the same ``cache`` (``new_ref_cache()``) to runs on the same stages and inputs to
+    compute the float64 reference once.
 
     Returns:
         Per-stage max |error|, SNR (dB; None when the error is exactly 0), the derived bound and
@@ -301,13 +357,15 @@ def run_accuracy(stages: list[Stage], x: np.ndarray, cfg: AccuracyConfig) -> Wid
     Raises:
         BadArgument: formats out of range (e.g. ``act_int_bits`` > ``bits``).
     """
+    cache = _RefCache() if cache is None else cache
+    cache.pos = 0
     act = FixedFormat(total_bits=cfg.bits, int_bits=min(cfg.act_int_bits, cfg.bits), signed=True)
     xq, _ = quantize(x, act, rounding=cfg.rounding, overflow=cfg.overflow)
     pair = _Pair(np.asarray(x, dtype=np.float64), xq, float(np.abs(dequantize(xq) - x).max()))
     result = WidthResult(bits=cfg.bits, act_format=f"ap_fixed<{act.total_bits},{act.int_bits}>")
     for stage in stages:
         counts: list[OverflowCounts] = []
-        pair = _stage_pair(cfg, act, stage, pair, counts)
+        pair = _stage_pair(cfg, act, stage, pair, counts, cache)
         err = dequantize(pair.fixed) - pair.real
         noise = float(np.sum(err**2))
         snr = None if noise == 0 else 10 * math.log10(max(float(np.sum(pair.real**2)), 1e-300) / noise)
@@ -317,4 +375,5 @@ def run_accuracy(stages: list[Stage], x: np.ndarray, cfg: AccuracyConfig) -> Wid
                                           overflow_accumulator=int(total.accumulator)))
     logits_fixed = dequantize(pair.fixed)
     result.top1_agreement = float(np.mean(np.argmax(logits_fixed, axis=1) == np.argmax(pair.real, axis=1)))
+    result.classes_seen = int(np.unique(np.argmax(pair.real, axis=1)).size)
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fpgasim.config import Bool, Fraction, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load
+from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.fixedpoint import Overflow, Rounding
 from fpgasim.kernels.fit import FitLimits
@@ -36,6 +36,8 @@ class NetworkDefaults:
     solver: OdeSolver = OdeSolver.EULER
     down_convs: PosInt = 1
     stem_kernel: PosInt = 3
+    #: integration time T of every ODE block; the step size is h = T / steps (> 0).
+    end_time: PosFloat = 1.0
 
 
 @config_class
@@ -66,6 +68,8 @@ class AccuracySpec:
     inputs: PosInt
     #: input size override for speed (None: the network's input_hw).
     input_hw: PosInt | None = None
+    #: channel override for speed (None: the network's channels).
+    channels: tuple[PosInt, PosInt, PosInt] | None = None
     #: seed of the numpy Generator for weights and inputs.
     seed: NonNegInt = 0
     #: fraction bits of the dyadic step size h ≈ 1/steps.
@@ -84,6 +88,8 @@ class AccuracySpec:
 class TimingSpec:
     """The emulated latency on the board versus the software model."""
 
+    #: variants to time (empty: all); each must fit at the kernel's precision (else exit 3).
+    variants: tuple[Str, ...] = ()
     #: images run back to back (weights loaded once before the first).
     images: PosInt = 2
     #: fill latency of each engine pass.

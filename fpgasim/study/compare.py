@@ -9,6 +9,7 @@ keys and speedup plot.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,28 +73,58 @@ def _variant(loaded: LoadedExperiment, network: NetworkRef, *, policy: TilingPol
     return dataclasses.replace(loaded, spec=new)
 
 
-def run_comparison(loaded: LoadedExperiment, *, progress: Callable[[str], None] | None = None) -> Comparison:
-    """Run (a), (b) and every scale-out point for each network, in timing mode."""
+def _plan(spec_network: NetworkRef, scale_out) -> list[tuple[str, TilingPolicy, int, str | None]]:
+    plan = [("(a) 1 board, kernel tiling", TilingPolicy.KERNEL, 1, None),
+            ("(b) 1 board, best tiling per layer", TilingPolicy.SEARCH, 1, None)]
+    plan += [(f"(c) {p.boards} boards, {p.topology}", TilingPolicy.SEARCH, p.boards, str(p.topology))
+             for p in scale_out]
+    return plan
+
+
+def _run_one(job: tuple[LoadedExperiment, NetworkRef, TilingPolicy, int, str | None]) -> RunResult:
+    loaded, ref, policy, boards, topology = job
+    return run_loaded(_variant(loaded, ref, policy=policy, boards=boards, topology=topology), mode=Mode.TIMING)
+
+
+def run_comparison(loaded: LoadedExperiment, *, workers: int = 1,
+                   progress: Callable[[str], None] | None = None) -> Comparison:
+    """Run (a), (b) and every scale-out point for each network, in timing mode.
+
+    Args:
+        loaded: an experiment with a ``comparison`` section.
+        workers: processes running configurations at once (results do not depend on it).
+        progress: called with a label as each configuration finishes.
+    """
     spec = loaded.spec
     if spec.comparison is None:
         raise BadArgument(f"{loaded.path}: run_comparison needs an experiment.comparison section")
-    networks: dict[str, list[ConfigResult]] = {}
+    jobs, labels = [], []
     for ref in (spec.network, *spec.comparison.networks):
-        plan = [("(a) 1 board, kernel tiling", TilingPolicy.KERNEL, 1, None),
-                ("(b) 1 board, best tiling per layer", TilingPolicy.SEARCH, 1, None)]
-        plan += [(f"(c) {p.boards} boards, {p.topology}", TilingPolicy.SEARCH, p.boards, str(p.topology))
-                 for p in spec.comparison.scale_out]
-        results: list[ConfigResult] = []
         name = ref.zoo + (f"/{ref.shapes}" if ref.shapes else "")
-        for label, policy, boards, topology in plan:
+        for label, policy, boards, topology in _plan(ref, spec.comparison.scale_out):
+            jobs.append((loaded, ref, policy, boards, topology))
+            labels.append((name, label, boards))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_run_one, job) for job in jobs]
+            runs = []
+            for future, (name, label, _) in zip(futures, labels, strict=True):
+                runs.append(future.result())
+                if progress is not None:
+                    progress(f"{name}: {label}")
+    else:
+        runs = []
+        for job, (name, label, _) in zip(jobs, labels, strict=True):
+            runs.append(_run_one(job))
             if progress is not None:
                 progress(f"{name}: {label}")
-            run = run_loaded(_variant(loaded, ref, policy=policy, boards=boards, topology=topology), mode=Mode.TIMING)
-            base_a = results[0].run.time_ms if results else run.time_ms
-            base_b = results[1].run.time_ms if len(results) > 1 else run.time_ms
-            results.append(ConfigResult(label=label, boards=boards, run=run,
-                                        speedup_vs_a=base_a / run.time_ms, speedup_vs_b=base_b / run.time_ms))
-        networks[name] = results
+    networks: dict[str, list[ConfigResult]] = {}
+    for run, (name, label, boards) in zip(runs, labels, strict=True):
+        results = networks.setdefault(name, [])
+        base_a = results[0].run.time_ms if results else run.time_ms
+        base_b = results[1].run.time_ms if len(results) > 1 else run.time_ms
+        results.append(ConfigResult(label=label, boards=boards, run=run,
+                                    speedup_vs_a=base_a / run.time_ms, speedup_vs_b=base_b / run.time_ms))
     return Comparison(experiment=loaded, networks=networks)
 
 

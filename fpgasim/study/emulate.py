@@ -18,7 +18,7 @@ import simpy
 
 from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, finish_accumulation, quantize
 from fpgasim.kernels import NumberKind
-from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
 from fpgasim.mapping import Partition
 from fpgasim.nn import Conv2d
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
@@ -228,9 +228,13 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
             start = env.now
             parts = board_parts(item.layer, setup.network.batch, item.partition)
             loaders: list[dict] = [{} for _ in parts]
+            tiling = item.schedule_tiling()
             for group in _xfer_groups(item.partition):
-                for board in group.members:
-                    loaders[board][group.operand] = cluster.xfer_loader(board, group, params, item.layer.name)
+                # XFER exchanges tile k for tile k: only boards that walk the same number of
+                # steps can share (uneven parts read the whole operand themselves).
+                if len({count_tiles(item.layer, parts[board], tiling) for board in group.members}) == 1:
+                    for board in group.members:
+                        loaders[board][group.operand] = cluster.xfer_loader(board, group, params, item.layer.name)
             procs = [env.process(conv_layer(env, cluster.fabrics[i], item.layer, part, item.schedule_tiling(), params,
                                             math=data.math() if data else None, loaders=loaders[i]))
                      for i, part in enumerate(parts) if not part.is_empty]
@@ -250,4 +254,7 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
 
     env.process(run_layers())
     env.run()
+    if len(result.layers) != len(setup.layers):
+        stuck = setup.layers[len(result.layers)].layer.name
+        raise RuntimeError(f"emulation stopped in layer {stuck}: its processes wait on each other (a bug)")
     return result

@@ -68,8 +68,8 @@ def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
         title: figure title.
     """
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    most = max((b for points in curves.values() for b, _ in points), default=1)
-    ax.plot([1, most], [1, most], linestyle="--", color="grey", label="linear speedup")
+    counts = sorted({b for points in curves.values() for b, _ in points} | {1})
+    ax.plot(counts, counts, linestyle="--", color="grey", label="linear speedup")
     for name, points in sorted(curves.items()):
         xs, ys = zip(*sorted(points), strict=True)
         ax.plot(xs, ys, marker="o", label=name)
@@ -78,7 +78,7 @@ def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
     ax.set_xlabel("boards")
     ax.set_ylabel("speedup over baseline (a)")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted({b for points in curves.values() for b, _ in points}))
+    ax.set_xticks(counts)
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)

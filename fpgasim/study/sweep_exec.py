@@ -21,7 +21,7 @@ from fpgasim.study._sweep_eval import PointResult, PointTask
 __all__ = ["Evaluator", "SerialExecutor", "PoolExecutor", "DaskExecutor", "make_executor", "CONNECT_TIMEOUT_S"]
 
 #: Seconds to wait for a Dask scheduler before giving up.
-CONNECT_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 3.0
 
 Evaluator = Callable[[PointTask], PointResult]
 

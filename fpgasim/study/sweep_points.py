@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fpgasim.errors import BadArgument, ConfigError, FpgasimError, Problem
+from fpgasim.config import read_yaml
 from fpgasim.hw import load_board, load_dsp_types
 from fpgasim.kernels import load_kernel_file
 from fpgasim.kernels.fit import evaluate_fit
@@ -60,6 +61,7 @@ class SweepPoint:
         kernel_hash: first 12 hex digits of SHA-256 of ``kernel_text`` (None with the base kernel).
         loaded: the validated experiment (its kernel is the base kernel file while unmaterialised).
         design: the point's kernel design (loaded and checked).
+        kernel_data: the point's kernel document (the file the experiment names, overrides applied).
     """
 
     index: int
@@ -70,8 +72,9 @@ class SweepPoint:
     kernel_hash: str | None
     loaded: LoadedExperiment
     design: Any
+    kernel_data: dict[str, Any]
 
-    def lookup(self, name: str, kernel_data: dict[str, Any]) -> Any:
+    def lookup(self, name: str) -> Any:
         """Value of a dotted key for this point (experiment defaults applied)."""
         parts = name.split(".")
         if parts[0] == "experiment":
@@ -81,7 +84,7 @@ class SweepPoint:
                 if node is None:
                     return None
             return node.value if hasattr(node, "value") else node
-        node = kernel_data
+        node = self.kernel_data
         for part in parts:
             node = node[part]
         return node
@@ -129,16 +132,25 @@ def _override_sets(loaded: LoadedSweep) -> list[dict[str, Any]]:
     return [{key: value for (key, _), value in zip(axes, combo)} for combo in combos]
 
 
-def _kernel_variant(loaded: LoadedSweep, overrides: dict[str, Any], cache: dict[str | None, Any],
-                    scratch: Path) -> tuple[str | None, str | None]:
-    """The variant's YAML text and hash (None, None for the base kernel); ``cache[hash]`` is
-    ``(problems, design)``."""
+def _kernel_variant(kernel_file: Path, overrides: dict[str, Any], cache: dict[Any, Any],
+                    scratch: Path) -> tuple[Any, dict[str, Any], str | None, str | None]:
+    """The point's kernel: ``(cache key, document data, variant YAML text, variant hash)``.
+
+    ``cache[cache key]`` is ``(problems, design)``; without ``kernel.*`` overrides the kernel is
+    the file the experiment names (text and hash None).
+    """
+    if ("data", kernel_file) not in cache:
+        cache[("data", kernel_file)] = read_yaml(kernel_file).data
+    base = cache[("data", kernel_file)]
     kernel_keys = {k: v for k, v in overrides.items() if k.startswith("kernel.")}
     if not kernel_keys:
-        if None not in cache:
-            cache[None] = ((), load_kernel_file(loaded.kernel_file))
-        return None, None
-    data = copy.deepcopy(loaded.kernel_data)
+        if kernel_file not in cache:
+            try:
+                cache[kernel_file] = ((), load_kernel_file(kernel_file))
+            except ConfigError as exc:
+                cache[kernel_file] = (exc.problems, None)
+        return kernel_file, base, None, None
+    data = copy.deepcopy(base)
     for key, value in kernel_keys.items():
         _set(data, key, value)
     text = json.dumps(data, sort_keys=True, indent=1) + "\n"  # JSON is YAML
@@ -150,7 +162,7 @@ def _kernel_variant(loaded: LoadedSweep, overrides: dict[str, Any], cache: dict[
             cache[digest] = ((), load_kernel_file(path))
         except ConfigError as exc:
             cache[digest] = (exc.problems, None)
-    return text, digest
+    return digest, data, text, digest
 
 
 def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
@@ -165,7 +177,7 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
     """
     problems: list[Problem] = []
     points: list[SweepPoint] = []
-    kernel_cache: dict[str | None, Any] = {}
+    kernel_cache: dict[Any, Any] = {}
     seen: dict[str, int] = {}
     name = loaded.document.file
     with tempfile.TemporaryDirectory(prefix="fpgasim-sweep-") as scratch:
@@ -175,16 +187,18 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
             for key, value in overrides.items():
                 if key.startswith("experiment."):
                     _set(data, key, value)
-            text, digest = _kernel_variant(loaded, overrides, kernel_cache, Path(scratch))
-            kernel_problems, design = kernel_cache[digest]
-            if kernel_problems:
-                problems += [Problem(file=where, line=None, column=None, key_path=p.key_path, message=p.message)
-                             for p in kernel_problems]
-                continue
             try:
                 experiment = experiment_from_data(data, file=where, base_dir=loaded.base_dir)
             except ConfigError as exc:
                 problems += exc.problems
+                continue
+            kernel_file = experiment.resolve(experiment.spec.kernel)
+            cache_key, kernel_data, text, digest = _kernel_variant(kernel_file, overrides, kernel_cache,
+                                                                   Path(scratch))
+            kernel_problems, design = kernel_cache[cache_key]
+            if kernel_problems:
+                problems += [Problem(file=where, line=None, column=None, key_path=p.key_path, message=p.message)
+                             for p in kernel_problems]
                 continue
             key = point_key(overrides)
             if key in seen:
@@ -194,7 +208,7 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
             seen[key] = index
             points.append(SweepPoint(index=index, key=key, overrides=overrides, experiment_data=data,
                                      kernel_text=text, kernel_hash=digest, loaded=experiment,
-                                     design=design))
+                                     design=design, kernel_data=kernel_data))
             if len(problems) >= _MAX_LISTED:
                 break
     if problems:
@@ -226,13 +240,12 @@ def apply_constraints(loaded: LoadedSweep, points: list[SweepPoint]) -> tuple[li
     dsp_types = load_dsp_types() if FITS in constraints else None
     kept = []
     for point in points:
-        kernel_data = json.loads(point.kernel_text) if point.kernel_text else loaded.kernel_data
         broken = None
         for text in constraints:
             if text == FITS:
                 board_name = str(point.loaded.resolve(point.loaded.spec.board)) if _is_path(point.loaded.spec.board) \
                     else point.loaded.spec.board
-                cache_key = (board_name, point.kernel_hash)
+                cache_key = (board_name, point.kernel_hash or str(point.loaded.resolve(point.loaded.spec.kernel)))
                 if cache_key not in fit_cache:
                     if board_name not in boards:
                         boards[board_name] = load_board(board_name)
@@ -242,7 +255,7 @@ def apply_constraints(loaded: LoadedSweep, points: list[SweepPoint]) -> tuple[li
                         fit_cache[cache_key] = False
                 ok = fit_cache[cache_key]
             else:
-                ok = eval_constraint(trees[text], lambda n: point.lookup(n, kernel_data))
+                ok = eval_constraint(trees[text], point.lookup)
             if not ok:
                 broken = text
                 break

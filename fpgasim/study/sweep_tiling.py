@@ -118,7 +118,9 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     l_in = max(t_i, t_w, t_c, t_link)
     l_out = max(math.ceil(n / ftn) * l_in, t_o)
     tiles = (shape.groups * b_local) * math.ceil(r_local / ftr) * math.ceil(c_local / ftc) * math.ceil(m_local / ftm)
-    cycles = tiles * l_out + max(t_i, t_w, t_link) + t_o
+    steps = math.ceil(n / ftn)
+    fill = steps * l_in + min(max(t_i, t_w, t_link), t_c)  # first tile's load+compute, one load exposed
+    cycles = (tiles - 1) * l_out + fill + t_o
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn
     per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)

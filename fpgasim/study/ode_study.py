@@ -1,0 +1,239 @@
+"""The dsODENet / rODENet study: parameters, fit, fixed-point accuracy, timing and speedup.
+
+Owns: :func:`run_ode_study` (``ode_study:`` YAML → ``report.md``, ``results.json``,
+``accuracy.png``, written atomically), and the four computations it strings together —
+:func:`param_table`, :func:`fit_table`, :func:`accuracy_table`, :func:`timing_table`. The
+config schema is in :mod:`._ode_config`, the software model in :mod:`._ode_cpu`, the
+fixed-point run in :mod:`._ode_accuracy`, the SimPy run in :mod:`._ode_timing`, the report
+text in :mod:`._ode_report`. See docs/dsodenet.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpgasim.errors import BadArgument, DoesNotFit
+from fpgasim.fixedpoint import Overflow, Rounding
+from fpgasim.hw import load_board, load_dsp_types
+from fpgasim.kernels.design import AccumulatorSpec, FixedSpec, NumberKind, PrecisionSpec
+from fpgasim.kernels.dsc_ode import DscOdeDesign
+from fpgasim.kernels.fit import evaluate_fit
+from fpgasim.kernels.loader import kernel_path, load_kernel
+from fpgasim.kernels.network import layers_for
+from fpgasim.nn.composite import DscBlock, OdeBlock
+from fpgasim.nn.network import Network
+from fpgasim.nn.odenet import core_params, odenet, param_rows
+from fpgasim.study._ode_accuracy import (
+    AccuracyConfig, calibrate_int_bits, center_classifier, make_stages, new_ref_cache, run_accuracy,
+)
+from fpgasim.study._ode_config import OdeStudy, load_ode_study
+from fpgasim.study._ode_report import accuracy_plot_writer, render_report
+from fpgasim.study._ode_timing import on_chip_names, time_variant
+from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION, OutputSet
+
+__all__ = ["run_ode_study", "param_table", "fit_table", "accuracy_table", "timing_table", "fixed_precision",
+           "load_study_inputs"]
+
+
+def _resolve(base: Path, text: str, *, kind: str) -> str:
+    """A path relative to the study file when it looks like a path; a bare name otherwise."""
+    if "/" in text or text.endswith((".yaml", ".yml")):
+        return str((base / text).resolve())
+    return text if kind == "board" else str(kernel_path(text))
+
+
+def load_study_inputs(path: Path) -> tuple[OdeStudy, Any, DscOdeDesign]:
+    """Load the study, its board and its kernel (paths relative to the study file).
+
+    Raises:
+        ConfigError: any of the three files is invalid. BadArgument: the kernel is not a dsc_ode design.
+    """
+    study = load_ode_study(path)
+    base = Path(path).resolve().parent
+    board = load_board(_resolve(base, study.board, kind="board"))
+    design = load_kernel(_resolve(base, study.kernel, kind="kernel"))
+    if not isinstance(design, DscOdeDesign):
+        raise BadArgument(f"ode_study.kernel={study.kernel!r} is a {design.type.value} design; expected a dsc_ode "
+                          "kernel (the on-chip ODE engine)")
+    return study, board, design
+
+
+def param_table(study: OdeStudy) -> dict[str, Any]:
+    """Per-layer parameters of every variant and each variant's core reduction vs the baseline."""
+    nets = {v.name: odenet(study.spec(v)) for v in study.variants}
+    base = core_params(nets[study.baseline])
+    variants = []
+    for name, net in nets.items():
+        core = core_params(net)
+        variants.append({"variant": name, "core_params": core, "total_params": net.params,
+                         "reduction_percent": round(100.0 * (1.0 - core / base), 3),
+                         "macs_per_image": net.macs,
+                         "layers": [{"layer": r.layer, "role": r.role.value, "weights": r.weights, "biases": r.biases,
+                                     "total": r.total} for r in param_rows(net)]})
+    return {"baseline": study.baseline, "rule": "weights + biases, BatchNorm folded into one bias per output "
+            "channel; ODE weights counted once (shared by every step); core = all layers except pre-processing "
+            "(conv1) and post-processing (avgpool, fc)", "variants": variants}
+
+
+def fixed_precision(precision: PrecisionSpec, bits: int) -> PrecisionSpec:
+    """``precision`` at ``bits`` total bits (fixed point; integer bits kept, capped at ``bits``)."""
+    base = precision.fixed or FixedSpec(total_bits=32, int_bits=12, signed=True, rounding=Rounding.TRUNCATE,
+                                        overflow=Overflow.SATURATE,
+                                        accumulator=AccumulatorSpec(bits=48, overflow=Overflow.SATURATE))
+    return PrecisionSpec(kind=NumberKind.FIXED, fixed=replace(base, total_bits=bits,
+                                                              int_bits=min(base.int_bits, bits)))
+
+
+def _leaf_names(network: Network, names: frozenset[str]) -> frozenset[str]:
+    leaves: set[str] = set()
+
+    def walk(layer: Any) -> None:
+        if isinstance(layer, (OdeBlock, DscBlock)):
+            for sub in layer.layers:
+                walk(sub)
+        else:
+            leaves.add(layer.name)
+
+    for layer in network.layers:
+        if layer.name in names:
+            walk(layer)
+    return frozenset(leaves)
+
+
+def _on_chip_layers(design: DscOdeDesign, network: Network, names: frozenset[str]) -> tuple:
+    keep = _leaf_names(network, names)
+    return tuple(layer for layer in layers_for(design, network) if layer.name in keep)
+
+
+def fit_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str, Any]:
+    """Fit verdict and utilisation of every variant × fixed-point width; the largest that fits."""
+    dsp_types = load_dsp_types()
+    rows = []
+    for variant in study.variants:
+        net = odenet(study.spec(variant))
+        names = on_chip_names(net, variant.on_chip)
+        bits_on_chip = sum(l.params_weights + l.params_biases for l in net.layers if l.name in names)
+        for bits in study.fit_bit_widths:
+            candidate = replace(design, precision=fixed_precision(design.precision, bits))
+            result = evaluate_fit(board, candidate, dsp_types=dsp_types, limits=study.fit_limits,
+                                  layers=_on_chip_layers(candidate, net, names))
+            rows.append({"variant": variant.name, "bits": bits, "precision": result.precision, "fits": result.fits,
+                         "verdict": result.verdict, "on_chip_params": bits_on_chip,
+                         "on_chip_param_bits": bits_on_chip * bits,
+                         "resources": {r.resource.value: {"used": r.used, "available": r.available,
+                                                          "percent": None if r.percent is None else round(r.percent, 2)}
+                                       for r in result.rows}})
+    fitting = [r for r in rows if r["fits"]]
+    best = max(fitting, key=lambda r: (r["on_chip_param_bits"], r["bits"])) if fitting else None
+    return {"board": board.id, "kernel": design.name, "limits": study.fit_limits.value, "rows": rows,
+            "largest_fit": None if best is None else {"variant": best["variant"], "bits": best["bits"]}}
+
+
+def accuracy_table(study: OdeStudy) -> dict[str, Any] | None:
+    """Fixed point vs float64 per width (None when the study has no accuracy section)."""
+    acc = study.accuracy
+    if acc is None:
+        return None
+    overrides: dict[str, Any] = {"batch": 1}
+    if acc.input_hw is not None:
+        overrides["input_hw"] = acc.input_hw
+    if acc.channels is not None:
+        overrides["channels"] = acc.channels
+    net = odenet(study.spec(study.variant(acc.variant), **overrides))
+    rng = np.random.default_rng(acc.seed)
+    stages = make_stages(net, rng, end_time=study.network.end_time, h_frac_bits=acc.h_frac_bits)
+    c, h, w = net.input_shape
+    x = rng.standard_normal((acc.inputs, c, h, w))
+    stages = center_classifier(stages, x)
+    int_bits = calibrate_int_bits(stages, x, acc.headroom_bits)
+    cache = new_ref_cache()
+    widths = []
+    for bits in acc.bit_widths:
+        cfg = AccuracyConfig(bits=bits, act_int_bits=int_bits, max_weight_bits=acc.max_weight_bits,
+                             rounding=acc.rounding, overflow=acc.overflow)
+        res = run_accuracy(stages, x, cfg, cache=cache)
+        widths.append({"bits": bits, "act_format": res.act_format, "top1_agreement": res.top1_agreement,
+                       "float_classes_seen": res.classes_seen,
+                       "stages": [{"stage": s.stage, "max_abs_error": s.max_abs_error, "snr_db": s.snr_db,
+                                   "bound": s.bound, "overflow_output": s.overflow_output,
+                                   "overflow_accumulator": s.overflow_accumulator} for s in res.stages]})
+    spec = study.spec(study.variant(acc.variant), **overrides)
+    return {"variant": acc.variant, "network": {"channels": list(spec.channels), "input_hw": spec.input_hw,
+                                                "steps": list(spec.steps)},
+        "inputs": acc.inputs, "seed": acc.seed, "act_int_bits": int_bits, "max_weight_bits": acc.max_weight_bits,
+        "rounding": acc.rounding.value, "overflow": acc.overflow.value, "widths": widths}
+
+
+def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign, fit: dict[str, Any]) -> dict[str, Any]:
+    """Emulated latency and speedup of each timed variant at the kernel's own precision.
+
+    Raises:
+        DoesNotFit: a timed variant does not fit the board at the kernel's precision (its verdict).
+    """
+    spec = study.timing
+    names = spec.variants or tuple(v.name for v in study.variants)
+    rows = []
+    for name in names:
+        if name not in {v.name for v in study.variants}:
+            raise BadArgument(f"timing.variants entry {name!r} is not a variant; expected one of: "
+                              f"{', '.join(v.name for v in study.variants)}")
+        variant = study.variant(name)
+        net = odenet(study.spec(variant))
+        layers = _on_chip_layers(design, net, on_chip_names(net, variant.on_chip))
+        verdict = evaluate_fit(board, design, dsp_types=load_dsp_types(), limits=study.fit_limits, layers=layers)
+        if not verdict.fits:
+            raise DoesNotFit(verdict.report)
+        res = time_variant(net, variant.on_chip, design, board, spec)
+        pl_macs = sum(layer.macs for layer in net.layers if layer.name in res.on_chip)
+        rows.append({"variant": name, "on_chip": list(res.on_chip), "image_us": res.image_ps / 1e6,
+                     "first_image_us": res.first_image_ps / 1e6, "weights_us": res.weights_ps / 1e6,
+                     "software_us": res.software_ps / 1e6, "speedup": res.speedup,
+                     "speedup_first_image": res.speedup_first, "pl_cycles_per_image": res.pl_cycles_per_image,
+                     "pl_macs_per_image": pl_macs, "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
+                     "breakdown_us": {k: v / 1e6 for k, v in res.breakdown_ps.items()}})
+    cpu = spec.cpu
+    return {"board": board.id, "kernel": design.name, "precision": design.precision.describe(),
+            "clock_mhz": design.clock_mhz, "engine_macs": design.macs, "cpu": {"core": board.processor.core, "cores": board.processor.cores,
+                                                   "clock_mhz": board.processor.clock_mhz,
+                                                   "simd_bits": board.processor.simd_bits,
+                                                   "threads": cpu.threads or board.processor.cores,
+                                                   "element_bits": cpu.element_bits,
+                                                   "simd_issue_fraction": cpu.simd_issue_fraction,
+                                                   "efficiency": cpu.efficiency, "source": cpu.source},
+            "rows": rows}
+
+
+def run_ode_study(path: Path, out_dir: Path) -> dict:
+    """Run the ODE study at ``path`` and write ``report.md``, ``results.json``, ``accuracy.png``.
+
+    Args:
+        path: the ``ode_study:`` YAML.
+        out_dir: output directory (created; the three files appear together or not at all).
+
+    Returns:
+        The results document (also written as ``results.json``).
+
+    Raises:
+        ConfigError: invalid study, board or kernel file. BadArgument: bad values (unknown solver,
+            untileable channels, …). DoesNotFit: a timed variant does not fit the board.
+    """
+    study, board, design = load_study_inputs(Path(path))
+    params = param_table(study)
+    fit = fit_table(study, board, design)
+    accuracy = accuracy_table(study)
+    timing = timing_table(study, board, design, fit)
+    results = {"schema_version": RESULTS_SCHEMA_VERSION, "kind": "ode_study", "name": study.name,
+               "parameters": params, "fit": fit, "accuracy": accuracy, "timing": timing,
+               "paper": {"reduction_percent": list(study.paper.reduction_percent),
+                         "speedups": dict(sorted(study.paper.speedups.items())), "source": study.paper.source}}
+    out = OutputSet(Path(out_dir))
+    out.add_text("report.md", render_report(study, results))
+    out.add_json("results.json", results)
+    if accuracy is not None:
+        out.add_writer("accuracy.png", accuracy_plot_writer(accuracy))
+    out.commit()
+    return results

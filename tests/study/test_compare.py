@@ -1,0 +1,40 @@
+"""The Super-LIP comparison: baselines, speedups, the super-linear mark, its files."""
+
+import json
+
+import pytest
+
+from fpgasim.study.compare import run_comparison, write_comparison
+from fpgasim.study.experiment import load_experiment
+
+COMPARISON = """  comparison:
+    scale_out: [{boards: 2, topology: pair}]
+    paper: {boards: 2, speedup: 3.48, source: "Super-LIP abstract"}
+"""
+
+
+def test_comparison_reports_speedups_over_both_baselines(write_experiment, tmp_path):
+    loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=COMPARISON))
+    comparison = run_comparison(loaded)
+    a, b, two = comparison.networks["alexnet_conv/merged"]
+    assert (a.boards, b.boards, two.boards) == (1, 1, 2)
+    assert a.speedup_vs_a == 1.0 and b.speedup_vs_b == 1.0
+    assert two.speedup_vs_a == pytest.approx(a.run.time_ms / two.run.time_ms)
+    assert two.speedup_vs_b == pytest.approx(b.run.time_ms / two.run.time_ms)
+    assert b.run.time_ms <= a.run.time_ms  # a per-layer search never loses to a fixed <Tm,Tn>
+    assert two.super_linear == (two.speedup_vs_a > 2)
+    paths = write_comparison(comparison, tmp_path / "out")
+    assert sorted(p.name for p in paths) == ["report.md", "results.json", "speedup.png"]
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["headline"]["paper_speedup"] == 3.48
+    assert document["headline"]["speedup_vs_a"] == pytest.approx(two.speedup_vs_a)
+    assert "**Published:** 3.48x" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_workers_do_not_change_results(write_experiment):
+    loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=COMPARISON))
+    serial = run_comparison(loaded, workers=1)
+    parallel = run_comparison(loaded, workers=2)
+    for one, other in zip(serial.networks["alexnet_conv/merged"], parallel.networks["alexnet_conv/merged"],
+                          strict=True):
+        assert one.run.to_dict() == other.run.to_dict()
