@@ -68,6 +68,8 @@ class Emulation:
     layers: list[LayerEmulation] = field(default_factory=list)
     trace: TraceRecorder | None = None
     total_ps: int = 0
+    #: SimPy events scheduled during the run (the emulator benchmark's denominator).
+    events: int = 0
 
 
 def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
@@ -254,6 +256,7 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
 
     env.process(run_layers())
     env.run()
+    result.events = next(env._eid)  # SimPy's event sequence counter: events scheduled so far
     if len(result.layers) != len(setup.layers):
         stuck = setup.layers[len(result.layers)].layer.name
         raise RuntimeError(f"emulation stopped in layer {stuck}: its processes wait on each other (a bug)")
