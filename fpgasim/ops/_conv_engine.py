@@ -22,7 +22,8 @@ from fpgasim.errors import BadArgument
 from fpgasim.ops._conv_check import ConvGeometry
 from fpgasim.ops._conv_kernels import direct_conv, im2col
 
-__all__ = ["METHODS", "DIRECT_DTYPES", "Bounds", "pad_input", "operand_bounds", "choose_method", "int_parts", "exact_int_sums", "conv_float",
+__all__ = ["METHODS", "DIRECT_DTYPES", "Bounds", "pad_input", "operand_bounds", "choose_method", "int_parts",
+           "exact_int_sums", "conv_float",
            "compute_dtype"]
 
 F32_EXACT = 2**24
@@ -45,7 +46,8 @@ _LIMITS = {"gemm_f32": F32_EXACT, "gemm_f64": F64_EXACT, "direct_f32": F32_EXACT
 
 
 def compute_dtype(arr: np.ndarray) -> np.ndarray:
-    """Stored integers as int8, int16 or int64 (the dtypes the kernels are compiled for)."""
+    """Stored integers as int8, int16 or int64, the only integer dtypes the kernels are compiled
+    for (fewer Numba specialisations; int8 is kept because it halves the input traffic)."""
     if arr.dtype in (np.int8, np.int16, np.int64):
         return arr
     if arr.dtype == np.uint8:
@@ -56,18 +58,21 @@ def compute_dtype(arr: np.ndarray) -> np.ndarray:
 class Bounds:
     """Magnitude bounds of one integer convolution (Python ints, exact)."""
 
-    __slots__ = ("xmax", "wmax", "row", "_wabs")
+    __slots__ = ("xmax", "wmax", "row", "_wabs", "_chunks")
 
     def __init__(self, x: np.ndarray, w: np.ndarray):
         self.xmax = max(-int(x.min()), int(x.max()))
         self._wabs = np.abs(w.astype(np.int64, copy=False)).reshape(w.shape[0], -1)
         self.wmax = int(self._wabs.max())
         self.row = self.xmax * int(self._wabs.sum(axis=1).max())
+        self._chunks: list[tuple[int, int]] | None = None
 
     def f32_chunks(self, max_chunks: int) -> list[tuple[int, int]] | None:
         """Cut the reduction axis into chunks with ``xmax · max_m Σ|w| ≤ 2**24`` (None if > max_chunks)."""
         if self.xmax * self.wmax > F32_EXACT:
             return None
+        if self._chunks is not None:
+            return self._chunks if len(self._chunks) <= max_chunks else None
         k_len = self._wabs.shape[1]
         cum = np.zeros((self._wabs.shape[0], k_len + 1), dtype=np.int64)
         np.cumsum(self._wabs, axis=1, out=cum[:, 1:])
@@ -79,6 +84,7 @@ class Bounds:
             if len(chunks) > max_chunks:
                 return None
             start = end
+        self._chunks = chunks
         return chunks
 
 

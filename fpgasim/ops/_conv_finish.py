@@ -17,7 +17,10 @@ from fpgasim.ops._conv_check import ConvGeometry
 from fpgasim.ops._conv_engine import DIRECT_DTYPES, Bounds, int_parts, pad_input
 from fpgasim.ops._conv_kernels import direct_fixed, finish_parts
 
-__all__ = ["finish_fixed", "conv_fixed_direct", "ROUNDING_CODES"]
+__all__ = ["finish_fixed", "conv_fixed_direct", "ROUNDING_CODES", "FLOAT_FINISH_EXACT"]
+
+#: Largest |sum| (after any left shift) for which the float64 finish is exact (see the kernel).
+FLOAT_FINISH_EXACT = 2**51
 
 #: Rounding mode → code understood by :func:`fpgasim.ops._conv_kernels.finish_parts`.
 ROUNDING_CODES = {Rounding.TRUNCATE: 0, Rounding.HALF_UP: 1, Rounding.HALF_EVEN: 2}
@@ -46,8 +49,9 @@ def finish_fixed(parts: np.ndarray, bias: np.ndarray, sum_frac_bits: int, requan
     if params is None:
         sums = parts.astype(np.int64).sum(axis=0) + bias[None, :, None]
         return finish_accumulation(sums.reshape(out_shape), sum_frac_bits, requant)
-    out = np.empty(parts.shape[1:], dtype=requant.out.storage_dtype)
-    counts = finish_parts(parts, np.ascontiguousarray(bias, dtype=np.int64), *params, out)
+    out = np.empty(parts.shape[1:], dtype=_kernel_out_dtype(requant))
+    counts = finish_parts(parts, np.ascontiguousarray(bias, dtype=np.int64),
+                          _use_float(parts.shape[0], params[5], sum_bound), *params, out)
     return _result(out, out_shape, requant, counts)
 
 
@@ -64,9 +68,22 @@ def _kernel_params(sum_frac_bits: int, requant: Requantizer, sum_bound: int | No
             requant.overflow is Overflow.WRAP)
 
 
+def _use_float(n_parts: int, shift: int, sum_bound: int | None) -> bool:
+    """Whether the float64 finish is exact: one part and |sum| · 2**max(0, −shift) ≤ 2**51."""
+    return n_parts == 1 and sum_bound is not None and sum_bound << max(0, -shift) <= FLOAT_FINISH_EXACT
+
+
+def _kernel_out_dtype(requant: Requantizer) -> type:
+    """int16 when it holds every output value (formats up to 15 bits, or signed 16), else int64:
+    the kernels are compiled for these two only; the result is then cast to the storage dtype."""
+    fmt = requant.out
+    return np.int16 if fmt.min_int >= -(2**15) and fmt.max_int < 2**15 else np.int64
+
+
 def _result(out: np.ndarray, out_shape: tuple[int, ...], requant: Requantizer,
             counts: tuple[int, int]) -> tuple[FixedTensor, OverflowCounts]:
-    tensor = FixedTensor(out.reshape(out_shape), requant.out)
+    values = out.reshape(out_shape).astype(requant.out.storage_dtype, copy=False)
+    tensor = FixedTensor(values, requant.out)
     return tensor, OverflowCounts(output=int(counts[1]), accumulator=int(counts[0]))
 
 
@@ -93,8 +110,9 @@ def conv_fixed_direct(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, bounds: B
     if params is None:
         return finish_fixed(int_parts(x, w, geo, bounds, method), bias, sum_frac_bits, requant, out_shape)
     dtype = DIRECT_DTYPES[method]
+    use_float = _use_float(1, params[5], sum_bound)
     plane = np.empty((geo.out_h, geo.out_w), dtype=dtype)
-    out = np.empty((geo.batch, geo.out_channels, geo.out_h * geo.out_w), dtype=requant.out.storage_dtype)
+    out = np.empty((geo.batch, geo.out_channels, geo.out_h * geo.out_w), dtype=_kernel_out_dtype(requant))
     counts = direct_fixed(pad_input(x, geo.padding), np.ascontiguousarray(w, dtype=dtype), geo.stride, geo.groups,
-                          plane, np.ascontiguousarray(bias, dtype=np.int64), *params, out)
+                          plane, np.ascontiguousarray(bias, dtype=np.int64), use_float, *params, out)
     return _result(out, out_shape, requant, counts)

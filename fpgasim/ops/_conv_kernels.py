@@ -68,14 +68,18 @@ def direct_conv(xp, w, stride, groups, out):  # pragma: no cover - compiled
     """
     m_n, cg = w.shape[0], w.shape[1]
     mg = m_n // groups
-    for n in range(xp.shape[0]):
-        for mi in range(m_n):
-            _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, out[n, mi])
+    for t in range(xp.shape[0] * m_n):
+        n, mi = t // m_n, t % m_n
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, out[n, mi])
 
 
 @njit(cache=True)
 def _fit_row(buf, lo, hi, mask, wrap):  # pragma: no cover - compiled
-    """Bring ``buf`` into lo..hi in place (wrap with ``mask`` = 2**bits − 1, or saturate); return the count outside."""
+    """Bring ``buf`` into lo..hi in place (wrap with ``mask`` = 2**bits − 1, or saturate).
+
+    Returns:
+        How many values were outside.
+    """
     count = 0
     for p in range(buf.shape[0]):
         count += (buf[p] < lo) | (buf[p] > hi)
@@ -120,7 +124,56 @@ def _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, round
 
 
 @njit(cache=True)
-def finish_parts(parts, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
+def _fit_row_float(buf, lo, hi, bits, wrap):  # pragma: no cover - compiled
+    """:func:`_fit_row` on float64 integers (exact while |values| ≤ 2**52)."""
+    count = 0
+    for p in range(buf.shape[0]):
+        count += (buf[p] < lo) | (buf[p] > hi)
+    if count:
+        if wrap:
+            span = 2.0 ** bits
+            inv = 2.0 ** -bits
+            for p in range(buf.shape[0]):
+                d = buf[p] - lo
+                buf[p] = d - np.floor(d * inv) * span + lo
+        else:
+            for p in range(buf.shape[0]):
+                buf[p] = min(max(buf[p], lo), hi)
+    return count
+
+
+@njit(cache=True)
+def _finish_row_float(buf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding, out_lo, out_hi,
+                      out_bits, out_wrap):  # pragma: no cover - compiled
+    """:func:`_finish_row` in float64, vectorisable with AVX2 (no 64-bit arithmetic shift needed).
+
+    Exact when the caller proved |sum| · 2**max(0, −shift) ≤ 2**52: scaling by powers of two,
+    floor and rint (ties to even) are exact on such integers, and ``floor(q + 0.5)`` is exact
+    for |q| ≤ 2**51.
+    """
+    p_n = buf.shape[0]
+    acc_count = _fit_row_float(buf, float(acc_lo), float(acc_hi), acc_bits, acc_wrap) if acc_check else 0
+    if shift > 0:
+        scale = 2.0 ** -shift
+        if rounding == 0:
+            for p in range(p_n):
+                buf[p] = np.floor(buf[p] * scale)
+        elif rounding == 1:
+            for p in range(p_n):
+                buf[p] = np.floor(buf[p] * scale + 0.5)
+        else:
+            for p in range(p_n):
+                buf[p] = np.rint(buf[p] * scale)
+    elif shift < 0:
+        scale = 2.0 ** -shift
+        for p in range(p_n):
+            buf[p] = buf[p] * scale
+    out_count = _fit_row_float(buf, float(out_lo), float(out_hi), out_bits, out_wrap)
+    return acc_count, out_count
+
+
+@njit(cache=True)
+def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
                  out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
     """Sum ``parts`` (K, N, M, P) exactly in int64, add ``bias`` (M,), then finish into ``out`` (N, M, P).
 
@@ -128,7 +181,8 @@ def finish_parts(parts, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shi
     ``acc_check`` is False because the caller proved no sum can leave the register), rounding
     shift (rounding 0 truncate, 1 half-up, 2 half-even; a negative shift is an exact left shift,
     checked by the caller), output fit. Works one (n, m) row at a time in an int64 scratch row
-    with branch-free inner loops; ``out`` has the output's storage dtype.
+    with branch-free inner loops; ``out`` has the output's storage dtype. ``use_float`` selects
+    the float64 finish (one part only; the caller proved its exactness condition).
 
     Returns:
         (accumulator overflow count, output overflow count).
@@ -140,49 +194,78 @@ def finish_parts(parts, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shi
     acc_count = 0
     out_count = 0
     buf = np.empty(p_n, dtype=np.int64)
-    for n in range(n_b):
-        for m in range(m_n):
-            b = bias[m]
+    fbuf = np.empty(p_n, dtype=np.float64)
+    for t in range(n_b * m_n):
+        n, m = t // m_n, t % m_n
+        if use_float:
+            fb = float(bias[m])
             src = parts[0, n, m]
             for p in range(p_n):
-                buf[p] = np.int64(src[p]) + b
-            for k in range(1, n_parts):
-                src = parts[k, n, m]
-                for p in range(p_n):
-                    buf[p] += np.int64(src[p])
-            a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
-                               out_hi, out_mask, out_wrap)
+                fbuf[p] = np.float64(src[p]) + fb
+            a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
+                                     out_lo, out_hi, out_bits, out_wrap)
             acc_count += a
             out_count += o
             dst = out[n, m]
             for p in range(p_n):
-                dst[p] = buf[p]
+                dst[p] = np.int64(fbuf[p])
+            continue
+        b = bias[m]
+        src = parts[0, n, m]
+        for p in range(p_n):
+            buf[p] = np.int64(src[p]) + b
+        for k in range(1, n_parts):
+            src = parts[k, n, m]
+            for p in range(p_n):
+                buf[p] += np.int64(src[p])
+        a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
+                           out_hi, out_mask, out_wrap)
+        acc_count += a
+        out_count += o
+        dst = out[n, m]
+        for p in range(p_n):
+            dst[p] = buf[p]
     return acc_count, out_count
 
 
 @njit(cache=True)
-def direct_fixed(xp, w, stride, groups, plane, bias, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift,
-                 rounding, out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
+def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap,
+                 shift, rounding, out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
     """:func:`direct_conv` and :func:`finish_parts` fused, one output plane at a time.
 
-    ``plane`` (OH, OW) is scratch in the accumulation dtype; ``out`` is (N, M, OH·OW) in the
-    output's storage dtype.
+    ``plane_like`` (OH, OW) gives the accumulation dtype and plane shape; ``out`` is
+    (N, M, OH·OW) in the output's storage dtype. ``use_float`` selects the float64 finish
+    (the caller proved its exactness condition, see :func:`_finish_row_float`).
 
     Returns:
         (accumulator overflow count, output overflow count).
     """
     m_n, cg = w.shape[0], w.shape[1]
     mg = m_n // groups
-    oh_n, ow_n = plane.shape
+    oh_n, ow_n = plane_like.shape
     one = np.int64(1)
     acc_mask = (one << np.int64(acc_bits)) - one
     out_mask = (one << np.int64(out_bits)) - one
     acc_count = 0
     out_count = 0
+    plane = np.empty((oh_n, ow_n), dtype=plane_like.dtype)
     buf = np.empty(oh_n * ow_n, dtype=np.int64)
-    for n in range(xp.shape[0]):
-        for mi in range(m_n):
-            _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, plane)
+    fbuf = np.empty(oh_n * ow_n, dtype=np.float64)
+    for t in range(xp.shape[0] * m_n):
+        n, mi = t // m_n, t % m_n
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, plane)
+        dst = out[n, mi]
+        if use_float:
+            fb = float(bias[mi])
+            for oh in range(oh_n):
+                row = plane[oh]
+                for ow in range(ow_n):
+                    fbuf[oh * ow_n + ow] = np.float64(row[ow]) + fb
+            a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
+                                     out_lo, out_hi, out_bits, out_wrap)
+            for p in range(fbuf.shape[0]):
+                dst[p] = np.int64(fbuf[p])
+        else:
             b = bias[mi]
             for oh in range(oh_n):
                 row = plane[oh]
@@ -190,9 +273,9 @@ def direct_fixed(xp, w, stride, groups, plane, bias, acc_lo, acc_hi, acc_bits, a
                     buf[oh * ow_n + ow] = np.int64(row[ow]) + b
             a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
                                out_hi, out_mask, out_wrap)
-            acc_count += a
-            out_count += o
-            dst = out[n, mi]
             for p in range(buf.shape[0]):
                 dst[p] = buf[p]
+        acc_count += a
+        out_count += o
     return acc_count, out_count
+

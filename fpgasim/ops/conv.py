@@ -36,6 +36,7 @@ __all__ = [
     "conv2d_ref", "conv2d_f32", "conv2d_int_sums", "conv2d_fixed",
     "depthwise_conv2d_ref", "depthwise_conv2d_f32", "depthwise_conv2d_int_sums", "depthwise_conv2d_fixed",
     "pointwise_conv2d_ref", "pointwise_conv2d_f32", "pointwise_conv2d_int_sums", "pointwise_conv2d_fixed",
+    "warmup_conv",
 ]
 
 def conv2d_ref(x, w, bias=None, *, stride: int, padding: int, groups: int) -> np.ndarray:
@@ -242,3 +243,25 @@ def pointwise_conv2d_fixed(x: FixedTensor, w: FixedTensor, bias: FixedTensor | N
     _check_fixed("w", w)
     _check_pointwise(w.shape)
     return conv2d_fixed(x, w, bias, stride=1, padding=0, groups=1, requant=requant)
+
+
+def warmup_conv() -> None:
+    """Compile (or load from the Numba cache) the convolution kernels for the common dtypes.
+
+    Call before timing anything (``ops.warmup()`` should call this). Runs tiny convolutions
+    through every exact method, the fused finishes and the float32 path.
+    """
+    from fpgasim.fixedpoint import Accumulator, FixedFormat, Overflow, Rounding
+
+    for bits, out_bits in ((8, 8), (16, 16), (16, 32)):
+        fmt = FixedFormat(total_bits=bits, int_bits=1, signed=True)
+        requant = Requantizer(out=FixedFormat(total_bits=out_bits, int_bits=4, signed=True),
+                              rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE,
+                              accumulator=Accumulator(bits=48, overflow=Overflow.WRAP))
+        x = FixedTensor(np.ones((1, 8, 4, 4), dtype=fmt.storage_dtype), fmt)
+        w = FixedTensor(np.ones((8, 8, 3, 3), dtype=fmt.storage_dtype), fmt)
+        dw = FixedTensor(np.ones((8, 1, 3, 3), dtype=fmt.storage_dtype), fmt)
+        conv2d_fixed(x, w, None, stride=1, padding=1, groups=1, requant=requant)  # gemm_f32 / gemm_f64
+        depthwise_conv2d_fixed(x, dw, None, stride=1, padding=1, requant=requant)
+    conv2d_f32(np.ones((1, 8, 4, 4), np.float32), np.ones((8, 8, 3, 3), np.float32), stride=1, padding=1, groups=1)
+    depthwise_conv2d_f32(np.ones((1, 8, 4, 4), np.float32), np.ones((8, 1, 3, 3), np.float32), stride=1, padding=1)

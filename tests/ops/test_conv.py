@@ -185,8 +185,9 @@ def test_pointwise_equals_conv2d_with_a_1x1_kernel_and_a_channel_matmul(data, ca
     np.testing.assert_array_equal(got.values, exp.values)
     assert got_counts == exp_counts
     xf, wf = dequantize(x), dequantize(w)
-    np.testing.assert_array_equal(conv.pointwise_conv2d_ref(xf, wf), conv.conv2d_ref(xf, wf, stride=1, padding=0, groups=1))
-    np.testing.assert_array_equal(conv.pointwise_conv2d_f32(xf, wf), conv.conv2d_f32(xf, wf, stride=1, padding=0, groups=1))
+    one_by_one = {"stride": 1, "padding": 0, "groups": 1}
+    np.testing.assert_array_equal(conv.pointwise_conv2d_ref(xf, wf), conv.conv2d_ref(xf, wf, **one_by_one))
+    np.testing.assert_array_equal(conv.pointwise_conv2d_f32(xf, wf), conv.conv2d_f32(xf, wf, **one_by_one))
 
 
 # ------------------------------------------------------------------ (5) overflow counting, hand-built

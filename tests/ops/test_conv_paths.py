@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
-from fpgasim.fixedpoint import Accumulator, FixedFormat, Overflow, Requantizer, Rounding, finish_accumulation
+from fpgasim.fixedpoint import Accumulator, Overflow, Requantizer, Rounding, finish_accumulation
 from fpgasim.ops import conv
 from fpgasim.ops._conv_check import check_geometry
 from fpgasim.ops._conv_engine import METHODS, choose_method, exact_int_sums, int_parts, operand_bounds
-from fpgasim.ops._conv_finish import finish_fixed
+from fpgasim.ops._conv_finish import conv_fixed_direct, finish_fixed
 from tests.ops._conv_reference import int_conv_reference, sum_bound
 from tests.strategies.conv_shapes import conv_cases, fixed_formats, int_array
 
@@ -87,10 +87,11 @@ def test_the_chosen_method_is_exact_across_magnitudes(data, case, bits) -> None:
 
 @given(st.data(), st.integers(1, 3), fixed_formats(min_bits=2, max_bits=32), st.integers(0, 40),
        st.integers(2, 63), st.sampled_from(list(Rounding)), st.sampled_from(list(Overflow)),
-       st.sampled_from(list(Overflow)), st.sampled_from([np.float32, np.float64, np.int32, np.int64]))
+       st.sampled_from(list(Overflow)), st.sampled_from([np.float32, np.float64, np.int32, np.int64]), st.booleans())
 def test_fused_finish_equals_finish_accumulation(data, n_parts, out_fmt, frac_sum, acc_bits, rounding,
-                                                 out_overflow, acc_overflow, dtype) -> None:
-    """Same values, dtype and counts as finish_accumulation(Σ parts + bias), every mode, both shift signs."""
+                                                 out_overflow, acc_overflow, dtype, prove_bound) -> None:
+    """Same values, dtype and counts as finish_accumulation(Σ parts + bias), every mode, both shift signs;
+    with a proven bound (the true max |sum|) and one part, the float64 finish is taken when exact."""
     limit = {np.float32: 2**24, np.float64: 2**53, np.int32: 2**31 - 1, np.int64: 2**61}[dtype]
     parts = int_array(data.draw, (n_parts, 2, 3, 5), -limit, limit).astype(dtype)
     bias = int_array(data.draw, (3,), -(2**40), 2**40)
@@ -103,7 +104,44 @@ def test_fused_finish_equals_finish_accumulation(data, n_parts, out_fmt, frac_su
         with pytest.raises(BadArgument):
             finish_fixed(parts, bias, frac_sum, requant, (2, 3, 5, 1))
         return
-    got, counts = finish_fixed(parts, bias, frac_sum, requant, (2, 3, 5, 1))
+    bound = int(np.abs(sums).max()) if prove_bound else None
+    got, counts = finish_fixed(parts, bias, frac_sum, requant, (2, 3, 5, 1), bound)
     assert counts == expected_counts
     assert got.fmt == expected.fmt and got.values.dtype == expected.values.dtype
     np.testing.assert_array_equal(got.values, expected.values)
+
+
+@given(st.data(), conv_cases(max_in_per_group=3), st.integers(2, 16), st.integers(0, 40), st.integers(2, 63),
+       fixed_formats(min_bits=2, max_bits=32), st.sampled_from(list(Rounding)), st.sampled_from(list(Overflow)),
+       st.sampled_from(list(Overflow)), st.booleans())
+def test_fused_direct_finish_float_and_int_paths_equal_finish_accumulation(
+        data, case, bits, frac_sum, acc_bits, out_fmt, rounding, out_overflow, acc_overflow, prove_bound) -> None:
+    """The direct loop fused with its finish: the float64 finish (taken when a bound ≤ 2^51 is
+    given) and the int64 finish (no bound) both equal finish_accumulation(reference sums + bias)."""
+    x = int_array(data.draw, case.x_shape, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    w = int_array(data.draw, case.w_shape, -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    bias = int_array(data.draw, (case.out_channels,), -(2**20), 2**20)
+    requant = Requantizer(out=out_fmt, rounding=rounding, overflow=out_overflow,
+                          accumulator=Accumulator(bits=acc_bits, overflow=acc_overflow))
+    geo = _geometry(x, w, **case.kwargs())
+    bounds = operand_bounds(x, w)
+    sums = int_conv_reference(x, w, **case.kwargs()) + bias[None, :, None, None]
+    try:
+        expected, expected_counts = finish_accumulation(sums, frac_sum, requant)
+    except BadArgument:
+        return
+    reach = bounds.row + 2**20 if prove_bound else None
+    for method in ("direct_f64", "direct_i64"):
+        got, counts = conv_fixed_direct(x, w, geo, bounds, method, bias, frac_sum, requant, reach)
+        assert counts == expected_counts
+        assert got.values.dtype == expected.values.dtype
+        np.testing.assert_array_equal(got.values, expected.values)
+
+
+def test_warmup_runs_and_leaves_results_unchanged() -> None:
+    conv.warmup_conv()
+    x = np.arange(16, dtype=np.int16).reshape(1, 1, 4, 4)
+    w = np.ones((1, 1, 2, 2), dtype=np.int16)
+    # hand-computed: each output is the sum of a 2x2 window of 0..15
+    np.testing.assert_array_equal(conv.conv2d_int_sums(x, w, stride=2, padding=0, groups=1)[0, 0],
+                                  [[0 + 1 + 4 + 5, 2 + 3 + 6 + 7], [8 + 9 + 12 + 13, 10 + 11 + 14 + 15]])
