@@ -17,6 +17,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.kernels.dsc_ode import DscOdeDesign, OnChipLayer, OnChipLayerKind
 from fpgasim.kernels.tiled_conv import TiledConvDesign
 from fpgasim.nn import Conv2d, Depthwise, DscBlock, Network, OdeBlock, Pointwise, alexnet_conv, vgg16_conv
+from fpgasim.nn.odenet import ODENET_VARIANTS, odenet_variant
 
 __all__ = ["NETWORKS", "resolve_network", "on_chip_layers", "layers_for"]
 
@@ -26,6 +27,8 @@ NETWORKS: dict[str, Callable[[], Network]] = {
     "alexnet-per-group": lambda: alexnet_conv(shapes="per_group"),
     "alexnet-superlip-dse": lambda: alexnet_conv(shapes="superlip_dse"),
     "vgg16": lambda: vgg16_conv(),
+    # ODENet / dsODENet / rODENet variants (fpgasim.nn.odenet, docs/dsodenet.md).
+    **{name: (lambda name=name: odenet_variant(name)) for name in ODENET_VARIANTS},
 }
 
 

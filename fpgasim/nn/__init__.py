@@ -3,10 +3,16 @@
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
 from fpgasim.nn.layers import Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
 from fpgasim.nn.network import LAYER_TYPES, Network
+from fpgasim.nn.odenet import (
+    ODENET_VARIANTS, DscScope, LayerRole, OdeNetSpec, ParamRow, core_params, layer_role, odenet, odenet_variant,
+    param_reduction, param_rows,
+)
 from fpgasim.nn.zoo import PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, AlexNetShapes, alexnet_conv, vgg16_conv
 
 __all__ = [
     "Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear",
     "DscBlock", "OdeBlock", "OdeSolver", "Network", "LAYER_TYPES",
     "AlexNetShapes", "alexnet_conv", "vgg16_conv", "PER_GROUP_TABLE", "SUPERLIP_DSE_TABLE",
+    "DscScope", "LayerRole", "OdeNetSpec", "odenet", "ODENET_VARIANTS", "odenet_variant", "ParamRow",
+    "param_rows", "core_params", "param_reduction", "layer_role",
 ]

@@ -73,7 +73,8 @@ def _accuracy(results: dict[str, Any]) -> list[str]:
     for w in acc["widths"]:
         out = w["stages"][-1]
         overflow = sum(s["overflow_output"] + s["overflow_accumulator"] for s in w["stages"])
-        rows.append([w["bits"], w["act_format"], f"{100 * w['top1_agreement']:.1f} % ({w['float_classes_seen']} classes)",
+        top1 = f"{100 * w['top1_agreement']:.1f} % ({w['float_classes_seen']} classes)"
+        rows.append([w["bits"], w["act_format"], top1,
                      _fmt(out["max_abs_error"]),
                      _fmt(out["snr_db"]), _fmt(out["bound"]), overflow])
     lines += _table(["W", "activation format", "top-1 agreement", "logit max err", "logit SNR dB",

@@ -13,6 +13,8 @@ from typing import Any
 
 from fpgasim.config import SCHEMA_KEY, read_yaml
 from fpgasim.errors import ConfigError
+from fpgasim.study._ode_config import load_ode_study
+from fpgasim.study.experiment import load_experiment
 from fpgasim.hw import load_board_file, load_dsp_types, load_link_types
 from fpgasim.kernels.loader import load_kernel_file
 
@@ -24,6 +26,8 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "link_types": load_link_types,
     "dsp_types": load_dsp_types,
     "kernel": load_kernel_file,
+    "experiment": load_experiment,
+    "ode_study": load_ode_study,
 }
 
 _SHARED_KEYS = frozenset({SCHEMA_KEY, "sources"})

@@ -35,8 +35,8 @@ from fpgasim.study._ode_report import accuracy_plot_writer, render_report
 from fpgasim.study._ode_timing import on_chip_names, time_variant
 from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 
-__all__ = ["run_ode_study", "param_table", "fit_table", "accuracy_table", "timing_table", "fixed_precision",
-           "load_study_inputs"]
+__all__ = ["run_ode_study", "load_ode_study", "param_table", "fit_table", "accuracy_table", "timing_table",
+           "fixed_precision", "load_study_inputs"]
 
 
 def _resolve(base: Path, text: str, *, kind: str) -> str:
@@ -168,7 +168,7 @@ def accuracy_table(study: OdeStudy) -> dict[str, Any] | None:
         "rounding": acc.rounding.value, "overflow": acc.overflow.value, "widths": widths}
 
 
-def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign, fit: dict[str, Any]) -> dict[str, Any]:
+def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str, Any]:
     """Emulated latency and speedup of each timed variant at the kernel's own precision.
 
     Raises:
@@ -193,17 +193,16 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign, fit: dict[st
                      "first_image_us": res.first_image_ps / 1e6, "weights_us": res.weights_ps / 1e6,
                      "software_us": res.software_ps / 1e6, "speedup": res.speedup,
                      "speedup_first_image": res.speedup_first, "pl_cycles_per_image": res.pl_cycles_per_image,
-                     "pl_macs_per_image": pl_macs, "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
+                     "pl_macs_per_image": pl_macs,
+                     "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
                      "breakdown_us": {k: v / 1e6 for k, v in res.breakdown_ps.items()}})
-    cpu = spec.cpu
+    cpu, proc = spec.cpu, board.processor
     return {"board": board.id, "kernel": design.name, "precision": design.precision.describe(),
-            "clock_mhz": design.clock_mhz, "engine_macs": design.macs, "cpu": {"core": board.processor.core, "cores": board.processor.cores,
-                                                   "clock_mhz": board.processor.clock_mhz,
-                                                   "simd_bits": board.processor.simd_bits,
-                                                   "threads": cpu.threads or board.processor.cores,
-                                                   "element_bits": cpu.element_bits,
-                                                   "simd_issue_fraction": cpu.simd_issue_fraction,
-                                                   "efficiency": cpu.efficiency, "source": cpu.source},
+            "clock_mhz": design.clock_mhz, "engine_macs": design.macs,
+            "cpu": {"core": proc.core, "cores": proc.cores, "clock_mhz": proc.clock_mhz, "simd_bits": proc.simd_bits,
+                    "threads": cpu.threads or proc.cores, "element_bits": cpu.element_bits,
+                    "simd_issue_fraction": cpu.simd_issue_fraction, "efficiency": cpu.efficiency,
+                    "source": cpu.source},
             "rows": rows}
 
 
@@ -225,7 +224,7 @@ def run_ode_study(path: Path, out_dir: Path) -> dict:
     params = param_table(study)
     fit = fit_table(study, board, design)
     accuracy = accuracy_table(study)
-    timing = timing_table(study, board, design, fit)
+    timing = timing_table(study, board, design)
     results = {"schema_version": RESULTS_SCHEMA_VERSION, "kind": "ode_study", "name": study.name,
                "parameters": params, "fit": fit, "accuracy": accuracy, "timing": timing,
                "paper": {"reduction_percent": list(study.paper.reduction_percent),

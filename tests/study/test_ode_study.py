@@ -15,7 +15,8 @@ from fpgasim.kernels import evaluate_fit, load_kernel
 from fpgasim.nn.odenet import OdeNetSpec, odenet, odenet_variant
 from fpgasim.ops.conv import conv2d_ref
 from fpgasim.study._ode_accuracy import (
-    AccuracyConfig, ConvOp, _conv_f64, calibrate_int_bits, center_classifier, dyadic_step, make_stages, new_ref_cache, run_accuracy,
+    AccuracyConfig, ConvOp, _conv_f64, calibrate_int_bits, center_classifier, dyadic_step, make_stages,
+    new_ref_cache, run_accuracy,
 )
 from fpgasim.study._ode_cpu import CpuModel, cpu_ops_per_s, cpu_time_ps
 from fpgasim.study.ode_study import _on_chip_layers, load_study_inputs, run_ode_study
