@@ -161,6 +161,11 @@ class Cluster:
         """Busy time of every link direction so far."""
         return {d.name: d.busy_ps() for d in self.directions.values()}
 
+    def transfer(self, src: int, dst: int, stream: str, nbytes: int) -> Event:
+        """Send ``nbytes`` that board ``src`` already holds to board ``dst`` along the route."""
+        ready = Event(self.env).succeed()
+        return self._forward(self.route(src, dst), stream, nbytes, ready, ready)
+
     def _arrival(self, key: tuple) -> Event:
         event = self._arrivals.get(key)
         if event is None:

@@ -3,7 +3,7 @@
 Owns: turning a :class:`~fpgasim.study.setup.RunSetup` into a cluster of boards, cutting each
 layer into the boards' parts (Pb, Pr, Pc, Pm), wiring XFER where boards share an operand,
 running the layers one after another (a layer starts when every board finished the previous
-one), the functional data of each layer and its bit-exact check, and measuring per layer:
+one and, if the partition changed, the outputs it needs have crossed the links), the functional data of each layer and its bit-exact check, and measuring per layer:
 cycles, bytes, busy time of every resource and the emulator's bottleneck label.
 """
 
@@ -20,11 +20,12 @@ from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, finish_acc
 from fpgasim.kernels import NumberKind
 from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
 from fpgasim.mapping import Partition
-from fpgasim.nn import Conv2d
+from fpgasim.nn import Conv2d, Pool
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
 from fpgasim.sim import Clock, TraceRecorder
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, XferGroup
 from fpgasim.sim.conv_engine import IFM, OFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
+from fpgasim.study.redistribute import transfers
 from fpgasim.study.setup import LayerSetup, RunSetup
 
 __all__ = ["LayerEmulation", "Emulation", "emulate", "board_parts"]
@@ -42,6 +43,9 @@ class LayerEmulation:
         link_bytes: bytes delivered over links (XFER shares, every hop).
         busy: busy fraction of every resource during the layer (key: resource name).
         bottleneck: the resource with the highest busy fraction.
+        redistribution_cycles: before the layer, moving the previous layer's outputs between
+            boards because the partition changed (0 on one board or when nothing moves).
+        redistribution_bytes: bytes moved over links for that.
         bit_exact: functional mode: assembled output == direct kernel, bit for bit (None in
             timing mode).
         max_abs_error: functional mode: largest |emulated − direct kernel| (0 when bit exact).
@@ -56,6 +60,8 @@ class LayerEmulation:
     link_bytes: int
     busy: dict[str, float]
     bottleneck: str
+    redistribution_cycles: int = 0
+    redistribution_bytes: int = 0
     bit_exact: bool | None = None
     max_abs_error: float | None = None
     overflows: int | None = None
@@ -175,6 +181,32 @@ def _cluster(env: simpy.Environment, setup: RunSetup, clock: Clock, trace: Trace
                          topology=str(spec.cluster.topology), trace=trace)
 
 
+def _pools_between(setup: RunSetup) -> list[list[Pool] | None]:
+    """For each planned conv layer, the pooling layers since the previous one (None: no
+    redistribution — the first layer, an unchained layer table, or another layer kind between)."""
+    if not setup.network.chained:
+        return [None] * len(setup.layers)
+    conv_names = [item.layer.name for item in setup.layers]
+    result: list[list[Pool] | None] = []
+    between: list[object] = []
+    seen_conv = False
+    for layer in setup.network.flat_layers():
+        if getattr(layer, "name", None) in conv_names:
+            ok = seen_conv and all(isinstance(x, Pool) for x in between)
+            result.append(list(between) if ok else None)
+            between, seen_conv = [], True
+        else:
+            between.append(layer)
+    return result
+
+
+def _redistribute(env: simpy.Environment, cluster: Cluster, flows: dict[tuple[int, int], int],
+                  element_bytes: int, layer: str) -> simpy.events.ProcessGenerator:
+    events = [cluster.transfer(src, dst, f"redistribute:{layer}", elems * element_bytes)
+              for (src, dst), elems in flows.items()]
+    yield simpy.AllOf(env, events)
+
+
 def _busy(cluster: Cluster, before: dict[str, int], runs: list[LayerRun], span_ps: int) -> dict[str, float]:
     now = _busy_totals(cluster)
     busy = {name: (now[name] - before.get(name, 0)) / span_ps for name in now}
@@ -221,14 +253,24 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
     rng = np.random.default_rng(setup.experiment.spec.seed)
     result = Emulation(trace=recorder)
 
+    pools = _pools_between(setup)
+
     def run_layers() -> simpy.events.ProcessGenerator:
-        for item in setup.layers:
+        previous_parts = None
+        for index, item in enumerate(setup.layers):
             if progress is not None:
                 progress(item.layer.name)
             data = _LayerData(setup, item, rng) if functional else None
+            parts = board_parts(item.layer, setup.network.batch, item.partition)
+            moved_start, moved_bytes = env.now, cluster.link_bytes()
+            if previous_parts is not None and pools[index] is not None:
+                flows = transfers(previous_parts, item.layer, parts, pools[index])
+                if flows:
+                    yield env.process(_redistribute(env, cluster, flows, params.element_bytes, item.layer.name))
+            previous_parts = parts
+            redistribution = (clock.cycles_between(moved_start, env.now), cluster.link_bytes() - moved_bytes)
             before_busy, before_bytes, before_link = _busy_totals(cluster), _ddr_bytes(cluster), cluster.link_bytes()
             start = env.now
-            parts = board_parts(item.layer, setup.network.batch, item.partition)
             loaders: list[dict] = [{} for _ in parts]
             tiling = item.schedule_tiling()
             for group in _xfer_groups(item.partition):
@@ -251,6 +293,7 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
                 ddr_read_bytes=read - before_bytes[0], ddr_write_bytes=written - before_bytes[1],
                 link_bytes=cluster.link_bytes() - before_link, busy=busy,
                 bottleneck=max(sorted(busy), key=lambda name: busy[name]),
+                redistribution_cycles=redistribution[0], redistribution_bytes=redistribution[1],
                 bit_exact=exact, max_abs_error=error, overflows=data.overflows if data else None))
         result.total_ps = env.now
 

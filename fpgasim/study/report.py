@@ -30,6 +30,7 @@ COLUMNS = (
     ("DDR read MB", "ddr_read_bytes", "{:.2f}"),
     ("DDR write MB", "ddr_write_bytes", "{:.2f}"),
     ("link MB", "link_bytes", "{:.2f}"),
+    ("redistribution cycles", "redistribution_cycles", "{:,}"),
     ("bottleneck (emulator)", "bottleneck", "{}"),
     ("model cycles", "analytical_cycles", "{:,.0f}"),
     ("emu vs model", "analytical_diff_pct", "{:+.2f}%"),
@@ -54,7 +55,8 @@ def layer_rows(result: RunResult) -> list[list[str]]:
     summary = result.summary()
     total = {"name": "total", "cycles": result.cycles, "time_ms": result.time_ms, "gops": summary["throughput_gops"],
              "ddr_read_bytes": summary["ddr_read_bytes"], "ddr_write_bytes": summary["ddr_write_bytes"],
-             "link_bytes": summary["link_bytes"], "analytical_cycles": result.analytical_cycles,
+             "link_bytes": summary["link_bytes"], "redistribution_cycles": result.redistribution_cycles,
+             "analytical_cycles": result.analytical_cycles,
              "analytical_diff_pct": 100.0 * (result.cycles - result.analytical_cycles) / result.analytical_cycles}
     rows.append([_cell(key, fmt, total[key]) if key in total else "" for _, key, fmt in COLUMNS])
     return rows
@@ -97,8 +99,10 @@ def run_markdown(result: RunResult) -> str:
                      "the tile-wise float summation order).\n")
     lines.append("How to read this: `cycles` are emulated engine-clock cycles from a layer's first load to its "
                  "last store; `bottleneck (emulator)` is the resource with the highest busy fraction during the "
-                 "layer (see `busy` in results.json); `model cycles` is the complete analytical model for the same "
-                 "tiling; a gap above ~1% names contention or latency the model does not see.\n")
+                 "layer (see `busy` in results.json); `redistribution cycles` move the previous layer's outputs "
+                 "between boards when the partition changes (before the layer; in the total, not in the model); "
+                 "`model cycles` is the complete analytical model for the same tiling; a gap above ~1% names "
+                 "contention or latency the model does not see.\n")
     return "\n".join(lines)
 
 
