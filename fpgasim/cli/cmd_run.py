@@ -25,6 +25,10 @@ from fpgasim.study.runner import run_loaded
 
 __all__ = ["register"]
 
+#: Columns shown in the terminal (report.md and layers.csv have all of them).
+TERMINAL_COLUMNS = ("layer", "Tm,Tn,Tr,Tc", "Pb,Pr,Pc,Pm", "cycles", "time ms", "GOP/s", "DSP-array util",
+                    "bottleneck (emulator)", "emu vs model", "bottleneck (model)")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
@@ -39,15 +43,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run)
 
 
-def _progress(console: Console):
-    def show(label: str) -> None:
-        console.print(f"[dim]… {label}[/dim]")
-    return show
+class _Progress:
+    """A live status line on an interactive terminal (a spinner, the step, elapsed seconds)."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.status = console.status("starting") if console.is_terminal else None
+
+    def __enter__(self) -> _Progress:
+        if self.status is not None:
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def __call__(self, label: str) -> None:
+        if self.status is not None:
+            self.status.update(f"emulating {label}")
 
 
 def _run(args: argparse.Namespace) -> int:
-    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 200)
-    status = Console(stderr=True, highlight=False, quiet=not sys.stderr.isatty())
+    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+    status = Console(stderr=True, highlight=False)
     doc = read_yaml(args.experiment)
     if isinstance(doc.data, dict) and "ode_study" in doc.data:
         from fpgasim.study.ode_study import run_ode_study
@@ -63,18 +82,21 @@ def _run(args: argparse.Namespace) -> int:
     if loaded.spec.comparison is not None:
         if args.workers < 1:
             raise BadArgument(f"--workers={args.workers}: expected >= 1")
-        comparison = run_comparison(loaded, workers=args.workers, progress=_progress(status))
+        with _Progress(status) as progress:
+            comparison = run_comparison(loaded, workers=args.workers, progress=progress)
         paths = write_comparison(comparison, out)
         console.print((out / "report.md").read_text(encoding="utf-8"))
         console.print("wrote " + ", ".join(str(p) for p in paths))
         return 0
     mode = Mode(args.mode) if args.mode else None
-    result = run_loaded(loaded, mode=mode, trace=not args.no_trace, progress=_progress(status))
+    with _Progress(status) as progress:
+        result = run_loaded(loaded, mode=mode, trace=not args.no_trace, progress=progress)
     table = Table(title=f"{loaded.spec.name} ({result.mode}, {result.setup.boards} x {result.setup.board.id})")
-    for header, _, _ in COLUMNS:
-        table.add_column(header, overflow="fold")
+    shown = [index for index, (header, _, _) in enumerate(COLUMNS) if header in TERMINAL_COLUMNS]
+    for index in shown:
+        table.add_column(COLUMNS[index][0], overflow="fold")
     for row in layer_rows(result):
-        table.add_row(*row)
+        table.add_row(*(row[index] for index in shown))
     console.print(table)
     if result.bit_exact is not None:
         console.print(f"functional check: {'bit exact' if result.bit_exact else 'NOT bit exact'} against the direct kernel")
