@@ -26,7 +26,7 @@ from fpgasim.errors import ConfigError, Problem
 
 __all__ = [
     "Int", "PosInt", "NonNegInt", "Float", "PosFloat", "NonNegFloat", "Fraction", "Str", "Bool",
-    "config_class", "validate", "load", "Check", "SCHEMA_KEY",
+    "config_class", "validate", "load", "read_versioned", "Check", "SCHEMA_KEY",
 ]
 
 T = TypeVar("T")
@@ -93,6 +93,21 @@ def load(
     Raises:
         ConfigError: every problem found, each with its place in the file.
     """
+    doc = read_versioned(path, versions=versions)
+    body = {key: value for key, value in doc.data.items() if key != SCHEMA_KEY}
+    obj = validate(YamlDocument(file=doc.file, data=body, places=doc.places), model)
+    problems = [problem for check in checks for problem in check(obj, doc)]
+    if problems:
+        raise ConfigError(problems)
+    return obj
+
+
+def read_versioned(path: str | Path, *, versions: tuple[int, ...]) -> YamlDocument:
+    """Read ``path`` and check it is a mapping whose ``schema:`` is one of ``versions``.
+
+    Raises:
+        ConfigError: unreadable, not a mapping, or a missing/unknown schema version.
+    """
     doc = read_yaml(path)
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.problem((), f"expected a mapping at the top level, got {_kind(doc.data)}")])
@@ -102,12 +117,7 @@ def load(
         found = "missing" if SCHEMA_KEY not in doc.data else f"got {version!r}"
         raise ConfigError([doc.problem((SCHEMA_KEY,) if SCHEMA_KEY in doc.data else (),
                                        f"schema version {found}; expected `{SCHEMA_KEY}: {allowed}`")])
-    body = {key: value for key, value in doc.data.items() if key != SCHEMA_KEY}
-    obj = validate(YamlDocument(file=doc.file, data=body, places=doc.places), model)
-    problems = [problem for check in checks for problem in check(obj, doc)]
-    if problems:
-        raise ConfigError(problems)
-    return obj
+    return doc
 
 
 def _kind(value: Any) -> str:

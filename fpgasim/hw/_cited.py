@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fpgasim.config import SCHEMA_KEY, KeyPath, YamlDocument, format_key_path, read_yaml, validate
+from fpgasim.config import SCHEMA_KEY, KeyPath, YamlDocument, format_key_path, read_versioned, validate
 from fpgasim.errors import ConfigError, Problem
 
 __all__ = ["Citations", "cite_pass", "load_cited", "SOURCES_KEY"]
@@ -180,16 +180,7 @@ def load_cited(
     Raises:
         ConfigError: every problem found (citations and field types together), with places.
     """
-    doc = read_yaml(path)
-    if not isinstance(doc.data, dict):
-        kind = "a list" if isinstance(doc.data, list) else f"{type(doc.data).__name__} {doc.data!r}"
-        raise ConfigError([doc.problem((), f"expected a mapping at the top level, got {kind}")])
-    version = doc.data.get(SCHEMA_KEY)
-    if version not in versions or isinstance(version, bool):
-        allowed = ", ".join(str(v) for v in versions)
-        found = "missing" if SCHEMA_KEY not in doc.data else f"got {version!r}"
-        raise ConfigError([doc.problem((SCHEMA_KEY,) if SCHEMA_KEY in doc.data else (),
-                                       f"schema version {found}; expected `{SCHEMA_KEY}: {allowed}`")])
+    doc = read_versioned(path, versions=versions)
     data, citations, problems = cite_pass(doc, sources_at=sources_at)
     body = {key: value for key, value in data.items() if key != SCHEMA_KEY}
     if inject is not None:
