@@ -1,5 +1,7 @@
 """The runner: bit-exact functional runs on 1, 2 and 4 boards, timing results, bad input."""
 
+import dataclasses
+
 import pytest
 
 from fpgasim.errors import ConfigError, DoesNotFit
@@ -65,6 +67,13 @@ def test_impossible_cabling_is_bad_input(write_experiment, boards, topology, fra
     loaded = load_experiment(write_experiment(boards=boards, topology=topology, tiling="search"))
     with pytest.raises(ConfigError, match=fragment):
         run_loaded(loaded, mode=Mode.TIMING)
+
+
+def test_link_type_without_a_port_on_the_board_is_bad_input(write_experiment):
+    loaded = load_experiment(write_experiment(boards=2, tiling="search"))
+    spec = dataclasses.replace(loaded.spec, cluster=dataclasses.replace(loaded.spec.cluster, link="wifi_lcp"))
+    with pytest.raises(ConfigError, match="runs over wifi ports; a pair of 2 boards needs 1 per board and zcu102 has 0"):
+        run_loaded(dataclasses.replace(loaded, spec=spec))
 
 
 def test_fixed_partition_product_must_equal_boards(write_experiment):
