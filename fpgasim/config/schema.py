@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -61,6 +62,12 @@ def config_class(cls: type[T]) -> type[T]:
     return with_config(ConfigDict(extra="forbid"))(data_cls)
 
 
+@functools.cache
+def _adapter(model: type) -> TypeAdapter:
+    """One pydantic validator per config class (building one costs more than validating)."""
+    return TypeAdapter(model)
+
+
 def validate(doc: YamlDocument, model: type[T], *, root: KeyPath = ()) -> T:
     """Validate ``doc.data`` (or the part at ``root``) against ``model``.
 
@@ -71,7 +78,7 @@ def validate(doc: YamlDocument, model: type[T], *, root: KeyPath = ()) -> T:
     for part in root:
         data = data[part]
     try:
-        return TypeAdapter(model).validate_python(data)
+        return _adapter(model).validate_python(data)
     except ValidationError as exc:
         problems = [_translate(doc, model, root, error) for error in exc.errors()]
         problems.sort(key=lambda p: (p.line or 0, p.column or 0))

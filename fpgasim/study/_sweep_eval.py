@@ -58,6 +58,8 @@ class PointTask:
     experiment_data: dict[str, Any]
     base_dir: str
     file: str
+    #: ``experiment`` or ``ode_study`` (then ``experiment_data`` is the study document).
+    kind: str = "experiment"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +144,12 @@ def evaluate_point(task: PointTask) -> PointResult:
     start = time.perf_counter()
     common = {"index": task.index, "key": task.key, "fidelity": task.fidelity}
     try:
+        if task.kind == "ode_study":  # the study's own model: fit + SimPy timing (both fidelities)
+            from fpgasim.study._sweep_ode import ode_objectives
+
+            objectives, layers = ode_objectives(task.experiment_data)
+            return PointResult(**common, status=Status.OK, objectives=objectives, layers=layers,
+                               seconds=time.perf_counter() - start)
         loaded = experiment_from_data(task.experiment_data, file=task.file, base_dir=Path(task.base_dir))
         if task.fidelity is Fidelity.ANALYTICAL:
             objectives, layers = analytical_objectives(build_setup(loaded))

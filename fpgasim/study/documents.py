@@ -15,6 +15,7 @@ from fpgasim.config import SCHEMA_KEY, read_yaml
 from fpgasim.errors import ConfigError
 from fpgasim.study._ode_config import load_ode_study
 from fpgasim.study.experiment import load_experiment
+from fpgasim.study.sweep_spec import load_sweep
 from fpgasim.hw import load_board_file, load_dsp_types, load_link_types
 from fpgasim.kernels.loader import load_kernel_file
 
@@ -28,6 +29,7 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "kernel": load_kernel_file,
     "experiment": load_experiment,
     "ode_study": load_ode_study,
+    "sweep": load_sweep,
 }
 
 _SHARED_KEYS = frozenset({SCHEMA_KEY, "sources"})

@@ -13,6 +13,7 @@ Owns: :func:`prepare_sweep` (load, expand, prune, hash inputs — nothing is wri
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,8 @@ from fpgasim.study._sweep_eval import Fidelity, PointResult, PointTask, Status, 
 from fpgasim.study.sweep_exec import Evaluator, make_executor
 from fpgasim.study.sweep_points import SweepPoint, apply_constraints, expand_points, point_key
 from fpgasim.study.sweep_report import pareto_front, write_reports
-from fpgasim.study.sweep_spec import MAXIMISE, LoadedSweep, load_sweep
+from fpgasim.study._sweep_ode import study_document
+from fpgasim.study.sweep_spec import MAXIMISE, ODE_STUDY, LoadedSweep, load_sweep
 from fpgasim.study.sweep_store import STORE_NAME, SweepStore, build_manifest, file_sha256
 
 __all__ = ["PreparedSweep", "SweepOutcome", "prepare_sweep", "run_sweep", "default_out_dir", "Progress"]
@@ -74,10 +76,8 @@ def default_out_dir(loaded: LoadedSweep) -> Path:
 
 
 def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path.resolve())
+    """``path`` relative to the sweep file's directory (so a moved checkout keeps its store)."""
+    return os.path.relpath(path.resolve(), root)
 
 
 def _inputs(loaded: LoadedSweep, points: list[SweepPoint]) -> dict[str, str]:
@@ -88,6 +88,11 @@ def _inputs(loaded: LoadedSweep, points: list[SweepPoint]) -> dict[str, str]:
     lib = boards_dir()
     files |= {p for p in (lib / "links.yaml", lib / "dsp_types.yaml") if p.is_file()}
     for point in points:
+        if point.loaded is None:  # an ODE study: its kernel is the sweep's kernel file
+            board = point.experiment_data[ODE_STUDY]["board"]
+            files.add(loaded.base_dir / board if "/" in board or board.endswith((".yaml", ".yml"))
+                      else lib / f"{board}.yaml")
+            continue
         spec = point.loaded.spec
         files.add(point.loaded.resolve(spec.kernel))
         board = spec.board
@@ -138,10 +143,14 @@ def _materialise(prepared: PreparedSweep, out_dir: Path) -> dict[str, str]:
 
 def _task(point: SweepPoint, fidelity: Fidelity, loaded: LoadedSweep, kernels: dict[str, str]) -> PointTask:
     data = point.experiment_data
-    if point.key in kernels:
+    if loaded.kind == ODE_STUDY:
+        data = study_document(data, base_dir=loaded.base_dir, kernel_file=Path(kernels.get(point.key,
+                                                                                         loaded.kernel_file)))
+    elif point.key in kernels:
         data = {**data, "experiment": {**data["experiment"], "kernel": kernels[point.key]}}
     return PointTask(index=point.index, key=point.key, fidelity=fidelity, experiment_data=data,
-                     base_dir=str(loaded.base_dir), file=f"{loaded.document.file}#point-{point.index}")
+                     base_dir=str(loaded.base_dir), file=f"{loaded.document.file}#point-{point.index}",
+                     kind=loaded.kind)
 
 
 def _top(prepared: PreparedSweep, results: list[PointResult]) -> list[str]:
@@ -206,7 +215,9 @@ def run_sweep(path: str | Path, *, out_dir: Path | None = None, workers: int | N
             analytical = store.results(Fidelity.ANALYTICAL, keys)
             chosen = _top(prepared, analytical) if recheck else []
             done_e = store.done(Fidelity.EMULATED)
-            todo_e = [_task(by_key[k], Fidelity.EMULATED, loaded, kernels) for k in chosen if k not in done_e]
+            cost = {r.key: r.objectives.get("latency_ms", 0.0) for r in analytical}
+            todo_e = [_task(by_key[k], Fidelity.EMULATED, loaded, kernels)  # longest first: balances workers
+                      for k in sorted(chosen, key=lambda k: (-cost.get(k, 0.0), by_key[k].index)) if k not in done_e]
             skipped += len(chosen) - len(todo_e)
             evaluated += _run_phase(executor, evaluate, store, todo_e, overrides, "emulated", progress,
                                     len(chosen) - len(todo_e))

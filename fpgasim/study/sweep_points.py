@@ -27,7 +27,8 @@ from fpgasim.kernels import load_kernel_file
 from fpgasim.kernels.fit import evaluate_fit
 from fpgasim.study._sweep_expr import eval_constraint, parse_constraint
 from fpgasim.study.experiment import LoadedExperiment, experiment_from_data
-from fpgasim.study.sweep_spec import FITS, LoadedSweep, Sampling
+from fpgasim.study._sweep_ode import check_study, study_document
+from fpgasim.study.sweep_spec import FITS, ODE_STUDY, LoadedSweep, Sampling
 
 __all__ = ["SweepPoint", "expand_points", "apply_constraints", "point_key", "overrides_text", "MAX_POINTS"]
 
@@ -59,7 +60,8 @@ class SweepPoint:
         experiment_data: the base experiment document with the experiment overrides applied.
         kernel_text: the kernel variant document as YAML text (None: the base kernel file).
         kernel_hash: first 12 hex digits of SHA-256 of ``kernel_text`` (None with the base kernel).
-        loaded: the validated experiment (its kernel is the base kernel file while unmaterialised).
+        loaded: the validated experiment (its kernel is the base kernel file while unmaterialised);
+            None when the base is an ODE study (``experiment_data`` then holds the study document).
         design: the point's kernel design (loaded and checked).
         kernel_data: the point's kernel document (the file the experiment names, overrides applied).
     """
@@ -70,13 +72,18 @@ class SweepPoint:
     experiment_data: dict[str, Any]
     kernel_text: str | None
     kernel_hash: str | None
-    loaded: LoadedExperiment
+    loaded: LoadedExperiment | None
     design: Any
     kernel_data: dict[str, Any]
 
     def lookup(self, name: str) -> Any:
         """Value of a dotted key for this point (experiment defaults applied)."""
         parts = name.split(".")
+        if parts[0] == ODE_STUDY:
+            node: Any = self.experiment_data
+            for part in parts:
+                node = node[part]
+            return node
         if parts[0] == "experiment":
             node: Any = self.loaded.spec
             for part in parts[1:]:
@@ -185,14 +192,18 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
             where = f"{name} (point {index}: {overrides_text(overrides) or 'base'})"
             data = copy.deepcopy(loaded.base_data)
             for key, value in overrides.items():
-                if key.startswith("experiment."):
+                if key.startswith(f"{loaded.kind}."):
                     _set(data, key, value)
-            try:
-                experiment = experiment_from_data(data, file=where, base_dir=loaded.base_dir)
-            except ConfigError as exc:
-                problems += exc.problems
-                continue
-            kernel_file = experiment.resolve(experiment.spec.kernel)
+            experiment = None
+            if loaded.kind == ODE_STUDY:
+                kernel_file = loaded.kernel_file
+            else:
+                try:
+                    experiment = experiment_from_data(data, file=where, base_dir=loaded.base_dir)
+                except ConfigError as exc:
+                    problems += exc.problems
+                    continue
+                kernel_file = experiment.resolve(experiment.spec.kernel)
             cache_key, kernel_data, text, digest = _kernel_variant(kernel_file, overrides, kernel_cache,
                                                                    Path(scratch))
             kernel_problems, design = kernel_cache[cache_key]
@@ -200,6 +211,13 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
                 problems += [Problem(file=where, line=None, column=None, key_path=p.key_path, message=p.message)
                              for p in kernel_problems]
                 continue
+            if loaded.kind == ODE_STUDY:
+                variant_file = Path(scratch) / f"kernel-{digest}.yaml" if digest else kernel_file
+                study_problems = check_study(study_document(data, base_dir=loaded.base_dir, kernel_file=variant_file),
+                                             where)
+                if study_problems:
+                    problems += study_problems
+                    continue
             key = point_key(overrides)
             if key in seen:
                 problems.append(loaded.document.problem(("sweep",), f"point {index} repeats point {seen[key]} "
@@ -242,7 +260,9 @@ def apply_constraints(loaded: LoadedSweep, points: list[SweepPoint]) -> tuple[li
     for point in points:
         broken = None
         for text in constraints:
-            if text == FITS:
+            if text == FITS and point.loaded is None:
+                ok = True  # ODE studies: the fit depends on the variant's layers; the evaluator checks it
+            elif text == FITS:
                 board_name = str(point.loaded.resolve(point.loaded.spec.board)) if _is_path(point.loaded.spec.board) \
                     else point.loaded.spec.board
                 cache_key = (board_name, point.kernel_hash or str(point.loaded.resolve(point.loaded.spec.kernel)))

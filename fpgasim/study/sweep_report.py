@@ -20,7 +20,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.study._sweep_eval import PointResult, Status
 from fpgasim.study.outputs import OutputSet
 from fpgasim.study.sweep_points import SweepPoint, overrides_text
-from fpgasim.study.sweep_spec import MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
+from fpgasim.study.sweep_spec import EXPERIMENT, MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
 
 __all__ = ["pareto_front", "write_reports", "REPORT_FILES", "SWEEP_SCHEMA_VERSION"]
 
@@ -186,27 +186,31 @@ def _markdown(loaded: LoadedSweep, rows, front, keys, objectives, *, pruned, tot
     pruned_text = ", ".join(f"{n} by `{c}`" for c, n in pruned.items() if n) or "none"
     lines += [f"{total} points; pruned before running: {pruned_text}; evaluated: {len(rows)} "
               f"(ok {counts['ok']}, does not fit {counts['does_not_fit']}, error {counts['error']}).", ""]
-    lines += [f"## Pareto front: {x_obj} vs {y_obj} (analytical model)", "", "![Pareto front](pareto.png)", ""]
+    model = "analytical model" if loaded.kind == EXPERIMENT else "the study's model: fit + SimPy timing"
+    lines += [f"## Pareto front: {x_obj} vs {y_obj} ({model})", "", "![Pareto front](pareto.png)", ""]
     lines += _table(["index", *keys, *objectives],
                     [[r["index"], *[r["overrides"].get(k, "") for k in keys], *[r["analytical"].get(o, "")
                                                                                for o in objectives]] for r in front])
     checked = [r for r in rows if "emulated" in r]
     lines += ["", "## Emulator re-check (analytical vs emulated)", ""]
     if checked:
+        lines += ["Each cell: analytical / emulated (difference relative to the analytical value).", ""]
         table = []
         for r in checked:
             em = r["emulated"]
+            cells = []
             for o in objectives:
                 a, e = r["analytical"].get(o), em.get(o)
-                if a is None and e is None:
+                if e is None:
+                    cells.append(f"{_fmt(a)} / {em['status'] if em['status'] != 'ok' else '-'}")
                     continue
-                diff = "" if a in (None, 0) or e is None else f"{100 * (e - a) / a:+.2f}%"
-                table.append([r["index"], overrides_text(r["overrides"]) or "base", o,
-                              "" if a is None else a, em["status"] if e is None else e, diff])
-        lines += _table(["index", "point", "objective", "analytical", "emulated", "difference"], table)
+                diff = "" if a in (None, 0) else f" ({100 * (e - a) / a:+.2f}%)"
+                cells.append(f"{_fmt(a)} / {_fmt(e)}{diff}")
+            table.append([r["index"], overrides_text(r["overrides"]) or "base", *cells])
+        lines += _table(["index", "point", *objectives], table)
     else:
         lines.append("No point was re-checked (recheck.top_k: 0 and no recheck.points).")
-    lines += ["", "## Best design per layer (analytical latency)", ""]
+    lines += ["", f"## Best design per layer ({model})", ""]
     lines += _table(["layer", "index", "point", "latency_ms", "tiling", "partition", "bottleneck"],
                     _best_per_layer(rows))
     failed = [r for r in rows if r["status"] != Status.OK.value]

@@ -19,14 +19,18 @@ from typing import Any
 
 from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, ConfigError, Problem
+from fpgasim.kernels.loader import kernel_path
 from fpgasim.study._sweep_expr import expression_names, parse_constraint
 from fpgasim.study.experiment import Experiment
 
 __all__ = ["Sampling", "Objective", "OBJECTIVE_UNITS", "MAXIMISE", "Axis", "AxisRange", "Recheck", "Sweep",
-           "SweepFile", "LoadedSweep", "load_sweep", "check_key", "FITS"]
+           "SweepFile", "LoadedSweep", "load_sweep", "check_key", "FITS", "EXPERIMENT", "ODE_STUDY"]
 
 #: The constraint that keeps only designs whose kernel fits the board (``fpgasim fit``).
 FITS = "fits"
+#: Base document kinds: an experiment (``experiment:``) or an ODE study (``ode_study:``).
+EXPERIMENT = "experiment"
+ODE_STUDY = "ode_study"
 
 
 class Sampling(StrEnum):
@@ -54,16 +58,18 @@ class Objective(StrEnum):
     DDR_WRITE_BYTES = "ddr_write_bytes"
     DDR_BYTES = "ddr_bytes"
     LINK_BYTES = "link_bytes"
+    #: software-only time ÷ accelerated time (ODE studies).
+    SPEEDUP = "speedup"
 
 
 #: Objectives where larger is better (all others: smaller is better).
-MAXIMISE = frozenset({Objective.THROUGHPUT_GOPS})
+MAXIMISE = frozenset({Objective.THROUGHPUT_GOPS, Objective.SPEEDUP})
 
 #: Unit of each objective (per board for resources; whole cluster for bytes).
 OBJECTIVE_UNITS = {Objective.LATENCY_MS: "ms", Objective.THROUGHPUT_GOPS: "GOP/s", Objective.DSP: "slices/board",
                    Objective.DSP_TOTAL: "slices", Objective.BRAM18: "blocks/board", Objective.URAM: "blocks/board",
                    Objective.BOARDS: "boards", Objective.DDR_READ_BYTES: "B", Objective.DDR_WRITE_BYTES: "B",
-                   Objective.DDR_BYTES: "B", Objective.LINK_BYTES: "B"}
+                   Objective.DDR_BYTES: "B", Objective.LINK_BYTES: "B", Objective.SPEEDUP: "x"}
 
 
 @config_class
@@ -150,6 +156,7 @@ class LoadedSweep:
     base_file: Path | None
     kernel_data: dict[str, Any]
     kernel_file: Path
+    kind: str = EXPERIMENT
 
     @property
     def pareto(self) -> tuple[Objective, Objective]:
@@ -184,13 +191,20 @@ def _hint_keys(tp: Any) -> dict[str, Any] | None:
 _FACTOR_KEYS = ("pb", "pr", "pc", "pm")
 
 
-def check_key(key: str, kernel_data: dict[str, Any]) -> str | None:
+def check_key(key: str, kernel_data: dict[str, Any], base_data: dict[str, Any] | None = None) -> str | None:
     """Why ``key`` is not a sweepable key (None when it is).
 
     Experiment keys are checked against the experiment schema; kernel keys against the base
-    kernel document (a key must exist there to be overridden).
+    kernel document, ``ode_study`` keys against the base study document (when ``base_data`` is
+    an ODE study; a key must exist there to be overridden).
     """
     parts = key.split(".")
+    if base_data is not None and ODE_STUDY in base_data:
+        if parts[0] == "kernel":
+            return _data_key(key, kernel_data, "the kernel document")
+        if parts[0] == ODE_STUDY:
+            return _data_key(key, base_data, "the study document")
+        return f"unknown key {key!r}: a key of an ode_study sweep starts with 'ode_study.' or 'kernel.'"
     if parts[0] == "experiment":
         fields: dict[str, Any] | None = {"experiment": Experiment}
         for depth, part in enumerate(parts):
@@ -206,23 +220,29 @@ def check_key(key: str, kernel_data: dict[str, Any]) -> str | None:
             return f"key {key!r} is a mapping; sweep one of its keys: {', '.join(fields)}"
         return None
     if parts[0] == "kernel":
-        node: Any = kernel_data
-        for depth, part in enumerate(parts):
-            if not isinstance(node, dict):
-                return f"unknown key {key!r}: {'.'.join(parts[:depth])} has no sub-keys"
-            if part not in node:
-                known = ", ".join(k for k in node if k != "schema")
-                return f"unknown key {key!r}: {'.'.join(parts[:depth]) or 'the kernel document'} has keys: {known}"
-            node = node[part]
-        return None
+        return _data_key(key, kernel_data, "the kernel document")
     return f"unknown key {key!r}: a key starts with 'experiment.' or 'kernel.'"
 
 
-def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any]) -> list[Problem]:
+def _data_key(key: str, data: Any, what: str) -> str | None:
+    parts = key.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict):
+            return f"unknown key {key!r}: {'.'.join(parts[:depth])} has no sub-keys"
+        if part not in node:
+            known = ", ".join(k for k in node if k != "schema")
+            return f"unknown key {key!r}: {'.'.join(parts[:depth]) or what} has keys: {known}"
+        node = node[part]
+    return None
+
+
+def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any],
+                  base_data: dict[str, Any]) -> list[Problem]:
     problems = []
     base = ("sweep",)
     for index, axis in enumerate(spec.axes):
-        reason = check_key(axis.key, kernel_data)
+        reason = check_key(axis.key, kernel_data, base_data)
         if reason:
             problems.append(doc.problem(base + ("axes", index, "key"), reason))
         if (axis.values is None) == (axis.range is None):
@@ -236,9 +256,11 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any]) -
                                         f"{axis.range.stop} < start {axis.range.start}"))
         elif axis.values is not None:
             for j, value in enumerate(axis.values):
-                if isinstance(value, (dict, list)) or value is None:
+                items = value if isinstance(value, list) else [value]
+                if isinstance(value, dict) or value is None or any(isinstance(v, (dict, list)) or v is None
+                                                                   for v in items):
                     problems.append(doc.problem(base + ("axes", index, "values", j),
-                                                f"expected a number, string or boolean; got {value!r}"))
+                                                f"expected a number, string, boolean or a list of those; got {value!r}"))
     keys = [axis.key for axis in spec.axes]
     for dup in sorted({k for k in keys if keys.count(k) > 1}):
         problems.append(doc.problem(base + ("axes",), f"key {dup!r} appears on more than one axis"))
@@ -246,7 +268,7 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any]) -
         where = base + ((name,) if name == "points" else ("recheck", "points"))
         for index, mapping in enumerate(mappings):
             for key in mapping:
-                reason = check_key(key, kernel_data)
+                reason = check_key(key, kernel_data, base_data)
                 if reason:
                     problems.append(doc.problem(where + (index, key), reason))
     if spec.sampling is Sampling.POINTS and not spec.points:
@@ -264,7 +286,7 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any]) -
             problems.append(doc.problem(base + ("constraints", index), str(exc)))
             continue
         for name in expression_names(tree):
-            reason = check_key(name, kernel_data)
+            reason = check_key(name, kernel_data, base_data)
             if reason:
                 problems.append(doc.problem(base + ("constraints", index), f"constraint {text!r}: {reason}"))
     if len(spec.objectives) < 2 and spec.pareto is None:
@@ -284,9 +306,10 @@ def _base(spec: Sweep, doc: YamlDocument, sweep_path: Path) -> tuple[dict[str, A
     if not base_file.is_file():
         raise ConfigError([doc.problem(("sweep", "base"), f"file not found: {base_file}")])
     data = read_yaml(base_file).data
-    if not isinstance(data, dict) or not isinstance(data.get("experiment"), dict):
+    if not isinstance(data, dict) or not any(isinstance(data.get(kind), dict) for kind in (EXPERIMENT, ODE_STUDY)):
         raise ConfigError([doc.problem(("sweep", "base"), f"{base_file}: expected an experiment document "
-                                                          "(`schema: 1` and `experiment:`)")])
+                                                          "(`schema: 1` and `experiment:`) or an ODE study "
+                                                          "(`ode_study:`)")])
     return data, base_file.parent, base_file
 
 
@@ -300,15 +323,18 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     spec = load(path, SweepFile).sweep
     doc = read_yaml(path)
     base_data, base_dir, base_file = _base(spec, doc, sweep_path)
-    kernel_name = base_data["experiment"].get("kernel")
+    kind = ODE_STUDY if ODE_STUDY in base_data else EXPERIMENT
+    kernel_name = base_data[kind].get("kernel")
     if not isinstance(kernel_name, str):
-        raise ConfigError([doc.problem(("sweep",), "the base experiment names no 'kernel' file")])
+        raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file")])
     kernel_file = (base_dir / kernel_name).resolve()
+    if kind == ODE_STUDY and not ("/" in kernel_name or kernel_name.endswith((".yaml", ".yml"))):
+        kernel_file = kernel_path(kernel_name)  # a bare name: kernels/<name>.yaml
     if not kernel_file.is_file():
         raise ConfigError([doc.problem(("sweep",), f"base experiment kernel: file not found: {kernel_file}")])
     kernel_data = read_yaml(kernel_file).data
-    problems = _key_problems(spec, doc, kernel_data if isinstance(kernel_data, dict) else {})
+    problems = _key_problems(spec, doc, kernel_data if isinstance(kernel_data, dict) else {}, base_data)
     if problems:
         raise ConfigError(problems)
     return LoadedSweep(spec=spec, path=sweep_path, document=doc, base_data=base_data, base_dir=base_dir,
-                       base_file=base_file, kernel_data=kernel_data, kernel_file=kernel_file)
+                       base_file=base_file, kernel_data=kernel_data, kernel_file=kernel_file, kind=kind)

@@ -61,8 +61,10 @@ def test_manifest_records_versions_and_hashes(tmp_path):
     finally:
         store.close()
     assert manifest["fpgasim_version"] and manifest["packages"]["numpy"]
-    assert set(manifest["inputs"]) >= {"toy.yaml", str(REPO / "kernels" / "superlip-conv-16bit.yaml"),
-                                       str(REPO / "boards" / "zcu102.yaml")}
+    names = {os.path.normpath(tmp_path / name) for name in manifest["inputs"]}
+    assert names >= {str(path), str(REPO / "kernels" / "superlip-conv-16bit.yaml"), str(REPO / "boards" / "zcu102.yaml"),
+                     str(REPO / "boards" / "links.yaml"), str(REPO / "boards" / "dsp_types.yaml")}
+    assert "toy.yaml" in manifest["inputs"]  # relative to the sweep file
     assert all(len(digest) == 64 for digest in manifest["inputs"].values())
     assert manifest["git_commit"] is None or len(manifest["git_commit"]) == 40
 

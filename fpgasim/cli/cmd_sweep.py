@@ -1,0 +1,67 @@
+"""``fpgasim sweep SWEEP.yaml``: run (or resume) a design-space sweep with a progress bar.
+
+Exit 0 when the sweep finished (individual points may have failed; see report.md), 2 on bad
+input (nothing written), 1 on a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fpgasim.study.sweep import SweepOutcome, run_sweep
+
+__all__ = ["register", "run", "format_outcome"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``sweep`` sub-command."""
+    parser = subparsers.add_parser(
+        "sweep", help="design-space sweep: analytical model on every point, emulator on the best; resumable",
+        description="Evaluate every point of SWEEP.yaml with the analytical model, re-check the top-k with the "
+                    "emulator, write CSV/JSON/Pareto reports. Results go to a crash-safe store; re-running "
+                    "skips finished points. Exit 0 done, 2 bad input.")
+    parser.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see docs/sweeps.md)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="output directory for the store and reports (default: results/sweeps/<name>)")
+    parser.add_argument("--workers", metavar="N", type=int, default=None,
+                        help="local worker processes (default: CPU count; 1 runs in this process)")
+    parser.add_argument("--scheduler", metavar="ADDR", default=None,
+                        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (needs fpgasim[distributed])")
+    parser.add_argument("--no-recheck", action="store_true", help="skip the emulator re-check of the best points")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def format_outcome(outcome: SweepOutcome) -> str:
+    """The summary printed after a sweep."""
+    lines = [f"sweep: {outcome.total} points, {outcome.points} after constraints; evaluated {outcome.evaluated} "
+             f"now, {outcome.skipped} already in the store",
+             f"pareto front: points {', '.join(str(i) for i in outcome.front) or 'none'}",
+             f"emulator re-check: points {', '.join(str(i) for i in outcome.rechecked) or 'none'}",
+             f"store: {outcome.store}"]
+    lines += [f"wrote {path}" for path in outcome.files]
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep with a rich progress bar (ETA) on stderr."""
+    if args.no_progress or not sys.stderr.isatty():
+        outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
+                            recheck=not args.no_recheck)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(phase: str, done: int, total: int) -> None:
+                if phase not in tasks:
+                    tasks[phase] = bar.add_task(phase, total=total)
+                bar.update(tasks[phase], completed=done, total=total)
+
+            outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
+                                recheck=not args.no_recheck, progress=progress)
+    sys.stdout.write(format_outcome(outcome))
+    return 0
