@@ -106,6 +106,9 @@ class TiledConvDesign:
     add_latency_cycles: PosInt
     #: DSP slices per MAC; overrides boards/dsp_types.yaml for this design when given.
     dsp_per_mac: PosFloat | None = None
+    #: window operations (compares or adds) per cycle of the pooling unit beside the MAC
+    #: array; default Tm (one lane per output-channel bank). Not counted in the fit.
+    pool_lanes: PosInt | None = None
     #: free text.
     notes: Str | None = None
 
@@ -120,6 +123,11 @@ class TiledConvDesign:
         products plus the running output sum (⌈log2(Tn+1)⌉ adder levels)."""
         levels = (self.parallelism.tn).bit_length()  # == ceil(log2(tn + 1))
         return self.mul_latency_cycles + self.add_latency_cycles * levels
+
+    @property
+    def pooling_lanes(self) -> int:
+        """Window operations per cycle of the pooling unit: ``pool_lanes``, default Tm."""
+        return self.pool_lanes if self.pool_lanes is not None else self.parallelism.tm
 
     @property
     def engine_label(self) -> str:

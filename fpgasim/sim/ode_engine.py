@@ -21,6 +21,11 @@ block are read ONCE over the PS–PL port (DDR → HP port) before the first ima
 chip for every Euler step and image; per image, the feature map entering the PL is DMA'd in and
 the one leaving it DMA'd out; the PS layers are timeouts whose lengths the caller computed
 (a CPU model). Everything runs sequentially per image, as a PYNQ-style driver does.
+
+State spill: a block whose feature maps do not fit on chip (the caller decides, from the fit
+model) keeps its weights on chip but its state in DDR: every evaluation (Euler step) first
+reads the block's input state through the port (``spill_in_elems``) and, after computing,
+writes its output state back (``spill_out_elems``), both through the same DMA port.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ class PlBlock:
         name: block name. layers: the passes of one evaluation. evals: evaluations (≥ 1).
         update_elems: elements of the state updated after each evaluation (0 for a plain block).
         weight_elems: weights + biases kept on chip.
+        spill_in_elems, spill_out_elems: 0 (default) when the state stays on chip; otherwise the
+            elements read from DDR before and written back after every evaluation.
     """
 
     name: str
@@ -90,10 +97,18 @@ class PlBlock:
     evals: int
     update_elems: int
     weight_elems: int
+    spill_in_elems: int = 0
+    spill_out_elems: int = 0
 
     def __post_init__(self) -> None:
         _pos(f"PL block {self.name!r}", "evals", self.evals)
-        _pos(f"PL block {self.name!r}", "update_elems", self.update_elems, 0)
+        for name in ("update_elems", "spill_in_elems", "spill_out_elems"):
+            _pos(f"PL block {self.name!r}", name, getattr(self, name), 0)
+
+    @property
+    def spilled(self) -> bool:
+        """True when the block's state lives in DDR between evaluations."""
+        return bool(self.spill_in_elems or self.spill_out_elems)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,6 +228,25 @@ def check_tiling(layers: tuple[PlLayer, ...], params: OdeEngineParams) -> None:
                                   f"{knob}={par}; the engine cannot tile it (choose channels divisible by {par})")
 
 
+def _spilled_evals(env: simpy.Environment, fabric: OdeFabric, block: PlBlock, params: OdeEngineParams,
+                   per_eval: int, span) -> Generator[Event, object, None]:
+    """Every evaluation of a spilled block: state in from DDR, compute, state back to DDR."""
+    eb, chunk = params.element_bytes, params.dma_chunk_bytes
+    for _ in range(block.evals):
+        start = env.now
+        if block.spill_in_elems:
+            yield env.process(dma_read(env, fabric.ddr, fabric.port, IFM, block.spill_in_elems * eb, chunk_bytes=chunk))
+        span("pl.dma", f"spill {block.name}", start)
+        start = env.now
+        yield env.timeout(params.clock.delay_ps(env.now, per_eval))
+        span("pl.engine", f"pl {block.name}", start)
+        start = env.now
+        if block.spill_out_elems:
+            yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, block.spill_out_elems * eb,
+                                        chunk_bytes=chunk))
+        span("pl.dma", f"spill {block.name}", start)
+
+
 def ode_inference(env: simpy.Environment, fabric: OdeFabric, plan: OdePlan, params: OdeEngineParams, *,
                   images: int) -> Generator[Event, object, OdeRun]:
     """Process: load the PL weights once, then run ``images`` inferences of ``plan`` back to back.
@@ -263,10 +297,13 @@ def ode_inference(env: simpy.Environment, fabric: OdeFabric, plan: OdePlan, para
                 start = env.now
                 per_eval = sum(layer_cycles(layer, params) for layer in block.layers) \
                     + update_cycles(block.update_elems, params)
-                for _ in range(block.evals):
-                    yield env.timeout(params.clock.delay_ps(env.now, per_eval))
+                if block.spilled:
+                    yield from _spilled_evals(env, fabric, block, params, per_eval, span)
+                else:
+                    for _ in range(block.evals):
+                        yield env.timeout(params.clock.delay_ps(env.now, per_eval))
+                    span("pl.engine", f"pl {block.name}", start)
                 run.pl_cycles += per_eval * block.evals
-                span("pl.engine", f"pl {block.name}", start)
             start = env.now
             yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, segment.out_elems * eb, chunk_bytes=chunk))
             span("pl.dma", "dma PL->PS", start)

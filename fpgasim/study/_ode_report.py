@@ -103,7 +103,7 @@ def _timing(results: dict[str, Any]) -> list[str]:
     for r in tim["rows"]:
         b = r["breakdown_us"]
         cpu_us = sum(v for k, v in b.items() if k.startswith("cpu "))
-        dma_us = sum(v for k, v in b.items() if k.startswith("dma "))
+        dma_us = sum(v for k, v in b.items() if k.startswith(("dma ", "spill ")))
         pl_us = sum(v for k, v in b.items() if k.startswith("pl "))
         rows.append([r["variant"], ", ".join(r["on_chip"]), _fmt(r["image_us"], 4), _fmt(cpu_us, 4),
                      _fmt(dma_us, 4), _fmt(pl_us, 4), _fmt(r["weights_us"], 4), _fmt(r["software_us"], 4),
@@ -123,6 +123,10 @@ def _timing(results: dict[str, Any]) -> list[str]:
                      "and pointwise units run one after the other; the unit sizes are limited by the one-bank-per-MAC "
                      "weight buffers). Speedup scales with 1/efficiency "
                      f"of the software model; {needs} (the papers' software stack is unpublished).")
+        states = r.get("state", {})
+        if states:
+            lines.append(f"- {r['variant']} PL blocks (weights loaded once): "
+                         + "; ".join(f"{block}: {label}" for block, label in states.items()) + ".")
     return lines + [""]
 
 

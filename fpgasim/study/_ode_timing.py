@@ -8,7 +8,7 @@ returns latency, breakdown and speedup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -83,8 +83,9 @@ def _pl_layers(layer: Any) -> tuple[PlLayer, ...]:
     return tuple(out)
 
 
-def build_plan(network: Network, on_chip: frozenset[str], ps_time) -> OdePlan:
-    """CPU segments (``ps_time(ops) -> ps``) and PL segments, in network order."""
+def build_plan(network: Network, on_chip: frozenset[str], ps_time, spilled: frozenset[str] = frozenset()) -> OdePlan:
+    """CPU segments (``ps_time(ops) -> ps``) and PL segments, in network order; the blocks named
+    in ``spilled`` keep their state in DDR (read and written back every evaluation)."""
     segments: list = []
     run: list = []
 
@@ -99,9 +100,12 @@ def build_plan(network: Network, on_chip: frozenset[str], ps_time) -> OdePlan:
         if layer.name in on_chip:
             is_ode = isinstance(layer, OdeBlock)
             c, h, w = layer.in_shape
+            spill = layer.name in spilled
             run.append((layer, PlBlock(name=layer.name, layers=_pl_layers(layer), evals=layer.evals if is_ode else 1,
                                        update_elems=c * h * w if is_ode else 0,
-                                       weight_elems=layer.params_weights + layer.params_biases)))
+                                       weight_elems=layer.params_weights + layer.params_biases,
+                                       spill_in_elems=_elems(layer.in_shape) if spill else 0,
+                                       spill_out_elems=_elems(layer.out_shape) if spill else 0)))
         else:
             flush()
             segments.append(CpuSegment(name=layer.name, duration_ps=ps_time(layer_ops(layer))))
@@ -134,6 +138,8 @@ class TimingResult:
     software_ps: int
     breakdown_ps: dict[str, int]
     pl_cycles_per_image: int
+    #: per PL block: 0 when its state stays on chip, else DDR bytes (read + write) per evaluation.
+    spill_bytes_per_step: dict[str, int] = field(default_factory=dict)
 
     @property
     def speedup(self) -> float:
@@ -147,8 +153,11 @@ class TimingResult:
 
 
 def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesign, board: Any,
-                 spec: TimingSpec) -> TimingResult:
+                 spec: TimingSpec, spilled: frozenset[str] = frozenset()) -> TimingResult:
     """Emulate ``spec.images`` inferences and compare with the software model.
+
+    Args:
+        spilled: on-chip blocks whose state does not fit on chip and lives in DDR.
 
     Raises:
         BadArgument: a bad ``on_chip`` entry, an unknown memory channel or host port, a PL layer the
@@ -156,7 +165,7 @@ def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesig
     """
     names = on_chip_names(network, on_chip)
     model, cpu = spec.cpu, board.processor
-    plan = build_plan(network, names, lambda ops: cpu_time_ps(ops, model, cpu))
+    plan = build_plan(network, names, lambda ops: cpu_time_ps(ops, model, cpu), spilled=frozenset(spilled))
     params = engine_params(design, spec)
     for segment in plan.segments:
         if isinstance(segment, PlSegment):
@@ -181,4 +190,8 @@ def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesig
                         first_image_ps=run.weights_ps + run.image_ps[0], weights_ps=run.weights_ps,
                         software_ps=cpu_time_ps(software_ops(network), model, cpu),
                         breakdown_ps={k: v // images for k, v in sorted(run.breakdown_ps.items())},
-                        pl_cycles_per_image=run.pl_cycles // images)
+                        pl_cycles_per_image=run.pl_cycles // images,
+                        spill_bytes_per_step={block.name: (block.spill_in_elems + block.spill_out_elems)
+                                              * params.element_bytes
+                                              for segment in plan.segments if isinstance(segment, PlSegment)
+                                              for block in segment.blocks})

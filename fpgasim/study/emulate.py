@@ -3,8 +3,11 @@
 Owns: turning a :class:`~fpgasim.study.setup.RunSetup` into a cluster of boards, cutting each
 layer into the boards' parts (Pb, Pr, Pc, Pm), wiring XFER where boards share an operand,
 running the layers one after another (a layer starts when every board finished the previous
-one and, if the partition changed, the outputs it needs have crossed the links), the functional data of each layer and its bit-exact check, and measuring per layer:
-cycles, bytes, busy time of every resource and the emulator's bottleneck label.
+one and, if the partition changed, the outputs it needs have crossed the links — before the
+pooling layers in between, which run where their input is), the functional data of each layer
+and its bit-exact check (conv: the direct conv kernel; FC: ``ops.linear``; pooling:
+``ops.pool``), and measuring per layer: cycles, bytes, busy time of every resource and the
+emulator's bottleneck label.
 """
 
 from __future__ import annotations
@@ -16,17 +19,20 @@ from fractions import Fraction
 import numpy as np
 import simpy
 
-from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, finish_accumulation, quantize
+from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
 from fpgasim.kernels import NumberKind
-from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
+from fpgasim.kernels.conv_schedule import count_tiles
 from fpgasim.mapping import Partition
-from fpgasim.nn import Conv2d, Pool
+from fpgasim.nn import Pool, PoolKind
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
+from fpgasim.ops.linear import linear_f32, linear_fixed
+from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
 from fpgasim.sim import Clock, TraceRecorder
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, XferGroup
-from fpgasim.sim.conv_engine import IFM, OFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
+from fpgasim.sim.conv_engine import IFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
+from fpgasim.sim.pool_engine import PoolMath, pool_layer
 from fpgasim.study.redistribute import transfers
-from fpgasim.study.setup import LayerSetup, RunSetup
+from fpgasim.study.setup import LayerKind, LayerSetup, RunSetup, board_parts
 
 __all__ = ["LayerEmulation", "Emulation", "emulate", "board_parts"]
 
@@ -78,27 +84,6 @@ class Emulation:
     events: int = 0
 
 
-def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
-    """The ``index``-th of ``parts`` contiguous pieces of [lo, hi), ⌈n/parts⌉ each (last shorter)."""
-    size = -(-(hi - lo) // parts)
-    return (min(lo + index * size, hi), min(lo + (index + 1) * size, hi))
-
-
-def board_parts(layer: Conv2d, batch: int, partition: Partition) -> list[ConvPart]:
-    """Each board's output region; board index = ((b·Pr + r)·Pc + c)·Pm + m."""
-    whole = ConvPart.whole(layer, batch=batch)
-    parts = []
-    for b in range(partition.pb):
-        for r in range(partition.pr):
-            for c in range(partition.pc):
-                for m in range(partition.pm):
-                    parts.append(ConvPart(batch=_split(*whole.batch, partition.pb, b),
-                                          out_rows=_split(*whole.out_rows, partition.pr, r),
-                                          out_cols=_split(*whole.out_cols, partition.pc, c),
-                                          out_ch=_split(*whole.out_ch, partition.pm, m)))
-    return parts
-
-
 def _xfer_groups(partition: Partition) -> list[XferGroup]:
     """Boards that share weights (same channel part) and boards that share inputs (same spatial part)."""
     groups = []
@@ -124,23 +109,29 @@ class _LayerData:
                                                          layer.kernel, layer.kernel))
         conv = {"stride": layer.stride, "padding": layer.padding, "groups": layer.groups}
         self.overflows = 0
+        linear = item.kind is LayerKind.LINEAR
         if precision.kind is NumberKind.FIXED:
             spec = precision.fixed
-            fmt = FixedFormat(total_bits=spec.total_bits, int_bits=spec.int_bits, signed=spec.signed)
-            self.requant = Requantizer(out=fmt, rounding=spec.rounding, overflow=spec.overflow,
-                                       accumulator=Accumulator(bits=spec.accumulator.bits,
-                                                               overflow=spec.accumulator.overflow))
+            fmt, self.requant = _fixed(setup)
             qx, _ = quantize(x, fmt, rounding=spec.rounding, overflow=spec.overflow)
             qw, _ = quantize(w, fmt, rounding=spec.rounding, overflow=spec.overflow)
-            reference, _ = conv2d_fixed(qx, qw, None, requant=self.requant, **conv)
-            self.reference = reference.values
+            if linear:  # the FC op itself, on the flattened vectors
+                flat_x, flat_w = FixedTensor(qx.values.reshape(batch, -1), fmt), FixedTensor(qw.values.reshape(len(w), -1), fmt)
+                reference = linear_fixed(flat_x, flat_w, None, requant=self.requant)[0].values.reshape(batch, -1, 1, 1)
+            else:
+                reference = conv2d_fixed(qx, qw, None, requant=self.requant, **conv)[0].values
+            self.reference = reference
             self.ifm, self.weights = qx.values.astype(np.int64), qw.values.astype(np.int64)
             self.frac_bits = 2 * fmt.frac_bits
             self.partial: Callable = lambda t, k, s: conv2d_int_sums(t, k, stride=s, padding=0, groups=1)
             self.finish: Callable = self._finish_fixed
         else:
             self.ifm, self.weights = x.astype(np.float32), w.astype(np.float32)
-            self.reference = conv2d_f32(self.ifm, self.weights, None, **conv)
+            if linear:
+                self.reference = linear_f32(self.ifm.reshape(batch, -1), self.weights.reshape(len(w), -1)
+                                            ).reshape(batch, -1, 1, 1)
+            else:
+                self.reference = conv2d_f32(self.ifm, self.weights, None, **conv)
             self.partial = lambda t, k, s: conv2d_f32(t, k, None, stride=s, padding=0, groups=1)
             self.finish = lambda acc, _och: acc
         self.ofm = np.zeros_like(self.reference)
@@ -158,6 +149,60 @@ class _LayerData:
         """(bit exact, max |error|) of the assembled output against the direct kernel."""
         diff = np.abs(self.ofm.astype(np.float64) - self.reference.astype(np.float64))
         return bool(np.array_equal(self.ofm, self.reference)), float(diff.max(initial=0.0))
+
+
+def _fixed(setup: RunSetup) -> tuple[FixedFormat, Requantizer]:
+    """The design's fixed-point format and requantiser (accumulator, rounding, overflow)."""
+    spec = setup.design.precision.fixed
+    fmt = FixedFormat(total_bits=spec.total_bits, int_bits=spec.int_bits, signed=spec.signed)
+    return fmt, Requantizer(out=fmt, rounding=spec.rounding, overflow=spec.overflow,
+                            accumulator=Accumulator(bits=spec.accumulator.bits, overflow=spec.accumulator.overflow))
+
+
+class _PoolData:
+    """Synthetic input of one pooling layer, the direct ``ops.pool`` result and the tile op."""
+
+    def __init__(self, setup: RunSetup, item: LayerSetup, rng: np.random.Generator):
+        pool: Pool = item.layer
+        batch = setup.network.batch
+        x = rng.uniform(-1.0, 1.0, size=(batch, pool.channels, pool.in_h, pool.in_w))
+        geometry = {"kernel": pool.kernel, "stride": pool.stride}
+        is_max = pool.kind is PoolKind.MAX
+        self.overflows = 0
+        if setup.design.precision.kind is NumberKind.FIXED:
+            spec = setup.design.precision.fixed
+            fmt, requant = _fixed(setup)
+            qx, _ = quantize(x, fmt, rounding=spec.rounding, overflow=spec.overflow)
+            ifm = qx.values.astype(np.int64)
+
+            def direct(values: np.ndarray, padding: int) -> np.ndarray:
+                tensor = FixedTensor(values.astype(fmt.storage_dtype), fmt)
+                if is_max:
+                    out, counts = max_pool2d_fixed(tensor, padding=padding, **geometry)
+                else:
+                    out, counts = avg_pool2d_fixed(tensor, padding=padding, requant=requant, **geometry)
+                self.overflows += counts.output
+                return out.values
+
+            pad_value = int(fmt.min_int) if is_max else 0
+        else:
+            ifm = x.astype(np.float32)
+            op = max_pool2d_f32 if is_max else avg_pool2d_f32
+
+            def direct(values: np.ndarray, padding: int) -> np.ndarray:
+                return op(values, padding=padding, **geometry)
+
+            pad_value = -np.inf if is_max else 0.0
+        self.reference = direct(ifm, pool.padding)
+        self.overflows = 0  # count the emulated tiles only
+        self.ofm = np.zeros_like(self.reference)
+        self.pool_math = PoolMath(ifm=ifm, ofm=self.ofm, pool=lambda window: direct(window, 0), pad_value=pad_value)
+
+    def math(self) -> PoolMath:
+        """The pooling unit's view: DDR images and the tile op."""
+        return self.pool_math
+
+    check = _LayerData.check
 
 
 def _cluster(env: simpy.Environment, setup: RunSetup, clock: Clock, trace: TraceRecorder | None) -> Cluster:
@@ -181,23 +226,29 @@ def _cluster(env: simpy.Environment, setup: RunSetup, clock: Clock, trace: Trace
                          topology=str(spec.cluster.topology), trace=trace)
 
 
-def _pools_between(setup: RunSetup) -> list[list[Pool] | None]:
-    """For each planned conv layer, the pooling layers since the previous one (None: no
-    redistribution — the first layer, an unchained layer table, or another layer kind between)."""
+def _redistribution_points(setup: RunSetup) -> list[tuple[LayerSetup, list[Pool]] | None]:
+    """Where the boards exchange the previous conv's outputs: for each planned layer, None or
+    ``(next conv, pools between)``. The exchange happens before the first pool of a conv → pools →
+    conv run (each board then pools what its next conv part needs), or before the conv when no
+    pool is between. Never in an unchained layer table, after an FC layer or across another
+    layer kind."""
+    points: list[tuple[LayerSetup, list[Pool]] | None] = [None] * len(setup.layers)
     if not setup.network.chained:
-        return [None] * len(setup.layers)
-    conv_names = [item.layer.name for item in setup.layers]
-    result: list[list[Pool] | None] = []
-    between: list[object] = []
-    seen_conv = False
+        return points
+    index_of = {item.layer.name: index for index, item in enumerate(setup.layers)}
+    after_conv, first_pool, pools = False, None, []
     for layer in setup.network.flat_layers():
-        if getattr(layer, "name", None) in conv_names:
-            ok = seen_conv and all(isinstance(x, Pool) for x in between)
-            result.append(list(between) if ok else None)
-            between, seen_conv = [], True
-        else:
-            between.append(layer)
-    return result
+        index = index_of.get(layer.name)
+        item = setup.layers[index] if index is not None else None
+        if item is not None and item.kind is LayerKind.POOL:
+            first_pool = index if first_pool is None else first_pool
+            pools.append(layer)
+            continue
+        is_conv = item is not None and item.kind is LayerKind.CONV
+        if is_conv and after_conv:
+            points[index if first_pool is None else first_pool] = (item, pools)
+        after_conv, first_pool, pools = is_conv, None, []
+    return points
 
 
 def _redistribute(env: simpy.Environment, cluster: Cluster, flows: dict[tuple[int, int], int],
@@ -207,11 +258,12 @@ def _redistribute(env: simpy.Environment, cluster: Cluster, flows: dict[tuple[in
     yield simpy.AllOf(env, events)
 
 
-def _busy(cluster: Cluster, before: dict[str, int], runs: list[LayerRun], span_ps: int) -> dict[str, float]:
+def _busy(cluster: Cluster, before: dict[str, int], runs: dict[int, LayerRun], span_ps: int,
+          unit: str = "compute") -> dict[str, float]:
     now = _busy_totals(cluster)
     busy = {name: (now[name] - before.get(name, 0)) / span_ps for name in now}
-    for index, run in enumerate(runs):
-        busy[f"board{index}.compute"] = run.compute_busy_ps / span_ps
+    for index, run in sorted(runs.items()):
+        busy[f"board{index}.{unit}"] = run.compute_busy_ps / span_ps
     return busy
 
 
@@ -236,7 +288,7 @@ def _ddr_bytes(cluster: Cluster) -> tuple[int, int]:
 
 def emulate(setup: RunSetup, *, functional: bool, trace: bool,
             progress: Callable[[str], None] | None = None) -> Emulation:
-    """Run every planned conv layer on the emulated cluster.
+    """Run every planned layer (conv, FC, pooling) on the emulated cluster.
 
     Args:
         setup: the resolved plan.
@@ -253,43 +305,61 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
     rng = np.random.default_rng(setup.experiment.spec.seed)
     result = Emulation(trace=recorder)
 
-    pools = _pools_between(setup)
+    points = _redistribution_points(setup)
+    batch = setup.network.batch
+
+    def start_procs(item: LayerSetup, data) -> dict[int, simpy.events.Process]:
+        """Each board's process for ``item`` (key: board index; boards with nothing to do idle)."""
+        if item.kind is LayerKind.POOL:
+            lanes = setup.design.pooling_lanes
+            return {i: env.process(pool_layer(env, cluster.fabrics[i], item.layer, region, item.pool_tiling(), params,
+                                              lanes=lanes, math=data.math() if data else None))
+                    for i, region in enumerate(item.regions) if not region.is_empty}
+        parts = board_parts(item.layer, batch, item.partition)
+        loaders: list[dict] = [{} for _ in parts]
+        tiling = item.schedule_tiling()
+        for group in _xfer_groups(item.partition):
+            # XFER exchanges tile k for tile k: only boards that walk the same number of
+            # steps can share (uneven parts read the whole operand themselves).
+            if len({count_tiles(item.layer, parts[board], tiling) for board in group.members}) == 1:
+                for board in group.members:
+                    loaders[board][group.operand] = cluster.xfer_loader(board, group, params, item.layer.name)
+        return {i: env.process(conv_layer(env, cluster.fabrics[i], item.layer, part, tiling, params,
+                                          math=data.math() if data else None, loaders=loaders[i]))
+                for i, part in enumerate(parts) if not part.is_empty}
 
     def run_layers() -> simpy.events.ProcessGenerator:
         previous_parts = None
         for index, item in enumerate(setup.layers):
             if progress is not None:
                 progress(item.layer.name)
-            data = _LayerData(setup, item, rng) if functional else None
-            parts = board_parts(item.layer, setup.network.batch, item.partition)
+            pool = item.kind is LayerKind.POOL
+            if functional:
+                data = _PoolData(setup, item, rng) if pool else _LayerData(setup, item, rng)
+            else:
+                data = None
             moved_start, moved_bytes = env.now, cluster.link_bytes()
-            if previous_parts is not None and pools[index] is not None:
-                flows = transfers(previous_parts, item.layer, parts, pools[index])
+            if previous_parts is not None and points[index] is not None:
+                target, pools = points[index]
+                flows = transfers(previous_parts, target.layer, board_parts(target.layer, batch, target.partition),
+                                  pools)
                 if flows:
-                    yield env.process(_redistribute(env, cluster, flows, params.element_bytes, item.layer.name))
-            previous_parts = parts
+                    yield env.process(_redistribute(env, cluster, flows, params.element_bytes, target.layer.name))
+            if not pool:
+                previous_parts = board_parts(item.layer, batch, item.partition)
             redistribution = (clock.cycles_between(moved_start, env.now), cluster.link_bytes() - moved_bytes)
             before_busy, before_bytes, before_link = _busy_totals(cluster), _ddr_bytes(cluster), cluster.link_bytes()
             start = env.now
-            loaders: list[dict] = [{} for _ in parts]
-            tiling = item.schedule_tiling()
-            for group in _xfer_groups(item.partition):
-                # XFER exchanges tile k for tile k: only boards that walk the same number of
-                # steps can share (uneven parts read the whole operand themselves).
-                if len({count_tiles(item.layer, parts[board], tiling) for board in group.members}) == 1:
-                    for board in group.members:
-                        loaders[board][group.operand] = cluster.xfer_loader(board, group, params, item.layer.name)
-            procs = [env.process(conv_layer(env, cluster.fabrics[i], item.layer, part, item.schedule_tiling(), params,
-                                            math=data.math() if data else None, loaders=loaders[i]))
-                     for i, part in enumerate(parts) if not part.is_empty]
-            runs = yield simpy.AllOf(env, procs)
+            procs = start_procs(item, data)
+            done = yield simpy.AllOf(env, list(procs.values()))
             span = max(env.now - start, 1)
-            busy = _busy(cluster, before_busy, [runs[p] for p in procs], span)
+            busy = _busy(cluster, before_busy, {i: done[p] for i, p in procs.items()}, span,
+                         unit="pool" if pool else "compute")
             read, written = _ddr_bytes(cluster)
             exact, error = data.check() if data else (None, None)
             result.layers.append(LayerEmulation(
                 name=item.layer.name, cycles=clock.cycles_between(start, env.now),
-                macs=item.layer.macs * setup.network.batch,
+                macs=item.layer.macs * batch,
                 ddr_read_bytes=read - before_bytes[0], ddr_write_bytes=written - before_bytes[1],
                 link_bytes=cluster.link_bytes() - before_link, busy=busy,
                 bottleneck=max(sorted(busy), key=lambda name: busy[name]),

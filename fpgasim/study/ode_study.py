@@ -109,6 +109,45 @@ def _on_chip_layers(design: DscOdeDesign, network: Network, names: frozenset[str
     return tuple(layer for layer in layers_for(design, network) if layer.name in keep)
 
 
+def state_placement(study: OdeStudy, board: Any, design: DscOdeDesign, network: Network,
+                    names: frozenset[str]) -> tuple[frozenset[str] | None, Any]:
+    """Which on-chip blocks keep their state (feature maps) on chip, by the fit model.
+
+    If the design fits with every block's feature maps on chip, nothing spills. Otherwise the
+    blocks' states move to DDR one at a time, largest feature map first, until the design fits:
+    a spilled block keeps its weight buffers but no longer sizes the feature-map buffers (its
+    layers count as 1×1 maps there).
+
+    Returns:
+        ``(spilled block names, fit verdict)``; ``(None, verdict with every state on chip)`` when
+        the design does not fit even with every state in DDR (the weights alone do not fit).
+    """
+    dsp_types = load_dsp_types()
+    layers = _on_chip_layers(design, network, names)
+    verdict = evaluate_fit(board, design, dsp_types=dsp_types, limits=study.fit_limits, layers=layers)
+    if verdict.fits:
+        return frozenset(), verdict
+    blocks = sorted((layer for layer in network.layers if layer.name in names),
+                    key=lambda layer: (-max(np.prod(layer.in_shape), np.prod(layer.out_shape)), layer.name))
+    spilled: set[str] = set()
+    for block in blocks:
+        spilled.add(block.name)
+        leaves = _leaf_names(network, frozenset(spilled))
+        trial = tuple(replace(layer, in_h=1, in_w=1, out_h=1, out_w=1) if layer.name in leaves else layer
+                      for layer in layers)
+        result = evaluate_fit(board, design, dsp_types=dsp_types, limits=study.fit_limits, layers=trial)
+        if result.fits:
+            return frozenset(spilled), result
+    return None, verdict
+
+
+def state_label(spill_bytes_per_step: int) -> str:
+    """``state on chip`` or ``state spilled to DDR: N bytes per step`` (read + write per evaluation)."""
+    if not spill_bytes_per_step:
+        return "state on chip"
+    return f"state spilled to DDR: {spill_bytes_per_step:,} bytes per step"
+
+
 def fit_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str, Any]:
     """Fit verdict and utilisation of every variant × fixed-point width; the largest that fits."""
     dsp_types = load_dsp_types()
@@ -172,7 +211,8 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str,
     """Emulated latency and speedup of each timed variant at the kernel's own precision.
 
     Raises:
-        DoesNotFit: a timed variant does not fit the board at the kernel's precision (its verdict).
+        DoesNotFit: a timed variant does not fit the board at the kernel's precision even with every
+            block's state spilled to DDR (the verdict with every state on chip).
     """
     spec = study.timing
     names = spec.variants or tuple(v.name for v in study.variants)
@@ -183,11 +223,10 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str,
                               f"{', '.join(v.name for v in study.variants)}")
         variant = study.variant(name)
         net = odenet(study.spec(variant))
-        layers = _on_chip_layers(design, net, on_chip_names(net, variant.on_chip))
-        verdict = evaluate_fit(board, design, dsp_types=load_dsp_types(), limits=study.fit_limits, layers=layers)
-        if not verdict.fits:
+        spilled, verdict = state_placement(study, board, design, net, on_chip_names(net, variant.on_chip))
+        if spilled is None:
             raise DoesNotFit(verdict.report)
-        res = time_variant(net, variant.on_chip, design, board, spec)
+        res = time_variant(net, variant.on_chip, design, board, spec, spilled=spilled)
         pl_macs = sum(layer.macs for layer in net.layers if layer.name in res.on_chip)
         rows.append({"variant": name, "on_chip": list(res.on_chip), "image_us": res.image_ps / 1e6,
                      "first_image_us": res.first_image_ps / 1e6, "weights_us": res.weights_ps / 1e6,
@@ -195,7 +234,9 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign) -> dict[str,
                      "speedup_first_image": res.speedup_first, "pl_cycles_per_image": res.pl_cycles_per_image,
                      "pl_macs_per_image": pl_macs,
                      "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
-                     "breakdown_us": {k: v / 1e6 for k, v in res.breakdown_ps.items()}})
+                     "breakdown_us": {k: v / 1e6 for k, v in res.breakdown_ps.items()},
+                     "state": {block: state_label(n) for block, n in sorted(res.spill_bytes_per_step.items())},
+                     "spill_bytes_per_step": dict(sorted(res.spill_bytes_per_step.items()))})
     cpu, proc = spec.cpu, board.processor
     return {"board": board.id, "kernel": design.name, "precision": design.precision.describe(),
             "clock_mhz": design.clock_mhz, "engine_macs": design.macs,

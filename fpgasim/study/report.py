@@ -76,7 +76,7 @@ def run_markdown(result: RunResult) -> str:
     lines = [
         f"# {spec.name}\n",
         f"{spec.description or ''}\n",
-        f"- network: `{setup.network.name}` (batch {setup.network.batch}); skipped (not conv): "
+        f"- network: `{setup.network.name}` (batch {setup.network.batch}); skipped (not emulated): "
         f"{', '.join(setup.skipped) or 'none'}",
         f"- boards: {setup.boards} × `{setup.board.id}`"
         + (f", link `{spec.cluster.link}` ({spec.cluster.topology})" if setup.boards > 1 else ""),
@@ -102,7 +102,10 @@ def run_markdown(result: RunResult) -> str:
                  "layer (see `busy` in results.json); `redistribution cycles` move the previous layer's outputs "
                  "between boards when the partition changes (before the layer; in the total, not in the model); "
                  "`model cycles` is the complete analytical model for the same tiling; a gap above ~1% names "
-                 "contention or latency the model does not see.\n")
+                 "contention or latency the model does not see. Pooling rows run on the pooling unit "
+                 f"({setup.design.pooling_lanes} window operations per cycle; Tm = Tn = channels per tile), count "
+                 "window operations as MACs and are modelled by the pooling pipeline recurrence "
+                 "(docs/emulated-layers.md); FC rows run on the MAC array as 1×1 convolutions on a 1×1 map.\n")
     return "\n".join(lines)
 
 

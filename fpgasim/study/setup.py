@@ -3,29 +3,51 @@
 Owns: resolving every name the experiment gives (board id or path, kernel design, zoo network),
 refusing what does not fit *before* any simulation (the fit verdict), turning board and design
 numbers into the analytical model's stream rates, and choosing each conv layer's tiling and
-partition with :mod:`fpgasim.mapping`. The result, :class:`RunSetup`, is what the emulator
-and the reports consume.
+partition with :mod:`fpgasim.mapping`. Fully connected layers run as a 1×1 convolution on a
+1×1 map (``in_features`` → input channels); pooling layers run on the pooling unit, each board
+pooling the region its next conv part needs (see docs/emulated-layers.md). The result,
+:class:`RunSetup`, is what the emulator and the reports consume.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_types
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
+from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.kernels.conv_schedule import Tiling as ScheduleTiling
 from fpgasim.mapping import (
-    ConvShape, LayerLatency, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling, conv_shape,
+    Bottleneck, ConvShape, LayerLatency, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling, conv_shape,
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
 )
-from fpgasim.nn import Conv2d, Network, alexnet_conv, vgg16_conv
+from fpgasim.nn import Conv2d, Linear, Network, Pool, PoolKind, alexnet_conv, vgg16_conv
 from fpgasim.sim.cluster import topology_edges
+from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
 from fpgasim.study.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
+from fpgasim.study.redistribute import needed_input, through_pools
 
-__all__ = ["LayerSetup", "RunSetup", "build_setup", "NETWORKS", "element_bytes"]
+__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv", "NETWORKS",
+           "element_bytes", "tiny_cnn"]
 
-#: Zoo builders an experiment may name in ``network.zoo``.
+def tiny_cnn(*, batch: int = 1) -> Network:
+    """A small chained CNN that exercises every layer kind ``fpgasim run`` emulates: 3×16×16 →
+    conv1 (3→8, 3×3) → pool1 (max 2×2/2) → conv2 (8→16, 3×3) → pool2 (avg 3×3/2, pad 1) → fc1
+    (256→32) → fc2 (32→10)."""
+    conv = dict(kernel=3, padding=1)
+    layers = (Conv2d(name="conv1", in_channels=3, out_channels=8, in_h=16, in_w=16, **conv),
+              Pool(name="pool1", kind=PoolKind.MAX, channels=8, in_h=16, in_w=16, kernel=2, stride=2),
+              Conv2d(name="conv2", in_channels=8, out_channels=16, in_h=8, in_w=8, **conv),
+              Pool(name="pool2", kind=PoolKind.AVG, channels=16, in_h=8, in_w=8, kernel=3, stride=2, padding=1),
+              Linear(name="fc1", in_features=256, out_features=32),
+              Linear(name="fc2", in_features=32, out_features=10))
+    return Network(name="tiny_cnn", input_shape=(3, 16, 16), layers=layers, batch=batch)
+
+
+#: Zoo builders an experiment may name in ``network.zoo`` (``tiny_cnn`` is not listed: register it
+#: with ``NETWORKS["tiny_cnn"] = tiny_cnn`` to run it; docs/emulated-layers.md).
 NETWORKS = {"alexnet_conv": alexnet_conv, "vgg16_conv": vgg16_conv}
 
 
@@ -34,30 +56,81 @@ def element_bytes(word_bits: int) -> int:
     return 1 if word_bits <= 8 else 2 if word_bits <= 16 else 4
 
 
+class LayerKind(StrEnum):
+    """How a planned layer runs: on the MAC array (conv, FC as 1×1 conv) or the pooling unit."""
+
+    CONV = "conv"
+    LINEAR = "linear"
+    POOL = "pool"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerSetup:
-    """One conv layer's plan.
+    """One planned layer.
 
     Attributes:
-        layer: the layer (``as_conv()`` form).
-        shape: the analytical model's view of it (channels per group).
-        tiling: tile sizes.
-        partition: split over the boards.
-        analytical: the complete model's prediction for this tiling/partition (one board).
-        released: the authors' released model for the same choice (no halo, no fill/drain).
+        layer: conv and FC layers: the ``as_conv()`` form (FC: :func:`linear_as_conv`); pooling:
+            the :class:`~fpgasim.nn.Pool` itself.
+        shape: the analytical model's view of it (channels per group; a pool is a depthwise
+            K×K window, so ``shape.macs`` counts window operations).
+        tiling: tile sizes (pool: Tm = Tn = channels per tile, at most the design's Tn; Tr×Tc output
+            elements whose input window fits the IFM buffer).
+        partition: split over the boards (pool: its next conv's partition, or all 1).
+        analytical: the complete model's prediction (pool: the closed form of
+            docs/emulated-layers.md) for one board.
+        released: the authors' released model (no halo, no fill/drain); pool: same closed form.
+        kind: conv, linear or pool.
+        source: the network's layer as declared (FC: the :class:`~fpgasim.nn.Linear`).
+        regions: pool only: the output region each board pools (index = board).
     """
 
-    layer: Conv2d
+    layer: Conv2d | Pool
     shape: ConvShape
     tiling: Tiling
     partition: Partition
     analytical: LayerLatency
     released: LayerLatency
+    kind: LayerKind = LayerKind.CONV
+    source: object | None = None
+    regions: tuple[ConvPart, ...] = ()
 
     def schedule_tiling(self) -> ScheduleTiling:
         """The tiling in the engine schedule's type."""
         t = self.tiling
         return ScheduleTiling(tm=t.tm, tn=t.tn, tr=t.tr, tc=t.tc)
+
+    def pool_tiling(self) -> PoolTiling:
+        """The pooling unit's output tile (channels = Tm, rows = Tr, columns = Tc)."""
+        t = self.tiling
+        return PoolTiling(channels=t.tm, rows=t.tr, cols=t.tc)
+
+
+def linear_as_conv(layer: Linear) -> Conv2d:
+    """A fully connected layer as the 1×1 convolution the MAC array runs: ``in_features`` input
+    channels and ``out_features`` output channels on a 1×1 map."""
+    return Conv2d(name=layer.name, in_channels=layer.in_features, out_channels=layer.out_features,
+                  in_h=1, in_w=1, kernel=1, bias=layer.bias)
+
+
+def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
+    """The ``index``-th of ``parts`` contiguous pieces of [lo, hi), ⌈n/parts⌉ each (last shorter)."""
+    size = -(-(hi - lo) // parts)
+    return (min(lo + index * size, hi), min(lo + (index + 1) * size, hi))
+
+
+def board_parts(layer: Conv2d, batch: int, partition: Partition) -> list[ConvPart]:
+    """Each board's output region; board index = ((b·Pr + r)·Pc + c)·Pm + m."""
+    whole = ConvPart.whole(layer, batch=batch)
+    parts = []
+    for b in range(partition.pb):
+        for r in range(partition.pr):
+            for c in range(partition.pc):
+                for m in range(partition.pm):
+                    parts.append(ConvPart(batch=_split(*whole.batch, partition.pb, b),
+                                          out_rows=_split(*whole.out_rows, partition.pr, r),
+                                          out_cols=_split(*whole.out_cols, partition.pc, c),
+                                          out_ch=_split(*whole.out_ch, partition.pm, m)))
+    return parts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,8 +251,76 @@ def _check_cabling(loaded: LoadedExperiment, board: Board, link: LinkType, board
             f"of {boards} boards needs {degree} per board and {board.id} has {len(ports)}")])
 
 
+def _pool_regions(flat: tuple, position: int, planned: dict[int, LayerSetup], network: Network
+                  ) -> tuple[tuple[ConvPart, ...], Partition]:
+    """Each board's output region of the pool at ``position``: what its next conv part needs
+    (through any later pools), or the whole output on board 0 when no conv follows directly."""
+    pool: Pool = flat[position]
+    later: list[Pool] = []
+    for index in range(position + 1, len(flat)):
+        layer = flat[index]
+        if isinstance(layer, Pool):
+            later.append(layer)
+            continue
+        nxt = planned.get(index)
+        if network.chained and nxt is not None and nxt.kind is LayerKind.CONV:
+            regions = []
+            for part in board_parts(nxt.layer, network.batch, nxt.partition):
+                need = through_pools(needed_input(nxt.layer, part), later)
+                regions.append(ConvPart(batch=need.batch, out_ch=need.channels, out_rows=need.rows,
+                                        out_cols=need.cols) if not part.is_empty else part)
+            return tuple(regions), nxt.partition
+        break
+    whole = ConvPart(batch=(0, network.batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
+                     out_cols=(0, pool.out_w))
+    return (whole,), Partition()
+
+
+def _pool_latency(pool: Pool, regions: tuple[ConvPart, ...], tiling: Tiling, rates: PoolRates,
+                  lanes: int) -> LayerLatency:
+    """The pooling unit's model latency on its busiest board (:func:`pool_estimate`); per-tile
+    terms are averages (tiles × term = the total)."""
+    best: LayerLatency | None = None
+    schedule = PoolTiling(channels=tiling.tm, rows=tiling.tr, cols=tiling.tc)
+    for part in regions:
+        if part.is_empty:
+            continue
+        est = pool_estimate(pool, part, schedule, lanes=lanes, rates=rates)
+        n, sums = est.tiles, (est.compute_cycles, est.load_cycles, est.store_cycles)
+        label = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_WRITE_OFM)[sums.index(max(sums))]
+        lat = LayerLatency(t_i_cycles=sums[1] / n, t_w_cycles=0.0, t_c_cycles=sums[0] / n, t_o_cycles=sums[2] / n,
+                           t_link_w_cycles=0.0, t_link_i_cycles=0.0, t_link_cycles=0.0,
+                           l_in_cycles=max(sums[0], sums[1]) / n, l_out_cycles=max(sums) / n, steps=1, tiles=n,
+                           fill_cycles=est.fill_cycles, drain_cycles=est.drain_cycles, cycles=est.cycles,
+                           bottleneck=label, variant=ModelVariant.COMPLETE)
+        if best is None or lat.cycles > best.cycles:
+            best = lat
+    return best
+
+
+def _plan_pool(flat: tuple, position: int, planned: dict[int, LayerSetup], network: Network,
+               design: TiledConvDesign, rates: PoolRates) -> LayerSetup:
+    """A pooling layer's plan: regions per board, tile, the pooling model's latency."""
+    pool: Pool = flat[position]
+    regions, partition = _pool_regions(flat, position, planned, network)
+    # The pooling unit reuses the conv engine's buffers: a tile's input window is Tn channels of
+    # at most ifm_rows × ifm_cols (the IFM buffer), its output at most Tr × Tc (the OFM buffer).
+    tile = design.tile
+    ifm_rows = tile.ifm_rows if tile.ifm_rows is not None else tile.tr
+    ifm_cols = tile.ifm_cols if tile.ifm_cols is not None else tile.tc
+    rows = max(1, min(tile.tr, (ifm_rows - pool.kernel) // pool.stride + 1))
+    cols = max(1, min(tile.tc, (ifm_cols - pool.kernel) // pool.stride + 1))
+    channels = min(design.parallelism.tn, pool.channels)
+    tiling = Tiling(tm=channels, tn=channels, tr=min(rows, pool.out_h), tc=min(cols, pool.out_w))
+    shape = ConvShape(batch=network.batch, out_channels=1, in_channels=1, out_h=pool.out_h, out_w=pool.out_w,
+                      kernel=pool.kernel, stride=pool.stride, padding=pool.padding, groups=pool.channels)
+    latency = _pool_latency(pool, regions, tiling, rates, design.pooling_lanes)
+    return LayerSetup(layer=pool, shape=shape, tiling=tiling, partition=partition, analytical=latency,
+                      released=latency, kind=LayerKind.POOL, source=pool, regions=regions)
+
+
 def build_setup(loaded: LoadedExperiment) -> RunSetup:
-    """Resolve and check everything the experiment names; plan every conv layer.
+    """Resolve and check everything the experiment names; plan every conv, FC and pooling layer.
 
     Raises:
         ConfigError: a name or file that does not resolve (with its place in the experiment).
@@ -209,19 +350,35 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
     network = _network(loaded)
     rates = _rates(loaded, board, design, link, channel.sustained_bytes_per_s)
     bounds = _bounds(board, design)
-    layers, skipped = [], []
-    for layer in network.flat_layers():
-        if not hasattr(layer, "as_conv"):
-            skipped.append(layer.name)
+    flat = network.flat_layers()
+    nbytes, per_beat = element_bytes(design.precision.word_bits), design.elements_per_beat()
+    pool_rates = PoolRates(ddr=rate_from_bandwidth(bandwidth_bytes_per_s=channel.sustained_bytes_per_s,
+                                                    bytes_per_element=nbytes, clock_mhz=design.clock_mhz),
+                            ifm=per_beat["ifm"], ofm=per_beat["ofm"],
+                            chunk_elems=max(1, spec.memory.burst_bytes // nbytes))
+    planned: dict[int, LayerSetup] = {}
+    skipped = []
+    for position, layer in enumerate(flat):
+        if isinstance(layer, Linear):
+            conv, kind = linear_as_conv(layer), LayerKind.LINEAR
+        elif hasattr(layer, "as_conv"):
+            conv, kind = layer.as_conv(), LayerKind.CONV
+        else:
+            if not isinstance(layer, Pool):
+                skipped.append(layer.name)
             continue
-        conv = layer.as_conv()
         shape = conv_shape(conv, batch=network.batch)
         tiling, partition = _choose(shape, loaded, design, bounds, rates, boards)
         kwargs = {"rates": rates, "partition": partition}
-        layers.append(LayerSetup(layer=conv, shape=shape, tiling=tiling, partition=partition,
-                                 analytical=layer_latency(shape, tiling, variant=ModelVariant.COMPLETE, **kwargs),
-                                 released=layer_latency(shape, tiling, variant=ModelVariant.RELEASED, **kwargs)))
-    if not layers:
+        planned[position] = LayerSetup(
+            layer=conv, shape=shape, tiling=tiling, partition=partition, kind=kind, source=layer,
+            analytical=layer_latency(shape, tiling, variant=ModelVariant.COMPLETE, **kwargs),
+            released=layer_latency(shape, tiling, variant=ModelVariant.RELEASED, **kwargs))
+    for position, layer in enumerate(flat):
+        if isinstance(layer, Pool):
+            planned[position] = _plan_pool(flat, position, planned, network, design, pool_rates)
+    layers = [planned[position] for position in sorted(planned)]
+    if not any(item.kind is not LayerKind.POOL for item in layers):
         raise ConfigError([loaded.document.problem(("experiment", "network"), "the network has no conv layer to run")])
     return RunSetup(experiment=loaded, board=board, design=design, network=network, layers=tuple(layers),
                     skipped=tuple(skipped), rates=rates, bounds=bounds,

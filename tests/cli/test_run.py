@@ -31,7 +31,7 @@ def test_run_writes_every_file_and_a_valid_chrome_trace(tmp_path, capsys):
     assert {"X", "M"} <= {event["ph"] for event in events}
     assert all({"name", "ph", "pid", "tid"} <= event.keys() for event in events if event["ph"] in "XM")
     results = json.loads((out / "results.json").read_text())
-    assert results["schema_version"] == 1 and len(results["layers"]) == 5
+    assert results["schema_version"] == 1 and len(results["layers"]) == 7  # 5 conv + 2 pooling
     assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "conv3" in capsys.readouterr().out
 

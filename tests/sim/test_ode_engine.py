@@ -81,3 +81,28 @@ def test_bad_arguments(env: simpy.Environment) -> None:
         PlBlock(name="b", layers=(), evals=0, update_elems=0, weight_elems=0)
     with pytest.raises(BadArgument, match="pw_in=0"):
         _params(pw_in=0)
+
+
+def test_spilled_state_is_read_and_written_every_step_by_hand(env: simpy.Environment) -> None:
+    """Same block as test_timeline_by_hand, state (32 elements = 64 B) kept in DDR: every one of
+    the 3 evaluations adds a 64-B read (64 000 DDR + 8 000 port) and a 64-B write (72 000)."""
+    pw = _layer(PlLayerKind.POINTWISE, 8, 8, k=1, hw=2)
+    on_chip = PlBlock(name="ode", layers=(pw,), evals=3, update_elems=32, weight_elems=72)
+    spilled = PlBlock(name="ode", layers=(pw,), evals=3, update_elems=32, weight_elems=72,
+                      spill_in_elems=32, spill_out_elems=32)
+    assert spilled.spilled and not on_chip.spilled
+    runs = []
+    for block in (on_chip, spilled):
+        env = simpy.Environment()
+        plan = OdePlan(segments=(PlSegment(blocks=(block,), in_elems=32, out_elems=32),))
+        proc = env.process(ode_inference(env, _fabric(env), plan, _params(), images=2))
+        env.run()
+        runs.append(proc.value)
+    fits, spill = runs
+    assert fits.image_ps == [72_000 + 3 * 22_000 + 72_000] * 2
+    assert spill.image_ps == [72_000 + 3 * (72_000 + 22_000 + 72_000) + 72_000] * 2
+    assert spill.breakdown_ps["spill ode"] == 2 * 3 * 144_000       # the DMA time, per image x images
+    assert spill.weights_ps == fits.weights_ps                      # weights still loaded once
+    assert spill.pl_cycles == fits.pl_cycles                        # the engine computes the same
+    with pytest.raises(BadArgument, match="spill_in_elems=-1"):
+        PlBlock(name="b", layers=(pw,), evals=1, update_elems=0, weight_elems=1, spill_in_elems=-1)

@@ -220,3 +220,43 @@ def test_shipped_experiments_load(name: str) -> None:
 def test_shipped_experiments_run(tmp_path: Path, name: str) -> None:
     results = run_ode_study(ROOT / "experiments" / name, tmp_path)
     assert results["timing"]["rows"] and all(r["speedup"] > 0 for r in results["timing"]["rows"])
+
+
+def test_state_spills_to_ddr_when_feature_maps_do_not_fit(tmp_path: Path) -> None:
+    """At 256x256 the ds variant's feature maps overflow the URAM: the largest states move to DDR
+    (weights stay on chip, loaded once); the smallest (layer3_2) still fits. The spilled run is
+    slower than the same plan with every state on chip by at least its DMA time, and the report
+    says which block spilled and how many bytes per step."""
+    from fpgasim.study._ode_timing import time_variant
+    from fpgasim.study.ode_study import state_placement
+
+    path = _write(tmp_path)
+    path.write_text(path.read_text().replace("input_hw: 16}", "input_hw: 256}"))
+    study, board, design = load_study_inputs(path)
+    variant = study.variant("ds")
+    net = odenet(study.spec(variant))
+    names = on_chip_names(net, variant.on_chip)
+    on_chip_fit = evaluate_fit(board, design, dsp_types=load_dsp_types(), limits=study.fit_limits,
+                               layers=_on_chip_layers(design, net, names))
+    assert not on_chip_fit.fits
+    spilled, verdict = state_placement(study, board, design, net, names)
+    assert verdict.fits and spilled == {"layer1", "layer2_1", "layer2_2", "layer3_1"}
+    results = run_ode_study(path, tmp_path / "out")
+    row = results["timing"]["rows"][0]
+    # layer1: 8 x 256 x 256 state, 16-bit, read + written once per Euler step
+    assert row["spill_bytes_per_step"]["layer1"] == 2 * 8 * 256 * 256 * 2
+    assert row["state"]["layer1"] == "state spilled to DDR: 2,097,152 bytes per step"
+    assert row["state"]["layer3_2"] == "state on chip" and row["spill_bytes_per_step"]["layer3_2"] == 0
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "layer1: state spilled to DDR: 2,097,152 bytes per step" in report
+    assert "layer3_2: state on chip" in report
+    spill = time_variant(net, variant.on_chip, design, board, study.timing, spilled=spilled)
+    ideal = time_variant(net, variant.on_chip, design, board, study.timing)
+    # the DMA time of layer1's state is at least its bytes at the DDR channel's sustained rate, per image
+    steps = next(layer.evals for layer in net.layers if layer.name == "layer1")
+    ddr_bytes_per_s = board.memory_channel(study.timing.memory).sustained_bytes_per_s
+    assert spill.breakdown_ps["spill layer1"] >= steps * 2 * 8 * 256 * 256 * 2 / ddr_bytes_per_s * 1e12
+    spill_dma_ps = sum(v for k, v in spill.breakdown_ps.items() if k.startswith("spill "))
+    assert spill.image_ps >= ideal.image_ps + spill_dma_ps
+    assert spill.weights_ps == ideal.weights_ps
+    assert spill.image_ps * 1e-6 == pytest.approx(row["image_us"])

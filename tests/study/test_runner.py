@@ -12,7 +12,7 @@ from fpgasim.study.runner import run_experiment, run_loaded
 def test_single_board_functional_fixed_point_is_bit_exact(write_experiment):
     result = run_experiment(write_experiment(mode="functional"))
     assert result.bit_exact is True
-    assert [layer.emulated.name for layer in result.layers] == ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    assert [layer.emulated.name for layer in result.layers] == ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5"]
     assert all(layer.emulated.max_abs_error == 0.0 for layer in result.layers)
 
 
