@@ -244,6 +244,9 @@ def _redistribution_points(setup: RunSetup) -> list[tuple[LayerSetup, list[Pool]
             first_pool = index if first_pool is None else first_pool
             pools.append(layer)
             continue
+        if item is None and isinstance(layer, Pool):  # not emulated: mapped through where it runs
+            pools.append(layer)
+            continue
         is_conv = item is not None and item.kind is LayerKind.CONV
         if is_conv and after_conv:
             points[index if first_pool is None else first_pool] = (item, pools)

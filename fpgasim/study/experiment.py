@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from fpgasim.config import NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
+from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
 
@@ -82,6 +82,9 @@ class NetworkRef:
     shapes: Str | None = None
     #: batch size.
     batch: PosInt = 1
+    #: emulate pooling layers on the pool unit; false times the conv layers only (as Zhang
+    #: FPGA'15 and Super-LIP do), and data between boards is still mapped through the pools.
+    pooling: Bool = True
 
 
 @config_class

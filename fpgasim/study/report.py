@@ -39,6 +39,8 @@ COLUMNS = (
 
 
 def _cell(key: str, fmt: str, value: object) -> str:
+    if value is None:
+        return "–"
     if key in ("tiling", "partition"):
         return ",".join(str(v) for v in value.values())
     if key.endswith("_bytes"):

@@ -18,7 +18,7 @@ from fpgasim.kernels import evaluate_fit
 from fpgasim.study.emulate import Emulation, LayerEmulation, emulate
 from fpgasim.study.experiment import LoadedExperiment, Mode, load_experiment
 from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION
-from fpgasim.study.setup import LayerSetup, RunSetup, build_setup
+from fpgasim.study.setup import LayerKind, LayerSetup, RunSetup, build_setup
 
 __all__ = ["LayerResult", "RunResult", "run_loaded", "run_experiment"]
 
@@ -43,8 +43,11 @@ class LayerResult:
         return 2 * self.emulated.macs / (self.time_ms * 1e6) if self.time_ms else 0.0
 
     @property
-    def dsp_array_utilisation(self) -> float:
-        """MACs done ÷ (cycles × MAC units on every board)."""
+    def dsp_array_utilisation(self) -> float | None:
+        """MACs done ÷ (cycles × the layer's Tm·Tn MAC units on every board); None for pooling,
+        which runs on the pool unit, not the MAC array."""
+        if not self.macs_per_cycle_peak:
+            return None
         return self.emulated.macs / max(self.emulated.cycles * self.macs_per_cycle_peak, 1)
 
     @property
@@ -178,8 +181,9 @@ def run_loaded(loaded: LoadedExperiment, *, mode: Mode | None = None, trace: boo
     mode = mode or loaded.spec.mode
     setup = build_setup(loaded)
     emulation = emulate(setup, functional=mode is Mode.FUNCTIONAL, trace=trace, progress=progress)
-    peak = setup.design.macs * setup.boards
-    layers = tuple(LayerResult(plan=plan, emulated=emulated, clock_mhz=setup.clock_mhz, macs_per_cycle_peak=peak)
+    layers = tuple(LayerResult(plan=plan, emulated=emulated, clock_mhz=setup.clock_mhz,
+                               macs_per_cycle_peak=0 if plan.kind is LayerKind.POOL
+                               else plan.tiling.tm * plan.tiling.tn * setup.boards)
                    for plan, emulated in zip(setup.layers, emulation.layers, strict=True))
     fit = evaluate_fit(setup.board, setup.design, dsp_types=load_dsp_types())
     used = {str(row.resource): row.used for row in fit.rows}

@@ -376,7 +376,10 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
             released=layer_latency(shape, tiling, variant=ModelVariant.RELEASED, **kwargs))
     for position, layer in enumerate(flat):
         if isinstance(layer, Pool):
-            planned[position] = _plan_pool(flat, position, planned, network, design, pool_rates)
+            if spec.network.pooling:
+                planned[position] = _plan_pool(flat, position, planned, network, design, pool_rates)
+            else:
+                skipped.append(layer.name)
     layers = [planned[position] for position in sorted(planned)]
     if not any(item.kind is not LayerKind.POOL for item in layers):
         raise ConfigError([loaded.document.problem(("experiment", "network"), "the network has no conv layer to run")])

@@ -81,3 +81,11 @@ def test_fixed_partition_product_must_equal_boards(write_experiment):
     loaded = load_experiment(write_experiment(boards=2, extra=extra, tiling="search"))
     with pytest.raises(Exception, match="boards"):
         run_loaded(loaded)
+
+
+def test_conv_only_timing_skips_pools_but_still_moves_data_through_them(write_experiment):
+    network = "{zoo: alexnet_conv, shapes: merged, batch: 1, pooling: false}"
+    result = run_experiment(write_experiment(boards=2, tiling="search", network=network))
+    assert result.setup.skipped == ("pool1", "pool2")
+    assert [layer.emulated.name for layer in result.layers] == ["conv1", "conv2", "conv3", "conv4", "conv5"]
+    assert result.redistribution_cycles > 0
