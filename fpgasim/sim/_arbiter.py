@@ -15,6 +15,11 @@ Coalescing (``coalesce=True``): while only one stream has work, its whole remain
 granted as one transaction (one event instead of one per unit). When another stream
 becomes active the run is cut at the first unit boundary at or after that instant, which
 gives the same timeline as unit-by-unit arbitration (property-tested).
+
+Speed without changing the timeline (``_events``; ``tests/sim/test_fast_paths.py``): a
+finished job's event is fired in place rather than scheduled; decisions asked for one after
+another in the same instant share one LATE event; grant times use the clocks' integer
+formulas inline; hooks a subclass does not override are not called.
 """
 
 from __future__ import annotations
@@ -23,19 +28,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from heapq import heappush
 from numbers import Integral
 
 import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
+from fpgasim.sim._events import LATE, _fire, _Late, _schedule_decision
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.trace import TraceRecorder, active
 
 __all__ = ["Direction", "StreamStats", "RoundRobinServer", "LATE", "check_nbytes"]
 
-#: SimPy event priority after NORMAL (1): fires after every ordinary event of its instant.
-LATE = 2
 
 
 class Direction(StrEnum):
@@ -64,17 +69,6 @@ class StreamStats:
     grants: int
 
 
-class _Late(Event):
-    """An already-triggered event processed in the LATE phase (lean, like simpy.Timeout)."""
-
-    def __init__(self, env: simpy.Environment, delay_ps: int, callback: Callable[[Event], None]):
-        self.env = env
-        self.callbacks = [callback]
-        self._ok = True
-        self._value = None
-        env.schedule(self, LATE, delay_ps)
-
-
 def check_nbytes(owner: str, nbytes: object) -> int:
     """Validate a byte count argument (Python or numpy integer).
 
@@ -84,21 +78,30 @@ def check_nbytes(owner: str, nbytes: object) -> int:
     Raises:
         BadArgument: not an integer >= 0.
     """
+    if type(nbytes) is int and nbytes >= 0:  # fast path; bool is not int by type
+        return nbytes
     if isinstance(nbytes, bool) or not isinstance(nbytes, Integral) or nbytes < 0:
         raise BadArgument(f"{owner}: nbytes={nbytes!r} must be an int >= 0")
     return int(nbytes)
 
 
 class _Job:
-    __slots__ = ("stream", "remaining", "delivered", "total", "direction", "done")
+    """One queued job. With ``done=None`` the job is its own completion object (internal
+    callers: it has the ``callbacks`` that ``_fire`` runs, and saves an Event per job)."""
 
-    def __init__(self, stream: str, nbytes: int, direction: Direction | None, done: Event):
+    __slots__ = ("stream", "remaining", "delivered", "total", "direction", "done", "callbacks", "_ok", "_value")
+
+    def __init__(self, stream: str, nbytes: int, direction: Direction | None, done: Event | None):
         self.stream = stream
         self.remaining = nbytes
         self.delivered = 0
         self.total = nbytes
         self.direction = direction
-        self.done = done
+        if done is None:
+            self.callbacks: list | None = []
+            self.done = self
+        else:
+            self.done = done
 
 
 class _Stream:
@@ -155,12 +158,24 @@ class RoundRobinServer:
         self._by_name: dict[str, _Stream] = {}
         self._active = 0  # streams with queued jobs
         self._last = -1  # index of the last served stream
-        self._pending: Event | None = None  # end of the current transaction
+        self._pending: _Late | None = None  # end of the current transaction
+        self._late: _Late | None = None  # the last end event made (reused once processed)
+        self._finish_bound = self._finish_cb  # bound once (hot path)
+        self._decide_bound = self._decide_cb
         self._deciding = False
         self._free_slot = 0
         self._release_ps = -1
         # current transaction: stream, job, nbytes, start_slot, end_slot, start_ps, coalesced
         self._run: tuple[_Stream, _Job, int, int, int, int, bool] | None = None
+        self._slot_exact = slot_clock.exact_terms()
+        self._end_exact = None if end_clock is None else end_clock.exact_terms()
+        self._slots_memo: dict[int, int] = {}
+        # hot path: skip calls to hooks a subclass does not override
+        cls = type(self)
+        self._gated = (cls._can_grant is not RoundRobinServer._can_grant
+                       or cls._on_grant is not RoundRobinServer._on_grant)
+        self._hooked = (cls._on_unit_done is not RoundRobinServer._on_unit_done
+                        or cls._on_job_done is not RoundRobinServer._on_job_done)
 
     # ----------------------------------------------------------------- public
     def register(self, stream: str) -> None:
@@ -194,7 +209,8 @@ class RoundRobinServer:
 
     def submit(self, stream: str, nbytes: int, direction: Direction | None = None) -> Event:
         """Queue a job; the returned event fires when the job is complete."""
-        nbytes = check_nbytes(self.name, nbytes)
+        if type(nbytes) is not int or nbytes < 0:
+            nbytes = check_nbytes(self.name, nbytes)
         st = self._by_name.get(stream)
         if st is None:
             self.register(stream)
@@ -202,15 +218,35 @@ class RoundRobinServer:
         done = Event(self.env)
         if nbytes == 0:
             return done.succeed()
+        self._enqueue(st, nbytes, direction, done)
+        return done
+
+    def _stream(self, stream: str) -> _Stream:
+        """The stream record of ``stream``, registering it now if new (as ``submit`` does)."""
+        st = self._by_name.get(stream)
+        if st is None:
+            self.register(stream)
+            st = self._by_name[stream]
+        return st
+
+    def _enqueue(self, st: _Stream, nbytes: int, direction: Direction | None, done: Event | None) -> _Job:
+        """Queue a checked job of ``nbytes`` > 0; ``job.done`` is fired when it is complete.
+
+        Returns:
+            The job; with ``done=None`` it is its own completion object (see ``_Job``).
+        """
         queue = st.queue
-        queue.append(_Job(stream, nbytes, direction, done))
+        job = _Job(st.name, nbytes, direction, done)
+        queue.append(job)
         if len(queue) == 1:
             self._active += 1
             run = self._run
             if run is not None and run[6] and run[0] is not st:
                 self._cut()
-        self._kick()
-        return done
+        if self._run is None and not self._deciding:  # _kick(), inlined
+            self._deciding = True
+            _schedule_decision(self.env, self._decide_bound)
+        return job
 
     # ------------------------------------------------------------ subclass hooks
     def _can_grant(self) -> bool:
@@ -222,18 +258,19 @@ class RoundRobinServer:
     def _on_unit_done(self, job: _Job, nbytes: int) -> None:
         """Called when ``nbytes`` of ``job`` finished on the resource (default: nothing)."""
 
-    def _on_job_done(self, job: _Job) -> None:
-        job.done.succeed()
+    def _on_job_done(self, job: _Job) -> Event | None:
+        """Called when ``job`` is complete; returns an event to fire after the next decision."""
+        return job.done
 
     # --------------------------------------------------------------- internals
     def _kick(self) -> None:
         if self._run is None and not self._deciding and self._active:
             self._deciding = True
-            _Late(self.env, 0, self._decide_cb)
+            _schedule_decision(self.env, self._decide_bound)
 
-    def _decide_cb(self, _event: Event) -> None:
+    def _decide_cb(self, _event: _Late) -> None:
         self._deciding = False
-        if self._run is None:
+        if self._run is None and self._active:
             self._decide()
 
     def _end_ps(self, end_slot: int) -> int:
@@ -247,20 +284,24 @@ class RoundRobinServer:
         return full * self._unit_slots + (self._slots_for(rest) if rest else 0)
 
     def _decide(self) -> None:
-        if not self._active or not self._can_grant():
+        if not self._active or (self._gated and not self._can_grant()):
             return
         streams = self._streams
-        n = len(streams)
-        i = self._last + 1
-        while True:
-            if i >= n:
-                i = 0
-            st = streams[i]
-            if st.queue:
-                break
-            i += 1
+        if len(streams) == 1:
+            st = streams[0]
+        else:
+            n = len(streams)
+            i = self._last + 1
+            while True:
+                if i >= n:
+                    i = 0
+                st = streams[i]
+                if st.queue:
+                    break
+                i += 1
         job = st.queue[0]
-        now = self.env._now  # noqa: SLF001 - hot path
+        env = self.env
+        now = env._now  # noqa: SLF001 - hot path
         unit = self.unit_bytes
         remaining = job.remaining
         coalesced = self.coalesce and self._active == 1 and remaining > unit
@@ -272,12 +313,32 @@ class RoundRobinServer:
             slots = self._unit_slots
         else:
             nbytes = remaining
-            slots = self._slots_for(remaining)
-        start_slot = self._free_slot if now == self._release_ps else self._slot_clock.edge_at_or_after(now)
+            slots = self._slots_memo.get(remaining)
+            if slots is None:
+                slots = self._slots_memo[remaining] = self._slots_for(remaining)
+        # Clock.edge_at_or_after / Clock.time_of, inlined (hot path; same integer formulas)
+        num2, den, den2 = self._slot_exact
+        if now == self._release_ps:
+            start_slot = self._free_slot
+        else:
+            top = den2 * now - den
+            start_slot = 0 if top <= 0 else -((-top) // num2)
         end_slot = start_slot + slots
+        end_ps = (end_slot * num2 + den) // den2
+        if self._end_exact is not None:
+            e_num2, e_den, e_den2 = self._end_exact
+            top = e_den2 * end_ps - e_den
+            end_ps = 0 if top <= 0 else (-((-top) // e_num2) * e_num2 + e_den) // e_den2
         self._run = (st, job, nbytes, start_slot, end_slot, now, coalesced)
-        self._on_grant(job, nbytes)
-        self._pending = _Late(self.env, self._end_ps(end_slot) - now, self._finish_cb)
+        if self._gated:
+            self._on_grant(job, nbytes)
+        late = self._late
+        if late is not None and late.callbacks is None:  # processed: reuse it (no allocation)
+            late.callbacks = [self._finish_bound]
+            heappush(env._queue, (end_ps, LATE, next(env._eid), late))  # noqa: SLF001
+        else:
+            late = self._late = _Late(env, end_ps - now, self._finish_bound)
+        self._pending = late
 
     def _cut(self) -> None:
         """Shorten the coalesced run to the first unit boundary at or after now."""
@@ -294,9 +355,9 @@ class RoundRobinServer:
             return
         new_end = start_slot + k * self._unit_slots
         self._run = (stream, job, k * self.unit_bytes, start_slot, new_end, start_ps, False)
-        self._pending = _Late(self.env, self._end_ps(new_end) - now, self._finish_cb)
+        self._pending = self._late = _Late(self.env, self._end_ps(new_end) - now, self._finish_cb)
 
-    def _finish_cb(self, event: Event) -> None:
+    def _finish_cb(self, event: _Late) -> None:
         if event is not self._pending:
             return  # superseded by a cut
         st, job, nbytes, _start_slot, end_slot, start_ps, _ = self._run
@@ -320,11 +381,16 @@ class RoundRobinServer:
         self._run = None
         self._pending = None
         job.remaining -= nbytes
-        self._on_unit_done(job, nbytes)
+        if self._hooked:
+            self._on_unit_done(job, nbytes)
+        done = None
         if job.remaining == 0:
             queue = st.queue
             queue.popleft()
             if not queue:
                 self._active -= 1
-            self._on_job_done(job)
-        self._decide()
+            done = self._on_job_done(job) if self._hooked else job.done
+        if self._active:
+            self._decide()
+        if done is not None:
+            _fire(done)

@@ -92,6 +92,17 @@ class Clock:
         """The exact period in picoseconds."""
         return Fraction(self._num, self._den)
 
+    def exact_terms(self) -> tuple[int, int, int]:
+        """``(2 * num, den, 2 * den)`` of the period ``num / den`` ps, for inlined hot loops.
+
+        ``time_of(n) == (n * t[0] + t[1]) // t[2]``; the first edge at or after ``t_ps`` is
+        ``0`` if ``t[2] * t_ps - t[1] <= 0``, else ``ceil((t[2] * t_ps - t[1]) / t[0])``.
+
+        Returns:
+            The three integers.
+        """
+        return (2 * self._num, self._den, 2 * self._den)
+
     def time_of(self, cycle: int) -> int:
         """Time of edge ``cycle`` in ps: ``round(cycle * period_ps)``, halves rounded up.
 

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
-from simpy.events import Event
+from simpy.events import PENDING, Event
 
 from fpgasim.kernels.conv_schedule import ConvPart, InnerStep, Tiling, conv_schedule
 from fpgasim.nn.layers import Conv2d
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.ddr import DdrChannel
-from fpgasim.sim.port import StreamPort, dma_read, dma_write
+from fpgasim.sim.port import StreamPort, dma_read, start_dma_read, start_dma_write
 from fpgasim.sim.trace import TraceRecorder
 
 __all__ = ["EngineParams", "BoardFabric", "TileMath", "LayerRun", "OperandLoader", "conv_layer", "IFM", "WEIGHTS", "OFM"]
@@ -120,6 +120,37 @@ class LayerRun:
 OperandLoader = Callable[[int, InnerStep, int], Generator[Event, object, object]]
 
 
+def _all_of(env: simpy.Environment, *events: Event) -> Event:
+    """``simpy.AllOf(env, events)`` without its value bookkeeping (hot path, once per step).
+
+    Triggers at the same point as the condition would: when the last event is processed
+    (or fails, like the condition, with that event's exception).
+
+    Returns:
+        An event whose value is None.
+    """
+    join = Event(env)
+    left = [len(events)]
+
+    def check(event: Event) -> None:
+        if join._value is not PENDING:  # noqa: SLF001 - as simpy.Condition._check
+            return
+        if not event._ok:  # noqa: SLF001
+            event._defused = True  # noqa: SLF001
+            join.fail(event._value)  # noqa: SLF001
+            return
+        left[0] -= 1
+        if left[0] == 0:
+            join.succeed()
+
+    for event in events:
+        if event.callbacks is None:
+            check(event)
+        else:
+            event.callbacks.append(check)
+    return join
+
+
 def _ifm_tile(math: TileMath, step: InnerStep) -> np.ndarray:
     tile = np.zeros((1, step.in_ch[1] - step.in_ch[0], step.halo_h, step.halo_w), dtype=math.ifm.dtype)
     rows = step.in_rows[1] - step.in_rows[0]
@@ -174,15 +205,25 @@ def conv_layer(
         return load
 
     load = {IFM: dma(IFM), WEIGHTS: dma(WEIGHTS), **(loaders or {})}
+    # Without custom loaders both DMAs start right here, without process wrappers (fewer
+    # events). Only the moment of the first request inside the instant moves; the DDR decides
+    # in the LATE phase, so the same requests compete, and ifm still registers before weights.
+    # (Custom loaders keep their processes: their first requests come at process start.)
+    direct = not loaders
 
     def loader() -> Generator[Event, object, None]:
         for index, step in enumerate(steps):
             yield in_buf.reserve()
             ifm_bytes = step.ifm_elems * nbytes
             w_bytes = step.weight_elems(layer.kernel) * nbytes
-            ifm = env.process(load[IFM](index, step, ifm_bytes))
-            weights = env.process(load[WEIGHTS](index, step, w_bytes))
-            yield ifm & weights
+            if direct:
+                ifm = start_dma_read(fabric.ddr, fabric.ports[IFM], IFM, ifm_bytes, chunk_bytes=params.dma_chunk_bytes)
+                weights = start_dma_read(fabric.ddr, fabric.ports[WEIGHTS], WEIGHTS, w_bytes,
+                                         chunk_bytes=params.dma_chunk_bytes)
+            else:
+                ifm = env.process(load[IFM](index, step, ifm_bytes))
+                weights = env.process(load[WEIGHTS](index, step, w_bytes))
+            yield _all_of(env, ifm, weights)
             run.add_bytes(IFM, ifm_bytes)
             run.add_bytes(WEIGHTS, w_bytes)
             payload = None
@@ -217,8 +258,7 @@ def conv_layer(
         for step in (s for s in steps if s.last):
             acc = yield out_buf.get()
             ofm_bytes = step.ofm_elems * nbytes
-            yield env.process(dma_write(env, fabric.ddr, fabric.ports[OFM], OFM, ofm_bytes,
-                                        chunk_bytes=params.dma_chunk_bytes))
+            yield start_dma_write(fabric.ddr, fabric.ports[OFM], OFM, ofm_bytes, chunk_bytes=params.dma_chunk_bytes)
             run.add_bytes(OFM, ofm_bytes)
             if math is not None:
                 math.ofm[step.batch:step.batch + 1, step.out_ch[0]:step.out_ch[1],

@@ -155,7 +155,7 @@ class LinkDirection(RoundRobinServer):
             Timeout(self.env, self.fixed_latency_ps).callbacks.append(lambda _e: self._deliver(job, nbytes))
 
     def _on_job_done(self, job: _Job) -> None:
-        pass  # completes on delivery
+        return None  # completes on delivery
 
     # ------------------------------------------------------------- internals
     def _deliver(self, job: _Job, nbytes: int) -> None:

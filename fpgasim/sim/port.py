@@ -13,6 +13,11 @@ call the first stage A and the second B. Chunk ``i`` enters B when A has finishe
 (a two-chunk skid buffer: one chunk in B, one in A). Uncontended, with per-chunk times
 ``a`` and ``b``, ``n`` equal chunks take exactly ``a + (n-1) * max(a, b) + b``: the rate is
 the minimum of the two. A shared DDR only makes stage times longer.
+
+:func:`start_dma_read` / :func:`start_dma_write` run the same pipeline without a SimPy
+process and return its completion event (fewer events; the engine's default loaders use
+them). The pipeline itself is driven by callbacks, chunk by chunk, exactly as the generator
+formulation would be (``tests/sim/test_fast_paths.py``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
-from fpgasim.sim._arbiter import Direction, RoundRobinServer, check_nbytes
+from fpgasim.sim._arbiter import Direction, RoundRobinServer, _Job, check_nbytes
+from fpgasim.sim._events import _fire
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.trace import TraceRecorder
 
-__all__ = ["StreamPort", "dma_read", "dma_write"]
+__all__ = ["StreamPort", "dma_read", "dma_write", "start_dma_read", "start_dma_write"]
 
 _WHOLE = 1 << 62
 
@@ -105,20 +111,95 @@ def _chunks(owner: str, nbytes: int, chunk_bytes: int) -> list[int]:
     return [chunk_bytes] * full + ([rest] if rest else [])
 
 
-def _pipeline(first, second, sizes: list[int]) -> Generator[Event, object, None]:
-    """Two-stage chunk pipeline with the overlap rule of the module docstring."""
-    if not sizes:
-        return
-    a_ev = first(sizes[0])
-    b_ev = None
-    for i in range(len(sizes)):
-        yield a_ev
-        if b_ev is not None:
-            yield b_ev
+class _Pipeline:
+    """The two-stage chunk pipeline of the module docstring, driven by event callbacks.
+
+    It issues exactly the submissions of the generator below, at the same callback points
+    (so the same timeline), without a SimPy process of its own::
+
+        a = first(sizes[0]); b = None
+        for i in range(n):
+            yield a
+            if b is not None: yield b
+            if i + 1 < n: a = first(sizes[i + 1])
+            b = second(sizes[i])
+        yield b
+
+    A stage event already processed is passed at once, as a process does. When the last
+    chunk has left stage B, ``done`` is fired in place (see ``_events._fire``), where the
+    generator's process would have resumed.
+    """
+
+    __slots__ = ("first", "second", "sizes", "index", "a_ev", "b_ev", "done")
+
+    def __init__(self, env: simpy.Environment, first, second, sizes: list[int]):
+        self.first = first
+        self.second = second
+        self.sizes = sizes
+        self.index = 0
+        self.b_ev: Event | None = None
+        self.done = Event(env)
+        self.a_ev = first(sizes[0])
+        self._wait_a()
+
+    def _wait_a(self) -> None:
+        callbacks = self.a_ev.callbacks
+        if callbacks is not None:
+            callbacks.append(self._a_done)
+        else:
+            self._a_done(None)
+
+    def _a_done(self, _event: Event | None) -> None:
+        b_ev = self.b_ev
+        if b_ev is not None and b_ev.callbacks is not None:
+            b_ev.callbacks.append(self._advance)
+        else:
+            self._advance(None)
+
+    def _advance(self, _event: Event | None) -> None:
+        i = self.index
+        sizes = self.sizes
         if i + 1 < len(sizes):
-            a_ev = first(sizes[i + 1])
-        b_ev = second(sizes[i])
-    yield b_ev
+            self.a_ev = self.first(sizes[i + 1])
+        self.b_ev = self.second(sizes[i])
+        self.index = i + 1
+        if i + 1 < len(sizes):
+            self._wait_a()
+        else:
+            self.b_ev.callbacks.append(self._finish)  # just submitted, nbytes > 0: pending
+
+    def _finish(self, _event: Event) -> None:
+        _fire(self.done)
+
+
+def _stage(server: RoundRobinServer, stream: str, direction: Direction | None):
+    """``nbytes -> completion`` of one pipeline stage: ``server.submit`` without its checks
+    (chunk sizes are validated once) and with the job as its completion; the stream is
+    registered at the first chunk, as ``submit`` would."""
+    st = None
+
+    def submit(nbytes: int) -> _Job:
+        nonlocal st
+        if st is None:
+            st = server._stream(stream)  # noqa: SLF001 - same layer, hot path
+        return server._enqueue(st, nbytes, direction, None)  # noqa: SLF001 - the job is its completion
+
+    return submit
+
+
+def _read_stages(ddr: DdrChannel, port: StreamPort, stream: str):
+    return _stage(ddr, stream, Direction.READ), _stage(port, stream, None)
+
+
+def _write_stages(ddr: DdrChannel, port: StreamPort, stream: str):
+    return _stage(port, stream, None), _stage(ddr, stream, Direction.WRITE)
+
+
+def _check_resources(owner: str, ddr: object, port: object) -> None:
+    if not isinstance(ddr, DdrChannel):
+        raise BadArgument(f"{owner}: ddr={ddr!r} must be a fpgasim.sim.DdrChannel")
+    if not isinstance(port, StreamPort):
+        raise BadArgument(f"{owner}: port={port!r} must be a fpgasim.sim.StreamPort")
 
 
 def dma_read(
@@ -132,7 +213,8 @@ def dma_read(
 ) -> Generator[Event, object, None]:
     """Process: read ``nbytes`` from ``ddr`` into the fabric through ``port``, pipelined.
 
-    Use as ``yield env.process(dma_read(env, ddr, port, "ifm", n))``.
+    Use as ``yield env.process(dma_read(env, ddr, port, "ifm", n))``, or use
+    :func:`start_dma_read` to get an event without a process.
 
     Args:
         env: SimPy environment (unused, kept for the process signature convention).
@@ -147,9 +229,8 @@ def dma_read(
         BadArgument: bad nbytes or chunk size (raised when the process starts).
     """
     sizes = _chunks(f"dma_read {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    yield from _pipeline(
-        lambda n: ddr.transfer(stream, n, Direction.READ), lambda n: port.transfer(stream, n), sizes
-    )
+    if sizes:
+        yield _Pipeline(ddr.env, *_read_stages(ddr, port, stream), sizes).done
 
 
 def dma_write(
@@ -166,6 +247,50 @@ def dma_write(
     Same arguments and overlap rule as :func:`dma_read`, stages swapped (port, then DDR).
     """
     sizes = _chunks(f"dma_write {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    yield from _pipeline(
-        lambda n: port.transfer(stream, n), lambda n: ddr.transfer(stream, n, Direction.WRITE), sizes
-    )
+    if sizes:
+        yield _Pipeline(ddr.env, *_write_stages(ddr, port, stream), sizes).done
+
+
+def start_dma_read(
+    ddr: DdrChannel, port: StreamPort, stream: str, nbytes: int, *, chunk_bytes: int | None = None
+) -> Event:
+    """Start :func:`dma_read` now, without a process; returns the event of its completion.
+
+    The first chunk is requested at the call (a process would request it when SimPy starts
+    it, later in the same instant); everything after is the same timeline. Yield the event.
+
+    Args:
+        ddr: the DDR channel.
+        port: the stream port.
+        stream: stream name on both resources.
+        nbytes: bytes to move (0: an event that is already triggered).
+        chunk_bytes: pipeline granularity (default ``ddr.burst_bytes``).
+
+    Returns:
+        An event firing when the last chunk has left the port.
+
+    Raises:
+        BadArgument: bad resources, nbytes or chunk size (at the call).
+    """
+    _check_resources(f"start_dma_read {stream}", ddr, port)
+    sizes = _chunks(f"start_dma_read {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
+    if not sizes:
+        return Event(ddr.env).succeed()
+    return _Pipeline(ddr.env, *_read_stages(ddr, port, stream), sizes).done
+
+
+def start_dma_write(
+    ddr: DdrChannel, port: StreamPort, stream: str, nbytes: int, *, chunk_bytes: int | None = None
+) -> Event:
+    """Start :func:`dma_write` now, without a process; returns the event of its completion.
+
+    Same arguments and timing as :func:`start_dma_read`, stages swapped (port, then DDR).
+
+    Raises:
+        BadArgument: bad resources, nbytes or chunk size (at the call).
+    """
+    _check_resources(f"start_dma_write {stream}", ddr, port)
+    sizes = _chunks(f"start_dma_write {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
+    if not sizes:
+        return Event(ddr.env).succeed()
+    return _Pipeline(ddr.env, *_write_stages(ddr, port, stream), sizes).done
