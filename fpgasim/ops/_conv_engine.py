@@ -153,9 +153,9 @@ def _gemm_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type,
     return parts
 
 
-def _direct_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type) -> np.ndarray:
+def _direct_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type, exact: bool) -> np.ndarray:
     out = np.empty((geo.batch, geo.out_channels, geo.out_h, geo.out_w), dtype=dtype)
-    direct_conv(pad_input(x, geo.padding), np.ascontiguousarray(w, dtype=dtype), geo.stride, geo.groups, out)
+    direct_conv(pad_input(x, geo.padding), np.ascontiguousarray(w, dtype=dtype), geo.stride, geo.groups, exact, out)
     return out.reshape(1, geo.batch, geo.out_channels, geo.out_h * geo.out_w)
 
 
@@ -187,7 +187,7 @@ def int_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, bounds: Bounds,
         raise BadArgument(f"method={method!r} is not exact for these operands: bound {bounds.row} > {_LIMITS[method]}")
     if method == "gemm_f64":
         return _gemm_parts(x, w, geo, dtype, [(0, geo.reduction_len)])
-    return _direct_parts(x, w, geo, dtype)
+    return _direct_parts(x, w, geo, dtype, True)
 
 
 def exact_int_sums(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, method: str | None = None) -> np.ndarray:
@@ -205,5 +205,5 @@ def conv_float(x: np.ndarray, w: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     if geo.in_per_group >= _GEMM_MIN_CHANNELS:
         parts = _gemm_parts(x, w, geo, np.float32, [(0, geo.reduction_len)])
     else:
-        parts = _direct_parts(x, w, geo, np.float32)
+        parts = _direct_parts(x, w, geo, np.float32, False)
     return parts[0].reshape(geo.batch, geo.out_channels, geo.out_h, geo.out_w)

@@ -37,11 +37,51 @@ def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover -
 
 
 @njit(cache=True)
-def _accumulate_plane(xp, w, n, mi, ci0, stride, plane):  # pragma: no cover - compiled
-    """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·s + i, ow·s + j], in plane's dtype."""
+def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, plane):  # pragma: no cover - compiled
+    """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·s + i, ow·s + j], in plane's dtype.
+
+    ``exact``: the caller proved every partial sum exact in plane's dtype, so the summation order
+    may change (float inputs keep the fixed c, i, j order, on which their rounding depends).
+    """
     cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
     oh_n, ow_n = plane.shape
     plane[:, :] = 0
+    # exact: several taps per pass over a row; any order gives the same result, as every partial
+    # sum of a subset of the products is an integer within the bound checked for plane's dtype
+    # (converting x to that dtype is exact when some weight is nonzero, as then max|x| ≤ bound;
+    # when all are zero every product is 0 anyway)
+    if exact and stride == 1 and kw == 3 and kh == 3:
+        rows = np.empty((3, ow_n + 2), dtype=plane.dtype)  # the 3 input rows, converted once
+        for cc in range(cg):
+            w00, w01, w02 = w[mi, cc, 0, 0], w[mi, cc, 0, 1], w[mi, cc, 0, 2]
+            w10, w11, w12 = w[mi, cc, 1, 0], w[mi, cc, 1, 1], w[mi, cc, 1, 2]
+            w20, w21, w22 = w[mi, cc, 2, 0], w[mi, cc, 2, 1], w[mi, cc, 2, 2]
+            for r in range(3):
+                src = xp[n, ci0 + cc, r]
+                for q in range(ow_n + 2):
+                    rows[r, q] = src[q]
+            for oh in range(oh_n):
+                s0, s1, s2 = rows[oh % 3], rows[(oh + 1) % 3], rows[(oh + 2) % 3]
+                dst = plane[oh]
+                for ow in range(ow_n):
+                    dst[ow] += ((w00 * s0[ow] + w01 * s0[ow + 1] + w02 * s0[ow + 2])
+                                + (w10 * s1[ow] + w11 * s1[ow + 1] + w12 * s1[ow + 2])
+                                + (w20 * s2[ow] + w21 * s2[ow + 1] + w22 * s2[ow + 2]))
+                if oh + 3 < xp.shape[2]:
+                    src = xp[n, ci0 + cc, oh + 3]
+                    for q in range(ow_n + 2):
+                        s0[q] = src[q]
+        return
+    if exact and stride == 1 and kw == 3:
+        for cc in range(cg):
+            for i in range(kh):
+                w0, w1, w2 = w[mi, cc, i, 0], w[mi, cc, i, 1], w[mi, cc, i, 2]
+                for oh in range(oh_n):
+                    src = xp[n, ci0 + cc, oh + i]
+                    dst = plane[oh]
+                    for ow in range(ow_n):
+                        dst[ow] += w0 * src[ow] + w1 * src[ow + 1] + w2 * src[ow + 2]
+        return
     for cc in range(cg):
         for i in range(kh):
             for j in range(kw):
@@ -61,16 +101,17 @@ def _accumulate_plane(xp, w, n, mi, ci0, stride, plane):  # pragma: no cover - c
 
 
 @njit(cache=True)
-def direct_conv(xp, w, stride, groups, out):  # pragma: no cover - compiled
+def direct_conv(xp, w, stride, groups, exact, out):  # pragma: no cover - compiled
     """out[n, m, oh, ow] = Σ_{c,i,j} w[m, c, i, j] · xp[n, g·Cg + c, oh·s + i, ow·s + j] (xp zero-padded).
 
-    Accumulates in ``out`` (its dtype is the accumulator's); ``w`` has that dtype too.
+    Accumulates in ``out`` (its dtype is the accumulator's); ``w`` has that dtype too; ``exact``
+    as :func:`_accumulate_plane`.
     """
     m_n, cg = w.shape[0], w.shape[1]
     mg = m_n // groups
     for t in range(xp.shape[0] * m_n):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, out[n, mi])
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, exact, out[n, mi])
 
 
 @njit(cache=True)
@@ -173,6 +214,18 @@ def _finish_row_float(buf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift,
 
 
 @njit(cache=True)
+def _store(fbuf, out_lo, out_hi, dst):  # pragma: no cover - compiled
+    """dst[:] = fbuf (finished float64 integers within out_lo..out_hi), via int32 when that range
+    fits int32 (a packed AVX conversion; float64 → int64 has none below AVX-512)."""
+    if out_lo >= -(2**31) and out_hi < 2**31:
+        for p in range(fbuf.shape[0]):
+            dst[p] = np.int32(fbuf[p])
+    else:
+        for p in range(fbuf.shape[0]):
+            dst[p] = np.int64(fbuf[p])
+
+
+@njit(cache=True)
 def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
                  out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
     """Sum ``parts`` (K, N, M, P) exactly in int64, add ``bias`` (M,), then finish into ``out`` (N, M, P).
@@ -191,11 +244,11 @@ def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, ac
     one = np.int64(1)
     acc_mask = (one << np.int64(acc_bits)) - one
     out_mask = (one << np.int64(out_bits)) - one
-    acc_count = 0
-    out_count = 0
+    rows = n_b * m_n
+    counts = np.zeros(2, dtype=np.int64)
     buf = np.empty(p_n, dtype=np.int64)
     fbuf = np.empty(p_n, dtype=np.float64)
-    for t in range(n_b * m_n):
+    for t in range(rows):
         n, m = t // m_n, t % m_n
         if use_float:
             fb = float(bias[m])
@@ -204,28 +257,24 @@ def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, ac
                 fbuf[p] = np.float64(src[p]) + fb
             a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
                                      out_lo, out_hi, out_bits, out_wrap)
-            acc_count += a
-            out_count += o
+            _store(fbuf, out_lo, out_hi, out[n, m])
+        else:
+            b = bias[m]
+            src = parts[0, n, m]
+            for p in range(p_n):
+                buf[p] = np.int64(src[p]) + b
+            for k in range(1, n_parts):
+                src = parts[k, n, m]
+                for p in range(p_n):
+                    buf[p] += np.int64(src[p])
+            a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
+                               out_hi, out_mask, out_wrap)
             dst = out[n, m]
             for p in range(p_n):
-                dst[p] = np.int64(fbuf[p])
-            continue
-        b = bias[m]
-        src = parts[0, n, m]
-        for p in range(p_n):
-            buf[p] = np.int64(src[p]) + b
-        for k in range(1, n_parts):
-            src = parts[k, n, m]
-            for p in range(p_n):
-                buf[p] += np.int64(src[p])
-        a, o = _finish_row(buf, acc_lo, acc_hi, acc_mask, acc_check, acc_wrap, shift, rounding, out_lo,
-                           out_hi, out_mask, out_wrap)
-        acc_count += a
-        out_count += o
-        dst = out[n, m]
-        for p in range(p_n):
-            dst[p] = buf[p]
-    return acc_count, out_count
+                dst[p] = buf[p]
+        counts[0] += a
+        counts[1] += o
+    return counts[0], counts[1]
 
 
 @njit(cache=True)
@@ -246,14 +295,14 @@ def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc
     one = np.int64(1)
     acc_mask = (one << np.int64(acc_bits)) - one
     out_mask = (one << np.int64(out_bits)) - one
-    acc_count = 0
-    out_count = 0
+    planes = xp.shape[0] * m_n
+    counts = np.zeros(2, dtype=np.int64)
     plane = np.empty((oh_n, ow_n), dtype=plane_like.dtype)
     buf = np.empty(oh_n * ow_n, dtype=np.int64)
     fbuf = np.empty(oh_n * ow_n, dtype=np.float64)
-    for t in range(xp.shape[0] * m_n):
+    for t in range(planes):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, plane)
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, True, plane)
         dst = out[n, mi]
         if use_float:
             fb = float(bias[mi])
@@ -263,8 +312,7 @@ def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc
                     fbuf[oh * ow_n + ow] = np.float64(row[ow]) + fb
             a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
                                      out_lo, out_hi, out_bits, out_wrap)
-            for p in range(fbuf.shape[0]):
-                dst[p] = np.int64(fbuf[p])
+            _store(fbuf, out_lo, out_hi, dst)
         else:
             b = bias[mi]
             for oh in range(oh_n):
@@ -275,7 +323,6 @@ def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc
                                out_hi, out_mask, out_wrap)
             for p in range(buf.shape[0]):
                 dst[p] = buf[p]
-        acc_count += a
-        out_count += o
-    return acc_count, out_count
-
+        counts[0] += a
+        counts[1] += o
+    return counts[0], counts[1]
