@@ -74,6 +74,9 @@ class Bounds:
         if self._chunks is not None:
             return self._chunks if len(self._chunks) <= max_chunks else None
         k_len = self._wabs.shape[1]
+        if self.row <= F32_EXACT:  # the whole axis is one chunk; no prefix sums needed
+            self._chunks = [(0, k_len)]
+            return self._chunks
         cum = np.zeros((self._wabs.shape[0], k_len + 1), dtype=np.int64)
         np.cumsum(self._wabs, axis=1, out=cum[:, 1:])
         chunks, start = [], 0
@@ -135,14 +138,14 @@ def _gemm_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type,
     wmat = np.ascontiguousarray(w.reshape(geo.out_channels, k_len), dtype=dtype)
     parts = np.empty((len(chunks), geo.batch, geo.out_channels, oh_n * ow_n), dtype=dtype)
     rows = max(1, min(oh_n, _COLS_BUDGET_BYTES // (k_len * ow_n * np.dtype(dtype).itemsize)))
-    cols_full = np.empty((k_len, rows * ow_n), dtype=dtype)
+    cols_flat = np.empty(k_len * rows * ow_n, dtype=dtype)
     xp = pad_input(x, geo.padding)
     for n in range(geo.batch):
         for g in range(geo.groups):
             wg = wmat[g * mg:(g + 1) * mg]
             for oh0 in range(0, oh_n, rows):
                 oh1 = min(oh_n, oh0 + rows)
-                cols = cols_full[:, :(oh1 - oh0) * ow_n]
+                cols = cols_flat[:k_len * (oh1 - oh0) * ow_n].reshape(k_len, (oh1 - oh0) * ow_n)  # contiguous
                 im2col(xp, n, g * cg, cg, geo.kernel_h, geo.kernel_w, geo.stride, oh0, oh1, cols)
                 for k, (a, b) in enumerate(chunks):
                     out = parts[k, n, g * mg:(g + 1) * mg, oh0 * ow_n:oh1 * ow_n]

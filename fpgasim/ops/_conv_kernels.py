@@ -17,61 +17,71 @@ __all__ = ["im2col", "direct_conv", "finish_parts", "direct_fixed"]
 def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover - compiled
     """cols[(c·KH + i)·KW + j, (oh − oh0)·OW + ow] = xp[n, c0 + c, oh·s + i, ow·s + j] (xp zero-padded).
 
-    Converts to ``cols.dtype`` while copying (exact for the integers the callers pass).
+    Converts to ``cols.dtype`` while copying (exact for the integers the callers pass). The
+    inner loops index zero-based views with loop counters only, so LLVM needs no negative-index
+    wraparound and vectorises them (2.5–4× faster than flat ``base + ow`` indexing); a 3-wide
+    stride-1 kernel writes its 3 shifted rows from one read of the input row.
     """
-    ow_n = cols.shape[1] // (oh1 - oh0)
+    oh_n = oh1 - oh0
+    ow_n = cols.shape[1] // oh_n
+    cols3 = cols.reshape(cols.shape[0], oh_n, ow_n)
     for c in range(cg):
         for i in range(kh):
-            for j in range(kw):
-                r = (c * kh + i) * kw + j
-                dst = cols[r]
-                for oh in range(oh0, oh1):
-                    src = xp[n, c0 + c, oh * stride + i]
-                    base = (oh - oh0) * ow_n
-                    if stride == 1:
+            r0 = (c * kh + i) * kw
+            for oh in range(oh_n):
+                src = xp[n, c0 + c, (oh0 + oh) * stride + i]
+                if stride == 1 and kw == 3:
+                    d0, d1, d2 = cols3[r0, oh], cols3[r0 + 1, oh], cols3[r0 + 2, oh]
+                    for ow in range(ow_n):
+                        d0[ow] = src[ow]
+                        d1[ow] = src[ow + 1]
+                        d2[ow] = src[ow + 2]
+                else:
+                    for j in range(kw):
+                        dst = cols3[r0 + j, oh]
                         for ow in range(ow_n):
-                            dst[base + ow] = src[ow + j]
-                    else:
-                        for ow in range(ow_n):
-                            dst[base + ow] = src[ow * stride + j]
+                            dst[ow] = src[ow * stride + j]
 
 
 @njit(cache=True)
-def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, plane):  # pragma: no cover - compiled
+def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma: no cover - compiled
     """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·s + i, ow·s + j], in plane's dtype.
 
     ``exact``: the caller proved every partial sum exact in plane's dtype, so the summation order
     may change (float inputs keep the fixed c, i, j order, on which their rounding depends).
+    ``xbuf``: scratch of xp's spatial shape in plane's dtype.
     """
     cg, kh, kw = w.shape[1], w.shape[2], w.shape[3]
     oh_n, ow_n = plane.shape
-    plane[:, :] = 0
-    # exact: several taps per pass over a row; any order gives the same result, as every partial
-    # sum of a subset of the products is an integer within the bound checked for plane's dtype
-    # (converting x to that dtype is exact when some weight is nonzero, as then max|x| ≤ bound;
-    # when all are zero every product is 0 anyway)
+    # exact: all 9 taps in one pass over each output row; any order gives the same result, as every
+    # partial sum of a subset of the products is an integer within the bound checked for plane's
+    # dtype (converting x to that dtype is exact when some weight is nonzero, as then
+    # max|x| ≤ bound; when all are zero every product is 0 anyway). The input plane is converted
+    # once, and the first channel assigns instead of adding (no zeroing pass).
     if exact and stride == 1 and kw == 3 and kh == 3:
-        rows = np.empty((3, ow_n + 2), dtype=plane.dtype)  # the 3 input rows, converted once
         for cc in range(cg):
             w00, w01, w02 = w[mi, cc, 0, 0], w[mi, cc, 0, 1], w[mi, cc, 0, 2]
             w10, w11, w12 = w[mi, cc, 1, 0], w[mi, cc, 1, 1], w[mi, cc, 1, 2]
             w20, w21, w22 = w[mi, cc, 2, 0], w[mi, cc, 2, 1], w[mi, cc, 2, 2]
-            for r in range(3):
-                src = xp[n, ci0 + cc, r]
-                for q in range(ow_n + 2):
-                    rows[r, q] = src[q]
+            src = xp[n, ci0 + cc]
+            for r in range(xbuf.shape[0]):
+                a, b = src[r], xbuf[r]
+                for q in range(xbuf.shape[1]):
+                    b[q] = a[q]
             for oh in range(oh_n):
-                s0, s1, s2 = rows[oh % 3], rows[(oh + 1) % 3], rows[(oh + 2) % 3]
-                dst = plane[oh]
-                for ow in range(ow_n):
-                    dst[ow] += ((w00 * s0[ow] + w01 * s0[ow + 1] + w02 * s0[ow + 2])
-                                + (w10 * s1[ow] + w11 * s1[ow + 1] + w12 * s1[ow + 2])
-                                + (w20 * s2[ow] + w21 * s2[ow + 1] + w22 * s2[ow + 2]))
-                if oh + 3 < xp.shape[2]:
-                    src = xp[n, ci0 + cc, oh + 3]
-                    for q in range(ow_n + 2):
-                        s0[q] = src[q]
+                s0, s1, s2, dst = xbuf[oh], xbuf[oh + 1], xbuf[oh + 2], plane[oh]
+                if cc == 0:
+                    for ow in range(ow_n):
+                        dst[ow] = ((w00 * s0[ow] + w01 * s0[ow + 1] + w02 * s0[ow + 2])
+                                   + (w10 * s1[ow] + w11 * s1[ow + 1] + w12 * s1[ow + 2])
+                                   + (w20 * s2[ow] + w21 * s2[ow + 1] + w22 * s2[ow + 2]))
+                else:
+                    for ow in range(ow_n):
+                        dst[ow] += ((w00 * s0[ow] + w01 * s0[ow + 1] + w02 * s0[ow + 2])
+                                    + (w10 * s1[ow] + w11 * s1[ow + 1] + w12 * s1[ow + 2])
+                                    + (w20 * s2[ow] + w21 * s2[ow + 1] + w22 * s2[ow + 2]))
         return
+    plane[:, :] = 0
     if exact and stride == 1 and kw == 3:
         for cc in range(cg):
             for i in range(kh):
@@ -109,9 +119,10 @@ def direct_conv(xp, w, stride, groups, exact, out):  # pragma: no cover - compil
     """
     m_n, cg = w.shape[0], w.shape[1]
     mg = m_n // groups
+    xbuf = np.empty(xp.shape[2:], dtype=out.dtype)
     for t in range(xp.shape[0] * m_n):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, exact, out[n, mi])
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, exact, xbuf, out[n, mi])
 
 
 @njit(cache=True)
@@ -184,32 +195,51 @@ def _fit_row_float(buf, lo, hi, bits, wrap):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _finish_row_float(buf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding, out_lo, out_hi,
-                      out_bits, out_wrap):  # pragma: no cover - compiled
-    """:func:`_finish_row` in float64, vectorisable with AVX2 (no 64-bit arithmetic shift needed).
+def _finish_row_float(src, fb, fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding, out_lo, out_hi,
+                      out_bits, out_wrap, dst):  # pragma: no cover - compiled
+    """:func:`_finish_row` in float64 of ``src + fb`` into ``dst``, vectorisable with AVX2 (no
+    64-bit arithmetic shift needed); ``fbuf`` is float64 scratch of src's length.
 
-    Exact when the caller proved |sum| · 2**max(0, −shift) ≤ 2**52: scaling by powers of two,
-    floor and rint (ties to even) are exact on such integers, and ``floor(q + 0.5)`` is exact
-    for |q| ≤ 2**51.
+    Exact when the caller proved |sum| · 2**max(0, −shift) ≤ 2**51: scaling by powers of two,
+    floor and rint (ties to even) are exact on such integers (and the identity when shift ≤ 0),
+    and ``floor(q + 0.5)`` is exact for |q| ≤ 2**51. Without an accumulator check and with a
+    saturating output (the common case) everything happens in one pass; otherwise step by step.
     """
-    p_n = buf.shape[0]
-    acc_count = _fit_row_float(buf, float(acc_lo), float(acc_hi), acc_bits, acc_wrap) if acc_check else 0
+    p_n = src.shape[0]
+    scale = 2.0 ** -shift
+    if not acc_check and not out_wrap:
+        lo, hi = float(out_lo), float(out_hi)
+        count = 0
+        for p in range(p_n):
+            q = (np.float64(src[p]) + fb) * scale
+            if rounding == 0:
+                q = np.floor(q)
+            elif rounding == 1:
+                q = np.floor(q + 0.5)
+            else:
+                q = np.rint(q)
+            count += (q < lo) | (q > hi)
+            fbuf[p] = min(max(q, lo), hi)
+        _store(fbuf, out_lo, out_hi, dst)
+        return 0, count
+    for p in range(p_n):
+        fbuf[p] = np.float64(src[p]) + fb
+    acc_count = _fit_row_float(fbuf, float(acc_lo), float(acc_hi), acc_bits, acc_wrap) if acc_check else 0
     if shift > 0:
-        scale = 2.0 ** -shift
         if rounding == 0:
             for p in range(p_n):
-                buf[p] = np.floor(buf[p] * scale)
+                fbuf[p] = np.floor(fbuf[p] * scale)
         elif rounding == 1:
             for p in range(p_n):
-                buf[p] = np.floor(buf[p] * scale + 0.5)
+                fbuf[p] = np.floor(fbuf[p] * scale + 0.5)
         else:
             for p in range(p_n):
-                buf[p] = np.rint(buf[p] * scale)
+                fbuf[p] = np.rint(fbuf[p] * scale)
     elif shift < 0:
-        scale = 2.0 ** -shift
         for p in range(p_n):
-            buf[p] = buf[p] * scale
-    out_count = _fit_row_float(buf, float(out_lo), float(out_hi), out_bits, out_wrap)
+            fbuf[p] = fbuf[p] * scale
+    out_count = _fit_row_float(fbuf, float(out_lo), float(out_hi), out_bits, out_wrap)
+    _store(fbuf, out_lo, out_hi, dst)
     return acc_count, out_count
 
 
@@ -251,13 +281,8 @@ def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, ac
     for t in range(rows):
         n, m = t // m_n, t % m_n
         if use_float:
-            fb = float(bias[m])
-            src = parts[0, n, m]
-            for p in range(p_n):
-                fbuf[p] = np.float64(src[p]) + fb
-            a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
-                                     out_lo, out_hi, out_bits, out_wrap)
-            _store(fbuf, out_lo, out_hi, out[n, m])
+            a, o = _finish_row_float(parts[0, n, m], float(bias[m]), fbuf, acc_lo, acc_hi, acc_bits, acc_check,
+                                     acc_wrap, shift, rounding, out_lo, out_hi, out_bits, out_wrap, out[n, m])
         else:
             b = bias[m]
             src = parts[0, n, m]
@@ -298,21 +323,16 @@ def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc
     planes = xp.shape[0] * m_n
     counts = np.zeros(2, dtype=np.int64)
     plane = np.empty((oh_n, ow_n), dtype=plane_like.dtype)
+    xbuf = np.empty(xp.shape[2:], dtype=plane_like.dtype)
     buf = np.empty(oh_n * ow_n, dtype=np.int64)
     fbuf = np.empty(oh_n * ow_n, dtype=np.float64)
     for t in range(planes):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, True, plane)
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, True, xbuf, plane)
         dst = out[n, mi]
         if use_float:
-            fb = float(bias[mi])
-            for oh in range(oh_n):
-                row = plane[oh]
-                for ow in range(ow_n):
-                    fbuf[oh * ow_n + ow] = np.float64(row[ow]) + fb
-            a, o = _finish_row_float(fbuf, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap, shift, rounding,
-                                     out_lo, out_hi, out_bits, out_wrap)
-            _store(fbuf, out_lo, out_hi, dst)
+            a, o = _finish_row_float(plane.reshape(oh_n * ow_n), float(bias[mi]), fbuf, acc_lo, acc_hi, acc_bits,
+                                     acc_check, acc_wrap, shift, rounding, out_lo, out_hi, out_bits, out_wrap, dst)
         else:
             b = bias[mi]
             for oh in range(oh_n):

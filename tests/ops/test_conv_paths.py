@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import Accumulator, Overflow, Requantizer, Rounding, finish_accumulation
-from fpgasim.ops import conv
+from fpgasim.ops import _conv_engine, conv
 from fpgasim.ops._conv_check import check_geometry
 from fpgasim.ops._conv_engine import METHODS, choose_method, exact_int_sums, int_parts, operand_bounds
 from fpgasim.ops._conv_finish import conv_fixed_direct, finish_fixed
@@ -53,6 +53,19 @@ def test_float32_chunks_keep_sums_above_2_24_exact() -> None:
     assert np.all(np.abs(parts) <= 2**24)
     assert np.all(conv.conv2d_int_sums(x, w, stride=1, padding=0, groups=1) == 1101 * 16129)
     assert 1101 * 16129 > 2**24 and float(np.float32(1101 * 16129)) != 1101 * 16129
+
+
+@pytest.mark.parametrize("method", ["gemm_f32", "gemm_f64"])
+@given(data=st.data(), case=conv_cases(max_size=10), budget_bytes=st.integers(1, 4096))
+def test_gemm_in_blocks_of_output_rows_equals_the_reference(method, data, case, budget_bytes) -> None:
+    """A small im2col budget makes the GEMM paths work a few output rows at a time (large layers
+    do this); the blocks must tile the output exactly."""
+    x = int_array(data.draw, case.x_shape, -15, 15).astype(np.int8)
+    w = int_array(data.draw, case.w_shape, -15, 15)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_conv_engine, "_COLS_BUDGET_BYTES", budget_bytes)
+        got = exact_int_sums(x, w, _geometry(x, w, **case.kwargs()), method)
+    np.testing.assert_array_equal(got, int_conv_reference(x, w, **case.kwargs()))
 
 
 @pytest.mark.parametrize(("x_bits", "w_bits", "channels", "expected"), [
