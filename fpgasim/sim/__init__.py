@@ -9,11 +9,13 @@ Hardware primitives (this file lists the public API):
 * :class:`PingPong` - multi-bank on-chip buffer between a producer and a consumer.
 * :class:`Link`, :class:`LinkDirection` - serialisation, latency, credit back-pressure.
 * :class:`TraceRecorder` - spans and counters, Chrome/Perfetto trace export.
+* :func:`processed_events` - events an environment has processed (queue, merged, in place).
 
 See docs/emulator-primitives.md.
 """
 
 from fpgasim.sim._arbiter import LATE, Direction, StreamStats
+from fpgasim.sim._events import processed_events
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.clock import MAX_FREQ_HZ, PS_PER_S, Clock
 from fpgasim.sim.ddr import DdrChannel
@@ -36,4 +38,5 @@ __all__ = [
     "TraceRecorder",
     "dma_read",
     "dma_write",
+    "processed_events",
 ]

@@ -35,7 +35,7 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
-from fpgasim.sim._events import LATE, _fire, _Late, _schedule_decision
+from fpgasim.sim._events import LATE, _fire, _Late, _schedule_decision, init_in_place_count
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.trace import TraceRecorder, active
 
@@ -87,9 +87,13 @@ def check_nbytes(owner: str, nbytes: object) -> int:
 
 class _Job:
     """One queued job. With ``done=None`` the job is its own completion object (internal
-    callers: it has the ``callbacks`` that ``_fire`` runs, and saves an Event per job)."""
+    callers: it has the ``callbacks`` that the server runs when the job is complete, and saves
+    an Event per job). Such a job is never an ``env.run(until=...)`` target, and is complete
+    exactly when its ``callbacks`` are None, so it needs no ``_ok`` / ``_value`` of its own."""
 
-    __slots__ = ("stream", "remaining", "delivered", "total", "direction", "done", "callbacks", "_ok", "_value")
+    __slots__ = ("stream", "remaining", "delivered", "total", "direction", "done", "callbacks")
+    _ok = True
+    _value = None
 
     def __init__(self, stream: str, nbytes: int, direction: Direction | None, done: Event | None):
         self.stream = stream
@@ -145,6 +149,7 @@ class RoundRobinServer:
         if isinstance(unit_bytes, bool) or not isinstance(unit_bytes, int) or unit_bytes <= 0:
             raise BadArgument(f"{name}: unit_bytes={unit_bytes!r} must be an int > 0")
         self.env = env
+        init_in_place_count(env)
         self.name = name
         self.unit_bytes = unit_bytes
         self.coalesce = coalesce
@@ -392,5 +397,11 @@ class RoundRobinServer:
             done = self._on_job_done(job) if self._hooked else job.done
         if self._active:
             self._decide()
-        if done is not None:
+        if done is job:  # its own completion: _fire without the env.run(until=...) check
+            callbacks = job.callbacks
+            job.callbacks = None
+            self.env._fpgasim_in_place += 1  # noqa: SLF001 - see _events.IN_PLACE
+            for callback in callbacks:
+                callback(job)
+        elif done is not None:
             _fire(done)

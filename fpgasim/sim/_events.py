@@ -20,7 +20,7 @@ import simpy
 from simpy.core import StopSimulation
 from simpy.events import Event
 
-__all__ = ["LATE"]
+__all__ = ["LATE", "IN_PLACE", "init_in_place_count", "processed_events"]
 
 #: SimPy event priority after NORMAL (1): fires after every ordinary event of its instant.
 LATE = 2
@@ -69,6 +69,25 @@ def _schedule_decision(env: simpy.Environment, callback: Callable[[_Late], None]
 
 _STOP = StopSimulation.callback  # the callback of env.run(until=event)
 
+#: Attribute of ``env`` counting the events processed in place (``_fire`` and the servers'
+#: own job completions): they run their callbacks without passing through SimPy's queue, so
+#: SimPy's event ids do not count them.
+IN_PLACE = "_fpgasim_in_place"
+
+
+def init_in_place_count(env: simpy.Environment) -> None:
+    """Start the in-place event count of ``env`` (idempotent; every server calls it)."""
+    if not hasattr(env, IN_PLACE):
+        setattr(env, IN_PLACE, 0)
+
+
+def processed_events(env: simpy.Environment) -> int:
+    """Events processed so far: every event id SimPy handed out (events through its queue, and
+    decisions merged into a same-instant decision, whose callbacks run once each) plus the events
+    processed in place. Reading SimPy's id counter takes one id (harmless: ids only order
+    events), so read it once, after the run."""
+    return next(env._eid) + getattr(env, IN_PLACE, 0)  # noqa: SLF001 - SimPy's id counter
+
 
 def _fire(event: Event) -> None:
     """Succeed ``event`` and run its callbacks now, as ``env.step`` would when it pops it.
@@ -86,5 +105,6 @@ def _fire(event: Event) -> None:
     event._ok = True  # noqa: SLF001 - what Event.succeed does
     event._value = None  # noqa: SLF001
     event.callbacks = None
+    event.env._fpgasim_in_place += 1  # noqa: SLF001 - see IN_PLACE
     for callback in callbacks:
         callback(event)

@@ -127,19 +127,26 @@ class _Pipeline:
 
     A stage event already processed is passed at once, as a process does. When the last
     chunk has left stage B, ``done`` is fired in place (see ``_events._fire``), where the
-    generator's process would have resumed.
+    generator's process would have resumed. Stages are server jobs queued without the checks
+    of ``submit`` (chunk sizes are validated once), each job its own completion; a stage's
+    stream is registered on its server at its first chunk, as ``submit`` would.
     """
 
-    __slots__ = ("first", "second", "sizes", "index", "a_ev", "b_ev", "done")
+    __slots__ = ("server_a", "server_b", "stream", "dir_a", "dir_b", "st_a", "st_b", "sizes", "index", "a_ev",
+                 "b_ev", "done")
 
-    def __init__(self, env: simpy.Environment, first, second, sizes: list[int]):
-        self.first = first
-        self.second = second
+    def __init__(self, server_a: RoundRobinServer, dir_a: Direction | None, server_b: RoundRobinServer,
+                 dir_b: Direction | None, stream: str, sizes: list[int]):
+        self.server_a, self.dir_a = server_a, dir_a
+        self.server_b, self.dir_b = server_b, dir_b
+        self.stream = stream
+        self.st_a = server_a._stream(stream)  # noqa: SLF001 - same layer, hot path
+        self.st_b = None
         self.sizes = sizes
         self.index = 0
-        self.b_ev: Event | None = None
-        self.done = Event(env)
-        self.a_ev = first(sizes[0])
+        self.b_ev: _Job | None = None
+        self.done = Event(server_a.env)
+        self.a_ev = server_a._enqueue(self.st_a, sizes[0], dir_a, None)  # noqa: SLF001
         self._wait_a()
 
     def _wait_a(self) -> None:
@@ -149,50 +156,39 @@ class _Pipeline:
         else:
             self._a_done(None)
 
-    def _a_done(self, _event: Event | None) -> None:
+    def _a_done(self, _event: _Job | None) -> None:
         b_ev = self.b_ev
         if b_ev is not None and b_ev.callbacks is not None:
             b_ev.callbacks.append(self._advance)
         else:
             self._advance(None)
 
-    def _advance(self, _event: Event | None) -> None:
+    def _advance(self, _event: _Job | None) -> None:
         i = self.index
         sizes = self.sizes
-        if i + 1 < len(sizes):
-            self.a_ev = self.first(sizes[i + 1])
-        self.b_ev = self.second(sizes[i])
+        more = i + 1 < len(sizes)
+        if more:
+            self.a_ev = self.server_a._enqueue(self.st_a, sizes[i + 1], self.dir_a, None)  # noqa: SLF001
+        st_b = self.st_b
+        if st_b is None:
+            st_b = self.st_b = self.server_b._stream(self.stream)  # noqa: SLF001
+        self.b_ev = self.server_b._enqueue(st_b, sizes[i], self.dir_b, None)  # noqa: SLF001
         self.index = i + 1
-        if i + 1 < len(sizes):
+        if more:
             self._wait_a()
         else:
             self.b_ev.callbacks.append(self._finish)  # just submitted, nbytes > 0: pending
 
-    def _finish(self, _event: Event) -> None:
+    def _finish(self, _event: _Job) -> None:
         _fire(self.done)
 
 
-def _stage(server: RoundRobinServer, stream: str, direction: Direction | None):
-    """``nbytes -> completion`` of one pipeline stage: ``server.submit`` without its checks
-    (chunk sizes are validated once) and with the job as its completion; the stream is
-    registered at the first chunk, as ``submit`` would."""
-    st = None
-
-    def submit(nbytes: int) -> _Job:
-        nonlocal st
-        if st is None:
-            st = server._stream(stream)  # noqa: SLF001 - same layer, hot path
-        return server._enqueue(st, nbytes, direction, None)  # noqa: SLF001 - the job is its completion
-
-    return submit
+def _read_pipeline(ddr: DdrChannel, port: StreamPort, stream: str, sizes: list[int]) -> _Pipeline:
+    return _Pipeline(ddr, Direction.READ, port, None, stream, sizes)
 
 
-def _read_stages(ddr: DdrChannel, port: StreamPort, stream: str):
-    return _stage(ddr, stream, Direction.READ), _stage(port, stream, None)
-
-
-def _write_stages(ddr: DdrChannel, port: StreamPort, stream: str):
-    return _stage(port, stream, None), _stage(ddr, stream, Direction.WRITE)
+def _write_pipeline(ddr: DdrChannel, port: StreamPort, stream: str, sizes: list[int]) -> _Pipeline:
+    return _Pipeline(port, None, ddr, Direction.WRITE, stream, sizes)
 
 
 def _check_resources(owner: str, ddr: object, port: object) -> None:
@@ -230,7 +226,7 @@ def dma_read(
     """
     sizes = _chunks(f"dma_read {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
     if sizes:
-        yield _Pipeline(ddr.env, *_read_stages(ddr, port, stream), sizes).done
+        yield _read_pipeline(ddr, port, stream, sizes).done
 
 
 def dma_write(
@@ -248,7 +244,7 @@ def dma_write(
     """
     sizes = _chunks(f"dma_write {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
     if sizes:
-        yield _Pipeline(ddr.env, *_write_stages(ddr, port, stream), sizes).done
+        yield _write_pipeline(ddr, port, stream, sizes).done
 
 
 def start_dma_read(
@@ -276,7 +272,7 @@ def start_dma_read(
     sizes = _chunks(f"start_dma_read {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
     if not sizes:
         return Event(ddr.env).succeed()
-    return _Pipeline(ddr.env, *_read_stages(ddr, port, stream), sizes).done
+    return _read_pipeline(ddr, port, stream, sizes).done
 
 
 def start_dma_write(
@@ -293,4 +289,4 @@ def start_dma_write(
     sizes = _chunks(f"start_dma_write {stream}", nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
     if not sizes:
         return Event(ddr.env).succeed()
-    return _Pipeline(ddr.env, *_write_stages(ddr, port, stream), sizes).done
+    return _write_pipeline(ddr, port, stream, sizes).done
