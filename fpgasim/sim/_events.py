@@ -64,7 +64,11 @@ def _schedule_decision(env: simpy.Environment, callback: Callable[[_Late], None]
     event.callbacks = [callback]
     event.time_ps = env._now  # noqa: SLF001
     heappush(env._queue, (env._now, LATE, eid, event))  # noqa: SLF001
-    env._fpgasim_last_decision = [event, eid]  # noqa: SLF001
+    if last is None:
+        env._fpgasim_last_decision = [event, eid]  # noqa: SLF001
+    else:
+        last[0] = event
+        last[1] = eid
 
 
 _STOP = StopSimulation.callback  # the callback of env.run(until=event)

@@ -168,11 +168,12 @@ class _Pipeline:
         sizes = self.sizes
         more = i + 1 < len(sizes)
         if more:
-            self.a_ev = self.server_a._enqueue(self.st_a, sizes[i + 1], self.dir_a, None)  # noqa: SLF001
+            # the previous job of each stage is complete here and only referenced by self: reused
+            self.a_ev = self.server_a._enqueue(self.st_a, sizes[i + 1], self.dir_a, None, self.a_ev)  # noqa: SLF001
         st_b = self.st_b
         if st_b is None:
             st_b = self.st_b = self.server_b._stream(self.stream)  # noqa: SLF001
-        self.b_ev = self.server_b._enqueue(st_b, sizes[i], self.dir_b, None)  # noqa: SLF001
+        self.b_ev = self.server_b._enqueue(st_b, sizes[i], self.dir_b, None, self.b_ev)  # noqa: SLF001
         self.index = i + 1
         if more:
             self._wait_a()
