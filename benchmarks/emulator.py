@@ -1,6 +1,6 @@
 """Emulator speed: events per second against a bare SimPy loop, and wall time per emulated second.
 
-Run: ``.venv/bin/python benchmarks/emulator.py [--repeat N]``. Prints
+Run: ``.venv/bin/python benchmarks/emulator.py [--repeat N] [--vgg16-functional]``. Prints
 
 * ``ratio.events_per_s_vs_bare_simpy: X`` — SimPy events the emulator processes per second in
   timing mode (AlexNet and VGG16 conv stacks on one ZCU102, the <64,7> fp32 design), divided by
@@ -67,7 +67,11 @@ def emulate_once(network: NetworkRef, functional: bool) -> Run:
     setup = build_setup(loaded)
     start = time.perf_counter()
     result = emulate(setup, functional=functional, trace=False)
-    return Run(time.perf_counter() - start, result.events, result.events_scheduled, result.total_ps / 1e12)
+    wall_s = time.perf_counter() - start
+    # trees before processed_events counted only event ids: then both counts are that figure
+    # (lets ``PYTHONPATH=<older checkout>`` runs of this script compare against older code)
+    scheduled = getattr(result, "events_scheduled", result.events)
+    return Run(wall_s, result.events, scheduled, result.total_ps / 1e12)
 
 
 def paired_runs(network: NetworkRef, functional: bool, repeat: int) -> tuple[Run, float, float, float]:
@@ -95,14 +99,16 @@ def paired_runs(network: NetworkRef, functional: bool, repeat: int) -> tuple[Run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--vgg16-functional", action="store_true",
+                        help="also time VGG16 in functional mode (~15 GMAC of fp32 tile arithmetic per run)")
     args = parser.parse_args()
     networks = {"alexnet": NetworkRef(zoo="alexnet_conv", shapes="merged"), "vgg16": NetworkRef(zoo="vgg16_conv")}
     emulate_once(networks["alexnet"], True)  # warm up: Numba compiles, caches load
     ratios, scheduled_ratios = [], []
     for name, network in networks.items():
         for mode in ("timing", "functional"):
-            if name == "vgg16" and mode == "functional":
-                continue  # ~15 GMAC of fp32 tile arithmetic; run it by hand if you want the figure
+            if name == "vgg16" and mode == "functional" and not args.vgg16_functional:
+                continue  # long: opt in with --vgg16-functional
             run, bare, ratio, scheduled = paired_runs(network, mode == "functional", args.repeat)
             print(f"ratio.wall_per_simulated_s.{name}.{mode}: {run.wall_s / run.emulated_s:.3f}")
             if mode == "timing":
