@@ -101,8 +101,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--vgg16-functional", action="store_true",
                         help="also time VGG16 in functional mode (~15 GMAC of fp32 tile arithmetic per run)")
+    parser.add_argument("--emulate-only", type=int, metavar="N",
+                        help="run N AlexNet timing emulations and exit, printing nothing: run it under "
+                             "`valgrind --tool=callgrind` with N=2 and N=0 for a deterministic instruction count")
     args = parser.parse_args()
     networks = {"alexnet": NetworkRef(zoo="alexnet_conv", shapes="merged"), "vgg16": NetworkRef(zoo="vgg16_conv")}
+    if args.emulate_only is not None:
+        for _ in range(args.emulate_only):
+            emulate_once(networks["alexnet"], False)
+        return
     emulate_once(networks["alexnet"], True)  # warm up: Numba compiles, caches load
     ratios, scheduled_ratios = [], []
     for name, network in networks.items():
