@@ -124,25 +124,30 @@ def conv_schedule(
     g = layer
     k, s, p = g.kernel, g.stride, g.padding
     in_per_group = g.in_channels // g.groups
+    col_tiles = []  # the same for every row tile: (out cols, loaded cols, left pad, halo width)
+    for c_lo, c_hi in _ranges(part.out_cols[0], part.out_cols[1] - part.out_cols[0], tiling.tc):
+        first_col = c_lo * s - p
+        halo_w = (c_hi - c_lo - 1) * s + k
+        cols = (max(first_col, 0), min(first_col + halo_w, g.in_w))
+        col_tiles.append(((c_lo, c_hi), cols, cols[0] - first_col, halo_w))
     for batch in range(*part.batch):
         for grp, (o_lo_part, o_hi_part) in _group_slices(g, part):
+            m_ranges = list(_ranges(o_lo_part, o_hi_part - o_lo_part, tiling.tm))
+            n_ranges = list(_ranges(grp * in_per_group, in_per_group, tiling.tn))
+            last = len(n_ranges) - 1
             for r_lo, r_hi in _ranges(part.out_rows[0], part.out_rows[1] - part.out_rows[0], tiling.tr):
                 first_row = r_lo * s - p
                 halo_h = (r_hi - r_lo - 1) * s + k
                 rows = (max(first_row, 0), min(first_row + halo_h, g.in_h))
-                for c_lo, c_hi in _ranges(part.out_cols[0], part.out_cols[1] - part.out_cols[0], tiling.tc):
-                    first_col = c_lo * s - p
-                    halo_w = (c_hi - c_lo - 1) * s + k
-                    cols = (max(first_col, 0), min(first_col + halo_w, g.in_w))
-                    cycles = k * k * (r_hi - r_lo) * (c_hi - c_lo) + pipeline_depth_cycles
-                    for m_range in _ranges(o_lo_part, o_hi_part - o_lo_part, tiling.tm):
-                        n_ranges = list(_ranges(grp * in_per_group, in_per_group, tiling.tn))
+                pad_top = rows[0] - first_row
+                out_rows = (r_lo, r_hi)
+                for out_cols, cols, pad_left, halo_w in col_tiles:
+                    cycles = k * k * (r_hi - r_lo) * (out_cols[1] - out_cols[0]) + pipeline_depth_cycles
+                    for m_range in m_ranges:
                         for index, n_range in enumerate(n_ranges):
                             yield InnerStep(
-                                batch, n_range, m_range, rows, cols,
-                                rows[0] - first_row, cols[0] - first_col, halo_h, halo_w,
-                                (r_lo, r_hi), (c_lo, c_hi), cycles,
-                                index == 0, index == len(n_ranges) - 1,
+                                batch, n_range, m_range, rows, cols, pad_top, pad_left, halo_h, halo_w,
+                                out_rows, out_cols, cycles, index == 0, index == last,
                             )
 
 
