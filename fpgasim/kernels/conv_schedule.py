@@ -17,7 +17,7 @@ from typing import NamedTuple
 from fpgasim.errors import BadArgument
 from fpgasim.nn.layers import Conv2d
 
-__all__ = ["ConvPart", "Tiling", "InnerStep", "conv_schedule", "count_tiles"]
+__all__ = ["ConvPart", "Tiling", "InnerStep", "conv_schedule", "count_tiles", "tile_spans", "input_window"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,9 +105,24 @@ class InnerStep(NamedTuple):
         return (self.out_ch[1] - self.out_ch[0]) * (self.out_rows[1] - self.out_rows[0]) * (self.out_cols[1] - self.out_cols[0])
 
 
-def _ranges(start: int, length: int, tile: int) -> Iterator[tuple[int, int]]:
-    for lo in range(start, start + length, tile):
-        yield lo, min(lo + tile, start + length)
+def tile_spans(lo: int, hi: int, tile: int) -> Iterator[tuple[int, int]]:
+    """``[lo, hi)`` cut into half-open spans of ``tile`` (the last one shorter)."""
+    for start in range(lo, hi, tile):
+        yield start, min(start + tile, hi)
+
+
+def input_window(out: tuple[int, int], stride: int, kernel: int, padding: int,
+                 in_size: int) -> tuple[tuple[int, int], int, int]:
+    """The input an output span ``out`` of a sliding window reads, along one axis.
+
+    Returns:
+        (the rows/columns loaded, inside ``[0, in_size)``; the zero padding before them; the
+        window's extent including padding, ``(len(out) − 1)·S + K``).
+    """
+    first = out[0] * stride - padding
+    halo = (out[1] - out[0] - 1) * stride + kernel
+    loaded = (max(first, 0), min(first + halo, in_size))
+    return loaded, loaded[0] - first, halo
 
 
 def conv_schedule(
@@ -124,23 +139,16 @@ def conv_schedule(
     g = layer
     k, s, p = g.kernel, g.stride, g.padding
     in_per_group = g.in_channels // g.groups
-    col_tiles = []  # the same for every row tile: (out cols, loaded cols, left pad, halo width)
-    for c_lo, c_hi in _ranges(part.out_cols[0], part.out_cols[1] - part.out_cols[0], tiling.tc):
-        first_col = c_lo * s - p
-        halo_w = (c_hi - c_lo - 1) * s + k
-        cols = (max(first_col, 0), min(first_col + halo_w, g.in_w))
-        col_tiles.append(((c_lo, c_hi), cols, cols[0] - first_col, halo_w))
+    col_tiles = [(out_cols, *input_window(out_cols, s, k, p, g.in_w))  # the same for every row tile
+                 for out_cols in tile_spans(*part.out_cols, tiling.tc)]
     for batch in range(*part.batch):
         for grp, (o_lo_part, o_hi_part) in _group_slices(g, part):
-            m_ranges = list(_ranges(o_lo_part, o_hi_part - o_lo_part, tiling.tm))
-            n_ranges = list(_ranges(grp * in_per_group, in_per_group, tiling.tn))
+            m_ranges = list(tile_spans(o_lo_part, o_hi_part, tiling.tm))
+            n_ranges = list(tile_spans(grp * in_per_group, (grp + 1) * in_per_group, tiling.tn))
             last = len(n_ranges) - 1
-            for r_lo, r_hi in _ranges(part.out_rows[0], part.out_rows[1] - part.out_rows[0], tiling.tr):
-                first_row = r_lo * s - p
-                halo_h = (r_hi - r_lo - 1) * s + k
-                rows = (max(first_row, 0), min(first_row + halo_h, g.in_h))
-                pad_top = rows[0] - first_row
-                out_rows = (r_lo, r_hi)
+            for out_rows in tile_spans(*part.out_rows, tiling.tr):
+                rows, pad_top, halo_h = input_window(out_rows, s, k, p, g.in_h)
+                r_lo, r_hi = out_rows
                 for out_cols, cols, pad_left, halo_w in col_tiles:
                     cycles = k * k * (r_hi - r_lo) * (out_cols[1] - out_cols[0]) + pipeline_depth_cycles
                     for m_range in m_ranges:

@@ -23,7 +23,7 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
-from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.conv_schedule import ConvPart, input_window, tile_spans
 from fpgasim.nn.layers import Pool
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.conv_engine import IFM, OFM, BoardFabric, EngineParams, LayerRun
@@ -102,11 +102,6 @@ class PoolMath:
     pad_value: float | int
 
 
-def _span(lo: int, hi: int, step: int) -> Iterator[tuple[int, int]]:
-    for start in range(lo, hi, step):
-        yield start, min(start + step, hi)
-
-
 def pool_tiles(layer: Pool, part: ConvPart, tiling: PoolTiling) -> Iterator[PoolTile]:
     """The tiles of ``part`` (an output region of ``layer``) in schedule order: batch, channel
     tile, row tile, column tile.
@@ -121,15 +116,12 @@ def pool_tiles(layer: Pool, part: ConvPart, tiling: PoolTiling) -> Iterator[Pool
             raise BadArgument(f"pool_tiles: part {name}=({lo}, {hi}) outside the output of {layer.name}")
     k, s, p = layer.kernel, layer.stride, layer.padding
     for b in range(*part.batch):
-        for ch in _span(*part.out_ch, tiling.channels):
-            for rows in _span(*part.out_rows, tiling.rows):
-                for cols in _span(*part.out_cols, tiling.cols):
-                    top, left = rows[0] * s - p, cols[0] * s - p
-                    halo_h, halo_w = (rows[1] - rows[0] - 1) * s + k, (cols[1] - cols[0] - 1) * s + k
-                    in_rows = (max(top, 0), min(top + halo_h, layer.in_h))
-                    in_cols = (max(left, 0), min(left + halo_w, layer.in_w))
-                    yield PoolTile(b, ch, rows, cols, in_rows, in_cols, in_rows[0] - top, in_cols[0] - left,
-                                   halo_h, halo_w)
+        for ch in tile_spans(*part.out_ch, tiling.channels):
+            for rows in tile_spans(*part.out_rows, tiling.rows):
+                in_rows, pad_top, halo_h = input_window(rows, s, k, p, layer.in_h)
+                for cols in tile_spans(*part.out_cols, tiling.cols):
+                    in_cols, pad_left, halo_w = input_window(cols, s, k, p, layer.in_w)
+                    yield PoolTile(b, ch, rows, cols, in_rows, in_cols, pad_top, pad_left, halo_h, halo_w)
 
 
 def pool_compute_cycles(out_elems: int, kernel: int, lanes: int) -> int:

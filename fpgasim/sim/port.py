@@ -196,6 +196,14 @@ def _write_pipeline(ddr: DdrChannel, port: StreamPort, stream: str, sizes: list[
     return _Pipeline(port, None, ddr, Direction.WRITE, stream, sizes)
 
 
+def _pipeline_done(kind: str, make_pipeline, ddr: DdrChannel, port: StreamPort, stream: str, nbytes: int,
+                   chunk_bytes: int | None) -> Event | None:
+    """Start ``make_pipeline`` for a DMA of ``nbytes`` (arguments checked) and return its completion
+    event, or None when there is nothing to move."""
+    sizes = _chunks(kind, stream, nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
+    return make_pipeline(ddr, port, stream, sizes).done if sizes else None
+
+
 def _check_resources(kind: str, stream: str, ddr: object, port: object) -> None:
     if not isinstance(ddr, DdrChannel):
         raise BadArgument(f"{kind} {stream}: ddr={ddr!r} must be a fpgasim.sim.DdrChannel")
@@ -229,9 +237,9 @@ def dma_read(
     Raises:
         BadArgument: bad nbytes or chunk size (raised when the process starts).
     """
-    sizes = _chunks("dma_read", stream, nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    if sizes:
-        yield _read_pipeline(ddr, port, stream, sizes).done
+    done = _pipeline_done("dma_read", _read_pipeline, ddr, port, stream, nbytes, chunk_bytes)
+    if done is not None:
+        yield done
 
 
 def dma_write(
@@ -247,9 +255,9 @@ def dma_write(
 
     Same arguments and overlap rule as :func:`dma_read`, stages swapped (port, then DDR).
     """
-    sizes = _chunks("dma_write", stream, nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    if sizes:
-        yield _write_pipeline(ddr, port, stream, sizes).done
+    done = _pipeline_done("dma_write", _write_pipeline, ddr, port, stream, nbytes, chunk_bytes)
+    if done is not None:
+        yield done
 
 
 def start_dma_read(
@@ -274,10 +282,8 @@ def start_dma_read(
         BadArgument: bad resources, nbytes or chunk size (at the call).
     """
     _check_resources("start_dma_read", stream, ddr, port)
-    sizes = _chunks("start_dma_read", stream, nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    if not sizes:
-        return Event(ddr.env).succeed()
-    return _read_pipeline(ddr, port, stream, sizes).done
+    done = _pipeline_done("start_dma_read", _read_pipeline, ddr, port, stream, nbytes, chunk_bytes)
+    return Event(ddr.env).succeed() if done is None else done
 
 
 def start_dma_write(
@@ -291,7 +297,5 @@ def start_dma_write(
         BadArgument: bad resources, nbytes or chunk size (at the call).
     """
     _check_resources("start_dma_write", stream, ddr, port)
-    sizes = _chunks("start_dma_write", stream, nbytes, ddr.burst_bytes if chunk_bytes is None else chunk_bytes)
-    if not sizes:
-        return Event(ddr.env).succeed()
-    return _write_pipeline(ddr, port, stream, sizes).done
+    done = _pipeline_done("start_dma_write", _write_pipeline, ddr, port, stream, nbytes, chunk_bytes)
+    return Event(ddr.env).succeed() if done is None else done
