@@ -29,9 +29,9 @@ from pathlib import Path
 
 import simpy
 
-from fpgasim.study.emulate import emulate
-from fpgasim.study.experiment import NetworkRef, load_experiment
-from fpgasim.study.setup import build_setup
+from fpgasim.study.experiment.emulate import emulate
+from fpgasim.study.experiment.experiment import NetworkRef, load_experiment
+from fpgasim.study.experiment.setup import build_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 

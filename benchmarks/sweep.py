@@ -5,10 +5,10 @@ Run: ``.venv/bin/python benchmarks/sweep.py [--repeats N] [--emulated-points K]`
 Prints:
 
 - ``ratio.analytical_points_per_s_vs_python_loop``: the per-layer tiling model
-  (:func:`fpgasim.study.sweep_tiling.layer_tiling_grid`: complete analytical latency, DSP,
+  (:func:`fpgasim.study.sweep.tiling.layer_tiling_grid`: complete analytical latency, DSP,
   BRAM18 and fit of every ⟨Tm,Tn,Tr,Tc⟩) over a 64×32×56×56 grid of VGG16 conv3_1 tilings on
   one ZCU102 (6.4 M points), against the same formula in plain Python
-  (:func:`~fpgasim.study.sweep_tiling.layer_tiling_point_ref`) over 20 000 points of the same
+  (:func:`~fpgasim.study.sweep.tiling.layer_tiling_point_ref`) over 20 000 points of the same
   grid. Vectorised and loop runs alternate ``--repeats`` times; the ratio is the median of the
   per-pair ratios (both see the same machine load).
 - ``points_per_s_per_core``: the vectorised rate (median; numpy runs on one core).
@@ -29,10 +29,10 @@ import numpy as np
 
 from fpgasim.hw import load_board
 from fpgasim.mapping import ConvShape, ResourceBounds, StreamRates, rate_from_bandwidth
-from fpgasim.study._sweep_eval import Fidelity, evaluate_point
-from fpgasim.study.sweep import _materialise, _task, prepare_sweep
-from fpgasim.study.sweep_exec import PoolExecutor, SerialExecutor
-from fpgasim.study.sweep_tiling import layer_tiling_grid, layer_tiling_point_ref
+from fpgasim.study.sweep.evaluate import Fidelity, evaluate_point
+from fpgasim.study.sweep.sweep import _materialise, _task, prepare_sweep
+from fpgasim.study.sweep.exec import PoolExecutor, SerialExecutor
+from fpgasim.study.sweep.tiling import layer_tiling_grid, layer_tiling_point_ref
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP_POINTS = 20_000

@@ -18,10 +18,10 @@ from rich.table import Table
 
 from fpgasim.config import read_yaml
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.study.compare import run_comparison, write_comparison
-from fpgasim.study.experiment import Mode, load_experiment
-from fpgasim.study.report import COLUMNS, layer_rows, write_run
-from fpgasim.study.runner import run_loaded
+from fpgasim.study.superlip.compare import run_comparison, write_comparison
+from fpgasim.study.experiment.experiment import Mode, load_experiment
+from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
+from fpgasim.study.experiment.runner import run_loaded
 
 __all__ = ["register"]
 
@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     status = Console(stderr=True, highlight=False)
     doc = read_yaml(args.experiment)
     if isinstance(doc.data, dict) and "ode_study" in doc.data:
-        from fpgasim.study.ode_study import run_ode_study
+        from fpgasim.study.dsodenet.study import run_ode_study
         out = args.out or Path("results") / args.experiment.stem
         run_ode_study(args.experiment, out)
         console.print((out / "report.md").read_text(encoding="utf-8"))

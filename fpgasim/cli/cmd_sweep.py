@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fpgasim.study.sweep import SweepOutcome, run_sweep
+from fpgasim.study.sweep.sweep import SweepOutcome, run_sweep
 
 __all__ = ["register", "run", "format_outcome"]
 

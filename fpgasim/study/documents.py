@@ -13,9 +13,9 @@ from typing import Any
 
 from fpgasim.config import SCHEMA_KEY, read_yaml
 from fpgasim.errors import ConfigError
-from fpgasim.study._ode_config import load_ode_study
-from fpgasim.study.experiment import load_experiment
-from fpgasim.study.sweep_spec import load_sweep
+from fpgasim.study.dsodenet.config import load_ode_study
+from fpgasim.study.experiment.experiment import load_experiment
+from fpgasim.study.sweep.spec import load_sweep
 from fpgasim.hw import load_board_file, load_dsp_types, load_link_types
 from fpgasim.kernels.loader import load_kernel_file
 

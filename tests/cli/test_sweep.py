@@ -73,7 +73,7 @@ def test_unreachable_scheduler_exits_2(tmp_path, capsys):
 
 
 def test_shipped_sweeps_load_and_expand():
-    from fpgasim.study.sweep import prepare_sweep
+    from fpgasim.study.sweep.sweep import prepare_sweep
 
     files = sorted((REPO / "experiments" / "sweeps").glob("*.yaml"))
     assert len(files) >= 3
@@ -107,7 +107,7 @@ def test_dsodenet_sweep_over_an_ode_study(tmp_path, capsys):
 
 def test_ode_study_keys_are_checked_against_the_study(tmp_path):
     from fpgasim.errors import ConfigError
-    from fpgasim.study.sweep_spec import load_sweep
+    from fpgasim.study.sweep.spec import load_sweep
 
     path = tmp_path / "s.yaml"
     path.write_text(f"""schema: 1

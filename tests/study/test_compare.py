@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from fpgasim.study.compare import run_comparison, write_comparison
-from fpgasim.study.experiment import load_experiment
+from fpgasim.study.superlip.compare import run_comparison, write_comparison
+from fpgasim.study.experiment.experiment import load_experiment
 
 COMPARISON = """  comparison:
     scale_out: [{boards: 2, topology: pair}]

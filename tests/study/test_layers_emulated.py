@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from fpgasim.errors import ConfigError
-from fpgasim.study.experiment import Mode, load_experiment
-from fpgasim.study.redistribute import needed_input, through_pools
-from fpgasim.study.report import run_markdown
-from fpgasim.study.runner import run_experiment, run_loaded
-from fpgasim.study import setup as study_setup
-from fpgasim.study.setup import LayerKind, board_parts, build_setup, linear_as_conv, tiny_cnn
+from fpgasim.study.experiment.experiment import Mode, load_experiment
+from fpgasim.study.experiment.redistribute import needed_input, through_pools
+from fpgasim.study.experiment.report import run_markdown
+from fpgasim.study.experiment.runner import run_experiment, run_loaded
+from fpgasim.study.experiment import setup as study_setup
+from fpgasim.study.experiment.setup import LayerKind, board_parts, build_setup, linear_as_conv, tiny_cnn
 from fpgasim.nn import Linear
 
 TINY = "{zoo: tiny_cnn, batch: 2}"

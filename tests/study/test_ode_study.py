@@ -14,13 +14,13 @@ from fpgasim.hw import load_dsp_types
 from fpgasim.kernels import evaluate_fit, load_kernel
 from fpgasim.nn.odenet import OdeNetSpec, odenet, odenet_variant
 from fpgasim.ops.conv import conv2d_ref
-from fpgasim.study._ode_accuracy import (
+from fpgasim.study.dsodenet._accuracy import (
     AccuracyConfig, ConvOp, _conv_f64, calibrate_int_bits, center_classifier, dyadic_step, make_stages,
     new_ref_cache, run_accuracy,
 )
-from fpgasim.study._ode_cpu import CpuModel, cpu_ops_per_s, cpu_time_ps
-from fpgasim.study.ode_study import _on_chip_layers, load_study_inputs, run_ode_study
-from fpgasim.study._ode_timing import on_chip_names
+from fpgasim.study.dsodenet._cpu import CpuModel, cpu_ops_per_s, cpu_time_ps
+from fpgasim.study.dsodenet.study import _on_chip_layers, load_study_inputs, run_ode_study
+from fpgasim.study.dsodenet._timing import on_chip_names
 
 ROOT = Path(__file__).resolve().parents[2]
 A53 = SimpleNamespace(cores=4, clock_mhz=1200.0, simd_bits=128, core="cortex-a53")
@@ -227,8 +227,8 @@ def test_state_spills_to_ddr_when_feature_maps_do_not_fit(tmp_path: Path) -> Non
     (weights stay on chip, loaded once); the smallest (layer3_2) still fits. The spilled run is
     slower than the same plan with every state on chip by at least its DMA time, and the report
     says which block spilled and how many bytes per step."""
-    from fpgasim.study._ode_timing import time_variant
-    from fpgasim.study.ode_study import state_placement
+    from fpgasim.study.dsodenet._timing import time_variant
+    from fpgasim.study.dsodenet.study import state_placement
 
     path = _write(tmp_path)
     path.write_text(path.read_text().replace("input_hw: 16}", "input_hw: 256}"))

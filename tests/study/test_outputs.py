@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fpgasim.study.outputs import OutputSet, canonical_json
+from fpgasim.study.common.outputs import OutputSet, canonical_json
 
 
 def test_commit_writes_every_file(tmp_path):

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from fpgasim.errors import ConfigError, DoesNotFit
-from fpgasim.study.experiment import Mode, load_experiment
-from fpgasim.study.runner import run_experiment, run_loaded
+from fpgasim.study.experiment.experiment import Mode, load_experiment
+from fpgasim.study.experiment.runner import run_experiment, run_loaded
 
 
 def test_single_board_functional_fixed_point_is_bit_exact(write_experiment):

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from fpgasim.errors import BadArgument
-from fpgasim.study.sweep import run_sweep
-from fpgasim.study.sweep_exec import PoolExecutor, SerialExecutor, make_executor
-from fpgasim.study.sweep_store import STORE_NAME
+from fpgasim.study.sweep.sweep import run_sweep
+from fpgasim.study.sweep.exec import PoolExecutor, SerialExecutor, make_executor
+from fpgasim.study.sweep.store import STORE_NAME
 from tests.study.test_sweep_helpers import failing_evaluate, fake_evaluate, write_sweep
 
 

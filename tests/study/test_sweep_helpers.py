@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from fpgasim.study._sweep_eval import PointResult, PointTask, Status
+from fpgasim.study.sweep.evaluate import PointResult, PointTask, Status
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_16 = REPO / "kernels" / "superlip-conv-16bit.yaml"
@@ -74,7 +74,7 @@ def failing_evaluate(task: PointTask) -> PointResult:
 
 
 def test_write_sweep_produces_a_loadable_sweep(tmp_path):
-    from fpgasim.study.sweep_spec import load_sweep
+    from fpgasim.study.sweep.spec import load_sweep
 
     loaded = load_sweep(write_sweep(tmp_path))
     assert [a.key for a in loaded.spec.axes] == ["experiment.cluster.boards", "kernel.parallelism.tm"]
@@ -82,7 +82,7 @@ def test_write_sweep_produces_a_loadable_sweep(tmp_path):
 
 
 def test_toy_objectives_follow_their_formula(tmp_path):
-    from fpgasim.study._sweep_eval import Fidelity
+    from fpgasim.study.sweep.evaluate import Fidelity
 
     kernel = tmp_path / "k.yaml"
     kernel.write_text(KERNEL_16.read_text().replace("tm: 64", "tm: 32"))

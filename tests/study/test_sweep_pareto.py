@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
 from fpgasim.mapping import ModelVariant, Partition, ResourceBounds, search_tiling, tile_candidates
-from fpgasim.study.sweep_report import pareto_front
-from fpgasim.study.sweep_tiling import layer_tiling_grid, layer_tiling_point_ref
+from fpgasim.study.sweep.report import pareto_front
+from fpgasim.study.sweep.tiling import layer_tiling_grid, layer_tiling_point_ref
 from tests.strategies.mapping import conv_shapes, partitions, stream_rates
 
 
@@ -85,7 +85,7 @@ def test_tiling_grid_minimum_is_the_search_result():
 
 def test_tiling_grid_is_chunked_without_changing_results(monkeypatch):
     from fpgasim.mapping import ConvShape, StreamRates
-    from fpgasim.study import sweep_tiling
+    from fpgasim.study.sweep import tiling as sweep_tiling
 
     shape = ConvShape(batch=2, out_channels=20, in_channels=6, out_h=9, out_w=9, kernel=3, stride=2)
     args = (np.arange(1, 21).reshape(-1, 1), np.arange(1, 7).reshape(1, -1), 3, 4)

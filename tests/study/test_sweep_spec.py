@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.study._sweep_expr import eval_constraint, parse_constraint
-from fpgasim.study.sweep_points import apply_constraints, expand_points, point_key
-from fpgasim.study.sweep_spec import check_key, load_sweep
+from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
+from fpgasim.study.sweep.points import apply_constraints, expand_points, point_key
+from fpgasim.study.sweep.spec import check_key, load_sweep
 from tests.study.test_sweep_helpers import write_sweep
 
 

@@ -2,7 +2,7 @@
 
 Owns: the columns of the per-layer table and their units, and :func:`write_run`, which queues
 ``results.json``, ``layers.csv``, ``report.md``, ``timeline.png`` and ``trace.json`` into one
-atomic :class:`~fpgasim.study.outputs.OutputSet`.
+atomic :class:`~fpgasim.study.common.outputs.OutputSet`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import io
 import json
 from pathlib import Path
 
-from fpgasim.study.outputs import OutputSet
-from fpgasim.study.plots import save_timeline
-from fpgasim.study.runner import RunResult
+from fpgasim.study.common.outputs import OutputSet
+from fpgasim.study.common.plots import save_timeline
+from fpgasim.study.experiment.runner import RunResult
 
 __all__ = ["COLUMNS", "layer_rows", "markdown_table", "write_run", "run_markdown"]
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from fpgasim.errors import BadArgument
-from fpgasim.study.experiment import (
+from fpgasim.study.experiment.experiment import (
     LoadedExperiment, Mode, NetworkRef, PartitionPolicy, PartitionSpec, TilingPolicy, TilingSpec,
 )
-from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION, OutputSet
-from fpgasim.study.plots import save_speedup_plot
-from fpgasim.study.report import layer_rows, markdown_table, COLUMNS
-from fpgasim.study.runner import RunResult, run_loaded
+from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
+from fpgasim.study.common.plots import save_speedup_plot
+from fpgasim.study.experiment.report import layer_rows, markdown_table, COLUMNS
+from fpgasim.study.experiment.runner import RunResult, run_loaded
 
 __all__ = ["ConfigResult", "Comparison", "run_comparison", "write_comparison"]
 

@@ -3,7 +3,7 @@
 Owns: turning one sweep point into a self-contained study document (kernel and board as
 absolute paths), checking it with the study's own loader, and evaluating it: the fit of the
 point's variant at the kernel's precision and the study's SimPy timing of one variant
-(:func:`fpgasim.study.ode_study.timing_table`). The variant is the first of
+(:func:`fpgasim.study.dsodenet.study.timing_table`). The variant is the first of
 ``ode_study.timing.variants`` (sweep it with lists such as ``[[odenet], [dsodenet-all]]``).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fpgasim.errors import BadArgument, ConfigError, Problem
-from fpgasim.study.ode_study import fit_table, load_study_inputs, timing_table
+from fpgasim.study.dsodenet.study import fit_table, load_study_inputs, timing_table
 
 __all__ = ["study_document", "check_study", "ode_objectives"]
 
@@ -61,7 +61,7 @@ def ode_objectives(doc: dict[str, Any]) -> tuple[dict[str, float], list[dict[str
 
     Raises:
         DoesNotFit: the variant does not fit the board at this precision.
-        ConfigError, BadArgument: as :func:`~fpgasim.study.ode_study.load_study_inputs`.
+        ConfigError, BadArgument: as :func:`~fpgasim.study.dsodenet.study.load_study_inputs`.
     """
     study, board, design = _load(doc)
     name = (study.timing.variants or tuple(v.name for v in study.variants))[0]

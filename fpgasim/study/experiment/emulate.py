@@ -1,6 +1,6 @@
 """Run a planned network on the emulator: one SimPy environment, every board, layer by layer.
 
-Owns: turning a :class:`~fpgasim.study.setup.RunSetup` into a cluster of boards, cutting each
+Owns: turning a :class:`~fpgasim.study.experiment.setup.RunSetup` into a cluster of boards, cutting each
 layer into the boards' parts (Pb, Pr, Pc, Pm), wiring XFER where boards share an operand,
 running the layers one after another (a layer starts when every board finished the previous
 one and, if the partition changed, the outputs it needs have crossed the links — before the
@@ -31,8 +31,8 @@ from fpgasim.sim import Clock, TraceRecorder, processed_events
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, XferGroup
 from fpgasim.sim.conv_engine import IFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
 from fpgasim.sim.pool_engine import PoolMath, pool_layer
-from fpgasim.study.redistribute import transfers
-from fpgasim.study.setup import LayerKind, LayerSetup, RunSetup, board_parts
+from fpgasim.study.experiment.redistribute import transfers
+from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
 
 __all__ = ["LayerEmulation", "Emulation", "emulate", "board_parts"]
 

@@ -2,7 +2,7 @@
 
 Owns: :class:`PointTask` (what a worker receives: plain data, picklable, no open files),
 :class:`PointResult`, :func:`evaluate_point` (the default evaluator run in workers) and the
-analytical objectives of a :class:`~fpgasim.study.setup.RunSetup`. A point that does not fit
+analytical objectives of a :class:`~fpgasim.study.experiment.setup.RunSetup`. A point that does not fit
 or has bad input is a *result* (status ``does_not_fit`` / ``error``), never a crash of the sweep.
 
 Analytical byte counts (whole cluster): per board, every outer tile loads ⌈N/Tn⌉ IFM and
@@ -21,8 +21,8 @@ from typing import Any
 from fpgasim.errors import DoesNotFit, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import Resource, evaluate_fit
-from fpgasim.study.experiment import Mode, experiment_from_data
-from fpgasim.study.setup import RunSetup, build_setup
+from fpgasim.study.experiment.experiment import Mode, experiment_from_data
+from fpgasim.study.experiment.setup import RunSetup, build_setup
 
 __all__ = ["Fidelity", "Status", "PointTask", "PointResult", "evaluate_point", "analytical_objectives"]
 
@@ -67,7 +67,7 @@ class PointResult:
     """The outcome of one :class:`PointTask`.
 
     Attributes:
-        objectives: objective name → value (see :class:`~fpgasim.study.sweep_spec.Objective`).
+        objectives: objective name → value (see :class:`~fpgasim.study.sweep.spec.Objective`).
         layers: per conv layer ``{name, latency_ms, tiling, partition}`` (analytical only).
         message: why a point failed ('' when ok). seconds: wall time of the evaluation (store only).
     """
@@ -123,7 +123,7 @@ def analytical_objectives(setup: RunSetup) -> tuple[dict[str, float], list[dict[
 
 
 def _emulated(task: PointTask, loaded) -> dict[str, float]:
-    from fpgasim.study import runner  # the emulator (imported lazily: heavy, and optional for analytics)
+    from fpgasim.study.experiment import runner  # the emulator (imported lazily: heavy, and optional for analytics)
 
     summary = runner.run_loaded(loaded, mode=Mode.TIMING).summary()
     objectives = {name: float(value) for name, value in summary.items()
@@ -145,7 +145,7 @@ def evaluate_point(task: PointTask) -> PointResult:
     common = {"index": task.index, "key": task.key, "fidelity": task.fidelity}
     try:
         if task.kind == "ode_study":  # the study's own model: fit + SimPy timing (both fidelities)
-            from fpgasim.study._sweep_ode import ode_objectives
+            from fpgasim.study.dsodenet._sweep import ode_objectives
 
             objectives, layers = ode_objectives(task.experiment_data)
             return PointResult(**common, status=Status.OK, objectives=objectives, layers=layers,

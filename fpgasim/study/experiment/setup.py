@@ -27,8 +27,8 @@ from fpgasim.mapping import (
 from fpgasim.nn import Conv2d, Linear, Network, Pool, PoolKind, alexnet_conv, vgg16_conv
 from fpgasim.sim.cluster import topology_edges
 from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
-from fpgasim.study.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
-from fpgasim.study.redistribute import needed_input, through_pools
+from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
+from fpgasim.study.experiment.redistribute import needed_input, through_pools
 
 __all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv", "NETWORKS",
            "element_bytes", "tiny_cnn"]

@@ -29,7 +29,7 @@ from typing import Any
 
 import fpgasim
 from fpgasim.errors import BadArgument
-from fpgasim.study._sweep_eval import Fidelity, PointResult, Status
+from fpgasim.study.sweep.evaluate import Fidelity, PointResult, Status
 
 __all__ = ["SweepStore", "build_manifest", "file_sha256", "STORE_NAME", "MANIFEST_PACKAGES"]
 

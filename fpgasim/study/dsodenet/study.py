@@ -3,9 +3,9 @@
 Owns: :func:`run_ode_study` (``ode_study:`` YAML → ``report.md``, ``results.json``,
 ``accuracy.png``, written atomically), and the four computations it strings together —
 :func:`param_table`, :func:`fit_table`, :func:`accuracy_table`, :func:`timing_table`. The
-config schema is in :mod:`._ode_config`, the software model in :mod:`._ode_cpu`, the
-fixed-point run in :mod:`._ode_accuracy`, the SimPy run in :mod:`._ode_timing`, the report
-text in :mod:`._ode_report`. See docs/dsodenet.md.
+config schema is in :mod:`.config`, the software model in :mod:`._cpu`, the
+fixed-point run in :mod:`._accuracy`, the SimPy run in :mod:`._timing`, the report
+text in :mod:`._report`. See docs/dsodenet.md.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from fpgasim.kernels.network import layers_for
 from fpgasim.nn.composite import DscBlock, OdeBlock
 from fpgasim.nn.network import Network
 from fpgasim.nn.odenet import core_params, odenet, param_rows
-from fpgasim.study._ode_accuracy import (
+from fpgasim.study.dsodenet._accuracy import (
     AccuracyConfig, calibrate_int_bits, center_classifier, make_stages, new_ref_cache, run_accuracy,
 )
-from fpgasim.study._ode_config import OdeStudy, load_ode_study
-from fpgasim.study._ode_report import accuracy_plot_writer, render_report
-from fpgasim.study._ode_timing import on_chip_names, time_variant
-from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION, OutputSet
+from fpgasim.study.dsodenet.config import OdeStudy, load_ode_study
+from fpgasim.study.dsodenet._report import accuracy_plot_writer, render_report
+from fpgasim.study.dsodenet._timing import on_chip_names, time_variant
+from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 
 __all__ = ["run_ode_study", "load_ode_study", "param_table", "fit_table", "accuracy_table", "timing_table",
            "fixed_precision", "load_study_inputs"]

@@ -2,7 +2,7 @@
 
 Owns: :func:`pareto_front` (non-dominated points of two objectives, each minimised or
 maximised) and :func:`write_reports` (every report file of a sweep, written all-or-nothing
-through :class:`~fpgasim.study.outputs.OutputSet`). Everything is sorted by point index, so
+through :class:`~fpgasim.study.common.outputs.OutputSet`). Everything is sorted by point index, so
 the same store gives byte-identical CSV/JSON/Markdown.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from fpgasim.errors import BadArgument
-from fpgasim.study._sweep_eval import PointResult, Status
-from fpgasim.study.outputs import OutputSet
-from fpgasim.study.sweep_points import SweepPoint, overrides_text
-from fpgasim.study.sweep_spec import EXPERIMENT, MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
+from fpgasim.study.sweep.evaluate import PointResult, Status
+from fpgasim.study.common.outputs import OutputSet
+from fpgasim.study.sweep.points import SweepPoint, overrides_text
+from fpgasim.study.sweep.spec import EXPERIMENT, MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
 
 __all__ = ["pareto_front", "write_reports", "REPORT_FILES", "SWEEP_SCHEMA_VERSION"]
 

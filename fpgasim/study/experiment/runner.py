@@ -15,10 +15,10 @@ from typing import Any
 
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels import evaluate_fit
-from fpgasim.study.emulate import Emulation, LayerEmulation, emulate
-from fpgasim.study.experiment import LoadedExperiment, Mode, load_experiment
-from fpgasim.study.outputs import RESULTS_SCHEMA_VERSION
-from fpgasim.study.setup import LayerKind, LayerSetup, RunSetup, build_setup
+from fpgasim.study.experiment.emulate import Emulation, LayerEmulation, emulate
+from fpgasim.study.experiment.experiment import LoadedExperiment, Mode, load_experiment
+from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION
+from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, build_setup
 
 __all__ = ["LayerResult", "RunResult", "run_loaded", "run_experiment"]
 

@@ -2,7 +2,7 @@
 
 Owns: :func:`make_executor` and the three executors. Each offers
 ``run(evaluate, tasks) -> iterator of results`` yielding results as they finish (any order)
-and ``close()``. Workers receive :class:`~fpgasim.study._sweep_eval.PointTask` objects
+and ``close()``. Workers receive :class:`~fpgasim.study.sweep.evaluate.PointTask` objects
 (plain data) and a module-level ``evaluate`` function, so both pickle by reference.
 Dask is optional (``pip install fpgasim[distributed]``); an unreachable scheduler is reported
 within :data:`CONNECT_TIMEOUT_S` seconds.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from fpgasim.errors import BadArgument
-from fpgasim.study._sweep_eval import PointResult, PointTask
+from fpgasim.study.sweep.evaluate import PointResult, PointTask
 
 __all__ = ["Evaluator", "SerialExecutor", "PoolExecutor", "DaskExecutor", "make_executor", "CONNECT_TIMEOUT_S"]
 

@@ -2,7 +2,7 @@
 
 Owns: rendering with matplotlib's non-interactive Agg backend (no display needed), merging
 spans that touch so a timeline of thousands of transactions stays readable, and writing PNGs
-to the path an :class:`~fpgasim.study.outputs.OutputSet` gives (format stated explicitly,
+to the path an :class:`~fpgasim.study.common.outputs.OutputSet` gives (format stated explicitly,
 since that path ends in ``.tmp``).
 """
 

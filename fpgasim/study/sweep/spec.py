@@ -4,7 +4,7 @@ Owns: the typed sweep document (``schema: 1``, top-level ``sweep:``), :func:`loa
 the objective names (:class:`Objective`) and the key check. An axis key is a dotted path into
 the experiment document (``experiment.cluster.boards``) or into the kernel design it names
 (``kernel.parallelism.tm``); an unknown key is refused with the valid keys at that level.
-Expansion into points lives in :mod:`fpgasim.study.sweep_points`.
+Expansion into points lives in :mod:`fpgasim.study.sweep.points`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, ConfigError, Problem
 from fpgasim.kernels.loader import kernel_path
-from fpgasim.study._sweep_expr import expression_names, parse_constraint
-from fpgasim.study.experiment import Experiment
+from fpgasim.study.sweep._expr import expression_names, parse_constraint
+from fpgasim.study.experiment.experiment import Experiment
 
 __all__ = ["Sampling", "Objective", "OBJECTIVE_UNITS", "MAXIMISE", "Axis", "AxisRange", "Recheck", "Sweep",
            "SweepFile", "LoadedSweep", "load_sweep", "check_key", "FITS", "EXPERIMENT", "ODE_STUDY"]

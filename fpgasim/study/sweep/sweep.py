@@ -22,13 +22,13 @@ import numpy as np
 
 from fpgasim.errors import ConfigError
 from fpgasim.hw.library import boards_dir
-from fpgasim.study._sweep_eval import Fidelity, PointResult, PointTask, Status, evaluate_point
-from fpgasim.study.sweep_exec import Evaluator, make_executor
-from fpgasim.study.sweep_points import SweepPoint, apply_constraints, expand_points, point_key
-from fpgasim.study.sweep_report import pareto_front, write_reports
-from fpgasim.study._sweep_ode import study_document
-from fpgasim.study.sweep_spec import MAXIMISE, ODE_STUDY, LoadedSweep, load_sweep
-from fpgasim.study.sweep_store import STORE_NAME, SweepStore, build_manifest, file_sha256
+from fpgasim.study.sweep.evaluate import Fidelity, PointResult, PointTask, Status, evaluate_point
+from fpgasim.study.sweep.exec import Evaluator, make_executor
+from fpgasim.study.sweep.points import SweepPoint, apply_constraints, expand_points, point_key
+from fpgasim.study.sweep.report import pareto_front, write_reports
+from fpgasim.study.dsodenet._sweep import study_document
+from fpgasim.study.sweep.spec import MAXIMISE, ODE_STUDY, LoadedSweep, load_sweep
+from fpgasim.study.sweep.store import STORE_NAME, SweepStore, build_manifest, file_sha256
 
 __all__ = ["PreparedSweep", "SweepOutcome", "prepare_sweep", "run_sweep", "default_out_dir", "Progress"]
 

@@ -25,10 +25,10 @@ from fpgasim.config import read_yaml
 from fpgasim.hw import load_board, load_dsp_types
 from fpgasim.kernels import load_kernel_file
 from fpgasim.kernels.fit import evaluate_fit
-from fpgasim.study._sweep_expr import eval_constraint, parse_constraint
-from fpgasim.study.experiment import LoadedExperiment, experiment_from_data
-from fpgasim.study._sweep_ode import check_study, study_document
-from fpgasim.study.sweep_spec import FITS, ODE_STUDY, LoadedSweep, Sampling
+from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
+from fpgasim.study.experiment.experiment import LoadedExperiment, experiment_from_data
+from fpgasim.study.dsodenet._sweep import check_study, study_document
+from fpgasim.study.sweep.spec import FITS, ODE_STUDY, LoadedSweep, Sampling
 
 __all__ = ["SweepPoint", "expand_points", "apply_constraints", "point_key", "overrides_text", "MAX_POINTS"]
 

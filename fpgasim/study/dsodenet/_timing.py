@@ -27,8 +27,8 @@ from fpgasim.sim.ode_engine import (
     ode_inference,
 )
 from fpgasim.sim.port import StreamPort
-from fpgasim.study._ode_config import ALL_ON_CHIP, TimingSpec
-from fpgasim.study._ode_cpu import cpu_time_ps
+from fpgasim.study.dsodenet.config import ALL_ON_CHIP, TimingSpec
+from fpgasim.study.dsodenet._cpu import cpu_time_ps
 
 __all__ = ["on_chip_names", "build_plan", "software_ops", "layer_ops", "engine_params", "TimingResult",
            "time_variant"]

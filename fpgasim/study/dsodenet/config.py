@@ -16,7 +16,7 @@ from fpgasim.fixedpoint import Overflow, Rounding
 from fpgasim.kernels.fit import FitLimits
 from fpgasim.nn.composite import OdeSolver
 from fpgasim.nn.odenet import DscScope, OdeNetSpec
-from fpgasim.study._ode_cpu import CpuModel
+from fpgasim.study.dsodenet._cpu import CpuModel
 
 __all__ = ["NetworkDefaults", "VariantSpec", "AccuracySpec", "TimingSpec", "PaperSpec", "OdeStudy",
            "OdeStudyFile", "load_ode_study", "ALL_ON_CHIP"]

@@ -1,0 +1,1 @@
+"""Shared by every study: atomic result files and figures."""

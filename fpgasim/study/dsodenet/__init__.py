@@ -1,0 +1,1 @@
+"""The dsODENet / rODENet study (``ode_study:`` documents)."""

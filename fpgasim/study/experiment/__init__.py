@@ -1,0 +1,1 @@
+"""The plain experiment: schema, planning (setup), emulation, redistribution, run and report."""

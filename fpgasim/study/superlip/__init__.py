@@ -1,0 +1,1 @@
+"""The Super-LIP comparison: an experiment with a ``comparison:`` section."""

@@ -1,0 +1,1 @@
+"""Design-space sweeps: spec, points, evaluation, executors, store and reports."""
