@@ -52,7 +52,7 @@ def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, a
 
 def known_names(word: str, known: Iterable[str]) -> str:
     """``"known: a, b, c"`` plus ``"; did you mean 'x'?"`` when one name is close to ``word``."""
-    names = sorted(known)
+    names = sorted(map(str, known))
     close = difflib.get_close_matches(word, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"known: {', '.join(names)}{hint}"

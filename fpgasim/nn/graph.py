@@ -345,7 +345,7 @@ def _infer(i: int, name: str, op: Op, inputs: tuple[tuple[str, Shape], ...], att
     except (BadArgument, ShapeError) as exc:
         text = str(exc)
         message = text if text.startswith(f"node {name!r}") else f"node {name!r} ({op}): {text}"
-        key = next((f"attrs.{k}" for k in attrs if re.search(rf"\b{k}=", text)), "inputs")
+        key = next((f"attrs.{k}" for k in attrs if re.search(rf"\b{k}(\[\d+\])?=", text)), "inputs")
         raise GraphError(message, node_index=i, key=key) from None
     in_shapes = tuple(shape for _, shape in inputs)
     return Node(name=name, op=op, inputs=tuple(p for p, _ in inputs), attrs=attrs, in_shapes=in_shapes,
