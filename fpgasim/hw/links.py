@@ -55,6 +55,22 @@ class LinkType:
         """Payload rate: line rate × lanes × encoding × protocol efficiency, Gb/s."""
         return self.line_rate_gbps * self.lanes * self.encoding_efficiency * self.protocol_efficiency
 
+    def fixed_latency_ns(self, length_m: float) -> float:
+        """Latency of one transfer before its first payload bit counts: the one home of this sum.
+
+        Args:
+            length_m: cable length, metres (>= 0).
+
+        Returns:
+            ``endpoint_fixed + software + per_meter × length_m``, ns.
+
+        Raises:
+            BadArgument: a negative or non-numeric length.
+        """
+        _check_non_negative("length_m", length_m)
+        lat = self.latency_ns
+        return lat.endpoint_fixed + lat.software + lat.per_meter * length_m
+
     def transfer_time_ns(self, size_bytes: int | float, length_m: float) -> float:
         """Time from the first byte sent to the last byte received.
 
@@ -63,16 +79,18 @@ class LinkType:
             length_m: cable length, metres (>= 0).
 
         Returns:
-            ``endpoint_fixed + software + length_m × per_meter + 8 × size_bytes / effective_gbps``, ns.
+            ``fixed_latency_ns(length_m) + 8 × size_bytes / effective_gbps``, ns.
 
         Raises:
             BadArgument: a negative or non-numeric size or length.
         """
-        for name, value in (("size_bytes", size_bytes), ("length_m", length_m)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise BadArgument(f"{name} must be a number >= 0; got {value!r}")
-        lat = self.latency_ns
-        return lat.endpoint_fixed + lat.software + length_m * lat.per_meter + 8 * size_bytes / self.effective_gbps
+        _check_non_negative("size_bytes", size_bytes)
+        return self.fixed_latency_ns(length_m) + 8 * size_bytes / self.effective_gbps
+
+
+def _check_non_negative(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise BadArgument(f"{name} must be a number >= 0; got {value!r}")
 
 
 @config_class

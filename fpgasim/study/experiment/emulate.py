@@ -221,9 +221,7 @@ def _cluster(env: simpy.Environment, setup: RunSetup, clock: Clock, trace: Trace
         # XFER forwards the weight stream's beats: the link carries at most one stream width per cycle.
         stream_bits_per_s = design.stream_width_bits.weights * int(round(design.clock_mhz * 1e6))
         rate = min(int(setup.link.effective_gbps * 1e9), stream_bits_per_s)
-        latency = setup.link.latency_ns
-        latency_ps = int(round((latency.endpoint_fixed + latency.software
-                                + latency.per_meter * spec.cluster.cable_length_m) * 1000))
+        latency_ps = int(round(setup.link.fixed_latency_ns(spec.cluster.cable_length_m) * 1000))
         link = LinkSpec(effective_bits_per_s=rate, fixed_latency_ps=latency_ps,
                         packet_bytes=spec.cluster.packet_bytes, fifo_bytes=spec.cluster.fifo_bytes)
     return Cluster.build(env, boards=setup.boards, board=board, clock=clock, link=link,
