@@ -16,7 +16,7 @@ from fpgasim.errors import ConfigError
 from fpgasim.study.dsodenet.config import load_ode_study
 from fpgasim.study.experiment.experiment import load_experiment
 from fpgasim.study.sweep.spec import load_sweep
-from fpgasim.hw import load_board_file, load_dsp_types, load_link_types
+from fpgasim.hw import load_board_file, load_compute_devices, load_dsp_types, load_link_types
 from fpgasim.kernels.loader import load_kernel_file
 
 __all__ = ["DOCUMENT_KINDS", "document_kind", "load_document"]
@@ -26,6 +26,7 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "board": load_board_file,
     "link_types": load_link_types,
     "dsp_types": load_dsp_types,
+    "compute_devices": load_compute_devices,
     "kernel": load_kernel_file,
     "experiment": load_experiment,
     "ode_study": load_ode_study,
