@@ -18,6 +18,7 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
+from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels.conv_schedule import InnerStep
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.conv_engine import IFM, OFM, WEIGHTS, BoardFabric, EngineParams, OperandLoader
@@ -26,7 +27,7 @@ from fpgasim.sim.link import Link, LinkDirection
 from fpgasim.sim.port import StreamPort, dma_read
 from fpgasim.sim.trace import TraceRecorder
 
-__all__ = ["BoardSpec", "LinkSpec", "Cluster", "topology_edges", "XferGroup", "build_fabric"]
+__all__ = ["BoardSpec", "LinkSpec", "Cluster", "XferGroup", "build_fabric"]
 
 #: Bytes a link receiver asks for at once: effectively "everything that arrives".
 _DRAIN_BYTES = 1 << 60
@@ -63,28 +64,6 @@ class LinkSpec:
     fixed_latency_ps: int
     packet_bytes: int
     fifo_bytes: int
-
-
-def topology_edges(kind: str, boards: int) -> list[tuple[int, int]]:
-    """Cables of a topology as (a, b) board-index pairs, a < b, in a fixed order.
-
-    Raises:
-        BadArgument: ``pair`` with other than 2 boards, or an unknown kind.
-    """
-    if boards < 2:
-        return []
-    if kind == "pair":
-        if boards != 2:
-            raise BadArgument(f"topology 'pair' joins exactly 2 boards; got boards={boards} "
-                              "(use chain, ring or fully_connected)")
-        return [(0, 1)]
-    if kind == "chain":
-        return [(i, i + 1) for i in range(boards - 1)]
-    if kind == "ring":
-        return [(i, i + 1) for i in range(boards - 1)] + ([(0, boards - 1)] if boards > 2 else [])
-    if kind == "fully_connected":
-        return [(a, b) for a in range(boards) for b in range(a + 1, boards)]
-    raise BadArgument(f"topology {kind!r}: expected pair, chain, ring or fully_connected")
 
 
 def build_fabric(env: simpy.Environment, name: str, board: BoardSpec, clock: Clock,

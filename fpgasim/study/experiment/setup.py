@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_types
+from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.kernels.conv_schedule import Tiling as ScheduleTiling
@@ -25,7 +26,6 @@ from fpgasim.mapping import (
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
 )
 from fpgasim.nn import ZOO, Conv2d, Linear, Network, Pool, zoo_network
-from fpgasim.sim.cluster import topology_edges
 from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 from fpgasim.study.experiment.redistribute import needed_input, through_pools
