@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from fpgasim.config import (
     SCHEMA_KEY, KeyPath, NonNegFloat, PosInt, Str, YamlDocument, config_class, read_versioned, validate,
@@ -68,7 +71,8 @@ class DeviceEntry:
 class CableEntry:
     """One cable between two devices."""
 
-    between: tuple[Str, Str]
+    #: the ids of the two devices it joins.
+    between: Annotated[tuple[Str, ...], Field(min_length=2, max_length=2)]
     #: link type id in ``boards/links.yaml``.
     link: Str
     length_m: NonNegFloat = DEFAULT_LENGTH_M
@@ -210,7 +214,8 @@ def _build(doc: YamlDocument, key_path: KeyPath, section: PlatformSection, base_
         resolve.problem(path, message)
     _check_ports(resolve, devices, section.cables, links)
     if resolve.problems:
-        raise ConfigError(sorted(resolve.problems, key=lambda p: (p.file != doc.file, p.line or 0, p.column or 0)))
+        own_first = sorted(resolve.problems, key=lambda p: (p.file != doc.file, p.line or 0, p.column or 0))
+        raise ConfigError(own_first)
     cables = tuple(Cable(index=index, a=cable.between[0], b=cable.between[1], link_id=cable.link, link=link,
                          length_m=cable.length_m, packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
                    for index, (cable, link) in enumerate(zip(section.cables, links)))

@@ -39,6 +39,9 @@ class OpClass(StrEnum):
     POOL = "pool"
 
 
+_OP_CLASSES = tuple(op.value for op in OpClass)
+
+
 class ComputeKind(StrEnum):
     """How peak throughput is given: CPU cores × SIMD lanes, or GPU peak MAC/s per precision."""
 
@@ -60,8 +63,14 @@ class Efficiency:
     calibrated: Bool = False
 
     def of(self, op_class: OpClass) -> float:
-        """The fraction for ``op_class``."""
-        return getattr(self, OpClass(op_class).value)
+        """The fraction for ``op_class``.
+
+        Raises:
+            BadArgument: not an operation class.
+        """
+        if op_class not in _OP_CLASSES:
+            raise BadArgument(f"op_class={op_class!r}: expected one of {', '.join(_OP_CLASSES)}")
+        return getattr(self, str(op_class))
 
 
 #: Element width in bits, the key of a GPU's ``peak_gmacs`` (YAML keys are text: ``"16"`` → 16).

@@ -22,8 +22,10 @@ from fpgasim.hw.board import Board
 from fpgasim.hw.compute import ComputeSpec
 from fpgasim.hw.links import LinkType
 
-__all__ = ["FpgaDevice", "ComputeDevice", "Cable", "Platform", "PlatformDevice", "Hop", "topology_edges", "graph_problems",
-           "unknown_id_message", "DEFAULT_BURST_BYTES", "DEFAULT_LENGTH_M", "DEFAULT_PACKET_BYTES", "DEFAULT_FIFO_BYTES"]
+__all__ = [
+    "FpgaDevice", "ComputeDevice", "PlatformDevice", "Cable", "Hop", "Platform", "topology_edges", "graph_problems",
+    "unknown_id_message", "DEFAULT_BURST_BYTES", "DEFAULT_LENGTH_M", "DEFAULT_PACKET_BYTES", "DEFAULT_FIFO_BYTES",
+]
 
 #: DDR transaction granularity of an FPGA device unless the platform says otherwise, bytes.
 DEFAULT_BURST_BYTES = 4096

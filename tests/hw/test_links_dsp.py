@@ -52,6 +52,21 @@ def test_transfer_time_is_affine_in_bytes(name, a, b, length_m):
     assert link.transfer_time_ns(a, length_m) >= link.latency_ns.endpoint_fixed
 
 
+@given(st.sampled_from(sorted(LINKS)), st.one_of(st.integers(0, 1000), st.floats(0, 1000, allow_nan=False)))
+def test_fixed_latency_is_the_zero_byte_transfer(name, length_m):
+    link = LINKS[name]
+    lat = link.latency_ns
+    assert link.fixed_latency_ns(length_m) == link.transfer_time_ns(0, length_m)
+    assert link.fixed_latency_ns(length_m) == lat.endpoint_fixed + lat.software + lat.per_meter * length_m
+
+
+def test_fixed_latency_by_hand_and_bad_length():
+    assert LINKS["aurora64b66b_10g"].fixed_latency_ns(2) == 341.3 + 2 * 5
+    assert LINKS["eth40g_dpdk"].fixed_latency_ns(0) == 1000 + 2000
+    with pytest.raises(BadArgument, match=r"^length_m must be a number >= 0; got -1$"):
+        LINKS["wifi_lcp"].fixed_latency_ns(-1)
+
+
 @pytest.mark.parametrize(("size", "length", "name"), [(-1, 0, "size_bytes"), (10, -2.0, "length_m"),
                                                       ("10", 0, "size_bytes"), (1, float("nan"), "length_m")])
 def test_transfer_time_rejects_bad_arguments(size, length, name):
