@@ -76,7 +76,7 @@ class Efficiency:
 #: Element width in bits, the key of a GPU's ``peak_gmacs`` (YAML keys are text: ``"16"`` → 16).
 ElementBits = Annotated[int, Field(gt=0)]
 
-_CPU_FIELDS = ("cores", "clock_mhz", "simd_bits", "simd_issue_fraction")
+_CPU_FIELDS = ("cores", "simd_bits", "simd_issue_fraction")
 _GPU_FIELDS = ("peak_gmacs",)
 
 
@@ -86,10 +86,10 @@ class ComputeSpec:
 
     kind: ComputeKind
     name: Str
+    #: core clock, MHz (a CPU's peak scales with it; the device's time base in a simulation).
+    clock_mhz: PosFloat
     #: CPU: cores used for one node.
     cores: PosInt | None = None
-    #: CPU: core clock, MHz.
-    clock_mhz: PosFloat | None = None
     #: CPU: SIMD register width, bits (lanes = simd_bits // element_bits).
     simd_bits: PosInt | None = None
     #: CPU: fraction of the SIMD width issued per cycle (0.5: 128-bit NEON issued as two 64-bit halves).

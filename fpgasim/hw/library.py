@@ -13,7 +13,7 @@ from pathlib import Path
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw.board import Board, load_board_file
 
-__all__ = ["BOARDS_DIR", "BOARDS_DIR_ENV", "NON_BOARD_FILES", "boards_dir", "board_ids", "load_board"]
+__all__ = ["BOARDS_DIR", "BOARDS_DIR_ENV", "NON_BOARD_FILES", "boards_dir", "board_ids", "is_board_path", "load_board"]
 
 #: The board library shipped with fpgasim.
 BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
@@ -37,6 +37,14 @@ def board_ids() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml") if p.name not in NON_BOARD_FILES)
 
 
+def is_board_path(name_or_path: str | Path) -> bool:
+    """Whether a board reference is a path (a ``Path``, or text with a path separator or a
+    ``.yaml``/``.yml`` ending) rather than a library id."""
+    return isinstance(name_or_path, Path) or (
+        isinstance(name_or_path, str) and ("/" in name_or_path or os.sep in name_or_path
+                                           or name_or_path.endswith((".yaml", ".yml"))))
+
+
 def load_board(name_or_path: str | Path) -> Board:
     """Load a board by library name (``"zcu102"``) or by path to a YAML file.
 
@@ -51,10 +59,7 @@ def load_board(name_or_path: str | Path) -> Board:
         BadArgument: an unknown board name (lists the known ones, suggests the closest).
         ConfigError: the file has problems; a library file whose ``id`` differs from its name.
     """
-    if isinstance(name_or_path, Path) or (
-        isinstance(name_or_path, str) and ("/" in name_or_path or os.sep in name_or_path
-                                           or name_or_path.endswith((".yaml", ".yml")))
-    ):
+    if is_board_path(name_or_path):
         return load_board_file(name_or_path)
     if not isinstance(name_or_path, str) or not name_or_path:
         raise BadArgument(f"board must be a board name or a path; got {name_or_path!r}")

@@ -1,30 +1,40 @@
-"""A platform: devices and the cables between them, a typed graph.
+"""A platform: devices and the cables between them, a typed graph, and its loader.
 
 Owns: the device kinds of a platform (:class:`FpgaDevice` — a board with its own kernel design,
 :class:`ComputeDevice` — a CPU/GPU from ``boards/compute.yaml``), :class:`Cable` (one link
 instance), :class:`Platform` with its routing rule (shortest path by hops, ties broken by device
-declaration order), the cabling of today's homogeneous clusters (:func:`topology_edges`), and the
-graph rules every platform obeys (unique ids, real two-ended cables, one cable per pair,
-connected). Loading a ``platform:`` section from YAML is :mod:`fpgasim.hw._platform_load`.
+declaration order), the cabling of today's homogeneous clusters (:func:`topology_edges`), and
+loading a platform from YAML — an experiment's ``platform:`` section or a standalone document
+(schema in ``docs/boards.md``, "Platforms") — reporting every problem at once with its place:
+unknown board / compute / link / memory-channel ids (closest match), missing files, the graph
+rules of :mod:`fpgasim.hw._platform_checks`, and a free I/O port of the link's kinds at each FPGA
+end of every cable (compute devices have unlimited ports).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
-from fpgasim.config import format_key_path
-from fpgasim.errors import BadArgument
+from pydantic import Field
+
+from fpgasim.config import (
+    SCHEMA_KEY, KeyPath, NonNegFloat, PosInt, Str, YamlDocument, config_class, format_key_path, read_versioned,
+    validate,
+)
+from fpgasim.errors import BadArgument, ConfigError
+from fpgasim.hw._platform_checks import Resolver, graph_problems, unknown_id_message, unported_cables
 from fpgasim.hw.board import Board
 from fpgasim.hw.compute import ComputeSpec
 from fpgasim.hw.links import LinkType
 
 __all__ = [
-    "FpgaDevice", "ComputeDevice", "PlatformDevice", "Cable", "Hop", "Platform", "topology_edges", "graph_problems",
-    "unknown_id_message", "DEFAULT_BURST_BYTES", "DEFAULT_LENGTH_M", "DEFAULT_PACKET_BYTES", "DEFAULT_FIFO_BYTES",
+    "FpgaDevice", "ComputeDevice", "PlatformDevice", "Cable", "Hop", "Platform", "topology_edges",
+    "MemoryEntry", "DeviceEntry", "CableEntry", "PlatformSection", "PlatformDocument",
+    "load_platform_section", "load_platform_file",
+    "DEFAULT_BURST_BYTES", "DEFAULT_LENGTH_M", "DEFAULT_PACKET_BYTES", "DEFAULT_FIFO_BYTES",
 ]
 
 #: DDR transaction granularity of an FPGA device unless the platform says otherwise, bytes.
@@ -35,10 +45,6 @@ DEFAULT_LENGTH_M = 1.0
 DEFAULT_PACKET_BYTES = 256
 #: Receive FIFO per link direction unless the platform says otherwise, bytes.
 DEFAULT_FIFO_BYTES = 8192
-
-#: Where a graph problem sits below the platform section, and what it is.
-GraphProblem = tuple[tuple[str | int, ...], str]
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FpgaDevice:
@@ -124,77 +130,6 @@ def topology_edges(kind: str, boards: int) -> list[tuple[int, int]]:
     if kind == "fully_connected":
         return [(a, b) for a in range(boards) for b in range(a + 1, boards)]
     raise BadArgument(f"topology {kind!r}: expected pair, chain, ring or fully_connected")
-
-
-def unknown_id_message(name: str, known: Sequence[str], what: str, where: str = "") -> str:
-    """``unknown <what> 'name'<where>; did you mean 'x'? known: a, b`` (the suggestion when one is close)."""
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ";"
-    return f"unknown {what} {name!r}{where}{hint} known: {', '.join(known) or 'none'}"
-
-
-def graph_problems(device_ids: Sequence[str], ends: Sequence[Sequence[str]]) -> list[GraphProblem]:
-    """The graph rules of a platform, as (place below the section, message) pairs.
-
-    Args:
-        device_ids: device ids in declaration order.
-        ends: for each cable, the ids of its two ends.
-
-    Returns:
-        A problem per duplicate device id, cable end naming no device, cable joining a device to
-        itself, second cable between the same pair, and one for devices not all connected (it names
-        the unreachable devices and the component of the first device they are cut from).
-    """
-    problems: list[GraphProblem] = []
-    first: dict[str, int] = {}
-    for index, device_id in enumerate(device_ids):
-        if device_id in first:
-            problems.append((("devices", index, "id"),
-                             f"duplicate device id {device_id!r} (first used at devices[{first[device_id]}])"))
-        first.setdefault(device_id, index)
-    known = list(first)
-    pairs: dict[frozenset[str], int] = {}
-    for index, (a, b) in enumerate(ends):
-        bad = [(end, name) for end, name in enumerate((a, b)) if name not in first]
-        for end, name in bad:
-            problems.append((("cables", index, "between", end), unknown_id_message(name, known, "device")))
-        if bad:
-            continue
-        if a == b:
-            problems.append((("cables", index, "between"),
-                             f"cable joins device {a!r} to itself; expected two different devices"))
-            continue
-        pair = frozenset((a, b))
-        if pair in pairs:
-            problems.append((("cables", index, "between"),
-                             f"duplicate cable between {a!r} and {b!r} (first at cables[{pairs[pair]}])"))
-            continue
-        pairs[pair] = index
-    reached = _reachable(known, [tuple(pair) for pair in pairs])
-    cut = [device_id for device_id in known if device_id not in reached]
-    if cut:
-        component = [device_id for device_id in known if device_id in reached]
-        cut_text = f"devices {', '.join(cut)} are" if len(cut) > 1 else f"device {cut[0]} is"
-        problems.append((("cables",), f"{cut_text} not connected to {', '.join(component)}: no path of cables "
-                                      "joins them; every device must reach every other"))
-    return problems
-
-
-def _reachable(device_ids: Sequence[str], pairs: Sequence[tuple[str, str]]) -> set[str]:
-    """Devices reachable from the first one over ``pairs`` (empty platform: nothing)."""
-    if not device_ids:
-        return set()
-    neighbours: dict[str, list[str]] = {device_id: [] for device_id in device_ids}
-    for a, b in pairs:
-        neighbours[a].append(b)
-        neighbours[b].append(a)
-    reached, queue = {device_ids[0]}, deque([device_ids[0]])
-    while queue:
-        for nxt in neighbours[queue.popleft()]:
-            if nxt not in reached:
-                reached.add(nxt)
-                queue.append(nxt)
-    return reached
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,3 +227,160 @@ class Platform:
         cables = tuple(Cable(index=i, a=f"board{a}", b=f"board{b}", link_id=link_id, link=link, length_m=length_m,
                              packet_bytes=packet_bytes, fifo_bytes=fifo_bytes) for i, (a, b) in enumerate(edges))
         return cls(devices=devices, cables=cables)
+
+
+@config_class
+class MemoryEntry:
+    """Which memory channel an FPGA device's engine uses, and its DDR transaction size."""
+
+    channel: Str
+    burst_bytes: PosInt = DEFAULT_BURST_BYTES
+
+
+@config_class
+class DeviceEntry:
+    """One device: ``board`` + ``kernel`` + ``memory`` (an FPGA), or ``compute`` (a CPU/GPU)."""
+
+    id: Str
+    #: board library id or a path to a board file (relative to the YAML file).
+    board: Str | None = None
+    #: kernel design file, relative to the YAML file.
+    kernel: Str | None = None
+    memory: MemoryEntry | None = None
+    #: compute device id in ``boards/compute.yaml``.
+    compute: Str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.board is None) == (self.compute is None):
+            raise BadArgument(f"device {self.id!r} has {'both' if self.board else 'neither'} `board` and `compute`; "
+                              "expected `board` (with kernel and memory) or `compute`")
+        if self.board is not None:
+            missing = [name for name in ("kernel", "memory") if getattr(self, name) is None]
+            if missing:
+                raise BadArgument(f"FPGA device {self.id!r} needs {' and '.join(missing)}")
+        else:
+            stray = [name for name in ("kernel", "memory") if getattr(self, name) is not None]
+            if stray:
+                raise BadArgument(f"compute device {self.id!r} takes no {' or '.join(stray)}; remove it")
+
+
+@config_class
+class CableEntry:
+    """One cable between two devices."""
+
+    #: the ids of the two devices it joins.
+    between: Annotated[tuple[Str, ...], Field(min_length=2, max_length=2)]
+    #: link type id in ``boards/links.yaml``.
+    link: Str
+    length_m: NonNegFloat = DEFAULT_LENGTH_M
+    packet_bytes: PosInt = DEFAULT_PACKET_BYTES
+    fifo_bytes: PosInt = DEFAULT_FIFO_BYTES
+
+
+@config_class
+class PlatformSection:
+    devices: tuple[DeviceEntry, ...]
+    cables: tuple[CableEntry, ...] = ()
+
+
+@config_class
+class PlatformDocument:
+    platform: PlatformSection
+
+
+def load_platform_section(document: YamlDocument, key_path: KeyPath, base_dir: Path) -> Platform:
+    """Validate and resolve the platform section at ``key_path`` of ``document``.
+
+    Args:
+        document: the parsed YAML document holding the section.
+        key_path: where the section is, e.g. ``("experiment", "platform")``.
+        base_dir: the directory relative board and kernel paths start from.
+
+    Returns:
+        The :class:`Platform`.
+
+    Raises:
+        ConfigError: every problem of the section at once, each with its place.
+    """
+    section = validate(document, PlatformSection, root=key_path)
+    return _build(document, key_path, section, Path(base_dir))
+
+
+def load_platform_file(path: str | Path) -> Platform:
+    """Load a standalone platform document (``schema: 1`` and ``platform:``).
+
+    Raises:
+        ConfigError: every problem in the file, with places.
+    """
+    doc = read_versioned(path, versions=(1,))
+    body = YamlDocument(file=doc.file, data={k: v for k, v in doc.data.items() if k != SCHEMA_KEY}, places=doc.places)
+    document = validate(body, PlatformDocument)
+    return _build(doc, ("platform",), document.platform, Path(path).parent)
+
+
+def _build(doc: YamlDocument, key_path: KeyPath, section: PlatformSection, base_dir: Path) -> Platform:
+    """Resolve a validated section and run every check (see the module docstring)."""
+    resolve = Resolver(doc, key_path, base_dir)
+    if not section.devices:
+        resolve.problem(("devices",), "no devices; expected at least one")
+    devices: list[FpgaDevice | ComputeDevice | None] = []
+    for index, entry in enumerate(section.devices):
+        at = ("devices", index)
+        if entry.compute is not None:
+            spec = resolve.compute(entry.compute, at + ("compute",))
+            devices.append(None if spec is None else ComputeDevice(id=entry.id, spec=spec, spec_id=entry.compute))
+            continue
+        board = resolve.board(entry.board, at + ("board",))
+        kernel_path = (base_dir / entry.kernel).resolve()
+        if not kernel_path.is_file():
+            resolve.problem(at + ("kernel",), f"file not found: {kernel_path}")
+        channels = [channel.id for channel in board.memory] if board is not None else []
+        if board is not None and entry.memory.channel not in channels:
+            resolve.problem(at + ("memory", "channel"),
+                            unknown_id_message(entry.memory.channel, channels, "memory channel", f" on board {board.id!r}"))
+            board = None
+        devices.append(None if board is None else FpgaDevice(
+            id=entry.id, board=board, kernel_path=kernel_path, memory_channel=entry.memory.channel,
+            burst_bytes=entry.memory.burst_bytes))
+    links = [resolve.link(cable.link, ("cables", index, "link")) for index, cable in enumerate(section.cables)]
+    for path, message in graph_problems([entry.id for entry in section.devices],
+                                        [cable.between for cable in section.cables]):
+        resolve.problem(path, message)
+    _check_ports(resolve, devices, section.cables, links)
+    if resolve.problems:
+        own_first = sorted(resolve.problems, key=lambda p: (p.file != doc.file, p.line or 0, p.column or 0))
+        raise ConfigError(own_first)
+    cables = tuple(Cable(index=index, a=cable.between[0], b=cable.between[1], link_id=cable.link, link=link,
+                         length_m=cable.length_m, packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
+                   for index, (cable, link) in enumerate(zip(section.cables, links)))
+    return Platform(devices=tuple(devices), cables=cables)
+
+
+def _check_ports(resolve: Resolver, devices: list[FpgaDevice | ComputeDevice | None],
+                 cables: tuple[CableEntry, ...], links: list[LinkType | None]) -> None:
+    """Each cable end at an FPGA device needs its own I/O port of one of the link's port kinds
+    (:func:`~fpgasim.hw._platform_checks.unported_cables`); cables with another problem are skipped."""
+    known = {device.id for device in devices if device is not None}
+    seen_ids: set[str] = set()
+    for device in devices:
+        if not isinstance(device, FpgaDevice) or device.id in seen_ids:
+            continue
+        seen_ids.add(device.id)
+        pairs: set[frozenset[str]] = set()
+        at_device = []
+        for index, (cable, link) in enumerate(zip(cables, links)):
+            pair = frozenset(cable.between)
+            if device.id not in pair or len(pair) < 2 or not pair <= known or pair in pairs or link is None:
+                continue
+            pairs.add(pair)
+            at_device.append((index, link.port_kinds))
+        ports = device.board.io_ports
+        for index in unported_cables(ports, at_device):
+            link = links[index]
+            kinds = ", ".join(str(kind) for kind in link.port_kinds)
+            have = [port.id for port in ports if port.kind in link.port_kinds]
+            why = (f"its ports of those kinds ({', '.join(have)}) are taken by earlier cables" if have
+                   else "it has no port of those kinds")
+            resolve.problem(("cables", index, "link"), f"device {device.id!r} (board {device.board.id}) has no free "
+                                                       f"port for link type {cables[index].link!r}, which runs over "
+                                                       f"{kinds}: {why}")

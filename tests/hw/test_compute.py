@@ -34,6 +34,7 @@ def test_peaks_by_hand():
     assert COMPUTE["pynq_z2_ps_a9"].peak_macs_per_s(32) == 2 * 650e6 * 4 * 0.5
     assert COMPUTE["rpi3b_plus_a53"].peak_macs_per_s(32) == 4 * 1400e6 * 4 * 0.5
     assert COMPUTE["jetson_tx2_gpu"].peak_macs_per_s(16) == 665.6e9
+    assert COMPUTE["jetson_tx2_gpu"].clock_mhz == 1300
 
 
 def test_node_time_by_hand():
@@ -111,13 +112,14 @@ def test_gpu_without_a_peak_for_the_width():
 
 
 def test_kind_fields_are_enforced_on_direct_construction():
-    with pytest.raises(BadArgument, match=r"^a cpu device needs cores, clock_mhz, simd_bits, simd_issue_fraction; "
-                                          r"missing clock_mhz, simd_bits, simd_issue_fraction; has peak_gmacs "
+    with pytest.raises(BadArgument, match=r"^a cpu device needs cores, simd_bits, simd_issue_fraction; "
+                                          r"missing simd_bits, simd_issue_fraction; has peak_gmacs "
                                           r"\(not for a cpu\)$"):
-        ComputeSpec(kind=ComputeKind.CPU, name="x", cores=2, peak_gmacs={32: 1.0}, memory_gb_per_s=1.0,
-                    dispatch_overhead_us=0.0)
+        ComputeSpec(kind=ComputeKind.CPU, name="x", clock_mhz=1000, cores=2, peak_gmacs={32: 1.0},
+                    memory_gb_per_s=1.0, dispatch_overhead_us=0.0)
     with pytest.raises(BadArgument, match=r"^a gpu device needs peak_gmacs; peak_gmacs is empty$"):
-        ComputeSpec(kind=ComputeKind.GPU, name="x", peak_gmacs={}, memory_gb_per_s=1.0, dispatch_overhead_us=0.0)
+        ComputeSpec(kind=ComputeKind.GPU, name="x", clock_mhz=1000, peak_gmacs={}, memory_gb_per_s=1.0,
+                    dispatch_overhead_us=0.0)
 
 
 LIBRARY = (BOARDS_DIR / "compute.yaml").read_text()
@@ -141,7 +143,7 @@ def test_library_mistakes_are_all_reported_with_places(tmp_path):
     assert problems["compute_devices.pynq_z2_ps_a9.simd_bitz"].startswith(
         "unknown key 'simd_bitz'; did you mean 'simd_bits'?")
     assert problems["compute_devices.rpi3b_plus_a53"] == (
-        "a cpu device needs cores, clock_mhz, simd_bits, simd_issue_fraction; has peak_gmacs (not for a cpu)")
+        "a cpu device needs cores, simd_bits, simd_issue_fraction; has peak_gmacs (not for a cpu)")
     assert len(problems) == 3
 
 

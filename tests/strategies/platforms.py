@@ -51,11 +51,10 @@ def compute_specs(draw) -> ComputeSpec:
     """A valid CPU or GPU spec with random positive numbers and efficiencies in (0, 1]."""
     efficiency = Efficiency(**{name: draw(_FRACTIONS) for name in
                                ("dense_conv", "depthwise", "pointwise", "fc", "elementwise", "pool")})
-    common = dict(name="drawn", memory_gb_per_s=draw(st.floats(0.1, 1000, allow_nan=False)),
+    common = dict(name="drawn", clock_mhz=draw(st.floats(100, 5000, allow_nan=False)), memory_gb_per_s=draw(st.floats(0.1, 1000, allow_nan=False)),
                   dispatch_overhead_us=draw(st.floats(0, 1000, allow_nan=False)), efficiency=efficiency)
     if draw(st.booleans()):
         return ComputeSpec(kind=ComputeKind.CPU, cores=draw(st.integers(1, 64)),
-                           clock_mhz=draw(st.floats(100, 5000, allow_nan=False)),
                            simd_bits=draw(st.sampled_from([64, 128, 256, 512])),
                            simd_issue_fraction=draw(_FRACTIONS), **common)
     peaks = draw(st.dictionaries(st.sampled_from([8, 16, 32]), st.floats(1, 1e5, allow_nan=False), min_size=1))
