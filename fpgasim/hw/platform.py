@@ -337,7 +337,8 @@ def _build(doc: YamlDocument, key_path: KeyPath, section: PlatformSection, base_
         channels = [channel.id for channel in board.memory] if board is not None else []
         if board is not None and entry.memory.channel not in channels:
             resolve.problem(at + ("memory", "channel"),
-                            unknown_id_message(entry.memory.channel, channels, "memory channel", f" on board {board.id!r}"))
+                            unknown_id_message(entry.memory.channel, channels, "memory channel",
+                                               f" on board {board.id!r}"))
             board = None
         devices.append(None if board is None else FpgaDevice(
             id=entry.id, board=board, kernel_path=kernel_path, memory_channel=entry.memory.channel,

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from fpgasim.hw import Cable, ComputeDevice, ComputeKind, ComputeSpec, Efficiency, Platform, load_compute_devices, \
-    load_link_types
+from fpgasim.hw import (
+    Cable, ComputeDevice, ComputeKind, ComputeSpec, Efficiency, Platform, load_compute_devices, load_link_types,
+)
 
 __all__ = ["connected_platforms", "compute_specs", "COMPUTE", "LINKS"]
 
@@ -51,7 +52,8 @@ def compute_specs(draw) -> ComputeSpec:
     """A valid CPU or GPU spec with random positive numbers and efficiencies in (0, 1]."""
     efficiency = Efficiency(**{name: draw(_FRACTIONS) for name in
                                ("dense_conv", "depthwise", "pointwise", "fc", "elementwise", "pool")})
-    common = dict(name="drawn", clock_mhz=draw(st.floats(100, 5000, allow_nan=False)), memory_gb_per_s=draw(st.floats(0.1, 1000, allow_nan=False)),
+    common = dict(name="drawn", clock_mhz=draw(st.floats(100, 5000, allow_nan=False)),
+                  memory_gb_per_s=draw(st.floats(0.1, 1000, allow_nan=False)),
                   dispatch_overhead_us=draw(st.floats(0, 1000, allow_nan=False)), efficiency=efficiency)
     if draw(st.booleans()):
         return ComputeSpec(kind=ComputeKind.CPU, cores=draw(st.integers(1, 64)),
