@@ -11,8 +11,8 @@ along the shortest route (cut-through per hop), once per destination device, as 
 produced.
 
 Tensors stay in a device's memory until the last node (or outgoing transfer) that reads them
-there has finished; each device's peak footprint is reported. Relabelling nodes run where their
-input is and alias its buffer.
+there has finished; each device's peak footprint is reported. A relabelling node aliases its
+input's buffer when both sit on the same device.
 
 Functional mode computes real values: MAC-array nodes accumulate exact tile partial sums
 through the engine's buffers; every other node applies the same single-node step as the
@@ -416,7 +416,7 @@ def _engine_process(env: simpy.Environment, item: NodePlan, device: _Device, val
                                           bytes_moved=(in_elems + _elements(node.out_shape, batch)) * element_bytes,
                                           element_bits=8 * element_bytes)
         cycles = int(np.ceil(seconds * float(device.clock.freq_hz)))
-        return (yield env.process(software_node(env, device.engines[Engine.SOFTWARE], device.clock, device=device.id,
+        return (yield env.process(software_node(env, device.clock, device=device.id,
                                                 name=node.name, cycles=cycles, trace=trace)))
     fabric, params = device.fabric, device.params
     if item.engine is Engine.MAC_ARRAY:

@@ -107,16 +107,15 @@ def vector_layer(env: simpy.Environment, fabric: BoardFabric, *, name: str, inpu
     return run
 
 
-def software_node(env: simpy.Environment, cores: simpy.Resource, clock: Clock, *, device: str, name: str,
-                  cycles: int, trace: TraceRecorder | None) -> Generator[Event, object, LayerRun]:
-    """Process: run one node on a compute device for ``cycles`` of its clock, one node at a time."""
-    with cores.request() as turn:
-        yield turn
-        run = LayerRun(start_ps=env.now)
-        yield env.timeout(clock.delay_ps(env.now, cycles))
-        run.end_ps = env.now
-        run.compute_busy_ps = run.end_ps - run.start_ps
-        run.steps = 1
-        if trace is not None:
-            trace.span(f"{device}.cores", name, run.start_ps, run.end_ps, process=device, args={"cycles": cycles})
+def software_node(env: simpy.Environment, clock: Clock, *, device: str, name: str, cycles: int,
+                  trace: TraceRecorder | None) -> Generator[Event, object, LayerRun]:
+    """Process: run one node on a compute device's cores for ``cycles`` of its clock (the caller
+    holds the cores: one node at a time)."""
+    run = LayerRun(start_ps=env.now)
+    yield env.timeout(clock.delay_ps(env.now, cycles))
+    run.end_ps = env.now
+    run.compute_busy_ps = run.end_ps - run.start_ps
+    run.steps = 1
+    if trace is not None:
+        trace.span(f"{device}.cores", name, run.start_ps, run.end_ps, process=device, args={"cycles": cycles})
     return run
