@@ -139,7 +139,7 @@ class _Device:
         self.peak = 0
         if self.context is not None:
             design = self.context.design
-            self.clock = Clock.from_mhz(design.clock_mhz, name=device_id)
+            self.clock = Clock.from_mhz(str(design.clock_mhz), name=device_id)
             widths = {"ifm": design.stream_width_bits.ifm, "weights": design.stream_width_bits.weights,
                       "ofm": design.stream_width_bits.ofm}
             spec = BoardSpec(ddr_bytes_per_s=int(self.context.ddr_bytes_per_s),
@@ -152,7 +152,7 @@ class _Device:
         else:
             device: ComputeDevice = plan.platform.device(device_id)
             self.spec = device.spec
-            self.clock = Clock.from_mhz(device.spec.clock_mhz, name=device_id)
+            self.clock = Clock.from_mhz(str(device.spec.clock_mhz), name=device_id)
             self.engines = {Engine.SOFTWARE: simpy.Resource(env)}
 
     def hold(self, nbytes: int) -> None:
