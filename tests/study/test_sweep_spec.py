@@ -70,17 +70,17 @@ def test_unknown_kernel_key_lists_the_kernel_documents_keys(tmp_path):
 
 
 @pytest.mark.parametrize("key, fragment", [
-    ("cluster.boards", "a key starts with 'experiment.' or 'kernel.'"),
+    ("cluster.boards", "a key of an experiment sweep starts with 'experiment.' or 'kernel.'"),
     ("experiment.cluster", "is a mapping; sweep one of its keys: boards"),
     ("experiment.name.x", "experiment.name has no sub-keys"),
 ])
 def test_check_key_reasons(key, fragment):
-    assert fragment in check_key(key, {"kernel": {}})
+    assert fragment in check_key(key, "experiment", {"kernel": {}}, {})
 
 
 def test_partition_factors_are_sweepable():
-    assert check_key("experiment.partition.factors.pm", {}) is None
-    assert "pb, pr, pc, pm" in check_key("experiment.partition.factors.px", {})
+    assert check_key("experiment.partition.factors.pm", "experiment", {}, {}) is None
+    assert "pb, pr, pc, pm" in check_key("experiment.partition.factors.px", "experiment", {}, {})
 
 
 def test_empty_axis_is_refused(tmp_path):

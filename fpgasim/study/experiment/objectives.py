@@ -1,9 +1,4 @@
-"""Evaluating one sweep point: the analytical model (every point) or the emulator (re-checks).
-
-Owns: :class:`PointTask` (what a worker receives: plain data, picklable, no open files),
-:class:`PointResult`, :func:`evaluate_point` (the default evaluator run in workers) and the
-analytical objectives of a :class:`~fpgasim.study.experiment.setup.RunSetup`. A point that does not fit
-or has bad input is a *result* (status ``does_not_fit`` / ``error``), never a crash of the sweep.
+"""What a sweep reads from an experiment: its objectives by the analytical model or the emulator.
 
 Analytical byte counts (whole cluster): per board, every outer tile loads ⌈N/Tn⌉ IFM and
 weight tiles and stores one OFM tile; with XFER sharing the received share comes over the
@@ -12,74 +7,14 @@ link instead of DDR (the same terms as :func:`fpgasim.mapping.latency_arrays`).
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-from fpgasim.errors import DoesNotFit, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import Resource, evaluate_fit
-from fpgasim.study.experiment.experiment import Mode, experiment_from_data
-from fpgasim.study.experiment.setup import RunSetup, build_setup
+from fpgasim.study.experiment.experiment import Mode
+from fpgasim.study.experiment.setup import RunSetup
 
-__all__ = ["Fidelity", "Status", "PointTask", "PointResult", "evaluate_point", "analytical_objectives"]
-
-
-class Fidelity(StrEnum):
-    """Which model produced a result."""
-
-    ANALYTICAL = "analytical"
-    EMULATED = "emulated"
-
-
-class Status(StrEnum):
-    """Outcome of one point."""
-
-    OK = "ok"
-    DOES_NOT_FIT = "does_not_fit"
-    ERROR = "error"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PointTask:
-    """One evaluation to run (plain data, so it pickles to any worker).
-
-    Attributes:
-        index, key: the point's index and content key. fidelity: which model.
-        experiment_data: the experiment document of this point (kernel path absolute if a variant).
-        base_dir: directory for relative paths in the experiment. file: name used in messages.
-    """
-
-    index: int
-    key: str
-    fidelity: Fidelity
-    experiment_data: dict[str, Any]
-    base_dir: str
-    file: str
-    #: ``experiment`` or ``ode_study`` (then ``experiment_data`` is the study document).
-    kind: str = "experiment"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PointResult:
-    """The outcome of one :class:`PointTask`.
-
-    Attributes:
-        objectives: objective name → value (see :class:`~fpgasim.study.sweep.spec.Objective`).
-        layers: per conv layer ``{name, latency_ms, tiling, partition}`` (analytical only).
-        message: why a point failed ('' when ok). seconds: wall time of the evaluation (store only).
-    """
-
-    index: int
-    key: str
-    fidelity: Fidelity
-    status: Status
-    objectives: dict[str, float] = field(default_factory=dict)
-    layers: list[dict[str, Any]] = field(default_factory=list)
-    message: str = ""
-    seconds: float = 0.0
+__all__ = ["analytical_objectives", "emulated_objectives"]
 
 
 def _resources(setup: RunSetup) -> dict[str, float]:
@@ -122,10 +57,11 @@ def analytical_objectives(setup: RunSetup) -> tuple[dict[str, float], list[dict[
     return objectives, layers
 
 
-def _emulated(task: PointTask, loaded) -> dict[str, float]:
+def emulated_objectives(setup: RunSetup) -> dict[str, float]:
+    """Objectives of a planned run measured by the emulator (timing mode)."""
     from fpgasim.study.experiment import runner  # the emulator (imported lazily: heavy, and optional for analytics)
 
-    summary = runner.run_loaded(loaded, mode=Mode.TIMING).summary()
+    summary = runner.run_setup(setup, mode=Mode.TIMING).summary()
     objectives = {name: float(value) for name, value in summary.items()
                   if isinstance(value, (int, float)) and not isinstance(value, bool)}
     if "ddr_read_bytes" in objectives and "ddr_write_bytes" in objectives:
@@ -133,35 +69,3 @@ def _emulated(task: PointTask, loaded) -> dict[str, float]:
     if "dsp" in objectives and "boards" in objectives:
         objectives["dsp_total"] = objectives["dsp"] * objectives["boards"]
     return objectives
-
-
-def evaluate_point(task: PointTask) -> PointResult:
-    """Evaluate one point with the model its fidelity names (the default sweep evaluator).
-
-    Returns:
-        A :class:`PointResult`; failures are reported in it (status and message), not raised.
-    """
-    start = time.perf_counter()
-    common = {"index": task.index, "key": task.key, "fidelity": task.fidelity}
-    try:
-        if task.kind == "ode_study":  # the study's own model: fit + SimPy timing (both fidelities)
-            from fpgasim.study.dsodenet._sweep import ode_objectives
-
-            objectives, layers = ode_objectives(task.experiment_data)
-            return PointResult(**common, status=Status.OK, objectives=objectives, layers=layers,
-                               seconds=time.perf_counter() - start)
-        loaded = experiment_from_data(task.experiment_data, file=task.file, base_dir=Path(task.base_dir))
-        if task.fidelity is Fidelity.ANALYTICAL:
-            objectives, layers = analytical_objectives(build_setup(loaded))
-        else:
-            objectives, layers = _emulated(task, loaded), []
-    except DoesNotFit as exc:
-        return PointResult(**common, status=Status.DOES_NOT_FIT, message=str(exc),
-                           seconds=time.perf_counter() - start)
-    except FpgasimError as exc:
-        return PointResult(**common, status=Status.ERROR, message=str(exc), seconds=time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - a bug in one point is recorded, the sweep goes on
-        return PointResult(**common, status=Status.ERROR, message=f"{type(exc).__name__}: {exc}",
-                           seconds=time.perf_counter() - start)
-    return PointResult(**common, status=Status.OK, objectives=objectives, layers=layers,
-                       seconds=time.perf_counter() - start)
