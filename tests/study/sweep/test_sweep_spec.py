@@ -8,7 +8,7 @@ from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
 from fpgasim.study.sweep.points import apply_constraints, expand_points, point_key
 from fpgasim.study.sweep.spec import check_key, load_sweep
-from tests.study.test_sweep_helpers import write_sweep
+from tests.study.sweep.test_sweep_helpers import write_sweep
 
 
 def _messages(exc: ConfigError) -> str:
@@ -161,7 +161,7 @@ def test_constraint_arithmetic_and_logic():
 
 
 def test_kernel_overrides_apply_to_the_kernel_file_each_point_names(tmp_path):
-    from tests.study.test_sweep_helpers import REPO
+    from tests.study.sweep.test_sweep_helpers import REPO
 
     fp32 = str(REPO / "kernels" / "superlip-conv-64x7-fp32.yaml")
     loaded = load_sweep(write_sweep(tmp_path, axes=[

@@ -15,7 +15,7 @@ import yaml
 
 from fpgasim.study.sweep.evaluate import PointResult, PointTask, Status
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KERNEL_16 = REPO / "kernels" / "superlip-conv-16bit.yaml"
 
 

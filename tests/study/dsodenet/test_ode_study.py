@@ -23,7 +23,7 @@ from fpgasim.study.dsodenet.config import load_study
 from fpgasim.study.dsodenet.tables import _on_chip_layers, run_ode_study
 from fpgasim.study.dsodenet._timing import on_chip_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 A53 = SimpleNamespace(cores=4, clock_mhz=1200.0, simd_bits=128, core="cortex-a53")
 
 
