@@ -6,8 +6,9 @@ by the activation. Owns the layer descriptions (:class:`DscLayer` in real number
 :class:`FixedDscLayer` in fixed point with one :class:`~fpgasim.fixedpoint.Requantizer` per
 stage) and the three paths. Fixed point: the depthwise conv is requantised once to
 ``requant_dw.out`` (its accumulator, rounding and overflow), the activation is applied in that
-format (exact), the pointwise conv reads it and is requantised once to ``requant_pw.out``, then
-the activation again; the overflow counts of both stages are added.
+format (exact for ReLU/ReLU6; a float-computed one is quantised with the stage's requantizer),
+the pointwise conv reads it and is requantised once to ``requant_pw.out``, then the activation
+again; the overflow counts of every step are added.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def dsc_block_fixed(x: FixedTensor, layer: FixedDscLayer) -> tuple[FixedTensor, 
     _layer(layer, FixedDscLayer)
     y, c1 = depthwise_conv2d_fixed(x, layer.w_dw, layer.b_dw, stride=layer.stride, padding=layer.padding,
                                    requant=layer.requant_dw)
-    y, _ = activate_fixed(y, layer.activation)
+    y, a1 = activate_fixed(y, layer.activation, requant=layer.requant_dw)
     y, c2 = pointwise_conv2d_fixed(y, layer.w_pw, layer.b_pw, requant=layer.requant_pw)
-    y, _ = activate_fixed(y, layer.activation)
-    return y, c1 + c2
+    y, a2 = activate_fixed(y, layer.activation, requant=layer.requant_pw)
+    return y, c1 + a1 + c2 + a2

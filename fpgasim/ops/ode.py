@@ -169,7 +169,8 @@ def ode_f_fixed(z: FixedTensor, layers: Sequence[FixedConvLayer | FixedDscLayer]
         else:
             y, c = conv2d_fixed(y, layer.w, layer.bias, stride=layer.stride, padding=layer.padding,
                                 groups=layer.groups, requant=layer.requant)
-            y, _ = activate_fixed(y, layer.activation)
+            y, a = activate_fixed(y, layer.activation, requant=layer.requant)
+            c += a
         counts += c
     _same_shape(y.shape, z.shape)
     return y, counts

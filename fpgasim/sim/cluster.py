@@ -26,7 +26,7 @@ from fpgasim.sim.link import Link, LinkDirection
 from fpgasim.sim.port import StreamPort, dma_read
 from fpgasim.sim.trace import TraceRecorder
 
-__all__ = ["BoardSpec", "LinkSpec", "Cluster", "topology_edges", "XferGroup"]
+__all__ = ["BoardSpec", "LinkSpec", "Cluster", "topology_edges", "XferGroup", "build_fabric"]
 
 #: Bytes a link receiver asks for at once: effectively "everything that arrives".
 _DRAIN_BYTES = 1 << 60
@@ -87,6 +87,19 @@ def topology_edges(kind: str, boards: int) -> list[tuple[int, int]]:
     raise BadArgument(f"topology {kind!r}: expected pair, chain, ring or fully_connected")
 
 
+def build_fabric(env: simpy.Environment, name: str, board: BoardSpec, clock: Clock,
+                 trace: TraceRecorder | None) -> BoardFabric:
+    """One board's DDR channel and its three stream ports (``ifm``, ``weights``, ``ofm``)."""
+    ddr = DdrChannel(env, f"{name}.ddr", bytes_per_s=board.ddr_bytes_per_s, burst_bytes=board.burst_bytes,
+                     trace=trace, process=name)
+    ports = {stream: StreamPort(env, f"{name}.axis_{stream}", width_bits=board.stream_width_bits[stream],
+                                clock=clock, trace=trace, process=name)
+             for stream in (IFM, WEIGHTS, OFM)}
+    for stream in (IFM, WEIGHTS, OFM):
+        ddr.register(stream)
+    return BoardFabric(name=name, ddr=ddr, ports=ports, trace=trace)
+
+
 @dataclass(frozen=True, slots=True)
 class XferGroup:
     """Boards that share one operand's tiles; ``members`` in ascending order."""
@@ -100,7 +113,7 @@ class Cluster:
     """Boards, their fabrics and the links between them, inside one environment."""
 
     env: simpy.Environment
-    fabrics: list[BoardFabric]
+    fabrics: list[BoardFabric | None]
     directions: dict[tuple[int, int], LinkDirection] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     _arrivals: dict[tuple, Event] = field(default_factory=dict)
@@ -109,25 +122,23 @@ class Cluster:
     def build(cls, env: simpy.Environment, *, boards: int, board: BoardSpec, clock: Clock,
               link: LinkSpec | None, topology: str, trace: TraceRecorder | None) -> Cluster:
         """Create ``boards`` identical boards and cable them as ``topology``."""
-        fabrics = []
-        for index in range(boards):
-            name = f"board{index}"
-            ddr = DdrChannel(env, f"{name}.ddr", bytes_per_s=board.ddr_bytes_per_s,
-                             burst_bytes=board.burst_bytes, trace=trace, process=name)
-            ports = {stream: StreamPort(env, f"{name}.axis_{stream}", width_bits=board.stream_width_bits[stream],
-                                        clock=clock, trace=trace, process=name)
-                     for stream in (IFM, WEIGHTS, OFM)}
-            for stream in (IFM, WEIGHTS, OFM):
-                ddr.register(stream)
-            fabrics.append(BoardFabric(name=name, ddr=ddr, ports=ports, trace=trace))
-        cluster = cls(env=env, fabrics=fabrics)
+        fabrics = [build_fabric(env, f"board{index}", board, clock, trace) for index in range(boards)]
         edges = topology_edges(topology, boards)
         if edges and link is None:
             raise BadArgument("a cluster of several boards needs a link type")
-        for a, b in edges:
-            cable = Link(env, f"link{a}-{b}", effective_bits_per_s=link.effective_bits_per_s,
+        return cls.assemble(env, fabrics, [(a, b, f"link{a}-{b}", link) for a, b in edges], trace=trace)
+
+    @classmethod
+    def assemble(cls, env: simpy.Environment, fabrics: list[BoardFabric | None],
+                 cables: list[tuple[int, int, str, LinkSpec]], *, trace: TraceRecorder | None) -> Cluster:
+        """Devices (``None``: a compute device, no fabric) cabled as ``cables``: ``(a, b, name,
+        link)`` with device indices; each cable has its own link numbers. Routing visits
+        neighbours in device-index order, so ties go to the lower index."""
+        cluster = cls(env=env, fabrics=fabrics)
+        for a, b, name, link in cables:
+            cable = Link(env, name, effective_bits_per_s=link.effective_bits_per_s,
                          fixed_latency_ps=link.fixed_latency_ps, packet_bytes=link.packet_bytes,
-                         fifo_bytes=link.fifo_bytes, trace=trace, process=f"link{a}-{b}")
+                         fifo_bytes=link.fifo_bytes, trace=trace, process=name)
             cluster.links.append(cable)
             cluster.directions[(a, b)] = cable.forward
             cluster.directions[(b, a)] = cable.reverse

@@ -10,6 +10,7 @@ from fpgasim.fixedpoint import Accumulator, FixedFormat, Overflow, Requantizer, 
 from fpgasim.ops.activations import Activation, relu_fixed, relu_ref
 from fpgasim.ops.conv import depthwise_conv2d_fixed, depthwise_conv2d_ref, pointwise_conv2d_fixed, pointwise_conv2d_ref
 from fpgasim.ops.dsc import DscLayer, FixedDscLayer, dsc_block_f32, dsc_block_fixed, dsc_block_ref
+from fpgasim.ops.elementwise import hardswish_fixed, sigmoid_fixed
 from tests.strategies.numeric import overflows, roundings
 
 
@@ -63,6 +64,24 @@ def test_fixed_equals_hand_composition_bit_exact(case, rounding, overflow, bits)
     hand = relu_fixed(y)[0]
     assert got.fmt == rq_pw.out and np.array_equal(got.values, hand.values)
     assert counts == c1 + c2 and np.all(got.values >= 0)
+
+
+@pytest.mark.parametrize("act_fixed", [sigmoid_fixed, hardswish_fixed], ids=["sigmoid", "hardswish"])
+def test_float_activation_uses_each_stage_requantizer(act_fixed) -> None:
+    rng = np.random.default_rng(3)
+    layer = make(rng, 2, 3, 3, 1, act_fixed.__name__.removesuffix("_fixed"))
+    acc = Accumulator(bits=40, overflow=Overflow.WRAP)
+    rq_dw = Requantizer(out=fmt(8, 3), rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE, accumulator=acc)
+    rq_pw = Requantizer(out=fmt(6, 1), rounding=Rounding.TRUNCATE, overflow=Overflow.SATURATE, accumulator=acc)
+    fl = FixedDscLayer(w_dw=q(layer.w_dw, fmt(8, 2)), b_dw=None, w_pw=q(layer.w_pw, fmt(8, 2)), b_pw=None,
+                       stride=1, padding=1, activation=layer.activation, requant_dw=rq_dw, requant_pw=rq_pw)
+    x = q(rng.standard_normal((1, 2, 4, 4)) * 2, fmt(8, 3))
+    got, counts = dsc_block_fixed(x, fl)
+    y, c1 = depthwise_conv2d_fixed(x, fl.w_dw, None, stride=1, padding=1, requant=rq_dw)
+    y, a1 = act_fixed(y, requant=rq_dw)
+    y, c2 = pointwise_conv2d_fixed(y, fl.w_pw, None, requant=rq_pw)
+    hand, a2 = act_fixed(y, requant=rq_pw)
+    assert got.fmt == rq_pw.out and np.array_equal(got.values, hand.values) and counts == c1 + a1 + c2 + a2
 
 
 def test_bad_arguments() -> None:

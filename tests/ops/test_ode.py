@@ -17,6 +17,7 @@ from fpgasim.ops.dsc import DscLayer
 from fpgasim.ops.ode import (
     ConvLayer, FixedConvLayer, Solver, ode_block_f32, ode_block_fixed, ode_block_ref, ode_f_fixed, ode_step_fixed,
 )
+from fpgasim.ops.elementwise import sigmoid_fixed
 from tests.strategies.numeric import roundings
 
 STATE = FixedFormat(total_bits=16, int_bits=4, signed=True)  # 12 fraction bits
@@ -173,6 +174,18 @@ def test_one_step_equals_block_of_one() -> None:
 
 
 # --- errors ----------------------------------------------------------------------------------------
+
+def test_float_activation_is_quantised_with_the_layer_requantizer() -> None:
+    rq = Requantizer(out=FixedFormat(total_bits=8, int_bits=0, signed=True), rounding=Rounding.HALF_UP,
+                     overflow=Overflow.SATURATE, accumulator=ACC)  # -0.5..0.496: sigmoid(x >= 0) saturates
+    w, _ = quantize(np.full((2, 2, 1, 1), 1.5), WFMT, rounding="half_even", overflow="saturate")
+    layer = FixedConvLayer(w=w, bias=None, stride=1, padding=0, groups=1, activation="sigmoid", requant=rq)
+    z, _ = quantize(np.linspace(-2, 2, 8).reshape(1, 2, 2, 2), STATE, rounding="half_even", overflow="saturate")
+    got, counts = ode_f_fixed(z, [layer])
+    y, c = conv2d_fixed(z, w, None, stride=1, padding=0, groups=1, requant=rq)
+    want, a = sigmoid_fixed(y, requant=rq)
+    assert np.array_equal(got.values, want.values) and counts == c + a and a.output > 0
+
 
 def test_bad_arguments() -> None:
     z = np.zeros((1, 2, 2, 2))

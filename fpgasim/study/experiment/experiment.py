@@ -7,9 +7,11 @@ is reported with the path that was tried and the key that named it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
@@ -21,7 +23,9 @@ __all__ = [
     "TilingPolicy",
     "PartitionPolicy",
     "Topology",
+    "GraphSpec",
     "NetworkRef",
+    "PlacementSpec",
     "TilingSpec",
     "PartitionSpec",
     "MemorySpec",
@@ -74,11 +78,24 @@ class Topology(StrEnum):
 
 
 @config_class
-class NetworkRef:
-    """A network from the zoo: ``zoo`` names the builder, the rest are its arguments."""
+class GraphSpec:
+    """A network written out as a graph: nodes with ``name``, ``op``, ``inputs`` and the op's
+    attributes (docs/graph.md); an ``op: input`` node carries its per-sample ``shape``."""
 
-    #: builder name in :mod:`fpgasim.nn` (e.g. ``alexnet_conv``, ``vgg16_conv``).
-    zoo: Str
+    #: the network's name (default: the experiment's).
+    name: Str | None = None
+    #: nodes in any order; each a mapping {name, op, inputs, ...attributes}.
+    nodes: tuple[dict[Str, Any], ...]
+
+
+@config_class
+class NetworkRef:
+    """The network: a zoo builder (``zoo`` names it, the rest are its arguments) or a graph."""
+
+    #: builder name in the zoo (e.g. ``alexnet_conv``, ``vgg16_conv``).
+    zoo: Str | None = None
+    #: the network written out node by node (instead of ``zoo``).
+    graph: GraphSpec | None = None
     #: shape set for networks that have several (e.g. AlexNet ``merged``/``per_group``).
     shapes: Str | None = None
     #: batch size.
@@ -163,17 +180,32 @@ class ComparisonSpec:
 
 
 @config_class
+class PlacementSpec:
+    """Which device runs each node of a graph on a ``platform``."""
+
+    #: device of every node not named in ``nodes`` (None: every node must be named).
+    default: Str | None = None
+    #: node name → device id.
+    nodes: dict[Str, Str] = dataclasses.field(default_factory=dict)
+
+
+@config_class
 class Experiment:
-    """One run: network × board(s) × kernel design × plan."""
+    """One run: network × board(s) × kernel design × plan — or network × platform × placement."""
 
     name: Str
     description: Str | None = None
     network: NetworkRef
-    #: board id in the library or a path relative to the experiment file.
-    board: Str
+    #: board id in the library or a path relative to the experiment file (with ``kernel`` and
+    #: ``memory``: N identical boards; instead of them, a ``platform``).
+    board: Str | None = None
     #: kernel design YAML, relative to the experiment file.
-    kernel: Str
-    memory: MemorySpec
+    kernel: Str | None = None
+    memory: MemorySpec | None = None
+    #: devices and cables (docs/boards.md "Platforms"), instead of board/kernel/memory/cluster.
+    platform: dict[Str, Any] | None = None
+    #: where each graph node runs (with ``platform``).
+    placement: PlacementSpec | None = None
     mode: Mode = Mode.TIMING
     tiling: TilingSpec = TilingSpec()
     partition: PartitionSpec = PartitionSpec()
@@ -204,14 +236,43 @@ class LoadedExperiment:
         return (self.path.parent / relative).resolve()
 
 
+def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
+    """Exactly one network form; either board + kernel + memory or a platform with a placement."""
+    spec, problems = obj.experiment, []
+    if (spec.network.zoo is None) == (spec.network.graph is None):
+        problems.append(doc.problem(("experiment", "network"), "expected exactly one of `zoo` or `graph`"))
+    if spec.platform is None:
+        for key in ("board", "kernel", "memory"):
+            if getattr(spec, key) is None:
+                problems.append(doc.problem(("experiment",), f"missing `{key}` (or give a `platform` instead of "
+                                                             "board, kernel and memory)"))
+        if spec.placement is not None:
+            problems.append(doc.problem(("experiment", "placement"), "a placement needs a `platform`"))
+        if spec.network.graph is not None:
+            problems.append(doc.problem(("experiment", "network", "graph"), "a graph runs on a `platform` (with a "
+                                                                            "`placement`); give one"))
+    else:
+        for key in ("board", "kernel", "memory"):
+            if getattr(spec, key) is not None:
+                problems.append(doc.problem(("experiment", key), "not used with a `platform` (each device names its "
+                                                                 "board, kernel and memory there)"))
+        if spec.placement is None:
+            problems.append(doc.problem(("experiment",), "missing `placement` (which device runs each node)"))
+        if spec.comparison is not None:
+            problems.append(doc.problem(("experiment", "comparison"), "a comparison runs on board/kernel/cluster, "
+                                                                      "not on a platform"))
+    return problems
+
+
 def _files_exist(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
     base = Path(doc.file).parent
-    problems = []
-    kernel_path = base / obj.experiment.kernel
-    if not kernel_path.is_file():
-        problems.append(doc.problem(("experiment", "kernel"), f"file not found: {kernel_path}"))
+    problems = _one_form(obj, doc)
+    if obj.experiment.kernel is not None:
+        kernel_path = base / obj.experiment.kernel
+        if not kernel_path.is_file():
+            problems.append(doc.problem(("experiment", "kernel"), f"file not found: {kernel_path}"))
     board = obj.experiment.board
-    if ("/" in board or board.endswith((".yaml", ".yml"))) and not (base / board).is_file():
+    if board is not None and ("/" in board or board.endswith((".yaml", ".yml"))) and not (base / board).is_file():
         problems.append(doc.problem(("experiment", "board"), f"file not found: {base / board}"))
     return problems
 

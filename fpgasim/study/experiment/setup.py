@@ -19,6 +19,7 @@ from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_ty
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.kernels.conv_schedule import Tiling as ScheduleTiling
+from fpgasim.mapping.device import element_bytes, linear_as_conv, pool_tiling, resource_bounds, stream_rates
 from fpgasim.mapping import (
     Bottleneck, ConvShape, LayerLatency, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling, conv_shape,
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
@@ -49,11 +50,6 @@ def tiny_cnn(*, batch: int = 1) -> Network:
 #: Zoo builders an experiment may name in ``network.zoo`` (``tiny_cnn`` is not listed: register it
 #: with ``NETWORKS["tiny_cnn"] = tiny_cnn`` to run it; docs/emulated-layers.md).
 NETWORKS = {"alexnet_conv": alexnet_conv, "vgg16_conv": vgg16_conv}
-
-
-def element_bytes(word_bits: int) -> int:
-    """Bytes one value occupies in DDR and on a stream (1, 2 or 4)."""
-    return 1 if word_bits <= 8 else 2 if word_bits <= 16 else 4
 
 
 class LayerKind(StrEnum):
@@ -103,13 +99,6 @@ class LayerSetup:
         """The pooling unit's output tile (channels = Tm, rows = Tr, columns = Tc)."""
         t = self.tiling
         return PoolTiling(channels=t.tm, rows=t.tr, cols=t.tc)
-
-
-def linear_as_conv(layer: Linear) -> Conv2d:
-    """A fully connected layer as the 1×1 convolution the MAC array runs: ``in_features`` input
-    channels and ``out_features`` output channels on a 1×1 map."""
-    return Conv2d(name=layer.name, in_channels=layer.in_features, out_channels=layer.out_features,
-                  in_h=1, in_w=1, kernel=1, bias=layer.bias)
 
 
 def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
@@ -186,30 +175,6 @@ def _board(loaded: LoadedExperiment) -> Board:
         raise
     except BadArgument as exc:
         raise ConfigError([loaded.document.problem(("experiment", "board"), str(exc))]) from None
-
-
-def _rates(loaded: LoadedExperiment, board: Board, design: TiledConvDesign, link: LinkType | None,
-           ddr_bytes_per_s: float) -> StreamRates:
-    """Elements per cycle of each stream: the slower of its port and the DDR channel alone."""
-    per_beat = design.elements_per_beat()
-    nbytes = element_bytes(design.precision.word_bits)
-    ddr_rate = rate_from_bandwidth(bandwidth_bytes_per_s=ddr_bytes_per_s, bytes_per_element=nbytes,
-                                   clock_mhz=design.clock_mhz)
-    link_rate = None
-    if link is not None:
-        # XFER forwards the weight stream's beats: at most one stream width per cycle.
-        link_rate = min(per_beat["weights"], rate_from_bandwidth(
-            bandwidth_bytes_per_s=link.effective_gbps * 1e9 / 8, bytes_per_element=nbytes,
-            clock_mhz=design.clock_mhz))
-    return StreamRates(weights=min(per_beat["weights"], ddr_rate), ifm=min(per_beat["ifm"], ddr_rate),
-                       ofm=min(per_beat["ofm"], ddr_rate), link=link_rate)
-
-
-def _bounds(board: Board, design: TiledConvDesign) -> ResourceBounds:
-    bits = design.precision.word_bits
-    if bits not in (16, 32):
-        raise BadArgument(f"tiling search supports 16- or 32-bit data; design {design.name} has {bits}")
-    return ResourceBounds(dsp=board.fabric.available_dsp, bram18=board.fabric.available_bram18, data_bits=bits)
 
 
 def _choose(shape: ConvShape, loaded: LoadedExperiment, design: TiledConvDesign, bounds: ResourceBounds,
@@ -303,15 +268,7 @@ def _plan_pool(flat: tuple, position: int, planned: dict[int, LayerSetup], netwo
     """A pooling layer's plan: regions per board, tile, the pooling model's latency."""
     pool: Pool = flat[position]
     regions, partition = _pool_regions(flat, position, planned, network)
-    # The pooling unit reuses the conv engine's buffers: a tile's input window is Tn channels of
-    # at most ifm_rows × ifm_cols (the IFM buffer), its output at most Tr × Tc (the OFM buffer).
-    tile = design.tile
-    ifm_rows = tile.ifm_rows if tile.ifm_rows is not None else tile.tr
-    ifm_cols = tile.ifm_cols if tile.ifm_cols is not None else tile.tc
-    rows = max(1, min(tile.tr, (ifm_rows - pool.kernel) // pool.stride + 1))
-    cols = max(1, min(tile.tc, (ifm_cols - pool.kernel) // pool.stride + 1))
-    channels = min(design.parallelism.tn, pool.channels)
-    tiling = Tiling(tm=channels, tn=channels, tr=min(rows, pool.out_h), tc=min(cols, pool.out_w))
+    tiling = pool_tiling(design, pool)
     shape = ConvShape(batch=network.batch, out_channels=1, in_channels=1, out_h=pool.out_h, out_w=pool.out_w,
                       kernel=pool.kernel, stride=pool.stride, padding=pool.padding, groups=pool.channels)
     latency = _pool_latency(pool, regions, tiling, rates, design.pooling_lanes)
@@ -348,8 +305,8 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
         link = types[spec.cluster.link]
         _check_cabling(loaded, board, link, boards)
     network = _network(loaded)
-    rates = _rates(loaded, board, design, link, channel.sustained_bytes_per_s)
-    bounds = _bounds(board, design)
+    rates = stream_rates(design, channel.sustained_bytes_per_s, link)
+    bounds = resource_bounds(board, design)
     flat = network.flat_layers()
     nbytes, per_beat = element_bytes(design.precision.word_bits), design.elements_per_beat()
     pool_rates = PoolRates(ddr=rate_from_bandwidth(bandwidth_bytes_per_s=channel.sustained_bytes_per_s,

@@ -1,0 +1,231 @@
+"""Planning a network graph on a platform: which device and which engine runs each node, with
+which tiles.
+
+Owns :func:`plan_graph`. A node runs on the device the placement names (graph inputs follow
+their first consumer unless placed); on an FPGA device the op picks the engine — the tiled MAC
+array for conv/depthwise/pointwise/linear (a fully connected node as a 1×1 convolution), the
+pooling/vector unit for pooling and element-wise work, nothing for ops that only relabel — and
+the MAC array's ⟨Tm,Tn,Tr,Tc⟩ comes from the analytical model under the design's fixed Tm, Tn.
+A compute device (CPU/GPU) runs any op from its throughput model. Everything that ``run`` would
+refuse about a placement is refused here, naming the node and the device, before any simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from fpgasim.errors import BadArgument
+from fpgasim.hw import load_dsp_types
+from fpgasim.hw.platform import ComputeDevice, FpgaDevice, Platform
+from fpgasim.kernels import TiledConvDesign, check_fit
+from fpgasim.mapping.device import FpgaContext, linear_as_conv, pool_tiling, resource_bounds, stream_rates
+from fpgasim.mapping.search import search_tiling
+from fpgasim.mapping.spec import ModelVariant, Tiling, conv_shape
+from fpgasim.nn import Conv2d
+from fpgasim.nn.graph import Graph, Node
+from fpgasim.nn.graph_ops import Op
+
+__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES"]
+
+
+class Engine(StrEnum):
+    """What executes a node."""
+
+    #: the tiled convolution engine (Tm×Tn MAC array).
+    MAC_ARRAY = "mac_array"
+    #: the streaming pooling / vector unit beside it (pool_lanes operations per cycle).
+    VECTOR = "vector"
+    #: no work: the node only relabels its input (flatten, reshape, transpose, channel slice).
+    RELABEL = "relabel"
+    #: a compute device's software, timed by its throughput model.
+    SOFTWARE = "software"
+
+
+#: Ops each engine of an FPGA device with a tiled-conv design runs (sigmoid, SiLU and softmax
+#: need exponentials the vector unit does not have: place them on a compute device).
+FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
+    Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR}),
+    Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.CONCAT, Op.RELU, Op.RELU6,
+                              Op.HARDSWISH}),
+    Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
+}
+_RELABEL = FPGA_ENGINES[Engine.RELABEL]
+
+
+class PlacementError(BadArgument):
+    """A placement the platform cannot run; ``node`` names the node (None: the placement as a
+    whole) so that a YAML loader can point at the key that placed it."""
+
+    def __init__(self, message: str, *, node: str | None = None):
+        super().__init__(message)
+        self.node = node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodePlan:
+    """One node, placed.
+
+    Attributes:
+        node: the graph node.
+        device: the id of the device that runs it.
+        engine: what runs it there.
+        conv: MAC array only: the layer as the array runs it (FC as a 1×1 convolution).
+        tiling: MAC array: ⟨Tm,Tn,Tr,Tc⟩; pooling on the vector unit: its output tile; else None.
+        analytical_cycles: MAC array: the complete analytical model's cycles; else None.
+    """
+
+    node: Node
+    device: str
+    engine: Engine
+    conv: Conv2d | None = None
+    tiling: Tiling | None = None
+    analytical_cycles: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphPlan:
+    """A graph placed on a platform, every node with its engine and tiles.
+
+    Attributes:
+        graph: the (expanded) graph.
+        platform: the devices and cables.
+        fpgas: the planner's view of each FPGA device, by id.
+        nodes: one plan per graph node, in the graph's topological order.
+        word_bits: bits per value on every device (one number format for the whole run).
+    """
+
+    graph: Graph
+    platform: Platform
+    fpgas: dict[str, FpgaContext]
+    nodes: tuple[NodePlan, ...]
+    word_bits: int
+
+    def plan_of(self, name: str) -> NodePlan:
+        """The plan of node ``name``."""
+        for plan in self.nodes:
+            if plan.node.name == name:
+                return plan
+        raise BadArgument(f"no node named {name!r} in the plan")
+
+
+def _fpga_context(device: FpgaDevice, design: TiledConvDesign) -> FpgaContext:
+    check_fit(device.board, design, dsp_types=load_dsp_types())
+    channel = device.board.memory_channel(device.memory_channel)
+    rates = stream_rates(design, channel.sustained_bytes_per_s)
+    bits = design.precision.word_bits
+    bounds = resource_bounds(device.board, design) if bits in (16, 32) else None
+    return FpgaContext(device_id=device.id, board=device.board, design=design,
+                       ddr_bytes_per_s=channel.sustained_bytes_per_s, burst_bytes=device.burst_bytes,
+                       rates=rates, bounds=bounds)
+
+
+def _word_bits(platform: Platform, designs: Mapping[str, TiledConvDesign], word_bits: int | None) -> int:
+    """The run's one number width: every FPGA design's, which must agree (values cross devices)."""
+    widths = {design.precision.word_bits: device for device, design in designs.items()}
+    if len(widths) > 1:
+        listed = ", ".join(f"{device}: {bits} bit" for bits, device in sorted(widths.items()))
+        raise PlacementError(f"the FPGA designs use different number widths ({listed}); a graph's values cross "
+                             "devices, so every design must use the same format")
+    if widths:
+        return next(iter(widths))
+    if word_bits is None:
+        raise PlacementError("a platform without FPGA devices needs the number width (word_bits) of its values")
+    return word_bits
+
+
+def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], default: str | None) -> dict[str, str]:
+    ids = {device.id for device in platform.devices}
+    names = {node.name for node in graph.nodes}
+    for name, device in placement.items():
+        if name not in names:
+            raise PlacementError(f"placement names node {name!r}, which the graph does not have", node=name)
+        if device not in ids:
+            raise PlacementError(f"node {name!r} is placed on device {device!r}; the platform's devices are "
+                                 f"{', '.join(sorted(ids))}", node=name)
+    if default is not None and default not in ids:
+        raise PlacementError(f"default device {default!r} is not a device of the platform; devices: "
+                             f"{', '.join(sorted(ids))}")
+    where: dict[str, str] = {}
+    for node in reversed(graph.nodes):  # consumers first, so that inputs can follow them
+        if node.name in placement:
+            where[node.name] = placement[node.name]
+        elif node.op is Op.INPUT and graph.consumers(node.name):
+            where[node.name] = where[graph.consumers(node.name)[0]]
+        elif default is not None:
+            where[node.name] = default
+        else:
+            raise PlacementError(f"node {node.name!r} ({node.op}) is not placed on any device (and no default "
+                                 "device is given)", node=node.name)
+    return where
+
+
+def _engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledConvDesign | None) -> Engine:
+    if node.op in _RELABEL:
+        return Engine.RELABEL
+    if isinstance(device, ComputeDevice):
+        return Engine.SOFTWARE
+    for engine, ops in FPGA_ENGINES.items():
+        if node.op in ops:
+            return engine
+    runs = "; ".join(f"{engine}: {', '.join(sorted(ops))}" for engine, ops in FPGA_ENGINES.items())
+    raise PlacementError(f"node {node.name!r} ({node.op}) is placed on device {device.id!r} (design "
+                         f"{design.name}), which has no engine for {node.op!r}; it runs {runs}", node=node.name)
+
+
+def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int) -> NodePlan:
+    layer = node.layer
+    conv = linear_as_conv(layer) if node.op is Op.LINEAR else layer.as_conv()
+    if context.bounds is None:
+        raise PlacementError(f"node {node.name!r}: the tiling search supports 16- or 32-bit designs; "
+                             f"{context.design.name} on {device} has {context.design.precision.word_bits}",
+                             node=node.name)
+    design = context.design
+    choice = search_tiling(conv_shape(conv, batch=batch), bounds=context.bounds, rates=context.rates,
+                           variant=ModelVariant.COMPLETE, fixed_tm=design.parallelism.tm,
+                           fixed_tn=design.parallelism.tn)
+    return NodePlan(node=node, device=device, engine=Engine.MAC_ARRAY, conv=conv, tiling=choice.tiling,
+                    analytical_cycles=float(choice.latency.cycles))
+
+
+def plan_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConvDesign],
+               placement: Mapping[str, str], *, default: str | None = None,
+               word_bits: int | None = None) -> GraphPlan:
+    """Place every node of ``graph`` (composite blocks expanded) on ``platform`` and plan it.
+
+    Args:
+        graph: the network graph.
+        platform: devices and cables.
+        designs: the kernel design of every FPGA device, by device id.
+        placement: node name → device id.
+        default: device of every node the placement does not name (None: each must be named).
+        word_bits: number width when the platform has no FPGA device.
+
+    Raises:
+        PlacementError: a node placed nowhere, on an unknown device, or on a device with no
+            engine for its op; FPGA designs with different number widths.
+        DoesNotFit: a design does not fit its board.
+    """
+    graph = graph.expand()
+    missing = [device.id for device in platform.devices if isinstance(device, FpgaDevice) and device.id not in designs]
+    if missing:
+        raise PlacementError(f"no kernel design for FPGA device(s) {', '.join(missing)}")
+    bits = _word_bits(platform, designs, word_bits)
+    fpgas = {device.id: _fpga_context(device, designs[device.id])
+             for device in platform.devices if isinstance(device, FpgaDevice)}
+    where = _placement(graph, platform, placement, default)
+    plans = []
+    for node in graph.nodes:
+        device_id = where[node.name]
+        device = platform.device(device_id)
+        context = fpgas.get(device_id)
+        engine = _engine(node, device, context.design if context else None)
+        if engine is Engine.MAC_ARRAY:
+            plans.append(_mac_array_plan(node, device_id, context, graph.batch))
+        elif engine is Engine.VECTOR and node.op is Op.POOL:
+            plans.append(NodePlan(node=node, device=device_id, engine=engine,
+                                  tiling=pool_tiling(context.design, node.layer)))
+        else:
+            plans.append(NodePlan(node=node, device=device_id, engine=engine))
+    return GraphPlan(graph=graph, platform=platform, fpgas=fpgas, nodes=tuple(plans), word_bits=bits)

@@ -1,0 +1,257 @@
+"""Experiments on a platform: a network graph placed on devices, planned, executed and reported.
+
+Owns the path of an experiment with a ``platform:`` section: build the graph (a zoo network or a
+``network.graph`` written node by node), the platform (hw), every FPGA device's kernel design,
+and the plan (mapping) — turning every refusal of the graph builder, the platform loader or the
+planner into a located :class:`~fpgasim.errors.ConfigError` (file, line, key) — then run it on
+the graph executor (sim) and write ``report.md``, ``nodes.csv``, ``results.json`` and, with a
+trace, ``trace.json`` and ``timeline.png``, all or none.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fpgasim.errors import BadArgument, ConfigError, ShapeError
+from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
+from fpgasim.kernels import TiledConvDesign, load_kernel_file
+from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
+from fpgasim.nn import zoo_network
+from fpgasim.nn.evaluate import synthetic_weights
+from fpgasim.nn.graph import Graph, GraphError, NodeSpec
+from fpgasim.sim.clock import PS_PER_S
+from fpgasim.sim.executor import GraphEmulation, Numerics, execute
+from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
+from fpgasim.study.common.plots import save_timeline
+from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
+
+__all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run"]
+
+_RESERVED_NODE_KEYS = ("name", "op", "inputs")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphSetup:
+    """A platform experiment, loaded and planned (everything ``run`` checks before simulating)."""
+
+    experiment: LoadedExperiment
+    plan: GraphPlan
+    numerics: Numerics | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphRunResult:
+    """A platform experiment's emulation."""
+
+    setup: GraphSetup
+    mode: Mode
+    emulation: GraphEmulation
+
+
+def _graph_problem(loaded: LoadedExperiment, exc: GraphError) -> ConfigError:
+    base = ("experiment", "network", "graph", "nodes")
+    if exc.node_index is None:
+        return ConfigError([loaded.document.problem(base, str(exc))])
+    path = base + (exc.node_index,)
+    if exc.key:
+        head = exc.key.removeprefix("attrs.").split("[")[0]
+        path += (head,)
+    return ConfigError([loaded.document.problem(path, str(exc))])
+
+
+def _graph(loaded: LoadedExperiment) -> Graph:
+    ref = loaded.spec.network
+    if ref.zoo is not None:
+        kwargs: dict[str, Any] = {"batch": ref.batch}
+        if ref.shapes is not None:
+            kwargs["shapes"] = ref.shapes
+        try:
+            return Graph.from_network(zoo_network(ref.zoo, **kwargs))
+        except (BadArgument, ShapeError) as exc:
+            raise ConfigError([loaded.document.problem(("experiment", "network"), str(exc))]) from None
+    specs = []
+    for node in ref.graph.nodes:
+        attrs = {key: value for key, value in node.items() if key not in _RESERVED_NODE_KEYS}
+        inputs = node.get("inputs", ())
+        specs.append(NodeSpec(name=node.get("name", ""), op=node.get("op", ""),
+                              inputs=tuple(inputs) if isinstance(inputs, (list, tuple)) else inputs, attrs=attrs))
+    try:
+        return Graph.build(name=ref.graph.name or loaded.spec.name, batch=ref.batch, specs=specs)
+    except GraphError as exc:
+        raise _graph_problem(loaded, exc) from None
+
+
+def _designs(loaded: LoadedExperiment, platform: Platform) -> dict[str, TiledConvDesign]:
+    designs = {}
+    for index, device in enumerate(platform.devices):
+        if not isinstance(device, FpgaDevice):
+            continue
+        design = load_kernel_file(device.kernel_path)
+        if not isinstance(design, TiledConvDesign):
+            raise ConfigError([loaded.document.problem(
+                ("experiment", "platform", "devices", index, "kernel"),
+                f"kernel type {design.type} cannot run graph nodes; expected tiled_conv")])
+        designs[device.id] = design
+    return designs
+
+
+def _numerics(designs: dict[str, TiledConvDesign]) -> Numerics | None:
+    for design in designs.values():
+        fixed = design.precision.fixed
+        if fixed is not None:
+            requant = fixed.requantizer()
+            return Numerics(fmt=requant.out, requant=requant)
+    return None
+
+
+def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
+    """Load the graph, the platform and the designs, and plan every node (no simulation).
+
+    Raises:
+        ConfigError: a bad graph, platform or placement, located in the experiment file.
+        DoesNotFit: a design does not fit its board.
+    """
+    spec = loaded.spec
+    graph = _graph(loaded)
+    platform = load_platform_section(loaded.document, ("experiment", "platform"), loaded.path.parent)
+    designs = _designs(loaded, platform)
+    placement = spec.placement
+    try:
+        plan = plan_graph(graph, platform, designs, placement.nodes, default=placement.default)
+    except PlacementError as exc:
+        path = ("experiment", "placement") + (("nodes", exc.node) if exc.node in placement.nodes else ())
+        raise ConfigError([loaded.document.problem(path, str(exc))]) from None
+    numerics = _numerics(designs)
+    if spec.mode is Mode.FUNCTIONAL and numerics is None:
+        raise ConfigError([loaded.document.problem(("experiment", "mode"), "functional mode on a platform needs a "
+                                                                          "fixed-point design on an FPGA device")])
+    return GraphSetup(experiment=loaded, plan=plan, numerics=numerics)
+
+
+def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: bool = False,
+                         progress: Callable[[str], None] | None = None) -> GraphRunResult:
+    """Execute a planned platform experiment (functional mode: seeded inputs and weights)."""
+    spec = setup.experiment.spec
+    mode = mode or spec.mode
+    functional = mode is Mode.FUNCTIONAL
+    if functional and setup.numerics is None:
+        raise BadArgument("functional mode on a platform needs a fixed-point design on an FPGA device")
+    graph = setup.plan.graph
+    inputs = weights = None
+    if functional:
+        rng = np.random.default_rng(spec.seed)
+        inputs = {node.name: rng.uniform(-1.0, 1.0, size=(graph.batch, *node.out_shape)) for node in graph.inputs}
+        weights = synthetic_weights(graph, seed=spec.seed)
+    emulation = execute(setup.plan, functional=functional, trace=trace, numerics=setup.numerics, inputs=inputs,
+                        weights=weights, progress=progress)
+    return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
+
+
+def _ms(ps: int) -> float:
+    return ps * 1000 / PS_PER_S
+
+
+def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
+    """One row per node (results.json ``nodes`` and nodes.csv)."""
+    plan = result.setup.plan
+    rows = []
+    for item, run in zip(plan.nodes, result.emulation.nodes, strict=True):
+        tiling = item.tiling
+        rows.append({
+            "name": run.name, "op": run.op, "device": run.device, "engine": run.engine,
+            "inputs": list(item.node.inputs), "output_shape": list(item.node.out_shape),
+            "macs": item.node.macs * plan.graph.batch,
+            "tiling": None if tiling is None else {"tm": tiling.tm, "tn": tiling.tn, "tr": tiling.tr, "tc": tiling.tc},
+            "ready_ms": _ms(run.ready_ps), "start_ms": _ms(run.start_ps), "end_ms": _ms(run.end_ps),
+            "cycles": run.cycles, "analytical_cycles": run.analytical_cycles,
+            "ddr_read_bytes": run.ddr_read_bytes, "ddr_write_bytes": run.ddr_write_bytes,
+            "bit_exact": run.bit_exact,
+        })
+    return rows
+
+
+def results_document(result: GraphRunResult) -> dict[str, Any]:
+    """The ``results.json`` document of a platform run."""
+    plan, emulation = result.setup.plan, result.emulation
+    spec = result.setup.experiment.spec
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "experiment": {"name": spec.name, "mode": str(result.mode), "network": plan.graph.name,
+                       "batch": plan.graph.batch, "word_bits": plan.word_bits,
+                       "devices": [device.id for device in plan.platform.devices]},
+        "totals": {"latency_ms": _ms(emulation.total_ps), "macs": plan.graph.macs_total,
+                   "link_bytes": sum(t.nbytes for t in emulation.transfers), "bit_exact": emulation.bit_exact,
+                   "peak_memory_bytes": dict(emulation.peak_memory_bytes)},
+        "nodes": node_rows(result),
+        "transfers": [{"tensor": t.tensor, "source": t.source, "destination": t.destination, "nbytes": t.nbytes,
+                       "start_ms": _ms(t.start_ps), "end_ms": _ms(t.end_ps)} for t in emulation.transfers],
+    }
+
+
+_TABLE = (("node", "name"), ("op", "op"), ("device", "device"), ("engine", "engine"), ("start ms", "start_ms"),
+          ("end ms", "end_ms"), ("cycles", "cycles"), ("model cycles", "analytical_cycles"),
+          ("DDR read B", "ddr_read_bytes"), ("DDR write B", "ddr_write_bytes"), ("bit exact", "bit_exact"))
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def table_rows(result: GraphRunResult) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the per-node table."""
+    rows = [[_cell(row[key]) for _, key in _TABLE] for row in node_rows(result)]
+    return [header for header, _ in _TABLE], rows
+
+
+def report_markdown(result: GraphRunResult) -> str:
+    """``report.md``: what ran where, the per-node table, the transfers and the memory peaks."""
+    doc = results_document(result)
+    headers, rows = table_rows(result)
+    lines = [f"# {doc['experiment']['name']}", "",
+             f"{doc['experiment']['network']} (batch {doc['experiment']['batch']}, {doc['experiment']['word_bits']}-bit "
+             f"values), {result.mode} mode, on {', '.join(doc['experiment']['devices'])}: "
+             f"**{doc['totals']['latency_ms']:.4f} ms**.", "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "| tensor | from | to | bytes | start ms | end ms |", "|---|---|---|---|---|---|"]
+    lines += [f"| {t['tensor']} | {t['source']} | {t['destination']} | {t['nbytes']} | {t['start_ms']:.4f} | "
+              f"{t['end_ms']:.4f} |" for t in doc["transfers"]]
+    lines += ["", "Peak memory per device (tensors held until their last reader ran): "
+              + ", ".join(f"{device} {nbytes} B" for device, nbytes in doc["totals"]["peak_memory_bytes"].items()) + "."]
+    if doc["totals"]["bit_exact"] is not None:
+        verdict = "bit exact" if doc["totals"]["bit_exact"] else "NOT bit exact"
+        lines += ["", f"Functional check: every node {verdict} against fpgasim.ops run node by node."]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(result: GraphRunResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    headers, rows = table_rows(result)
+    writer.writerow(headers)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_graph_run(result: GraphRunResult, out_dir: Path) -> list[Path]:
+    """Write the run's files into ``out_dir``, all or none."""
+    out = OutputSet(out_dir)
+    out.add_json("results.json", results_document(result))
+    out.add_text("nodes.csv", _csv(result))
+    out.add_text("report.md", report_markdown(result))
+    trace = result.emulation.trace
+    if trace is not None:
+        out.add_json("trace.json", trace.to_chrome_trace())
+        out.add_writer("timeline.png", lambda path: save_timeline(trace, path, title=result.setup.experiment.spec.name))
+    return out.commit()
