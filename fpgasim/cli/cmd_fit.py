@@ -13,7 +13,8 @@ from fpgasim.errors import BadArgument
 from fpgasim.hw import load_board, load_dsp_types
 from fpgasim.kernels.fit import FitLimits, FitResult, evaluate_fit
 from fpgasim.kernels.loader import load_kernel
-from fpgasim.kernels.network import NETWORKS, layers_for, resolve_network
+from fpgasim.kernels.network import layers_for
+from fpgasim.nn import ZOO, zoo_network
 
 __all__ = ["register", "run", "format_result"]
 
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("board", metavar="BOARD", help="board id (e.g. zcu102) or path to a board YAML")
     parser.add_argument("kernel", metavar="KERNEL", help="kernel design YAML path (or a name in kernels/)")
     parser.add_argument("--network", metavar="NET", default=None,
-                        help="zoo network the engine runs (" + ", ".join(sorted(NETWORKS)) + "); a dsc_ode "
+                        help="zoo network the engine runs (" + ", ".join(sorted(ZOO)) + "); a dsc_ode "
                              "engine's buffers are sized for its layers")
     parser.add_argument("--json", action="store_true", help="print a machine-readable JSON document")
     parser.add_argument("--limits", choices=[v.value for v in FitLimits], default=FitLimits.DEVICE.value,
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print, and raise DoesNotFit (exit 3) when the design does not fit."""
     board = load_board(args.board)
     design = load_kernel(args.kernel)
-    layers = () if args.network is None else layers_for(design, resolve_network(args.network))
+    layers = () if args.network is None else layers_for(design, zoo_network(args.network))
     result = evaluate_fit(board, design, dsp_types=load_dsp_types(), layers=layers, limits=args.limits)
     if args.json:
         document = result.to_dict()

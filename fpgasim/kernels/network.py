@@ -1,7 +1,6 @@
 """Which layers of a network a kernel keeps on chip (``fpgasim fit --network``).
 
-Owns: the network names ``fit`` accepts (:data:`NETWORKS`, zoo entries of :mod:`fpgasim.nn`),
-and the translation of a :class:`~fpgasim.nn.Network` into the engine's
+Owns the translation of a :class:`~fpgasim.nn.Network` into the engine's
 :class:`~fpgasim.kernels.dsc_ode.OnChipLayer` list. Rules: composite blocks (DSC, ODE) are
 expanded into their leaf layers (an ODE block's weights are stored once, however many steps it
 takes); pooling, global pooling and linear layers are not run by these engines and are left out;
@@ -11,36 +10,12 @@ CPU (dsODENet keeps "all layers except pre- and post-processing" on chip, seed-p
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fpgasim.errors import BadArgument
 from fpgasim.kernels.dsc_ode import DscOdeDesign, OnChipLayer, OnChipLayerKind
 from fpgasim.kernels.tiled_conv import TiledConvDesign
-from fpgasim.nn import Conv2d, Depthwise, DscBlock, Network, OdeBlock, Pointwise, alexnet_conv, vgg16_conv
-from fpgasim.nn.odenet import ODENET_VARIANTS, odenet_variant
+from fpgasim.nn import Conv2d, Depthwise, DscBlock, Network, OdeBlock, Pointwise
 
-__all__ = ["NETWORKS", "resolve_network", "on_chip_layers", "layers_for"]
-
-#: Network names accepted by ``fpgasim fit --network``.
-NETWORKS: dict[str, Callable[[], Network]] = {
-    "alexnet": lambda: alexnet_conv(shapes="merged"),
-    "alexnet-per-group": lambda: alexnet_conv(shapes="per_group"),
-    "alexnet-superlip-dse": lambda: alexnet_conv(shapes="superlip_dse"),
-    "vgg16": lambda: vgg16_conv(),
-    # ODENet / dsODENet / rODENet variants (fpgasim.nn.odenet, docs/dsodenet.md).
-    **{name: (lambda name=name: odenet_variant(name)) for name in ODENET_VARIANTS},
-}
-
-
-def resolve_network(name: str) -> Network:
-    """Build the zoo network called ``name``.
-
-    Raises:
-        BadArgument: an unknown name (the message lists the known ones).
-    """
-    if name not in NETWORKS:
-        raise BadArgument(f"network {name!r} is not known; expected one of: {', '.join(sorted(NETWORKS))}")
-    return NETWORKS[name]()
+__all__ = ["on_chip_layers", "layers_for"]
 
 
 def _leaves(layers: tuple) -> list:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
@@ -46,3 +48,11 @@ def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, a
             f"expected kernel <= in_{axis} + 2*padding"
         )
     return span // stride + 1
+
+
+def known_names(word: str, known: Iterable[str]) -> str:
+    """``"known: a, b, c"`` plus ``"; did you mean 'x'?"`` when one name is close to ``word``."""
+    names = sorted(map(str, known))
+    close = difflib.get_close_matches(word, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"known: {', '.join(names)}{hint}"

@@ -62,7 +62,8 @@ def test_unknown_network_names_the_known_ones(tmp_path, capsys):
     path = _experiment(tmp_path)
     path.write_text(path.read_text().replace("alexnet_conv", "resnet"))
     assert main(["run", str(path), "--out", str(tmp_path / "o")]) == 2
-    assert "unknown network 'resnet'; known: alexnet_conv, vgg16_conv" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "network.zoo: network 'resnet' is not known; known: alexnet, " in err and "vgg16_conv" in err
 
 
 def test_not_an_experiment_document(tmp_path, capsys):

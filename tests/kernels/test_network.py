@@ -4,8 +4,8 @@ import pytest
 
 from fpgasim.errors import BadArgument
 from fpgasim.kernels import OnChipLayerKind, load_kernel
-from fpgasim.kernels.network import NETWORKS, layers_for, on_chip_layers, resolve_network
-from fpgasim.nn import Conv2d, Depthwise, DscBlock, Linear, Network, OdeBlock, Pointwise
+from fpgasim.kernels.network import layers_for, on_chip_layers
+from fpgasim.nn import ZOO, Conv2d, Depthwise, DscBlock, Linear, Network, OdeBlock, Pointwise, zoo_network
 
 
 def _ode_net() -> Network:
@@ -35,15 +35,15 @@ def test_dsc_ode_engine_leaves_pre_processing_on_cpu() -> None:
 
 
 def test_zoo_names_resolve() -> None:
-    assert {"alexnet", "alexnet-per-group", "alexnet-superlip-dse", "vgg16"} <= set(NETWORKS)
-    layers = on_chip_layers(resolve_network("alexnet-superlip-dse"))
+    assert {"alexnet", "alexnet-per-group", "alexnet-superlip-dse", "vgg16"} <= set(ZOO)
+    layers = on_chip_layers(zoo_network("alexnet-superlip-dse"))
     assert [l.out_channels for l in layers] == [96, 128, 384, 192, 128]
-    grouped = on_chip_layers(resolve_network("alexnet"))
+    grouped = on_chip_layers(zoo_network("alexnet"))
     assert grouped[1].in_channels == 96 // 2          # conv2 has groups=2: 48 inputs per output
 
 
 def test_unknown_network_and_wrong_type() -> None:
-    with pytest.raises(BadArgument, match="network 'resnet' is not known; expected one of: alexnet"):
-        resolve_network("resnet")
+    with pytest.raises(BadArgument, match="network 'resnet' is not known; known: alexnet"):
+        zoo_network("resnet")
     with pytest.raises(BadArgument, match="expected an fpgasim.nn.Network"):
         on_chip_layers("alexnet")

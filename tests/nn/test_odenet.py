@@ -3,7 +3,7 @@
 import pytest
 
 from fpgasim.errors import BadArgument
-from fpgasim.kernels.network import resolve_network
+from fpgasim.nn import zoo_network
 from fpgasim.nn import DscBlock, GlobalAvgPool, Linear, OdeBlock
 from fpgasim.nn.odenet import (
     ODENET_VARIANTS, DscScope, LayerRole, OdeNetSpec, core_params, odenet, odenet_variant, param_reduction,
@@ -98,5 +98,5 @@ def test_unknown_variant_and_override() -> None:
 
 def test_fit_network_names_resolve() -> None:
     for name in ODENET_VARIANTS:
-        assert resolve_network(name).name == name
+        assert zoo_network(name).name == name
     assert ODENET_VARIANTS["dsodenet-ode"].dsc is DscScope.ODE

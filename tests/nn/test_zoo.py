@@ -3,7 +3,9 @@
 import pytest
 
 from fpgasim.errors import BadArgument
-from fpgasim.nn import PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, Conv2d, alexnet_conv, vgg16_conv
+from fpgasim.nn import (
+    ODENET_VARIANTS, PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, ZOO, Conv2d, alexnet_conv, vgg16_conv, zoo_network,
+)
 
 
 def _convs(net):
@@ -54,3 +56,28 @@ def test_vgg16_conv_counts() -> None:
 def test_bad_shape_set_lists_the_allowed_ones() -> None:
     with pytest.raises(BadArgument, match="shapes='paper': expected one of merged, per_group, superlip_dse"):
         alexnet_conv(shapes="paper")
+
+
+# --- the one registry ---------------------------------------------------------------------------
+
+def test_registry_keeps_every_name_of_fit_and_of_experiments() -> None:
+    fit_names = {"alexnet", "alexnet-per-group", "alexnet-superlip-dse", "vgg16", *ODENET_VARIANTS}
+    assert fit_names | {"alexnet_conv", "vgg16_conv", "tiny_cnn"} == set(ZOO)
+
+
+def test_aliases_build_the_same_network() -> None:
+    assert zoo_network("alexnet", batch=2) == zoo_network("alexnet_conv", shapes="merged", batch=2)
+    assert zoo_network("alexnet-superlip-dse") == alexnet_conv(shapes="superlip_dse")
+    assert zoo_network("vgg16") == zoo_network("vgg16_conv") == vgg16_conv()
+    assert zoo_network("dsodenet-ode", batch=4).batch == 4 and zoo_network("tiny_cnn", batch=3).batch == 3
+
+
+def test_registry_errors_name_the_network_and_the_closest() -> None:
+    with pytest.raises(BadArgument, match=r"network 'vgg61' is not known; known: alexnet, .*; did you mean 'vgg16'\?"):
+        zoo_network("vgg61")
+    with pytest.raises(BadArgument, match="network 'alexnet_conv': missing a required argument: 'shapes'"):
+        zoo_network("alexnet_conv")
+    with pytest.raises(BadArgument, match="network 'tiny_cnn': got an unexpected keyword argument 'shapes'"):
+        zoo_network("tiny_cnn", shapes="merged")
+    with pytest.raises(BadArgument, match="shapes='huge'"):
+        zoo_network("alexnet", shapes="huge")

@@ -24,32 +24,14 @@ from fpgasim.mapping import (
     Bottleneck, ConvShape, LayerLatency, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling, conv_shape,
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
 )
-from fpgasim.nn import Conv2d, Linear, Network, Pool, PoolKind, alexnet_conv, vgg16_conv
+from fpgasim.nn import ZOO, Conv2d, Linear, Network, Pool, zoo_network
 from fpgasim.sim.cluster import topology_edges
 from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 from fpgasim.study.experiment.redistribute import needed_input, through_pools
 
-__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv", "NETWORKS",
-           "element_bytes", "tiny_cnn"]
-
-def tiny_cnn(*, batch: int = 1) -> Network:
-    """A small chained CNN that exercises every layer kind ``fpgasim run`` emulates: 3×16×16 →
-    conv1 (3→8, 3×3) → pool1 (max 2×2/2) → conv2 (8→16, 3×3) → pool2 (avg 3×3/2, pad 1) → fc1
-    (256→32) → fc2 (32→10)."""
-    conv = dict(kernel=3, padding=1)
-    layers = (Conv2d(name="conv1", in_channels=3, out_channels=8, in_h=16, in_w=16, **conv),
-              Pool(name="pool1", kind=PoolKind.MAX, channels=8, in_h=16, in_w=16, kernel=2, stride=2),
-              Conv2d(name="conv2", in_channels=8, out_channels=16, in_h=8, in_w=8, **conv),
-              Pool(name="pool2", kind=PoolKind.AVG, channels=16, in_h=8, in_w=8, kernel=3, stride=2, padding=1),
-              Linear(name="fc1", in_features=256, out_features=32),
-              Linear(name="fc2", in_features=32, out_features=10))
-    return Network(name="tiny_cnn", input_shape=(3, 16, 16), layers=layers, batch=batch)
-
-
-#: Zoo builders an experiment may name in ``network.zoo`` (``tiny_cnn`` is not listed: register it
-#: with ``NETWORKS["tiny_cnn"] = tiny_cnn`` to run it; docs/emulated-layers.md).
-NETWORKS = {"alexnet_conv": alexnet_conv, "vgg16_conv": vgg16_conv}
+__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv",
+           "element_bytes"]
 
 
 class LayerKind(StrEnum):
@@ -151,18 +133,14 @@ class RunSetup:
 
 def _network(loaded: LoadedExperiment) -> Network:
     ref = loaded.spec.network
-    builder = NETWORKS.get(ref.zoo)
-    if builder is None:
-        raise ConfigError([loaded.document.problem(
-            ("experiment", "network", "zoo"),
-            f"unknown network {ref.zoo!r}; known: {', '.join(sorted(NETWORKS))}")])
     kwargs = {"batch": ref.batch}
     if ref.shapes is not None:
         kwargs["shapes"] = ref.shapes
     try:
-        return builder(**kwargs)
-    except (BadArgument, TypeError) as exc:
-        raise ConfigError([loaded.document.problem(("experiment", "network"), str(exc))]) from None
+        return zoo_network(ref.zoo, **kwargs)
+    except BadArgument as exc:
+        key = ("experiment", "network") + (() if ref.zoo in ZOO else ("zoo",))
+        raise ConfigError([loaded.document.problem(key, str(exc))]) from None
 
 
 def _board(loaded: LoadedExperiment) -> Board:

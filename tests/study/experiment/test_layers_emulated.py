@@ -11,17 +11,10 @@ from fpgasim.study.experiment.experiment import Mode, load_experiment
 from fpgasim.study.experiment.redistribute import needed_input, through_pools
 from fpgasim.study.experiment.report import run_markdown
 from fpgasim.study.experiment.runner import run_experiment, run_loaded
-from fpgasim.study.experiment import setup as study_setup
-from fpgasim.study.experiment.setup import LayerKind, board_parts, build_setup, linear_as_conv, tiny_cnn
+from fpgasim.study.experiment.setup import LayerKind, board_parts, build_setup, linear_as_conv
 from fpgasim.nn import Linear
 
 TINY = "{zoo: tiny_cnn, batch: 2}"
-
-
-@pytest.fixture(autouse=True)
-def _tiny_cnn_registered(monkeypatch):
-    """The hand-built network with FC layers, named in experiments as ``zoo: tiny_cnn``."""
-    monkeypatch.setitem(study_setup.NETWORKS, "tiny_cnn", tiny_cnn)
 
 
 def _kinds(result) -> dict[str, LayerKind]:

@@ -1,4 +1,4 @@
-"""Reference networks: AlexNet conv stacks (three documented shape sets) and VGG16 conv.
+"""AlexNet conv stacks (three documented shape sets) and VGG16 conv.
 
 Shape sets of :func:`alexnet_conv` (see docs/analytical-model.md and
 reference/superlip-model.md §1.6, §5.2):

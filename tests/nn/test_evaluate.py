@@ -1,0 +1,169 @@
+"""Reference evaluation of graphs: synthetic weights, float64 and fixed point, node by node."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fpgasim.errors import BadArgument, ShapeError
+from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer
+from fpgasim.nn import OPS, Graph, NodeSpec, Op, zoo_network
+from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights
+from fpgasim.ops import conv2d_ref
+from tests.strategies.graphs import dag_specs
+from tests.strategies.numeric import roundings
+
+FMT = FixedFormat(total_bits=24, int_bits=12, signed=True)
+REQUANT = Requantizer(out=FMT, rounding="half_even", overflow="saturate",
+                      accumulator=Accumulator(bits=48, overflow="saturate"))
+
+
+def S(name, op, *inputs, **attrs):  # noqa: N802 - terse spec builder
+    return NodeSpec(name=name, op=op, inputs=inputs, attrs=attrs)
+
+
+def _every_op_graph(batch: int = 2) -> Graph:
+    """Every op that is evaluated node by node, the composite DSC included (expanded)."""
+    specs = [S("x", "input", shape=(4, 8, 8)), S("c1", "conv", "x", out_channels=8, kernel=3, padding=1, groups=2),
+             S("r1", "relu", "c1"), S("s1", "slice", "r1", start=2, stop=6), S("a1", "add", "s1", "x"),
+             S("g", "global_pool", "a1", kind="avg"), S("sg", "sigmoid", "g"), S("m", "mul", "a1", "sg"),
+             S("cat", "concat", "m", "r1"), S("gm", "global_pool", "cat", kind="max"), S("r6", "relu6", "gm"),
+             S("t", "transpose", "cat", perm=(1, 2, 0)), S("fl", "flatten", "t"),
+             S("fc", "linear", "fl", out_features=10), S("sm", "softmax", "fc"),
+             S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
+                                                                       stride=1, padding=1),
+             S("hs", "hardswish", "pa"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
+             S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1)]
+    return Graph.build(name="every", batch=batch, specs=specs).expand()
+
+
+def _fixed_inputs(graph: Graph, rng: np.random.Generator, fmt: FixedFormat = FMT) -> dict[str, FixedTensor]:
+    return {n.name: FixedTensor(rng.integers(-(1 << fmt.frac_bits), 1 << fmt.frac_bits,
+                                             (graph.batch, *n.out_shape)), fmt) for n in graph.inputs}
+
+
+def test_every_evaluated_op_is_in_the_test_graph() -> None:
+    covered = {n.op for n in _every_op_graph().nodes}
+    assert covered == set(OPS) - {Op.DSC, Op.ODE}
+
+
+def test_synthetic_weights_are_deterministic_he_normal() -> None:
+    graph = Graph.build(name="g", batch=1, specs=[
+        S("x", "input", shape=(32, 8, 8)), S("c", "conv", "x", out_channels=64, kernel=3),
+        S("l", "linear", "c", out_features=5, bias=False), S("r", "relu", "l")])
+    w = synthetic_weights(graph, seed=7)
+    assert set(w) == {"c", "l"}
+    assert w["c"].weight.shape == (64, 32, 3, 3) and w["c"].bias.shape == (64,) and w["l"].bias is None
+    assert w["l"].weight.shape == (5, 64 * 6 * 6)
+    assert abs(w["c"].weight.std() / np.sqrt(2 / (32 * 9)) - 1) < 0.05
+    assert np.abs(w["c"].bias).max() <= 0.1
+    again, other = synthetic_weights(graph, seed=7), synthetic_weights(graph, seed=8)
+    assert np.array_equal(again["c"].weight, w["c"].weight) and np.array_equal(again["l"].weight, w["l"].weight)
+    assert not np.array_equal(other["c"].weight, w["c"].weight)
+    with pytest.raises(BadArgument, match="seed=-1"):
+        synthetic_weights(graph, seed=-1)
+
+
+def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() -> None:
+    graph = _every_op_graph()
+    weights = synthetic_weights(graph, seed=3)
+    x = np.random.default_rng(0).normal(size=(2, 4, 8, 8))
+    out = evaluate_ref(graph, {"x": x}, weights)
+    assert set(out) == {n.name for n in graph.nodes}
+    for node in graph.nodes:
+        assert out[node.name].shape == (2, *node.out_shape)
+    assert np.array_equal(out["s1"], out["r1"][:, 2:6]) and np.array_equal(out["a1"], out["s1"] + x)
+    assert np.allclose(out["m"], out["a1"] / (1 + np.exp(-out["a1"].mean(axis=(2, 3), keepdims=True))))
+    assert np.array_equal(out["cat"], np.concatenate([out["m"], out["r1"]], axis=1))
+    assert np.array_equal(out["fl"][:, :, 0, 0], out["cat"].transpose(0, 2, 3, 1).reshape(2, -1))
+    assert np.allclose(out["sm"].sum(axis=1), 1.0)
+    assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
+
+
+def test_evaluate_fixed_outputs_are_in_the_output_format() -> None:
+    graph = _every_op_graph()
+    out = evaluate_fixed(graph, _fixed_inputs(graph, np.random.default_rng(1)), synthetic_weights(graph, seed=3),
+                         fmt=FMT, requant=REQUANT)
+    for node in graph.nodes:
+        assert out[node.name].fmt == FMT and out[node.name].shape == (2, *node.out_shape)
+
+
+@given(dag_specs(max_nodes=6), st.integers(0, 2**32 - 1), roundings)
+def test_evaluate_fixed_equals_compute_node_fixed_node_by_node(specs, seed, rounding) -> None:
+    graph = Graph.build(name="g", batch=2, specs=specs)
+    requant = Requantizer(out=FixedFormat(total_bits=16, int_bits=8, signed=True), rounding=rounding,
+                          overflow="saturate", accumulator=Accumulator(bits=40, overflow="wrap"))
+    fmt = FixedFormat(total_bits=12, int_bits=4, signed=True)
+    inputs = _fixed_inputs(graph, np.random.default_rng(seed), fmt=FixedFormat(total_bits=20, int_bits=4,
+                                                                                signed=True))
+    weights = synthetic_weights(graph, seed=seed)
+    whole = evaluate_fixed(graph, inputs, weights, fmt=fmt, requant=requant)
+    by_hand: dict[str, FixedTensor] = {}
+    pending = list(reversed(graph.nodes))  # the test's own order: any node whose producers are done
+    while pending:
+        node = next(n for n in pending if all(p in by_hand for p in n.inputs))
+        pending.remove(node)
+        xs = [inputs[node.name]] if node.op is Op.INPUT else [by_hand[p] for p in node.inputs]
+        by_hand[node.name] = compute_node_fixed(node, xs, weights.get(node.name), fmt=fmt, requant=requant)
+    assert set(whole) == set(by_hand)
+    for name, tensor in whole.items():
+        assert tensor.fmt == requant.out and np.array_equal(tensor.values, by_hand[name].values)
+
+
+def test_fixed_point_stays_within_the_derived_error_bound_of_the_reference() -> None:
+    """x (on the grid) → conv 3×3 → relu → linear, one rounding per node (half ulp q/2 each) and
+    weights/biases rounded to the grid: |conv error| ≤ (Σ_window|x| + 2)·q/2; relu keeps it; the
+    linear error ≤ Σ_i e_i·(|w_i| + q/2) + |h_i|·q/2, plus q/2 for its bias and q/2 for its output."""
+    graph = Graph.build(name="chain", batch=3, specs=[
+        S("x", "input", shape=(3, 6, 6)), S("c", "conv", "x", out_channels=4, kernel=3, padding=1),
+        S("r", "relu", "c"), S("l", "linear", "r", out_features=5)])
+    rng = np.random.default_rng(11)
+    weights = synthetic_weights(graph, seed=5)
+    xq = FixedTensor(rng.integers(-(1 << FMT.frac_bits), 1 << FMT.frac_bits, (3, 3, 6, 6)), FMT)
+    half = FMT.resolution / 2
+    ref = evaluate_ref(graph, {"x": xq.to_float()}, weights)
+    fixed = evaluate_fixed(graph, {"x": xq}, weights, fmt=FMT, requant=REQUANT)
+    window_sums = conv2d_ref(np.abs(xq.to_float()), np.ones((4, 3, 3, 3)), stride=1, padding=1, groups=1)
+    e_conv = (window_sums + 2) * half
+    assert np.all(np.abs(fixed["c"].to_float() - ref["c"]) <= e_conv)
+    assert np.all(np.abs(fixed["r"].to_float() - ref["r"]) <= e_conv)
+    w = np.abs(weights["l"].weight)
+    e_lin = e_conv.reshape(3, -1) @ (w + half).T + np.abs(ref["r"]).reshape(3, -1).sum(axis=1, keepdims=True) * half
+    error = np.abs(fixed["l"].to_float() - ref["l"])[:, :, 0, 0]
+    assert np.all(error <= e_lin + 2 * half)
+    assert error.max() > 0   # the bound is not vacuous: rounding happened
+
+
+def test_evaluation_errors() -> None:
+    graph = _every_op_graph(batch=1)
+    weights = synthetic_weights(graph, seed=0)
+    x = np.zeros((1, 4, 8, 8))
+    with pytest.raises(BadArgument, match=r"inputs for \['y'\], expected \['x'\]"):
+        evaluate_ref(graph, {"y": x}, weights)
+    with pytest.raises(ShapeError, match=r"input 'x': shape \(2, 4, 8, 8\), expected \(1, 4, 8, 8\)"):
+        evaluate_ref(graph, {"x": np.zeros((2, 4, 8, 8))}, weights)
+    with pytest.raises(BadArgument, match="node 'c1' \\(conv\\): no weights given"):
+        evaluate_ref(graph, {"x": x}, {})
+    with pytest.raises(BadArgument, match="input 'x': ndarray, expected a FixedTensor"):
+        evaluate_fixed(graph, {"x": x}, weights, fmt=FMT, requant=REQUANT)
+    dsc = Graph.build(name="d", batch=1, specs=[S("x", "input", shape=(4, 8, 8)),
+                                                  S("d", "dsc", "x", out_channels=4, kernel=3)])
+    with pytest.raises(BadArgument, match=r"node 'd' \(dsc\): composite nodes are not evaluated.*expand"):
+        evaluate_ref(dsc, {"x": x}, {})
+    with pytest.raises(BadArgument, match="2 input tensors, expected 1"):
+        compute_node_fixed(graph.node("r1"), [FixedTensor(np.zeros((1, 8, 8, 8), int), FMT)] * 2, None,
+                           fmt=FMT, requant=REQUANT)
+    with pytest.raises(BadArgument, match="node 'c1' \\(conv\\): no weights given"):
+        compute_node_fixed(graph.node("c1"), [FixedTensor(np.zeros((1, 4, 8, 8), int), FMT)], None,
+                           fmt=FMT, requant=REQUANT)
+
+
+def test_zoo_network_evaluates_in_both_paths() -> None:
+    graph = Graph.from_network(zoo_network("tiny_cnn"))
+    weights = synthetic_weights(graph, seed=1)
+    xq = _fixed_inputs(graph, np.random.default_rng(2))
+    ref = evaluate_ref(graph, {"input": xq["input"].to_float()}, weights)
+    fixed = evaluate_fixed(graph, xq, weights, fmt=FMT, requant=REQUANT)
+    assert ref["fc2"].shape == fixed["fc2"].shape == (1, 10, 1, 1)
+    assert np.abs(ref["fc2"] - fixed["fc2"].to_float()).max() < 0.05
+    assert isinstance(weights["fc1"], NodeWeights)
