@@ -1,9 +1,9 @@
-"""``fpgasim run EXPERIMENT.yaml [--out DIR] [--mode timing|functional]``.
+"""``fpgasim run FILE.yaml [--out DIR] [--mode timing|functional]``.
 
-Dispatches on the document: an ``experiment:`` runs on the emulator (or, with a
-``comparison:`` section, runs the baselines and scale-out points side by side); an
-``ode_study:`` runs the dsODENet study. Results go to ``--out`` (default
-``results/<experiment name>``), written atomically.
+Finds the document's study in the registry (by its top-level key), loads and plans it (bad
+input exits 2, a design that does not fit 3, before anything is written), runs it into
+``--out`` (default ``results/<name>``, written atomically) and shows what the study reports:
+a table, a text and lines.
 """
 
 from __future__ import annotations
@@ -17,29 +17,26 @@ from rich.console import Console
 from rich.table import Table
 
 from fpgasim.config import read_yaml
-from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.study.superlip.compare import run_comparison, write_comparison
-from fpgasim.study.experiment.experiment import Mode, load_experiment
-from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
-from fpgasim.study.experiment.runner import run_loaded
+from fpgasim.study.protocol import RunOptions, RunOutput
+from fpgasim.study.registry import STUDIES, study_of
 
 __all__ = ["register"]
 
-#: Columns shown in the terminal (report.md and layers.csv have all of them).
-TERMINAL_COLUMNS = ("layer", "Tm,Tn,Tr,Tc", "Pb,Pr,Pc,Pm", "cycles", "time ms", "GOP/s", "DSP-array util",
-                    "bottleneck (emulator)", "emu vs model", "bottleneck (model)")
+#: Every run mode a registered study offers (``--mode``), in registry order.
+MODES = tuple(dict.fromkeys(mode for study in STUDIES.values() for mode in study.modes))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
-    parser = subparsers.add_parser("run", help="run an experiment on the emulator and write its report")
-    parser.add_argument("experiment", type=Path, help="experiment YAML (experiments/*.yaml)")
+    parser = subparsers.add_parser("run", help="run a study document (" + ", ".join(STUDIES) + ") and write "
+                                              "its report")
+    parser.add_argument("document", type=Path, help="study YAML (experiments/*.yaml)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: results/<name>)")
-    parser.add_argument("--mode", choices=[m.value for m in Mode], default=None,
-                        help="override the experiment's mode (timing skips the arithmetic)")
+    parser.add_argument("--mode", choices=MODES, default=None,
+                        help="override the document's mode (timing skips the arithmetic)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes for a comparison's configurations (default: all cores)")
+                        help="processes for a study's independent configurations (default: all cores)")
     parser.set_defaults(func=_run)
 
 
@@ -64,42 +61,28 @@ class _Progress:
             self.status.update(f"emulating {label}")
 
 
+def _show(console: Console, output: RunOutput) -> None:
+    if output.table is not None:
+        table = Table(title=output.table.title)
+        for column in output.table.columns:
+            table.add_column(column, overflow="fold")
+        for row in output.table.rows:
+            table.add_row(*row)
+        console.print(table)
+    if output.text is not None:
+        console.print(output.text)
+    for line in output.lines:
+        console.print(line)
+
+
 def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     status = Console(stderr=True, highlight=False)
-    doc = read_yaml(args.experiment)
-    if isinstance(doc.data, dict) and "ode_study" in doc.data:
-        from fpgasim.study.dsodenet.study import run_ode_study
-        out = args.out or Path("results") / args.experiment.stem
-        run_ode_study(args.experiment, out)
-        console.print((out / "report.md").read_text(encoding="utf-8"))
-        console.print(f"wrote {out}/")
-        return 0
-    if not (isinstance(doc.data, dict) and "experiment" in doc.data):
-        raise ConfigError([doc.problem((), "expected an `experiment:` or `ode_study:` document")])
-    loaded = load_experiment(args.experiment)
-    out = args.out or Path("results") / loaded.spec.name
-    if loaded.spec.comparison is not None:
-        if args.workers < 1:
-            raise BadArgument(f"--workers={args.workers}: expected >= 1")
-        with _Progress(status) as progress:
-            comparison = run_comparison(loaded, workers=args.workers, progress=progress)
-        paths = write_comparison(comparison, out)
-        console.print((out / "report.md").read_text(encoding="utf-8"))
-        console.print("wrote " + ", ".join(str(p) for p in paths))
-        return 0
-    mode = Mode(args.mode) if args.mode else None
+    study = study_of(read_yaml(args.document))
+    plan = study.plan(study.load(args.document))
+    out = args.out or Path("results") / plan.name
     with _Progress(status) as progress:
-        result = run_loaded(loaded, mode=mode, trace=not args.no_trace, progress=progress)
-    table = Table(title=f"{loaded.spec.name} ({result.mode}, {result.setup.boards} x {result.setup.board.id})")
-    shown = [index for index, (header, _, _) in enumerate(COLUMNS) if header in TERMINAL_COLUMNS]
-    for index in shown:
-        table.add_column(COLUMNS[index][0], overflow="fold")
-    for row in layer_rows(result):
-        table.add_row(*(row[index] for index in shown))
-    console.print(table)
-    if result.bit_exact is not None:
-        console.print(f"functional check: {'bit exact' if result.bit_exact else 'NOT bit exact'} against the direct kernel")
-    paths = write_run(result, out)
-    console.print("wrote " + ", ".join(str(p) for p in paths))
+        output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
+                                                 progress=progress))
+    _show(console, output)
     return 0

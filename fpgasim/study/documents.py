@@ -1,25 +1,35 @@
 """Which loader reads which YAML document: the registry behind ``fpgasim validate``.
 
 Owns: :data:`DOCUMENT_KINDS` (top-level key → loader) and :func:`document_kind`, which picks
-the kind of a file from its top-level keys. Other layers register a kind by adding one line
-to :data:`DOCUMENT_KINDS`.
+the kind of a file from its top-level keys. Library files (boards, link and DSP types, kernels)
+are loaded; a study document is loaded and planned (what ``fpgasim run`` refuses, this refuses,
+without simulating); a sweep is loaded, expanded and every point checked (what ``fpgasim
+sweep`` refuses before it writes). Studies come from :data:`~fpgasim.study.registry.STUDIES`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fpgasim.config import SCHEMA_KEY, read_yaml
 from fpgasim.errors import ConfigError
-from fpgasim.study.dsodenet.config import load_ode_study
-from fpgasim.study.experiment.experiment import load_experiment
-from fpgasim.study.sweep.spec import load_sweep
 from fpgasim.hw import load_board_file, load_compute_devices, load_dsp_types, load_link_types
+from fpgasim.hw.platform import load_platform_file
 from fpgasim.kernels.loader import load_kernel_file
+from fpgasim.study.protocol import Study
+from fpgasim.study.registry import STUDIES
+from fpgasim.study.sweep.sweep import prepare_sweep
 
-__all__ = ["DOCUMENT_KINDS", "document_kind", "load_document"]
+__all__ = ["DOCUMENT_KINDS", "document_kind", "load_document", "plan_file"]
+
+
+def plan_file(study: Study, path: Path) -> Any:
+    """Load and plan a study document: every refusal of ``run``, without simulating."""
+    return study.plan(study.load(path))
+
 
 #: Top-level key of a document → function that loads (and fully checks) such a file.
 DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
@@ -28,9 +38,9 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "dsp_types": load_dsp_types,
     "compute_devices": load_compute_devices,
     "kernel": load_kernel_file,
-    "experiment": load_experiment,
-    "ode_study": load_ode_study,
-    "sweep": load_sweep,
+    "platform": load_platform_file,
+    "sweep": prepare_sweep,
+    **{kind: functools.partial(plan_file, study) for kind, study in STUDIES.items()},
 }
 
 _SHARED_KEYS = frozenset({SCHEMA_KEY, "sources"})

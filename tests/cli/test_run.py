@@ -70,4 +70,4 @@ def test_not_an_experiment_document(tmp_path, capsys):
     path = tmp_path / "x.yaml"
     path.write_text("schema: 1\nboard: {}\n")
     assert main(["run", str(path)]) == 2
-    assert "expected an `experiment:` or `ode_study:` document" in capsys.readouterr().err
+    assert "expected a study document, one of: `experiment:`, `ode_study:`" in capsys.readouterr().err

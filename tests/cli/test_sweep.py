@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from fpgasim.cli.main import main
-from tests.study.test_sweep_helpers import REPO, write_sweep
+from tests.study.sweep.test_sweep_helpers import REPO, write_sweep
 
 
 def _run(capsys, *argv):

@@ -1,1 +1,1 @@
-"""Shared by every study: atomic result files and figures."""
+"""Shared by every study: atomic result files, figures, documents given as data and dotted sweep keys."""

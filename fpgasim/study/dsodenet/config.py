@@ -1,25 +1,33 @@
 """The ODE-study YAML (``schema: 1``, top-level ``ode_study:``): typed sections and loading.
 
-Owns: the config classes of an ODE study and :func:`load_ode_study`, which validates the file
-(unknown keys rejected, every problem at once with its place), resolves the board and kernel
-paths relative to the study file, and checks the cross-field rules (variant names unique, the
-baseline and accuracy variant exist, ``on_chip`` names real blocks, bit widths in 8..32).
+Owns: the config classes of an ODE study, :func:`load_ode_study`, which validates the file
+(unknown keys rejected, every problem at once with its place) and checks the cross-field rules
+(variant names unique, the baseline and accuracy variant exist, ``on_chip`` names real blocks,
+bit widths in 8..32), and :class:`LoadedOdeStudy`: the study with the board and the dsc_ode
+kernel it names (paths relative to the study file), from a file (:func:`load_study`) or from
+in-memory data (:func:`study_from_data`, a sweep point).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load
+from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.fixedpoint import Overflow, Rounding
+from fpgasim.hw import load_board
+from fpgasim.kernels.dsc_ode import DscOdeDesign
 from fpgasim.kernels.fit import FitLimits
+from fpgasim.kernels.loader import kernel_path, load_kernel
 from fpgasim.nn.composite import OdeSolver
 from fpgasim.nn.odenet import DscScope, OdeNetSpec
+from fpgasim.study.common.documents import check_data
 from fpgasim.study.dsodenet._cpu import CpuModel
 
 __all__ = ["NetworkDefaults", "VariantSpec", "AccuracySpec", "TimingSpec", "PaperSpec", "OdeStudy",
-           "OdeStudyFile", "load_ode_study", "ALL_ON_CHIP"]
+           "OdeStudyFile", "load_ode_study", "ALL_ON_CHIP", "LoadedOdeStudy", "load_study", "study_from_data"]
 
 #: ``on_chip: [all]`` keeps every block except pre/post-processing on the PL.
 ALL_ON_CHIP = "all"
@@ -209,3 +217,52 @@ def load_ode_study(path: str | Path) -> OdeStudy:
         ConfigError: every problem, with file, line and key path.
     """
     return load(path, OdeStudyFile, checks=[_checks]).ode_study
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedOdeStudy:
+    """A checked ODE study, the board and kernel design it names, and the document it came from."""
+
+    study: OdeStudy
+    board: Any
+    design: DscOdeDesign
+    document: YamlDocument
+    #: the study file (for a sweep point: its nominal place in the base directory).
+    path: Path
+
+
+def _resolve(base: Path, text: str, *, kind: str) -> str:
+    """A path relative to the study file when it looks like a path; a bare name otherwise."""
+    if "/" in text or text.endswith((".yaml", ".yml")):
+        return str((base / text).resolve())
+    return text if kind == "board" else str(kernel_path(text))
+
+
+def _with_inputs(study: OdeStudy, document: YamlDocument, path: Path) -> LoadedOdeStudy:
+    base = path.parent
+    board = load_board(_resolve(base, study.board, kind="board"))
+    design = load_kernel(_resolve(base, study.kernel, kind="kernel"))
+    if not isinstance(design, DscOdeDesign):
+        raise BadArgument(f"ode_study.kernel={study.kernel!r} is a {design.type.value} design; expected a dsc_ode "
+                          "kernel (the on-chip ODE engine)")
+    return LoadedOdeStudy(study=study, board=board, design=design, document=document, path=path)
+
+
+def load_study(path: str | Path) -> LoadedOdeStudy:
+    """Load the study, its board and its kernel (paths relative to the study file).
+
+    Raises:
+        ConfigError: any of the three files is invalid. BadArgument: the kernel is not a dsc_ode design.
+    """
+    return _with_inputs(load_ode_study(path), read_yaml(path), Path(path).resolve())
+
+
+def study_from_data(data: dict[str, Any], *, file: str, base_dir: Path) -> LoadedOdeStudy:
+    """:func:`load_study` of a document given as data; ``file`` names it in messages, relative
+    paths resolve from ``base_dir``.
+
+    Raises:
+        ConfigError, BadArgument: as :func:`load_study`.
+    """
+    document, doc = check_data(data, OdeStudyFile, file=file, checks=[_checks])
+    return _with_inputs(document.ode_study, doc, Path(base_dir).resolve() / Path(file).name)

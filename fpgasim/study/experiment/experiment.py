@@ -13,9 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml, validate
+from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
+from fpgasim.study.common.documents import check_data
 
 __all__ = [
     "Mode",
@@ -286,16 +287,6 @@ def load_experiment(path: str | Path) -> LoadedExperiment:
     return LoadedExperiment(spec=spec.experiment, path=Path(path).resolve(), document=read_yaml(path))
 
 
-
-def _data_places(data: object, path: KeyPath, places: dict[KeyPath, tuple[int, int]],
-                 known: dict[KeyPath, tuple[int, int]]) -> None:
-    if path in known:
-        places[path] = known[path]
-    if isinstance(data, dict):
-        for key, value in data.items():
-            _data_places(value, path + (key,), places, known)
-
-
 def experiment_from_data(data: dict, *, file: str, base_dir: Path,
                          places: dict[KeyPath, tuple[int, int]] | None = None) -> LoadedExperiment:
     """Check an experiment given as YAML data (e.g. a sweep point) through the same schema.
@@ -312,16 +303,9 @@ def experiment_from_data(data: dict, *, file: str, base_dir: Path,
     Raises:
         ConfigError: every problem, each with its key path.
     """
-    known = dict(places or {})
-    located: dict[KeyPath, tuple[int, int]] = {}
-    _data_places(data, (), located, known)
-    doc = YamlDocument(file=file, data=data, places=located)
-    if not isinstance(data, dict) or data.get("schema") != 1:
-        raise ConfigError([doc.problem(("schema",), "expected `schema: 1`")])
-    body = {key: value for key, value in data.items() if key != "schema"}
-    obj = validate(YamlDocument(file=file, data=body, places=located), ExperimentFile)
+    obj, doc = check_data(data, ExperimentFile, file=file, places=places)
     base = Path(base_dir).resolve()
-    problems = _files_exist(obj, YamlDocument(file=str(base / "_"), data=body, places=located))
+    problems = _files_exist(obj, YamlDocument(file=str(base / "_"), data=doc.data, places=doc.places))
     if problems:
         raise ConfigError([Problem(file=file, line=p.line, column=p.column, key_path=p.key_path,
                                    message=p.message) for p in problems])

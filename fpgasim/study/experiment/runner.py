@@ -2,7 +2,7 @@
 
 Owns: :class:`RunResult` (the per-layer and total numbers of one run, with the analytical
 model's prediction beside the emulator's), its ``results.json`` document (schema in the
-README), and :func:`run_loaded` / :func:`run_experiment`, which the CLI, the comparison study
+README), and :func:`run_setup` / :func:`run_loaded` / :func:`run_experiment`, which the CLI, the comparison study
 and the sweeps call.
 """
 
@@ -20,7 +20,7 @@ from fpgasim.study.experiment.experiment import LoadedExperiment, Mode, load_exp
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION
 from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, build_setup
 
-__all__ = ["LayerResult", "RunResult", "run_loaded", "run_experiment"]
+__all__ = ["LayerResult", "RunResult", "run_loaded", "run_setup", "run_experiment"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,19 +167,25 @@ class RunResult:
 
 def run_loaded(loaded: LoadedExperiment, *, mode: Mode | None = None, trace: bool = False,
                progress: Callable[[str], None] | None = None) -> RunResult:
-    """Plan and emulate an experiment that is already loaded.
-
-    Args:
-        loaded: the experiment.
-        mode: overrides the experiment's ``mode``.
-        trace: record the timeline (needed for ``trace.json`` and ``timeline.png``).
-        progress: called with each layer name as it starts.
+    """Plan and emulate an experiment that is already loaded (see :func:`run_setup`).
 
     Raises:
         ConfigError, DoesNotFit, BadArgument: bad input, before any simulation.
     """
-    mode = mode or loaded.spec.mode
-    setup = build_setup(loaded)
+    return run_setup(build_setup(loaded), mode=mode, trace=trace, progress=progress)
+
+
+def run_setup(setup: RunSetup, *, mode: Mode | None = None, trace: bool = False,
+              progress: Callable[[str], None] | None = None) -> RunResult:
+    """Emulate a planned experiment.
+
+    Args:
+        setup: the plan (:func:`~fpgasim.study.experiment.setup.build_setup`).
+        mode: overrides the experiment's ``mode``.
+        trace: record the timeline (needed for ``trace.json`` and ``timeline.png``).
+        progress: called with each layer name as it starts.
+    """
+    mode = mode or setup.experiment.spec.mode
     emulation = emulate(setup, functional=mode is Mode.FUNCTIONAL, trace=trace, progress=progress)
     layers = tuple(LayerResult(plan=plan, emulated=emulated, clock_mhz=setup.clock_mhz,
                                macs_per_cycle_peak=0 if plan.kind is LayerKind.POOL

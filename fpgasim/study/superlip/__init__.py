@@ -1,1 +1,2 @@
-"""The Super-LIP comparison: an experiment with a ``comparison:`` section."""
+"""The Super-LIP comparison: an experiment with a ``comparison:`` section (planned and run by the
+experiment study, :mod:`fpgasim.study.experiment.study`)."""

@@ -22,9 +22,10 @@ from fpgasim.study.experiment.experiment import (
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_speedup_plot
 from fpgasim.study.experiment.report import layer_rows, markdown_table, COLUMNS
-from fpgasim.study.experiment.runner import RunResult, run_loaded
+from fpgasim.study.experiment.runner import RunResult, run_setup
+from fpgasim.study.experiment.setup import RunSetup, build_setup
 
-__all__ = ["ConfigResult", "Comparison", "run_comparison", "write_comparison"]
+__all__ = ["ConfigResult", "Comparison", "ComparisonPlan", "plan_comparison", "run_comparison", "write_comparison"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,32 +82,61 @@ def _plan(spec_network: NetworkRef, scale_out) -> list[tuple[str, TilingPolicy, 
     return plan
 
 
-def _run_one(job: tuple[LoadedExperiment, NetworkRef, TilingPolicy, int, str | None]) -> RunResult:
-    loaded, ref, policy, boards, topology = job
-    return run_loaded(_variant(loaded, ref, policy=policy, boards=boards, topology=topology), mode=Mode.TIMING)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ComparisonPlan:
+    """Every configuration of a comparison, planned and in order: (network, label, boards, setup)."""
+
+    experiment: LoadedExperiment
+    configurations: tuple[tuple[str, str, int, RunSetup], ...]
+
+    @property
+    def name(self) -> str:
+        """The experiment's name (the default output directory)."""
+        return self.experiment.spec.name
 
 
-def run_comparison(loaded: LoadedExperiment, *, workers: int = 1,
-                   progress: Callable[[str], None] | None = None) -> Comparison:
-    """Run (a), (b) and every scale-out point for each network, in timing mode.
+def plan_comparison(loaded: LoadedExperiment) -> ComparisonPlan:
+    """Plan (a), (b) and every scale-out point for each network (nothing is emulated).
 
-    Args:
-        loaded: an experiment with a ``comparison`` section.
-        workers: processes running configurations at once (results do not depend on it).
-        progress: called with a label as each configuration finishes.
+    Raises:
+        BadArgument: the experiment has no ``comparison`` section. ConfigError, DoesNotFit,
+            BadArgument: a configuration cannot be planned (as :func:`build_setup`).
     """
     spec = loaded.spec
     if spec.comparison is None:
-        raise BadArgument(f"{loaded.path}: run_comparison needs an experiment.comparison section")
-    jobs, labels = [], []
+        raise BadArgument(f"{loaded.path}: plan_comparison needs an experiment.comparison section")
+    configurations = []
     for ref in (spec.network, *spec.comparison.networks):
         name = ref.zoo + (f"/{ref.shapes}" if ref.shapes else "")
         for label, policy, boards, topology in _plan(ref, spec.comparison.scale_out):
-            jobs.append((loaded, ref, policy, boards, topology))
-            labels.append((name, label, boards))
+            setup = build_setup(_variant(loaded, ref, policy=policy, boards=boards, topology=topology))
+            configurations.append((name, label, boards, setup))
+    return ComparisonPlan(experiment=loaded, configurations=tuple(configurations))
+
+
+def _run_one(setup: RunSetup) -> RunResult:
+    return run_setup(setup, mode=Mode.TIMING)
+
+
+def run_comparison(plan: ComparisonPlan, *, workers: int = 1,
+                   progress: Callable[[str], None] | None = None) -> Comparison:
+    """Emulate every configuration of the plan in timing mode.
+
+    Args:
+        plan: :func:`plan_comparison` of an experiment with a ``comparison`` section.
+        workers: processes running configurations at once (results do not depend on it).
+        progress: called with a label as each configuration finishes.
+
+    Raises:
+        BadArgument: ``workers`` < 1.
+    """
+    if workers < 1:
+        raise BadArgument(f"--workers={workers}: expected >= 1")
+    labels = [(name, label, boards) for name, label, boards, _ in plan.configurations]
+    setups = [setup for _, _, _, setup in plan.configurations]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_one, job) for job in jobs]
+            futures = [pool.submit(_run_one, setup) for setup in setups]
             runs = []
             for future, (name, label, _) in zip(futures, labels, strict=True):
                 runs.append(future.result())
@@ -114,8 +144,8 @@ def run_comparison(loaded: LoadedExperiment, *, workers: int = 1,
                     progress(f"{name}: {label}")
     else:
         runs = []
-        for job, (name, label, _) in zip(jobs, labels, strict=True):
-            runs.append(_run_one(job))
+        for setup, (name, label, _) in zip(setups, labels, strict=True):
+            runs.append(_run_one(setup))
             if progress is not None:
                 progress(f"{name}: {label}")
     networks: dict[str, list[ConfigResult]] = {}
@@ -125,7 +155,7 @@ def run_comparison(loaded: LoadedExperiment, *, workers: int = 1,
         base_b = results[1].run.time_ms if len(results) > 1 else run.time_ms
         results.append(ConfigResult(label=label, boards=boards, run=run,
                                     speedup_vs_a=base_a / run.time_ms, speedup_vs_b=base_b / run.time_ms))
-    return Comparison(experiment=loaded, networks=networks)
+    return Comparison(experiment=plan.experiment, networks=networks)
 
 
 def _markdown(comparison: Comparison) -> str:

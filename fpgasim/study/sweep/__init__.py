@@ -1,1 +1,1 @@
-"""Design-space sweeps: spec, points, evaluation, executors, store and reports."""
+"""Design-space sweeps over any registered study: spec, points, evaluation, executors, store, reports."""

@@ -1,8 +1,9 @@
 """Expanding a sweep into checked, identified design points, and pruning them by constraints.
 
-Owns: :class:`SweepPoint` (overrides, content key, experiment data, kernel variant),
-:func:`expand_points` (grid / random / listed points; every point validated through the
-experiment and kernel schemas before anything runs) and :func:`apply_constraints`.
+Owns: :class:`SweepPoint` (overrides, content key, document, kernel variant),
+:func:`expand_points` (grid / random / listed points; every point's document checked by its
+study (``from_data``, in memory) and its kernel by the kernel schema before anything runs) and
+:func:`apply_constraints`.
 A point's ``key`` is a hash of its overrides only, so the same point gets the same key in
 every run of the sweep (this is what makes a re-run skip finished points).
 """
@@ -20,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from fpgasim.errors import BadArgument, ConfigError, FpgasimError, Problem
 from fpgasim.config import read_yaml
-from fpgasim.hw import load_board, load_dsp_types
+from fpgasim.errors import BadArgument, ConfigError, Problem
+from fpgasim.hw import load_board
+from fpgasim.hw.library import boards_dir
 from fpgasim.kernels import load_kernel_file
-from fpgasim.kernels.fit import evaluate_fit
+from fpgasim.kernels.loader import KERNELS_DIR
+from fpgasim.study.registry import STUDIES
 from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
-from fpgasim.study.experiment.experiment import LoadedExperiment, experiment_from_data
-from fpgasim.study.dsodenet._sweep import check_study, study_document
-from fpgasim.study.sweep.spec import FITS, ODE_STUDY, LoadedSweep, Sampling
+from fpgasim.study.sweep.spec import FITS, LoadedSweep, Sampling, document_file, names_file
 
 __all__ = ["SweepPoint", "expand_points", "apply_constraints", "point_key", "overrides_text", "MAX_POINTS"]
 
@@ -57,42 +58,48 @@ class SweepPoint:
         index: position in expansion order (0-based; stable for a given sweep file).
         key: :func:`point_key` of ``overrides``.
         overrides: key → value, in axis order.
-        experiment_data: the base experiment document with the experiment overrides applied.
+        kind: the registered study of the document.
+        data: the base document with the document overrides applied.
         kernel_text: the kernel variant document as YAML text (None: the base kernel file).
         kernel_hash: first 12 hex digits of SHA-256 of ``kernel_text`` (None with the base kernel).
-        loaded: the validated experiment (its kernel is the base kernel file while unmaterialised);
-            None when the base is an ODE study (``experiment_data`` then holds the study document).
+        loaded: the point's document as its study loaded it (with the kernel the document names).
         design: the point's kernel design (loaded and checked).
-        kernel_data: the point's kernel document (the file the experiment names, overrides applied).
+        kernel_data: the point's kernel document (the file the document names, overrides applied).
     """
 
     index: int
     key: str
     overrides: dict[str, Any]
-    experiment_data: dict[str, Any]
+    kind: str
+    data: dict[str, Any]
     kernel_text: str | None
     kernel_hash: str | None
-    loaded: LoadedExperiment | None
+    loaded: Any
     design: Any
     kernel_data: dict[str, Any]
 
+    @property
+    def body(self) -> dict[str, Any]:
+        """The mapping under the document's top-level key."""
+        return self.data[self.kind]
+
+    def files(self, base_dir: Path) -> tuple[Path, Path]:
+        """``(kernel file, board file)`` the document names (before any kernel variant)."""
+        return (document_file(self.body["kernel"], base_dir, KERNELS_DIR),
+                document_file(self.body["board"], base_dir, boards_dir()))
+
+    def board_ref(self, base_dir: Path) -> str:
+        """The board as :func:`~fpgasim.hw.load_board` takes it: a library id, or the file's path."""
+        board = self.body["board"]
+        return str(self.files(base_dir)[1]) if names_file(board) else board
+
     def lookup(self, name: str) -> Any:
-        """Value of a dotted key for this point (experiment defaults applied)."""
-        parts = name.split(".")
-        if parts[0] == ODE_STUDY:
-            node: Any = self.experiment_data
-            for part in parts:
-                node = node[part]
-            return node
-        if parts[0] == "experiment":
-            node: Any = self.loaded.spec
-            for part in parts[1:]:
-                node = node.get(part) if isinstance(node, dict) else getattr(node, part)
-                if node is None:
-                    return None
-            return node.value if hasattr(node, "value") else node
+        """Value of a dotted key for this point (``kernel.…`` from the kernel document, the
+        others from the study)."""
+        if name.split(".")[0] == self.kind:
+            return STUDIES[self.kind].lookup(self.loaded, name)
         node = self.kernel_data
-        for part in parts:
+        for part in name.split("."):
             node = node[part]
         return node
 
@@ -144,7 +151,7 @@ def _kernel_variant(kernel_file: Path, overrides: dict[str, Any], cache: dict[An
     """The point's kernel: ``(cache key, document data, variant YAML text, variant hash)``.
 
     ``cache[cache key]`` is ``(problems, design)``; without ``kernel.*`` overrides the kernel is
-    the file the experiment names (text and hash None).
+    the file the document names (text and hash None).
     """
     if ("data", kernel_file) not in cache:
         cache[("data", kernel_file)] = read_yaml(kernel_file).data
@@ -172,8 +179,18 @@ def _kernel_variant(kernel_file: Path, overrides: dict[str, Any], cache: dict[An
     return digest, data, text, digest
 
 
+def _check_point(loaded: LoadedSweep, data: dict[str, Any], where: str) -> tuple[Any, list[Problem]]:
+    """The point's document loaded by its study, or the problems (named after ``where``)."""
+    try:
+        return STUDIES[loaded.kind].from_data(data, file=where, base_dir=loaded.base_dir), []
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    except BadArgument as exc:
+        return None, [Problem(file=where, line=None, column=None, key_path=loaded.kind, message=str(exc))]
+
+
 def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
-    """Every point of the sweep, each checked through the experiment and kernel schemas.
+    """Every point of the sweep, each checked by its study and the kernel schema.
 
     Returns:
         Points in expansion order (grid: last axis fastest; random: sorted draw; points: as listed).
@@ -187,23 +204,19 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
     kernel_cache: dict[Any, Any] = {}
     seen: dict[str, int] = {}
     name = loaded.document.file
+    kind = loaded.kind
     with tempfile.TemporaryDirectory(prefix="fpgasim-sweep-") as scratch:
         for index, overrides in enumerate(_override_sets(loaded)):
             where = f"{name} (point {index}: {overrides_text(overrides) or 'base'})"
             data = copy.deepcopy(loaded.base_data)
             for key, value in overrides.items():
-                if key.startswith(f"{loaded.kind}."):
+                if key.startswith(f"{kind}."):
                     _set(data, key, value)
-            experiment = None
-            if loaded.kind == ODE_STUDY:
-                kernel_file = loaded.kernel_file
-            else:
-                try:
-                    experiment = experiment_from_data(data, file=where, base_dir=loaded.base_dir)
-                except ConfigError as exc:
-                    problems += exc.problems
-                    continue
-                kernel_file = experiment.resolve(experiment.spec.kernel)
+            point, point_problems = _check_point(loaded, data, where)
+            if point_problems:
+                problems += point_problems
+                continue
+            kernel_file = document_file(data[kind]["kernel"], loaded.base_dir, KERNELS_DIR)
             cache_key, kernel_data, text, digest = _kernel_variant(kernel_file, overrides, kernel_cache,
                                                                    Path(scratch))
             kernel_problems, design = kernel_cache[cache_key]
@@ -211,12 +224,11 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
                 problems += [Problem(file=where, line=None, column=None, key_path=p.key_path, message=p.message)
                              for p in kernel_problems]
                 continue
-            if loaded.kind == ODE_STUDY:
-                variant_file = Path(scratch) / f"kernel-{digest}.yaml" if digest else kernel_file
-                study_problems = check_study(study_document(data, base_dir=loaded.base_dir, kernel_file=variant_file),
-                                             where)
-                if study_problems:
-                    problems += study_problems
+            if digest is not None:  # the document with its kernel variant must load too
+                variant = {**data, kind: {**data[kind], "kernel": str(Path(scratch) / f"kernel-{digest}.yaml")}}
+                _, variant_problems = _check_point(loaded, variant, where)
+                if variant_problems:
+                    problems += variant_problems
                     continue
             key = point_key(overrides)
             if key in seen:
@@ -224,18 +236,14 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
                                                                     f"({overrides_text(overrides)})"))
                 continue
             seen[key] = index
-            points.append(SweepPoint(index=index, key=key, overrides=overrides, experiment_data=data,
-                                     kernel_text=text, kernel_hash=digest, loaded=experiment,
+            points.append(SweepPoint(index=index, key=key, overrides=overrides, kind=kind, data=data,
+                                     kernel_text=text, kernel_hash=digest, loaded=point,
                                      design=design, kernel_data=kernel_data))
             if len(problems) >= _MAX_LISTED:
                 break
     if problems:
         raise ConfigError(problems[:_MAX_LISTED])
     return points
-
-
-def _is_path(board: str) -> bool:
-    return "/" in board or board.endswith((".yaml", ".yml"))
 
 
 def apply_constraints(loaded: LoadedSweep, points: list[SweepPoint]) -> tuple[list[SweepPoint], dict[str, int]]:
@@ -253,26 +261,20 @@ def apply_constraints(loaded: LoadedSweep, points: list[SweepPoint]) -> tuple[li
     constraints = loaded.spec.constraints
     trees = {text: parse_constraint(text) for text in constraints if text != FITS}
     rejected = {text: 0 for text in constraints}
-    fit_cache: dict[tuple[str, str | None], bool] = {}
+    fit_cache: dict[tuple[str, str], bool] = {}
     boards: dict[str, Any] = {}
-    dsp_types = load_dsp_types() if FITS in constraints else None
+    study = STUDIES[loaded.kind]
     kept = []
     for point in points:
         broken = None
         for text in constraints:
-            if text == FITS and point.loaded is None:
-                ok = True  # ODE studies: the fit depends on the variant's layers; the evaluator checks it
-            elif text == FITS:
-                board_name = str(point.loaded.resolve(point.loaded.spec.board)) if _is_path(point.loaded.spec.board) \
-                    else point.loaded.spec.board
-                cache_key = (board_name, point.kernel_hash or str(point.loaded.resolve(point.loaded.spec.kernel)))
+            if text == FITS:
+                board = point.board_ref(loaded.base_dir)
+                cache_key = (board, point.kernel_hash or str(point.files(loaded.base_dir)[0]))
                 if cache_key not in fit_cache:
-                    if board_name not in boards:
-                        boards[board_name] = load_board(board_name)
-                    try:
-                        fit_cache[cache_key] = evaluate_fit(boards[board_name], point.design, dsp_types=dsp_types).fits
-                    except FpgasimError:
-                        fit_cache[cache_key] = False
+                    if board not in boards:
+                        boards[board] = load_board(board)
+                    fit_cache[cache_key] = study.fits(point.loaded, boards[board], point.design)
                 ok = fit_cache[cache_key]
             else:
                 ok = eval_constraint(trees[text], point.lookup)

@@ -20,7 +20,8 @@ from fpgasim.errors import BadArgument
 from fpgasim.study.sweep.evaluate import PointResult, Status
 from fpgasim.study.common.outputs import OutputSet
 from fpgasim.study.sweep.points import SweepPoint, overrides_text
-from fpgasim.study.sweep.spec import EXPERIMENT, MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
+from fpgasim.study.registry import STUDIES
+from fpgasim.study.sweep.spec import MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
 
 __all__ = ["pareto_front", "write_reports", "REPORT_FILES", "SWEEP_SCHEMA_VERSION"]
 
@@ -186,7 +187,7 @@ def _markdown(loaded: LoadedSweep, rows, front, keys, objectives, *, pruned, tot
     pruned_text = ", ".join(f"{n} by `{c}`" for c, n in pruned.items() if n) or "none"
     lines += [f"{total} points; pruned before running: {pruned_text}; evaluated: {len(rows)} "
               f"(ok {counts['ok']}, does not fit {counts['does_not_fit']}, error {counts['error']}).", ""]
-    model = "analytical model" if loaded.kind == EXPERIMENT else "the study's model: fit + SimPy timing"
+    model = STUDIES[loaded.kind].sweep_model
     lines += [f"## Pareto front: {x_obj} vs {y_obj} ({model})", "", "![Pareto front](pareto.png)", ""]
     lines += _table(["index", *keys, *objectives],
                     [[r["index"], *[r["overrides"].get(k, "") for k in keys], *[r["analytical"].get(o, "")

@@ -1,17 +1,17 @@
-"""The sweep YAML: a base experiment, axes over its keys, constraints, objectives, re-checks.
+"""The sweep YAML: a base study document, axes over its keys, constraints, objectives, re-checks.
 
 Owns: the typed sweep document (``schema: 1``, top-level ``sweep:``), :func:`load_sweep`,
-the objective names (:class:`Objective`) and the key check. An axis key is a dotted path into
-the experiment document (``experiment.cluster.boards``) or into the kernel design it names
-(``kernel.parallelism.tm``); an unknown key is refused with the valid keys at that level.
-Expansion into points lives in :mod:`fpgasim.study.sweep.points`.
+the objective names (:class:`Objective`) and the key check. The base is a document of any
+registered study (a file, or an experiment inline). An axis key is a dotted path into the base
+document (``experiment.cluster.boards``, ``ode_study.timing.variants``; the study checks it) or
+into the kernel design it names (``kernel.parallelism.tm``); an unknown key is refused with the
+valid keys at that level. Expansion into points lives in :mod:`fpgasim.study.sweep.points`.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -19,18 +19,16 @@ from typing import Any
 
 from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, ConfigError, Problem
-from fpgasim.kernels.loader import kernel_path
+from fpgasim.kernels.loader import KERNELS_DIR
+from fpgasim.study.common.documents import data_key_problem
+from fpgasim.study.registry import STUDIES, study_kind
 from fpgasim.study.sweep._expr import expression_names, parse_constraint
-from fpgasim.study.experiment.experiment import Experiment
 
 __all__ = ["Sampling", "Objective", "OBJECTIVE_UNITS", "MAXIMISE", "Axis", "AxisRange", "Recheck", "Sweep",
-           "SweepFile", "LoadedSweep", "load_sweep", "check_key", "FITS", "EXPERIMENT", "ODE_STUDY"]
+           "SweepFile", "LoadedSweep", "load_sweep", "check_key", "document_file", "names_file", "FITS"]
 
 #: The constraint that keeps only designs whose kernel fits the board (``fpgasim fit``).
 FITS = "fits"
-#: Base document kinds: an experiment (``experiment:``) or an ODE study (``ode_study:``).
-EXPERIMENT = "experiment"
-ODE_STUDY = "ode_study"
 
 
 class Sampling(StrEnum):
@@ -85,7 +83,7 @@ class AxisRange:
 class Axis:
     """One swept key: ``values`` (a list) or ``range`` (integers)."""
 
-    #: dotted key path, ``experiment.…`` or ``kernel.…``.
+    #: dotted key path, ``<study kind>.…`` (e.g. ``experiment.…``) or ``kernel.…``.
     key: Str
     values: list[Any] | None = None
     range: AxisRange | None = None
@@ -109,7 +107,7 @@ class Sweep:
 
     name: Str
     description: Str | None = None
-    #: the base experiment file (relative to the sweep file) …
+    #: the base study document (relative to the sweep file) …
     base: Str | None = None
     #: … or the base experiment inline (the mapping that would follow ``experiment:``).
     experiment: dict[Str, Any] | None = None
@@ -137,13 +135,14 @@ class SweepFile:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadedSweep:
-    """A checked sweep plus its file, its base experiment data and the base kernel data.
+    """A checked sweep plus its file, its base study document and the base kernel data.
 
     Attributes:
         spec: the sweep. path: the sweep file. document: its YAML (for messages).
-        base_data: the base experiment document ``{"schema": 1, "experiment": {...}}``.
-        base_dir: the directory the base experiment's relative paths are resolved from.
-        base_file: the base experiment file (None when inline).
+        kind: the registered study of the base document (its top-level key).
+        base_data: the base document, e.g. ``{"schema": 1, "experiment": {...}}``.
+        base_dir: the directory the base document's relative paths are resolved from.
+        base_file: the base document's file (None when inline).
         kernel_data: the base kernel design document (``{"schema": 1, "kernel": {...}}``).
         kernel_file: the base kernel file.
     """
@@ -156,7 +155,7 @@ class LoadedSweep:
     base_file: Path | None
     kernel_data: dict[str, Any]
     kernel_file: Path
-    kind: str = EXPERIMENT
+    kind: str
 
     @property
     def pareto(self) -> tuple[Objective, Objective]:
@@ -170,79 +169,38 @@ class LoadedSweep:
         return self.spec.recheck.rank_by or self.spec.objectives[0]
 
 
-def _hint_keys(tp: Any) -> dict[str, Any] | None:
-    """Field name → type of a config dataclass (None when ``tp`` is not one)."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (typing.Union, __import__("types").UnionType):
-            members = [arg for arg in typing.get_args(tp) if arg is not type(None)]
-            tp = members[0]
-        else:
-            break
-    if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp, include_extras=True)
-        return {f.name: hints[f.name] for f in dataclasses.fields(tp)}
-    return None
+def check_key(key: str, kind: str, kernel_data: dict[str, Any], base_data: dict[str, Any]) -> str | None:
+    """Why ``key`` is not a sweepable key of a sweep over a ``kind`` document (None when it is).
 
-
-#: Keys allowed under ``experiment.partition.factors`` (a free mapping in the schema).
-_FACTOR_KEYS = ("pb", "pr", "pc", "pm")
-
-
-def check_key(key: str, kernel_data: dict[str, Any], base_data: dict[str, Any] | None = None) -> str | None:
-    """Why ``key`` is not a sweepable key (None when it is).
-
-    Experiment keys are checked against the experiment schema; kernel keys against the base
-    kernel document, ``ode_study`` keys against the base study document (when ``base_data`` is
-    an ODE study; a key must exist there to be overridden).
+    Kernel keys are checked against the base kernel document; ``<kind>.…`` keys by the study.
     """
     parts = key.split(".")
-    if base_data is not None and ODE_STUDY in base_data:
-        if parts[0] == "kernel":
-            return _data_key(key, kernel_data, "the kernel document")
-        if parts[0] == ODE_STUDY:
-            return _data_key(key, base_data, "the study document")
-        return f"unknown key {key!r}: a key of an ode_study sweep starts with 'ode_study.' or 'kernel.'"
-    if parts[0] == "experiment":
-        fields: dict[str, Any] | None = {"experiment": Experiment}
-        for depth, part in enumerate(parts):
-            if fields is None:
-                return f"unknown key {key!r}: {'.'.join(parts[:depth])} has no sub-keys"
-            if part not in fields:
-                return f"unknown key {key!r}: {'.'.join(parts[:depth])} has keys: {', '.join(fields)}"
-            if parts[:depth + 1] == ["experiment", "partition", "factors"]:
-                fields = {name: int for name in _FACTOR_KEYS}
-                continue
-            fields = _hint_keys(fields[part])
-        if fields is not None:
-            return f"key {key!r} is a mapping; sweep one of its keys: {', '.join(fields)}"
-        return None
     if parts[0] == "kernel":
-        return _data_key(key, kernel_data, "the kernel document")
-    return f"unknown key {key!r}: a key starts with 'experiment.' or 'kernel.'"
+        return data_key_problem(key, kernel_data, "the kernel document")
+    if parts[0] == kind:
+        return STUDIES[kind].check_key(key, base_data)
+    return f"unknown key {key!r}: a key of an {kind} sweep starts with '{kind}.' or 'kernel.'"
 
 
-def _data_key(key: str, data: Any, what: str) -> str | None:
-    parts = key.split(".")
-    node: Any = data
-    for depth, part in enumerate(parts):
-        if not isinstance(node, dict):
-            return f"unknown key {key!r}: {'.'.join(parts[:depth])} has no sub-keys"
-        if part not in node:
-            known = ", ".join(k for k in node if k != "schema")
-            return f"unknown key {key!r}: {'.'.join(parts[:depth]) or what} has keys: {known}"
-        node = node[part]
-    return None
+def names_file(name: str) -> bool:
+    """A board or kernel given as a path (it has a ``/`` or a YAML suffix), not a library name."""
+    return "/" in name or name.endswith((".yaml", ".yml"))
 
 
-def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any],
+def document_file(name: str, base_dir: Path, library: Path) -> Path:
+    """The file a study document names: a path (relative to ``base_dir``) when it looks like one,
+    else ``library/<name>.yaml`` (a board id, a kernel in kernels/)."""
+    if names_file(name):
+        return (base_dir / name).resolve()
+    return library / f"{name}.yaml"
+
+
+def _key_problems(spec: Sweep, doc: YamlDocument, kind: str, kernel_data: dict[str, Any],
                   base_data: dict[str, Any]) -> list[Problem]:
     problems = []
     base = ("sweep",)
     for index, axis in enumerate(spec.axes):
-        reason = check_key(axis.key, kernel_data, base_data)
+        reason = check_key(axis.key, kind, kernel_data, base_data)
         if reason:
             problems.append(doc.problem(base + ("axes", index, "key"), reason))
         if (axis.values is None) == (axis.range is None):
@@ -268,7 +226,7 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any],
         where = base + ((name,) if name == "points" else ("recheck", "points"))
         for index, mapping in enumerate(mappings):
             for key in mapping:
-                reason = check_key(key, kernel_data, base_data)
+                reason = check_key(key, kind, kernel_data, base_data)
                 if reason:
                     problems.append(doc.problem(where + (index, key), reason))
     if spec.sampling is Sampling.POINTS and not spec.points:
@@ -286,7 +244,7 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any],
             problems.append(doc.problem(base + ("constraints", index), str(exc)))
             continue
         for name in expression_names(tree):
-            reason = check_key(name, kernel_data, base_data)
+            reason = check_key(name, kind, kernel_data, base_data)
             if reason:
                 problems.append(doc.problem(base + ("constraints", index), f"constraint {text!r}: {reason}"))
     if len(spec.objectives) < 2 and spec.pareto is None:
@@ -298,7 +256,7 @@ def _key_problems(spec: Sweep, doc: YamlDocument, kernel_data: dict[str, Any],
 
 def _base(spec: Sweep, doc: YamlDocument, sweep_path: Path) -> tuple[dict[str, Any], Path, Path | None]:
     if (spec.base is None) == (spec.experiment is None):
-        raise ConfigError([doc.problem(("sweep",), "give exactly one of 'base' (an experiment file) or "
+        raise ConfigError([doc.problem(("sweep",), "give exactly one of 'base' (a study file) or "
                                                    "'experiment' (the base experiment inline)")])
     if spec.experiment is not None:
         return {"schema": 1, "experiment": copy.deepcopy(spec.experiment)}, sweep_path.parent, None
@@ -306,10 +264,11 @@ def _base(spec: Sweep, doc: YamlDocument, sweep_path: Path) -> tuple[dict[str, A
     if not base_file.is_file():
         raise ConfigError([doc.problem(("sweep", "base"), f"file not found: {base_file}")])
     data = read_yaml(base_file).data
-    if not isinstance(data, dict) or not any(isinstance(data.get(kind), dict) for kind in (EXPERIMENT, ODE_STUDY)):
-        raise ConfigError([doc.problem(("sweep", "base"), f"{base_file}: expected an experiment document "
-                                                          "(`schema: 1` and `experiment:`) or an ODE study "
-                                                          "(`ode_study:`)")])
+    kind = study_kind(data)
+    if kind is None or not isinstance(data.get(kind), dict):
+        known = ", ".join(f"`{key}:`" for key in STUDIES)
+        raise ConfigError([doc.problem(("sweep", "base"), f"{base_file}: expected a study document (`schema: 1` "
+                                                          f"and one of: {known})")])
     return data, base_file.parent, base_file
 
 
@@ -323,17 +282,15 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     spec = load(path, SweepFile).sweep
     doc = read_yaml(path)
     base_data, base_dir, base_file = _base(spec, doc, sweep_path)
-    kind = ODE_STUDY if ODE_STUDY in base_data else EXPERIMENT
+    kind = study_kind(base_data)
     kernel_name = base_data[kind].get("kernel")
     if not isinstance(kernel_name, str):
         raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file")])
-    kernel_file = (base_dir / kernel_name).resolve()
-    if kind == ODE_STUDY and not ("/" in kernel_name or kernel_name.endswith((".yaml", ".yml"))):
-        kernel_file = kernel_path(kernel_name)  # a bare name: kernels/<name>.yaml
+    kernel_file = document_file(kernel_name, base_dir, KERNELS_DIR)
     if not kernel_file.is_file():
-        raise ConfigError([doc.problem(("sweep",), f"base experiment kernel: file not found: {kernel_file}")])
+        raise ConfigError([doc.problem(("sweep",), f"base {kind} kernel: file not found: {kernel_file}")])
     kernel_data = read_yaml(kernel_file).data
-    problems = _key_problems(spec, doc, kernel_data if isinstance(kernel_data, dict) else {}, base_data)
+    problems = _key_problems(spec, doc, kind, kernel_data if isinstance(kernel_data, dict) else {}, base_data)
     if problems:
         raise ConfigError(problems)
     return LoadedSweep(spec=spec, path=sweep_path, document=doc, base_data=base_data, base_dir=base_dir,

@@ -26,8 +26,7 @@ from fpgasim.study.sweep.evaluate import Fidelity, PointResult, PointTask, Statu
 from fpgasim.study.sweep.exec import Evaluator, make_executor
 from fpgasim.study.sweep.points import SweepPoint, apply_constraints, expand_points, point_key
 from fpgasim.study.sweep.report import pareto_front, write_reports
-from fpgasim.study.dsodenet._sweep import study_document
-from fpgasim.study.sweep.spec import MAXIMISE, ODE_STUDY, LoadedSweep, load_sweep
+from fpgasim.study.sweep.spec import MAXIMISE, LoadedSweep, load_sweep
 from fpgasim.study.sweep.store import STORE_NAME, SweepStore, build_manifest, file_sha256
 
 __all__ = ["PreparedSweep", "SweepOutcome", "prepare_sweep", "run_sweep", "default_out_dir", "Progress"]
@@ -88,16 +87,7 @@ def _inputs(loaded: LoadedSweep, points: list[SweepPoint]) -> dict[str, str]:
     lib = boards_dir()
     files |= {p for p in (lib / "links.yaml", lib / "dsp_types.yaml") if p.is_file()}
     for point in points:
-        if point.loaded is None:  # an ODE study: its kernel is the sweep's kernel file
-            board = point.experiment_data[ODE_STUDY]["board"]
-            files.add(loaded.base_dir / board if "/" in board or board.endswith((".yaml", ".yml"))
-                      else lib / f"{board}.yaml")
-            continue
-        spec = point.loaded.spec
-        files.add(point.loaded.resolve(spec.kernel))
-        board = spec.board
-        files.add(point.loaded.resolve(board) if "/" in board or board.endswith((".yaml", ".yml"))
-                  else lib / f"{board}.yaml")
+        files.update(point.files(loaded.base_dir))
     return {_display(path, root): file_sha256(path) for path in sorted(files) if path.is_file()}
 
 
@@ -142,15 +132,11 @@ def _materialise(prepared: PreparedSweep, out_dir: Path) -> dict[str, str]:
 
 
 def _task(point: SweepPoint, fidelity: Fidelity, loaded: LoadedSweep, kernels: dict[str, str]) -> PointTask:
-    data = point.experiment_data
-    if loaded.kind == ODE_STUDY:
-        data = study_document(data, base_dir=loaded.base_dir, kernel_file=Path(kernels.get(point.key,
-                                                                                         loaded.kernel_file)))
-    elif point.key in kernels:
-        data = {**data, "experiment": {**data["experiment"], "kernel": kernels[point.key]}}
-    return PointTask(index=point.index, key=point.key, fidelity=fidelity, experiment_data=data,
-                     base_dir=str(loaded.base_dir), file=f"{loaded.document.file}#point-{point.index}",
-                     kind=loaded.kind)
+    data = point.data
+    if point.key in kernels:
+        data = {**data, point.kind: {**point.body, "kernel": kernels[point.key]}}
+    return PointTask(index=point.index, key=point.key, fidelity=fidelity, kind=point.kind, data=data,
+                     base_dir=str(loaded.base_dir), file=f"{loaded.document.file}#point-{point.index}")
 
 
 def _top(prepared: PreparedSweep, results: list[PointResult]) -> list[str]:

@@ -16,7 +16,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.study.sweep.evaluate import Fidelity
 from fpgasim.study.sweep.sweep import run_sweep
 from fpgasim.study.sweep.store import STORE_NAME, SweepStore, build_manifest
-from tests.study.test_sweep_helpers import REPO, fake_evaluate, write_sweep
+from tests.study.sweep.test_sweep_helpers import REPO, fake_evaluate, write_sweep
 
 _calls: list[str] = []
 
@@ -89,7 +89,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from fpgasim.study.sweep.sweep import run_sweep
-from tests.study.test_sweep_helpers import slow_evaluate
+from tests.study.sweep.test_sweep_helpers import slow_evaluate
 run_sweep(Path(sys.argv[1]), out_dir=Path(sys.argv[2]), workers=1, evaluate=slow_evaluate, recheck=False)
 """
 

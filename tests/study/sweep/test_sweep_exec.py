@@ -12,7 +12,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.study.sweep.sweep import run_sweep
 from fpgasim.study.sweep.exec import PoolExecutor, SerialExecutor, make_executor
 from fpgasim.study.sweep.store import STORE_NAME
-from tests.study.test_sweep_helpers import failing_evaluate, fake_evaluate, write_sweep
+from tests.study.sweep.test_sweep_helpers import failing_evaluate, fake_evaluate, write_sweep
 
 
 def _stored(out):

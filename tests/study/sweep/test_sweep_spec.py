@@ -8,7 +8,7 @@ from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
 from fpgasim.study.sweep.points import apply_constraints, expand_points, point_key
 from fpgasim.study.sweep.spec import check_key, load_sweep
-from tests.study.test_sweep_helpers import write_sweep
+from tests.study.sweep.test_sweep_helpers import write_sweep
 
 
 def _messages(exc: ConfigError) -> str:
@@ -70,17 +70,17 @@ def test_unknown_kernel_key_lists_the_kernel_documents_keys(tmp_path):
 
 
 @pytest.mark.parametrize("key, fragment", [
-    ("cluster.boards", "a key starts with 'experiment.' or 'kernel.'"),
+    ("cluster.boards", "a key of an experiment sweep starts with 'experiment.' or 'kernel.'"),
     ("experiment.cluster", "is a mapping; sweep one of its keys: boards"),
     ("experiment.name.x", "experiment.name has no sub-keys"),
 ])
 def test_check_key_reasons(key, fragment):
-    assert fragment in check_key(key, {"kernel": {}})
+    assert fragment in check_key(key, "experiment", {"kernel": {}}, {})
 
 
 def test_partition_factors_are_sweepable():
-    assert check_key("experiment.partition.factors.pm", {}) is None
-    assert "pb, pr, pc, pm" in check_key("experiment.partition.factors.px", {})
+    assert check_key("experiment.partition.factors.pm", "experiment", {}, {}) is None
+    assert "pb, pr, pc, pm" in check_key("experiment.partition.factors.px", "experiment", {}, {})
 
 
 def test_empty_axis_is_refused(tmp_path):
@@ -161,7 +161,7 @@ def test_constraint_arithmetic_and_logic():
 
 
 def test_kernel_overrides_apply_to_the_kernel_file_each_point_names(tmp_path):
-    from tests.study.test_sweep_helpers import REPO
+    from tests.study.sweep.test_sweep_helpers import REPO
 
     fp32 = str(REPO / "kernels" / "superlip-conv-64x7-fp32.yaml")
     loaded = load_sweep(write_sweep(tmp_path, axes=[

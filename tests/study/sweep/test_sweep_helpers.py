@@ -15,7 +15,7 @@ import yaml
 
 from fpgasim.study.sweep.evaluate import PointResult, PointTask, Status
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KERNEL_16 = REPO / "kernels" / "superlip-conv-16bit.yaml"
 
 
@@ -39,7 +39,7 @@ def write_sweep(folder: Path, *, name: str = "toy", axes=None, extra: dict | Non
 
 def toy_objectives(task: PointTask) -> dict[str, float]:
     """latency = 100 / (boards · tm/16) (+1 if emulated), dsp_total = boards · tm."""
-    exp = task.experiment_data["experiment"]
+    exp = task.data["experiment"]
     boards = exp.get("cluster", {}).get("boards", 1)
     kernel = Path(exp["kernel"]).read_text()
     tm = yaml.safe_load(kernel)["kernel"]["parallelism"]["tm"]
@@ -87,5 +87,5 @@ def test_toy_objectives_follow_their_formula(tmp_path):
     kernel = tmp_path / "k.yaml"
     kernel.write_text(KERNEL_16.read_text().replace("tm: 64", "tm: 32"))
     task = PointTask(index=0, key="k", fidelity=Fidelity.ANALYTICAL, base_dir=str(tmp_path), file="x",
-                     experiment_data={"schema": 1, "experiment": {"kernel": str(kernel), "cluster": {"boards": 2}}})
+                     kind="experiment", data={"schema": 1, "experiment": {"kernel": str(kernel), "cluster": {"boards": 2}}})
     assert toy_objectives(task) == {"latency_ms": 25.0, "dsp_total": 64.0, "dsp": 32.0, "boards": 2.0}

@@ -87,7 +87,7 @@ def test_pool_model_matches_the_emulator_on_alexnet(write_experiment):
 
 
 def _kernel_with_lanes(tmp_path: Path, lanes: str) -> str:
-    source = (Path(__file__).resolve().parents[2] / "kernels" / "superlip-conv-16bit.yaml").read_text()
+    source = (Path(__file__).resolve().parents[3] / "kernels" / "superlip-conv-16bit.yaml").read_text()
     path = tmp_path / f"kernel-{lanes}.yaml"
     path.write_text(source.replace("\nkernel:\n", f"\nkernel:\n  pool_lanes: {lanes}\n", 1))
     return str(path)

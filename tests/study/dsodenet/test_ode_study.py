@@ -19,10 +19,11 @@ from fpgasim.study.dsodenet._accuracy import (
     new_ref_cache, run_accuracy,
 )
 from fpgasim.study.dsodenet._cpu import CpuModel, cpu_ops_per_s, cpu_time_ps
-from fpgasim.study.dsodenet.study import _on_chip_layers, load_study_inputs, run_ode_study
+from fpgasim.study.dsodenet.config import load_study
+from fpgasim.study.dsodenet.tables import _on_chip_layers, run_ode_study
 from fpgasim.study.dsodenet._timing import on_chip_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 A53 = SimpleNamespace(cores=4, clock_mhz=1200.0, simd_bits=128, core="cortex-a53")
 
 
@@ -210,7 +211,8 @@ def test_untileable_channels(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["dsodenet-zcu104.yaml", "rodenet-pynq-z2.yaml"])
 def test_shipped_experiments_load(name: str) -> None:
-    study, board, design = load_study_inputs(ROOT / "experiments" / name)
+    loaded = load_study(ROOT / "experiments" / name)
+    study, board, design = loaded.study, loaded.board, loaded.design
     assert study.baseline in {v.name for v in study.variants}
     assert board.processor is not None and design.type.value == "dsc_ode"
 
@@ -228,11 +230,12 @@ def test_state_spills_to_ddr_when_feature_maps_do_not_fit(tmp_path: Path) -> Non
     slower than the same plan with every state on chip by at least its DMA time, and the report
     says which block spilled and how many bytes per step."""
     from fpgasim.study.dsodenet._timing import time_variant
-    from fpgasim.study.dsodenet.study import state_placement
+    from fpgasim.study.dsodenet.tables import state_placement
 
     path = _write(tmp_path)
     path.write_text(path.read_text().replace("input_hw: 16}", "input_hw: 256}"))
-    study, board, design = load_study_inputs(path)
+    loaded = load_study(path)
+    study, board, design = loaded.study, loaded.board, loaded.design
     variant = study.variant("ds")
     net = odenet(study.spec(variant))
     names = on_chip_names(net, variant.on_chip)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fpgasim.study.superlip.compare import run_comparison, write_comparison
+from fpgasim.study.superlip.compare import plan_comparison, run_comparison, write_comparison
 from fpgasim.study.experiment.experiment import load_experiment
 
 COMPARISON = """  comparison:
@@ -15,7 +15,7 @@ COMPARISON = """  comparison:
 
 def test_comparison_reports_speedups_over_both_baselines(write_experiment, tmp_path):
     loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=COMPARISON))
-    comparison = run_comparison(loaded)
+    comparison = run_comparison(plan_comparison(loaded))
     a, b, two = comparison.networks["alexnet_conv/merged"]
     assert (a.boards, b.boards, two.boards) == (1, 1, 2)
     assert a.speedup_vs_a == 1.0 and b.speedup_vs_b == 1.0
@@ -33,8 +33,9 @@ def test_comparison_reports_speedups_over_both_baselines(write_experiment, tmp_p
 
 def test_workers_do_not_change_results(write_experiment):
     loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=COMPARISON))
-    serial = run_comparison(loaded, workers=1)
-    parallel = run_comparison(loaded, workers=2)
+    plan = plan_comparison(loaded)
+    serial = run_comparison(plan, workers=1)
+    parallel = run_comparison(plan, workers=2)
     for one, other in zip(serial.networks["alexnet_conv/merged"], parallel.networks["alexnet_conv/merged"],
                           strict=True):
         assert one.run.to_dict() == other.run.to_dict()

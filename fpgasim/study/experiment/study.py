@@ -1,0 +1,123 @@
+"""The experiment as a study: how ``run``, ``validate`` and ``sweep`` read, plan and run ``experiment:``.
+
+Owns: :data:`EXPERIMENT_STUDY` and its plan. Planning is
+:func:`~fpgasim.study.experiment.setup.build_setup`; an experiment with a ``comparison:`` section
+plans and runs every configuration of the Super-LIP comparison (:mod:`fpgasim.study.superlip`)
+instead of one run. Sweep keys ``experiment.…`` are checked against the experiment schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fpgasim.errors import FpgasimError
+from fpgasim.hw import load_dsp_types
+from fpgasim.kernels.fit import evaluate_fit
+from fpgasim.study.common.documents import schema_key_problem
+from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment, Mode, experiment_from_data, load_experiment
+from fpgasim.study.experiment.objectives import analytical_objectives, emulated_objectives
+from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
+from fpgasim.study.experiment.runner import run_setup
+from fpgasim.study.experiment.setup import RunSetup, build_setup
+from fpgasim.study.protocol import Fidelity, Objectives, RunOptions, RunOutput, TerminalTable
+from fpgasim.study.superlip.compare import ComparisonPlan, plan_comparison, run_comparison, write_comparison
+
+__all__ = ["EXPERIMENT_STUDY", "ExperimentStudy", "ExperimentPlan", "TERMINAL_COLUMNS"]
+
+#: Columns shown in the terminal (report.md and layers.csv have all of them).
+TERMINAL_COLUMNS = ("layer", "Tm,Tn,Tr,Tc", "Pb,Pr,Pc,Pm", "cycles", "time ms", "GOP/s", "DSP-array util",
+                    "bottleneck (emulator)", "emu vs model", "bottleneck (model)")
+
+#: Free mappings of the schema a sweep may reach into: dotted key → the keys allowed under it.
+_SWEEP_MAPPINGS = {"experiment.partition.factors": ("pb", "pr", "pc", "pm")}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExperimentPlan:
+    """One planned run."""
+
+    setup: RunSetup
+
+    @property
+    def name(self) -> str:
+        """The experiment's name (the default output directory)."""
+        return self.setup.experiment.spec.name
+
+
+def _wrote(paths: list[Path]) -> str:
+    return "wrote " + ", ".join(str(p) for p in paths)
+
+
+class ExperimentStudy:
+    """``experiment:`` documents (see :class:`~fpgasim.study.protocol.Study`)."""
+
+    kind = "experiment"
+    modes = tuple(mode.value for mode in Mode)
+    sweep_model = "analytical model"
+
+    def load(self, path: Path) -> LoadedExperiment:
+        """:func:`load_experiment`."""
+        return load_experiment(path)
+
+    def from_data(self, data: dict[str, Any], *, file: str, base_dir: Path) -> LoadedExperiment:
+        """:func:`experiment_from_data`."""
+        return experiment_from_data(data, file=file, base_dir=base_dir)
+
+    def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan:
+        """The run's setup, or every configuration of the comparison."""
+        if loaded.spec.comparison is not None:
+            return plan_comparison(loaded)
+        return ExperimentPlan(setup=build_setup(loaded))
+
+    def run(self, plan: ExperimentPlan | ComparisonPlan, out: Path, options: RunOptions) -> RunOutput:
+        """Emulate and write ``results.json``, ``layers.csv``, ``report.md`` (+ trace, timeline);
+        a comparison writes its ``results.json``, ``report.md`` and ``speedup.png``."""
+        if isinstance(plan, ComparisonPlan):
+            paths = write_comparison(run_comparison(plan, workers=options.workers, progress=options.progress), out)
+            return RunOutput(paths=tuple(paths), text=(out / "report.md").read_text(encoding="utf-8"),
+                             lines=(_wrote(paths),))
+        mode = Mode(options.mode) if options.mode else None
+        result = run_setup(plan.setup, mode=mode, trace=options.trace, progress=options.progress)
+        shown = [index for index, (header, _, _) in enumerate(COLUMNS) if header in TERMINAL_COLUMNS]
+        table = TerminalTable(title=f"{plan.name} ({result.mode}, {result.setup.boards} x {result.setup.board.id})",
+                              columns=tuple(COLUMNS[index][0] for index in shown),
+                              rows=tuple(tuple(row[index] for index in shown) for row in layer_rows(result)))
+        lines = []
+        if result.bit_exact is not None:
+            lines.append(f"functional check: {'bit exact' if result.bit_exact else 'NOT bit exact'} "
+                         "against the direct kernel")
+        paths = write_run(result, out)
+        return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
+
+    def evaluate(self, loaded: LoadedExperiment, fidelity: Fidelity) -> Objectives:
+        """The analytical model's objectives and per-layer rows, or the emulator's objectives."""
+        setup = build_setup(loaded)
+        if fidelity is Fidelity.ANALYTICAL:
+            return analytical_objectives(setup)
+        return emulated_objectives(setup), []
+
+    def check_key(self, key: str, base_data: dict[str, Any]) -> str | None:
+        """Against the experiment schema (a key need not be in the base document)."""
+        return schema_key_problem(key, ExperimentFile, mappings=_SWEEP_MAPPINGS)
+
+    def lookup(self, loaded: LoadedExperiment, key: str) -> Any:
+        """The key's value with the experiment's defaults applied (enums as their values)."""
+        node: Any = loaded.spec
+        for part in key.split(".")[1:]:
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part)
+            if node is None:
+                return None
+        return node.value if hasattr(node, "value") else node
+
+    def fits(self, loaded: LoadedExperiment, board: Any, design: Any) -> bool:
+        """The whole design fits the board (``fpgasim fit``); a design that cannot be checked does not."""
+        try:
+            return evaluate_fit(board, design, dsp_types=load_dsp_types()).fits
+        except FpgasimError:
+            return False
+
+
+#: The registered experiment study.
+EXPERIMENT_STUDY = ExperimentStudy()
