@@ -148,16 +148,21 @@ def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], d
         raise PlacementError(f"default device {default!r} is not a device of the platform; devices: "
                              f"{', '.join(sorted(ids))}")
     where: dict[str, str] = {}
+    unplaced: list[str] = []
     for node in reversed(graph.nodes):  # consumers first, so that inputs can follow them
+        consumers = [name for name in graph.consumers(node.name) if name in where]
         if node.name in placement:
             where[node.name] = placement[node.name]
-        elif node.op is Op.INPUT and graph.consumers(node.name):
-            where[node.name] = where[graph.consumers(node.name)[0]]
+        elif node.op is Op.INPUT and consumers:
+            where[node.name] = where[consumers[0]]
         elif default is not None:
             where[node.name] = default
         else:
-            raise PlacementError(f"node {node.name!r} ({node.op}) is not placed on any device (and no default "
-                                 "device is given)", node=node.name)
+            unplaced.append(node.name)
+    if unplaced:
+        names = ", ".join(repr(name) for name in reversed(unplaced))
+        raise PlacementError(f"{'node' if len(unplaced) == 1 else 'nodes'} {names} not placed on any device (and no "
+                             "default device is given)", node=unplaced[-1])
     return where
 
 
@@ -171,7 +176,7 @@ def _engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledConvDes
             return engine
     runs = "; ".join(f"{engine}: {', '.join(sorted(ops))}" for engine, ops in FPGA_ENGINES.items())
     raise PlacementError(f"node {node.name!r} ({node.op}) is placed on device {device.id!r} (design "
-                         f"{design.name}), which has no engine for {node.op!r}; it runs {runs}", node=node.name)
+                         f"{design.name}), which has no engine for '{node.op}'; it runs {runs}", node=node.name)
 
 
 def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int) -> NodePlan:

@@ -45,6 +45,11 @@ class GraphSetup:
     plan: GraphPlan
     numerics: Numerics | None
 
+    @property
+    def name(self) -> str:
+        """The experiment's name (the default output directory)."""
+        return self.experiment.spec.name
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GraphRunResult:
@@ -200,17 +205,17 @@ _TABLE = (("node", "name"), ("op", "op"), ("device", "device"), ("engine", "engi
           ("DDR read B", "ddr_read_bytes"), ("DDR write B", "ddr_write_bytes"), ("bit exact", "bit_exact"))
 
 
-def _cell(value: object) -> str:
+def _cell(key: str, value: object) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:,.0f}" if key.endswith("cycles") else f"{value:.4f}"
     return str(value)
 
 
 def table_rows(result: GraphRunResult) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the per-node table."""
-    rows = [[_cell(row[key]) for _, key in _TABLE] for row in node_rows(result)]
+    rows = [[_cell(key, row[key]) for _, key in _TABLE] for row in node_rows(result)]
     return [header for header, _ in _TABLE], rows
 
 

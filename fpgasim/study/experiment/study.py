@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpgasim.errors import FpgasimError
+from fpgasim.errors import BadArgument, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import evaluate_fit
 from fpgasim.study.common.documents import schema_key_problem
 from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment, Mode, experiment_from_data, load_experiment
+from fpgasim.study.experiment.graph_run import (
+    GraphSetup, plan_graph_experiment, run_graph_experiment, table_rows, write_graph_run,
+)
 from fpgasim.study.experiment.objectives import analytical_objectives, emulated_objectives
 from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
 from fpgasim.study.experiment.runner import run_setup
@@ -50,6 +53,21 @@ def _wrote(paths: list[Path]) -> str:
     return "wrote " + ", ".join(str(p) for p in paths)
 
 
+def _run_graph(setup: GraphSetup, out: Path, mode: Mode | None, options: RunOptions) -> RunOutput:
+    """A graph on a platform: execute, write, and show the per-node table."""
+    result = run_graph_experiment(setup, mode=mode, trace=options.trace, progress=options.progress)
+    headers, rows = table_rows(result)
+    devices = ", ".join(device.id for device in setup.plan.platform.devices)
+    table = TerminalTable(title=f"{setup.name} ({result.mode}, {devices})", columns=tuple(headers),
+                          rows=tuple(tuple(row) for row in rows))
+    lines = []
+    if result.emulation.bit_exact is not None:
+        verdict = "bit exact" if result.emulation.bit_exact else "NOT bit exact"
+        lines.append(f"functional check: every node {verdict} against fpgasim.ops run node by node")
+    paths = write_graph_run(result, out)
+    return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
+
+
 class ExperimentStudy:
     """``experiment:`` documents (see :class:`~fpgasim.study.protocol.Study`)."""
 
@@ -65,8 +83,11 @@ class ExperimentStudy:
         """:func:`experiment_from_data`."""
         return experiment_from_data(data, file=file, base_dir=base_dir)
 
-    def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan:
-        """The run's setup, or every configuration of the comparison."""
+    def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan | GraphSetup:
+        """The run's setup, every configuration of the comparison, or the graph placed on the
+        platform."""
+        if loaded.spec.platform is not None:
+            return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
             return plan_comparison(loaded)
         return ExperimentPlan(setup=build_setup(loaded))
@@ -79,6 +100,8 @@ class ExperimentStudy:
             return RunOutput(paths=tuple(paths), text=(out / "report.md").read_text(encoding="utf-8"),
                              lines=(_wrote(paths),))
         mode = Mode(options.mode) if options.mode else None
+        if isinstance(plan, GraphSetup):
+            return _run_graph(plan, out, mode, options)
         result = run_setup(plan.setup, mode=mode, trace=options.trace, progress=options.progress)
         shown = [index for index, (header, _, _) in enumerate(COLUMNS) if header in TERMINAL_COLUMNS]
         table = TerminalTable(title=f"{plan.name} ({result.mode}, {result.setup.boards} x {result.setup.board.id})",
@@ -93,6 +116,9 @@ class ExperimentStudy:
 
     def evaluate(self, loaded: LoadedExperiment, fidelity: Fidelity) -> Objectives:
         """The analytical model's objectives and per-layer rows, or the emulator's objectives."""
+        if loaded.spec.platform is not None:
+            raise BadArgument("sweeps over platform experiments are not supported yet: the analytical model "
+                              "does not price heterogeneous platforms (run each point with `fpgasim run`)")
         setup = build_setup(loaded)
         if fidelity is Fidelity.ANALYTICAL:
             return analytical_objectives(setup)
