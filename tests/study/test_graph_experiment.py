@@ -123,3 +123,31 @@ def test_bad_input_is_refused_alike_by_validate_and_run(case: str, experiment_fi
     problem = next(line.strip() for line in validated.out.splitlines() if line.startswith("  "))
     assert problem in ran.err + ran.out
     assert re.match(rf".*{re.escape(path.name)}:\d+:\d+: experiment\.", problem), problem
+
+
+def _single_board(document: dict) -> dict:
+    """The graph without its softmax, on one ZCU102 named with board/kernel/memory."""
+    experiment = document["experiment"]
+    experiment["network"]["graph"]["nodes"] = [n for n in experiment["network"]["graph"]["nodes"] if n["name"] != "prob"]
+    for key in ("platform", "placement"):
+        del experiment[key]
+    experiment.update(board="zcu102", kernel="../kernels/superlip-conv-16bit.yaml",
+                      memory={"channel": "ps_ddr4", "burst_bytes": 2048})
+    return document
+
+
+def test_a_graph_named_with_board_kernel_memory_runs_on_that_one_board(experiment_file, tmp_path: Path) -> None:
+    path = experiment_file(_single_board(_document()))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-trace"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["totals"]["bit_exact"] is True and results["transfers"] == []
+    assert {node["device"] for node in results["nodes"]} == {"board0"}
+
+
+def test_a_graph_on_several_boards_without_a_platform_is_refused(experiment_file, tmp_path: Path, capsys) -> None:
+    document = _single_board(_document())
+    document["experiment"]["cluster"] = {"boards": 2, "link": "aurora64b66b_10g"}
+    path = experiment_file(document)
+    assert main(["validate", str(path)]) == 2
+    assert "experiment.cluster.boards: a graph network runs on one board" in capsys.readouterr().out

@@ -248,9 +248,6 @@ def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
                                                              "board, kernel and memory)"))
         if spec.placement is not None:
             problems.append(doc.problem(("experiment", "placement"), "a placement needs a `platform`"))
-        if spec.network.graph is not None:
-            problems.append(doc.problem(("experiment", "network", "graph"), "a graph runs on a `platform` (with a "
-                                                                            "`placement`); give one"))
     else:
         for key in ("board", "kernel", "memory"):
             if getattr(spec, key) is not None:

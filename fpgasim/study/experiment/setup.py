@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_types
+from fpgasim.hw import Board, LinkType, is_board_path, load_board, load_dsp_types, load_link_types
 from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.kernels.conv_schedule import ConvPart
@@ -143,9 +143,10 @@ def _network(loaded: LoadedExperiment) -> Network:
         raise ConfigError([loaded.document.problem(key, str(exc))]) from None
 
 
-def _board(loaded: LoadedExperiment) -> Board:
+def resolve_board(loaded: LoadedExperiment) -> Board:
+    """The board the experiment names: a library id or a path relative to the experiment file."""
     name = loaded.spec.board
-    if "/" in name or name.endswith((".yaml", ".yml")):
+    if is_board_path(name):
         return load_board(loaded.resolve(name))
     try:
         return load_board(name)
@@ -262,7 +263,7 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
         DoesNotFit: the kernel design does not fit the board (before any simulation).
     """
     spec = loaded.spec
-    board = _board(loaded)
+    board = resolve_board(loaded)
     design = load_kernel_file(loaded.resolve(spec.kernel))
     if not isinstance(design, TiledConvDesign):
         raise ConfigError([loaded.document.problem(("experiment", "kernel"),

@@ -86,7 +86,7 @@ class ExperimentStudy:
     def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan | GraphSetup:
         """The run's setup, every configuration of the comparison, or the graph placed on the
         platform."""
-        if loaded.spec.platform is not None:
+        if loaded.spec.platform is not None or loaded.spec.network.zoo is None:
             return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
             return plan_comparison(loaded)
