@@ -22,19 +22,19 @@ import simpy
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
 from fpgasim.kernels import NumberKind
 from fpgasim.kernels.conv_schedule import count_tiles
-from fpgasim.mapping import Partition
 from fpgasim.nn import Pool, PoolKind
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
 from fpgasim.ops.linear import linear_f32, linear_fixed
 from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
 from fpgasim.sim import Clock, TraceRecorder, processed_events
-from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, XferGroup
-from fpgasim.sim.conv_engine import IFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
+from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec
+from fpgasim.sim.conv_engine import EngineParams, LayerRun, TileMath, conv_layer
 from fpgasim.sim.pool_engine import PoolMath, pool_layer
-from fpgasim.study.experiment.redistribute import transfers
-from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
+from fpgasim.mapping.redistribute import transfers
+from fpgasim.mapping.parts import board_parts, xfer_groups
+from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup
 
-__all__ = ["LayerEmulation", "Emulation", "emulate", "board_parts"]
+__all__ = ["LayerEmulation", "Emulation", "emulate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,19 +86,6 @@ class Emulation:
     events: int = 0
     #: The part of ``events`` that took a SimPy event id (all but those fired in place).
     events_scheduled: int = 0
-
-
-def _xfer_groups(partition: Partition) -> list[XferGroup]:
-    """Boards that share weights (same channel part) and boards that share inputs (same spatial part)."""
-    groups = []
-    boards = partition.pb * partition.pr * partition.pc * partition.pm
-    if partition.spatial > 1:
-        for m in range(partition.pm):
-            groups.append(XferGroup(WEIGHTS, tuple(i for i in range(boards) if i % partition.pm == m)))
-    if partition.pm > 1:
-        for s in range(partition.spatial):
-            groups.append(XferGroup(IFM, tuple(range(s * partition.pm, (s + 1) * partition.pm))))
-    return groups
 
 
 class _LayerData:
@@ -323,7 +310,7 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
         parts = board_parts(item.layer, batch, item.partition)
         loaders: list[dict] = [{} for _ in parts]
         tiling = item.schedule_tiling()
-        for group in _xfer_groups(item.partition):
+        for group in xfer_groups(item.partition):
             # XFER exchanges tile k for tile k: only boards that walk the same number of
             # steps can share (uneven parts read the whole operand themselves).
             if len({count_tiles(item.layer, parts[board], tiling) for board in group.members}) == 1:

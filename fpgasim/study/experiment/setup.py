@@ -28,9 +28,10 @@ from fpgasim.mapping import (
 from fpgasim.nn import ZOO, Conv2d, Linear, Network, Pool, zoo_network
 from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
-from fpgasim.study.experiment.redistribute import needed_input, through_pools
+from fpgasim.mapping.parts import board_parts
+from fpgasim.mapping.redistribute import needed_input, through_pools
 
-__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv",
+__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "resolve_board", "linear_as_conv",
            "element_bytes"]
 
 
@@ -81,27 +82,6 @@ class LayerSetup:
         """The pooling unit's output tile (channels = Tm, rows = Tr, columns = Tc)."""
         t = self.tiling
         return PoolTiling(channels=t.tm, rows=t.tr, cols=t.tc)
-
-
-def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
-    """The ``index``-th of ``parts`` contiguous pieces of [lo, hi), ⌈n/parts⌉ each (last shorter)."""
-    size = -(-(hi - lo) // parts)
-    return (min(lo + index * size, hi), min(lo + (index + 1) * size, hi))
-
-
-def board_parts(layer: Conv2d, batch: int, partition: Partition) -> list[ConvPart]:
-    """Each board's output region; board index = ((b·Pr + r)·Pc + c)·Pm + m."""
-    whole = ConvPart.whole(layer, batch=batch)
-    parts = []
-    for b in range(partition.pb):
-        for r in range(partition.pr):
-            for c in range(partition.pc):
-                for m in range(partition.pm):
-                    parts.append(ConvPart(batch=_split(*whole.batch, partition.pb, b),
-                                          out_rows=_split(*whole.out_rows, partition.pr, r),
-                                          out_cols=_split(*whole.out_cols, partition.pc, c),
-                                          out_ch=_split(*whole.out_ch, partition.pm, m)))
-    return parts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
