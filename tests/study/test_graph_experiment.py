@@ -59,7 +59,7 @@ def test_functional_run_on_three_devices_is_bit_exact_and_traces_every_device_an
     assert ("r1", "fpga1") in crossing and ("add1", "rpi") in crossing and ("r1", "rpi") in crossing
     trace = json.loads((out / "trace.json").read_text())
     processes = {event["args"]["name"] for event in trace["traceEvents"] if event.get("name") == "process_name"}
-    assert {"fpga0", "fpga1", "rpi", "link:fpga0-fpga1", "link:fpga1-rpi"} <= processes
+    assert {"fpga0", "fpga1", "rpi", "link0-1", "link1-2"} <= processes
 
 
 def _mutations() -> dict[str, tuple]:

@@ -28,7 +28,7 @@ from fpgasim.nn import zoo_network
 from fpgasim.nn.evaluate import synthetic_weights
 from fpgasim.nn.graph import Graph, GraphError, NodeSpec
 from fpgasim.sim.clock import PS_PER_S
-from fpgasim.sim.executor import GraphEmulation, Numerics, execute
+from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
@@ -177,13 +177,12 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     if functional and setup.numerics is None:
         raise BadArgument("functional mode on a platform needs a fixed-point design on an FPGA device")
     graph = setup.plan.graph
-    inputs = weights = None
+    values = None
     if functional:
         rng = np.random.default_rng(spec.seed)
         inputs = {node.name: rng.uniform(-1.0, 1.0, size=(graph.batch, *node.out_shape)) for node in graph.inputs}
-        weights = synthetic_weights(graph, seed=spec.seed)
-    emulation = execute(setup.plan, functional=functional, trace=trace, numerics=setup.numerics, inputs=inputs,
-                        weights=weights, progress=progress)
+        values = carried_values(setup.plan, setup.numerics, inputs, synthetic_weights(graph, seed=spec.seed))
+    emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
     return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
 
 
