@@ -70,7 +70,7 @@ class NodeRun:
         start_ps, end_ps: when its engines took it / finished it (after any redistribution).
         cycles: end − start in the device's clock (compute devices: their core clock).
         analytical_cycles: MAC array: the analytical model's cycles.
-        ddr_read_bytes, ddr_write_bytes: DDR traffic of every device while it ran.
+        ddr_read_bytes, ddr_write_bytes: DDR traffic of its devices while it ran.
         link_bytes: bytes delivered over every link while it ran (XFER shares, every hop).
         busy: busy fraction of every resource while it ran, and of its engine on each device.
         bottleneck: the resource with the highest busy fraction.
@@ -389,7 +389,7 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
         else:
             turns = [device.engines[item.engine].request() for device in group]
             yield simpy.AllOf(env, turns)
-            before_busy, before_ddr, before_link = _busy_totals(cluster), _ddr_totals(devices), cluster.link_bytes()
+            before_busy, before_ddr, before_link = _busy_totals(cluster), _ddr_totals(group), cluster.link_bytes()
             run.start_ps = env.now
             procs = _start_engines(env, item, group, cluster, math, graph.batch, nbytes, recorder)
             finished = yield simpy.AllOf(env, list(procs.values()))
@@ -403,7 +403,7 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
             for position, proc in sorted(procs.items()):
                 run.busy[f"{group[position].id}.{unit}"] = finished[proc].compute_busy_ps / span
             run.bottleneck = max(sorted(run.busy), key=lambda name: run.busy[name])
-            read, written = _ddr_totals(devices)
+            read, written = _ddr_totals(group)
             run.ddr_read_bytes, run.ddr_write_bytes = read - before_ddr[0], written - before_ddr[1]
             run.link_bytes = cluster.link_bytes() - before_link
         run.cycles = group[0].clock.cycles_between(run.start_ps, run.end_ps)
