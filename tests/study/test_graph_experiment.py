@@ -151,3 +151,14 @@ def test_a_graph_on_several_boards_without_a_platform_is_refused(experiment_file
     path = experiment_file(document)
     assert main(["validate", str(path)]) == 2
     assert "experiment.cluster.boards: a graph network runs on one board" in capsys.readouterr().out
+
+
+def test_a_comparison_needs_zoo_layer_lists(experiment_file, capsys) -> None:
+    document = _single_board(_document())
+    document["experiment"]["comparison"] = {"scale_out": [{"boards": 2, "topology": "pair"}],
+                                            "networks": [{"graph": {"nodes": []}}]}
+    path = experiment_file(document)
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "experiment.comparison.networks[0]: a comparison network names a zoo layer list" in out
+    assert "experiment.network: a comparison runs a zoo layer list" in out

@@ -248,6 +248,13 @@ def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
                                                              "board, kernel and memory)"))
         if spec.placement is not None:
             problems.append(doc.problem(("experiment", "placement"), "a placement needs a `platform`"))
+        if spec.comparison is not None:
+            for index, network in enumerate(spec.comparison.networks):
+                if network.zoo is None:
+                    problems.append(doc.problem(("experiment", "comparison", "networks", index),
+                                                "a comparison network names a zoo layer list (`zoo:`)"))
+            if spec.network.zoo is None:
+                problems.append(doc.problem(("experiment", "network"), "a comparison runs a zoo layer list (`zoo:`)"))
     else:
         for key in ("board", "kernel", "memory"):
             if getattr(spec, key) is not None:
