@@ -50,7 +50,8 @@ def _previous(directory: Path) -> set[str]:
         files = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
-    return {name for name in files if isinstance(name, str) and name == Path(name).name}
+    return {name for name in files
+            if isinstance(name, str) and name == Path(name).name and name not in {"", ".", ".."}}
 
 
 def _existing_ancestor(directory: Path) -> Path:
@@ -97,7 +98,8 @@ def check_output_dir(directory: Path, *, force: bool = False, keep: Collection[s
     if force or ancestor != directory.absolute():
         return
     ours = _previous(directory) | set(keep) | {MANIFEST_NAME}
-    foreign = sorted(entry.name for entry in os.scandir(directory) if entry.name not in ours and not _is_temp(entry.name))
+    foreign = sorted(entry.name for entry in os.scandir(directory)
+                     if entry.name not in ours and not _is_temp(entry.name))
     if foreign:
         named = ", ".join(foreign[:_NAMED_MAX]) + (f" and {len(foreign) - _NAMED_MAX} more"
                                                     if len(foreign) > _NAMED_MAX else "")
@@ -173,7 +175,8 @@ class OutputSet:
             umask = os.umask(0)
             os.umask(umask)
             for name, write in [*self._writers, *manifests]:
-                handle, temp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{name}.", suffix=_TEMP_SUFFIX, dir=directory)
+                handle, temp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{name}.", suffix=_TEMP_SUFFIX,
+                                                     dir=directory)
                 os.close(handle)
                 temp = Path(temp_name)
                 staged.append((temp, directory / name))
