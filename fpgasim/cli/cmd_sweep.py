@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
 from pathlib import Path
 
 from fpgasim.study.common.outputs import check_output_dir
@@ -70,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(tasks[phase], completed=done, total=total)
 
             outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
-                                recheck=not args.no_recheck, progress=progress,
-                                force=args.force)
+                                recheck=not args.no_recheck, progress=progress, force=args.force)
     sys.stdout.write(format_outcome(outcome))
     return 0

@@ -50,6 +50,7 @@ PosFloat = Annotated[float, BeforeValidator(_number), Field(gt=0, allow_inf_nan=
 NonNegFloat = Annotated[float, BeforeValidator(_number), Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)]
 Str = Annotated[StrictStr, Field(min_length=1)]
+Bool = StrictBool
 
 #: Longest folder name, in UTF-8 bytes (NAME_MAX of Linux and macOS file systems).
 DIR_NAME_MAX_BYTES = 255
@@ -70,7 +71,6 @@ def _dir_name(value: str) -> str:
 
 #: A study's name, which is also its output folder's name.
 DirName = Annotated[Str, AfterValidator(_dir_name)]
-Bool = StrictBool
 
 #: A cross-field rule: receives the validated object and its document, returns problems.
 Check = Callable[[Any, YamlDocument], Iterable[Problem]]

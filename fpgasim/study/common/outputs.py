@@ -98,8 +98,11 @@ def check_output_dir(directory: Path, *, force: bool = False, keep: Collection[s
     if force or ancestor != directory.absolute():
         return
     ours = _previous(directory) | set(keep) | {MANIFEST_NAME}
-    foreign = sorted(entry.name for entry in os.scandir(directory)
-                     if entry.name not in ours and not _is_temp(entry.name))
+    try:
+        entries = [entry.name for entry in os.scandir(directory)]
+    except OSError as exc:
+        raise _refuse(directory, f"cannot list it ({exc.strerror})") from None
+    foreign = sorted(name for name in entries if name not in ours and not _is_temp(name))
     if foreign:
         named = ", ".join(foreign[:_NAMED_MAX]) + (f" and {len(foreign) - _NAMED_MAX} more"
                                                     if len(foreign) > _NAMED_MAX else "")
@@ -158,41 +161,39 @@ class OutputSet:
             Whatever a writer raises; then no temporary file is left and no final file changes.
         """
         directory = self.directory
+        staged: list[tuple[Path, Path]] = []
+        state, current = "the folder is as it was", MANIFEST_NAME
         try:
             directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _refuse(directory, f"cannot create it ({exc.strerror})") from None
-        for entry in os.scandir(directory):
-            if _is_temp(entry.name) and entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-        previous = _previous(directory)
-        names = self.names()
-        manifests = [(MANIFEST_NAME, _manifest_writer(previous | set(names))),
-                     (MANIFEST_NAME, _manifest_writer(set(names)))]
-        staged: list[tuple[Path, Path]] = []
-        state = "the folder is as it was"
-        try:
+            for entry in os.scandir(directory):
+                if _is_temp(entry.name) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+            previous = _previous(directory)
+            names = self.names()
+            manifests = [(MANIFEST_NAME, _manifest_writer(previous | set(names))),
+                         (MANIFEST_NAME, _manifest_writer(set(names)))]
             umask = os.umask(0)
             os.umask(umask)
-            for name, write in [*self._writers, *manifests]:
-                handle, temp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{name}.", suffix=_TEMP_SUFFIX,
+            for current, write in [*self._writers, *manifests]:
+                handle, temp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{current}.", suffix=_TEMP_SUFFIX,
                                                      dir=directory)
                 os.close(handle)
                 temp = Path(temp_name)
-                staged.append((temp, directory / name))
+                staged.append((temp, directory / current))
                 write(temp)
                 temp.chmod(0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
             *files, widened, final = staged
             state = "the folder holds part of the new files; run again"
             os.replace(*widened)
             for temp, path in files:
+                current = path.name
                 os.replace(temp, path)
-            for name in sorted(previous - set(names)):
-                (directory / name).unlink(missing_ok=True)
+            for current in sorted(previous - set(names)):
+                (directory / current).unlink(missing_ok=True)
+            current = MANIFEST_NAME
             os.replace(*final)
         except OSError as exc:
-            raise _refuse(directory, f"cannot write {Path(exc.filename or directory).name} "
-                                     f"({exc.strerror}); {state}") from None
+            raise _refuse(directory, f"cannot write {current} ({exc.strerror}); {state}") from None
         finally:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
