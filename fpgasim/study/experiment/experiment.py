@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
+from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
 from fpgasim.study.common.documents import check_data
@@ -193,7 +193,8 @@ class PlacementSpec:
 class Experiment:
     """One run: network × board(s) × kernel design × plan — or network × platform × placement."""
 
-    name: Str
+    #: the output folder's name (``results/<name>``).
+    name: DirName
     description: Str | None = None
     network: NetworkRef
     #: board id in the library or a path relative to the experiment file (with ``kernel`` and

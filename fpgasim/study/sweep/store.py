@@ -89,12 +89,16 @@ class SweepStore:
         """Open (or create) the store at ``path`` for a run with ``manifest``.
 
         Raises:
-            BadArgument: the store was made from different inputs or another fpgasim version
-                (names each difference and how to start a new store), or is not a sweep store.
+            BadArgument: the store cannot be opened, was made from different inputs or another
+                fpgasim version (names each difference and how to start a new store), or is not a
+                sweep store.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise BadArgument(f"{path}: cannot open the sweep store ({exc}); pass another --out directory") from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
