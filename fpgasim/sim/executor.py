@@ -27,7 +27,7 @@ result of every node is compared with the reference evaluation node by node.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Protocol
 
@@ -189,8 +189,11 @@ class _Device:
                                        element_bytes=self.context.element_bytes,
                                        dma_chunk_bytes=self.context.burst_bytes)
             self.engines = {Engine.MAC_ARRAY: simpy.Resource(env), Engine.VECTOR: simpy.Resource(env)}
-        elif ode is not None:
-            self._ode_engine(env, plan.platform.device(device_id), ode, trace)
+        elif isinstance(plan.platform.device(device_id), FpgaDevice):
+            # no tiled-conv design: the dsODENet engine its nodes describe, or idle (no node runs here)
+            self.engines = {}
+            if ode is not None:
+                self._ode_engine(env, plan.platform.device(device_id), ode, trace)
         else:
             device: ComputeDevice = plan.platform.device(device_id)
             self.spec = device.spec
@@ -344,13 +347,21 @@ def carried_values(plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.nda
 _UNIT = {Engine.MAC_ARRAY: "compute", Engine.VECTOR: "vector", Engine.SOFTWARE: "cores", Engine.ODE: "engine"}
 
 
+def _engine_key(work: OdeWork) -> tuple:
+    """What a dsODENet device is built from, by value (clocks compare by frequency)."""
+    params = work.params
+    return (work.host_port, params.clock.freq_hz,
+            *(getattr(params, item.name) for item in fields(params) if item.name != "clock"))
+
+
 def _ode_works(plan: GraphPlan) -> dict[str, OdeWork]:
     """The engine description of each device that runs ``Engine.ODE`` nodes (from its nodes,
     which must agree on it).
 
     Raises:
         BadArgument: an ODE node on a compute device or on one with a tiled-conv design, without an
-            :class:`OdeWork`, or disagreeing with another node of its device on params or host port.
+            :class:`OdeWork`, or disagreeing with another node of its device on params or host port;
+            a node on an FPGA device that has neither a tiled-conv design nor an ODE node.
     """
     works: dict[str, OdeWork] = {}
     for item in plan.nodes:
@@ -364,9 +375,15 @@ def _ode_works(plan: GraphPlan) -> dict[str, OdeWork]:
             raise BadArgument(f"node {name!r} runs on the dsODENet engine, but device {device!r} has none (only an "
                               "FPGA device without a tiled-conv design in the plan takes that engine)")
         first = works.setdefault(device, work)
-        if (first.params, first.host_port) != (work.params, work.host_port):
+        if _engine_key(first) != _engine_key(work):
             raise BadArgument(f"node {name!r}: its engine params or host port differ from those of the other "
                               f"dsODENet nodes on device {device!r}")
+    for item in plan.nodes:
+        for device in item.group:
+            if device not in plan.fpgas and device not in works and \
+                    isinstance(plan.platform.device(device), FpgaDevice):
+                raise BadArgument(f"node {item.node.name!r} is placed on FPGA device {device!r}, which has no "
+                                  "tiled-conv design in the plan and runs no dsODENet (Engine.ODE) node")
     return works
 
 
