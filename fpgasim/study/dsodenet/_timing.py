@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from fpgasim.errors import BadArgument
-from fpgasim.hw.compute import ComputeKind, ComputeSpec, Efficiency
+from fpgasim.hw.compute import ComputeKind, ComputeSpec, Efficiency, OpClass
 from fpgasim.hw.links import LinkLatency, LinkType
 from fpgasim.hw.platform import Cable, ComputeDevice, FpgaDevice, Platform
 from fpgasim.kernels.dsc_ode import DscOdeDesign
@@ -112,17 +112,16 @@ def pl_blocks(network: Network, on_chip: frozenset[str], spilled: frozenset[str]
 
 
 def _platform(board: Any, design: DscOdeDesign, spec: TimingSpec, with_pl: bool) -> Platform:
-    """The PS (the board's processor as the CPU model sees it) and, when a block runs there, the
-    PL on the study's memory channel, joined by the host port (no tensor crosses it: the
-    engine's DMA carries the feature maps)."""
+    """The PS (the board's processor as the CPU model sees it; its nodes take that model's
+    ``duration_ps``) and, when a block runs there, the PL on the study's memory channel, joined by
+    the host port (no tensor crosses it: the engine's DMA carries the feature maps)."""
     cpu, model = board.processor, spec.cpu
     channel = board.memory_channel(spec.memory)
     ps = ComputeDevice(id=PS, spec_id=f"{board.id}.processor", spec=ComputeSpec(
         kind=ComputeKind.CPU, name=cpu.core, clock_mhz=cpu.clock_mhz, cores=model.threads or cpu.cores,
         simd_bits=cpu.simd_bits, simd_issue_fraction=model.simd_issue_fraction,
         memory_gb_per_s=channel.sustained_bytes_per_s / 1e9, dispatch_overhead_us=0.0,
-        efficiency=Efficiency(**{kind: model.efficiency for kind in ("dense_conv", "depthwise", "pointwise", "fc",
-                                                                     "elementwise", "pool")})))
+        efficiency=Efficiency(**{str(op_class): model.efficiency for op_class in OpClass})))
     if not with_pl:
         return Platform(devices=(ps,))
     port = next(port for port in board.host_ports if port.id == spec.host_port)
@@ -153,7 +152,7 @@ def placed_plan(network: Network, blocks: dict[str, PlBlock], design: DscOdeDesi
     if weight_elems:
         plans.append(NodePlan(node=graph.node(WEIGHTS), device=PL, engine=Engine.ODE, after=(),
                               work=OdeWork(weight_elems=weight_elems, **work)))
-    names = [node.name for node in single.nodes] + [None]
+    names = [node.name for node in single.nodes] + [None]  # [position ± 1] past either end: None
     for image in range(spec.images):
         for position, node in enumerate(single.nodes):
             at = {"node": graph.node(f"image{image}.{node.name}"), "after": (plans[-1].node.name,) if plans else ()}
