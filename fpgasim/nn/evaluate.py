@@ -41,7 +41,8 @@ SYNTHETIC_BIAS_RANGE = 0.1
 
 @dataclass(frozen=True, slots=True, eq=False)
 class NodeWeights:
-    """Real (float64) weights of one node: ``weight`` shaped as the op's kernel expects, ``bias`` (M,)."""
+    """Real (float64) weights of one node: ``weight`` shaped as the op's kernel expects (``affine``:
+    the per-channel scale, (C,)), ``bias`` (M,)."""
 
     weight: np.ndarray | None
     bias: np.ndarray | None
@@ -81,6 +82,14 @@ def _linear_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
     return linear_ref(x.reshape(x.shape[0], -1), w.weight, w.bias).reshape(x.shape[0], -1, 1, 1)
 
 
+def _per_channel(values: np.ndarray) -> np.ndarray:
+    return values.reshape(1, -1, 1, 1)
+
+
+def _affine_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
+    return xs[0] * _per_channel(w.weight) + _per_channel(w.bias)
+
+
 def _relabel(node: Node, x: np.ndarray) -> np.ndarray:
     """flatten / reshape / transpose / slice of a stored array (same values, new layout)."""
     if node.op is Op.SLICE:
@@ -101,6 +110,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.POOL: lambda n, xs, w: (max_pool2d_ref if n.attrs["kind"] == "max" else avg_pool2d_ref)(xs[0], **_window(n)),
     Op.GLOBAL_POOL: lambda n, xs, w: (ew.global_max_pool2d_ref if n.attrs["kind"] == "max"
                                       else global_avg_pool2d_ref)(xs[0]),
+    Op.AFFINE: _affine_ref,
     Op.ADD: lambda n, xs, w: ew.add_ref(*xs),
     Op.MUL: lambda n, xs, w: ew.mul_ref(*xs),
     Op.CONCAT: lambda n, xs, w: ew.concat_ref(xs),
@@ -174,6 +184,12 @@ def _linear_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requanti
     return FixedTensor(y.values.reshape(x.shape[0], -1, 1, 1), y.fmt)
 
 
+def _affine_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requantizer) -> FixedTensor:
+    """Scale, requantise, then shift (each step as ``mul``/``add`` do it)."""
+    scale, shift = (FixedTensor(_per_channel(t.values), t.fmt) for t in w)
+    return ew.add_fixed(ew.mul_fixed(xs[0], scale, requant=requant)[0], shift, requant=requant)[0]
+
+
 _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], FixedTensor]] = {
     Op.INPUT: lambda n, xs, w, rq: xs[0],
     Op.CONV: lambda n, xs, w, rq: conv2d_fixed(xs[0], *w, stride=n.attrs["stride"], padding=n.attrs["padding"],
@@ -185,6 +201,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.POOL: _pool_fixed,
     Op.GLOBAL_POOL: lambda n, xs, w, rq: (ew.global_max_pool2d_fixed(xs[0]) if n.attrs["kind"] == "max"
                                           else global_avg_pool2d_fixed(xs[0], requant=rq))[0],
+    Op.AFFINE: _affine_fixed,
     Op.ADD: lambda n, xs, w, rq: ew.add_fixed(*xs, requant=rq)[0],
     Op.MUL: lambda n, xs, w, rq: ew.mul_fixed(*xs, requant=rq)[0],
     Op.CONCAT: lambda n, xs, w, rq: ew.concat_fixed(xs, requant=rq)[0],

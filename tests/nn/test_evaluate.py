@@ -32,7 +32,7 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("fc", "linear", "fl", out_features=10), S("sm", "softmax", "fc"),
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
-             S("hs", "hardswish", "pa"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
+             S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1)]
     return Graph.build(name="every", batch=batch, specs=specs).expand()
 
@@ -77,6 +77,9 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     assert np.array_equal(out["cat"], np.concatenate([out["m"], out["r1"]], axis=1))
     assert np.array_equal(out["fl"][:, :, 0, 0], out["cat"].transpose(0, 2, 3, 1).reshape(2, -1))
     assert np.allclose(out["sm"].sum(axis=1), 1.0)
+    scale, shift = weights["af"].weight, weights["af"].bias
+    assert scale.shape == shift.shape == (graph.node("pa").out_shape[0],)
+    assert np.allclose(out["af"], out["pa"] * scale[None, :, None, None] + shift[None, :, None, None])
     assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
 
 

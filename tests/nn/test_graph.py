@@ -41,7 +41,7 @@ def test_duplicate_name_names_both_indices() -> None:
 
 def test_unknown_op_lists_known_ones_and_the_closest() -> None:
     err = _error(X, S("c", "cnov", "x"))
-    assert re.search(r"node 'c': op='cnov' is not known; known: add, concat, conv, .*; did you mean 'conv'\?",
+    assert re.search(r"node 'c': op='cnov' is not known; known: add, affine, concat, conv, .*; did you mean 'conv'\?",
                      str(err))
     assert (err.node_index, err.key) == (1, "op")
 
