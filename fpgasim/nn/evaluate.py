@@ -2,7 +2,8 @@
 
 Owns :class:`NodeWeights`, :func:`synthetic_weights` (deterministic He-normal weights),
 :func:`evaluate_ref`, :func:`evaluate_fixed` and :func:`compute_node_fixed` — the single-node
-fixed-point step that both :func:`evaluate_fixed` and the emulator's functional mode call.
+fixed-point step that both :func:`evaluate_fixed` and the emulator's functional mode call — and
+:func:`agreement` (logit SNR and top-1 agreement of an output against a float reference).
 Tensors are (N, C, H, W) with N = the graph's batch. Composite nodes (``dsc``, ``ode``) are not
 evaluated here: evaluate :meth:`~fpgasim.nn.Graph.expand`'s graph (DSC) or the ODE kernels of
 :mod:`fpgasim.ops.ode`. In fixed point every node's output is in ``requant.out``; weights and
@@ -33,7 +34,8 @@ from fpgasim.ops.pool import (
     max_pool2d_ref,
 )
 
-__all__ = ["NodeWeights", "synthetic_weights", "evaluate_ref", "evaluate_fixed", "compute_node_fixed"]
+__all__ = ["NodeWeights", "synthetic_weights", "evaluate_ref", "evaluate_fixed", "compute_node_fixed", "Agreement",
+           "agreement"]
 
 #: Half-width of the uniform distribution of synthetic biases.
 SYNTHETIC_BIAS_RANGE = 0.1
@@ -268,3 +270,33 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
         w = weights.get(node.name) if node.opdef.weight_shape is not None else None
         out[node.name] = compute_node_fixed(node, xs, w, fmt=fmt, requant=requant)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """How close a network output is to a float reference.
+
+    Attributes:
+        snr_db: 10·log10(Σ ref² / Σ (out − ref)²) over all logits; ``inf`` when they are equal.
+        top1: fraction of samples whose arg-max class is the reference's.
+    """
+
+    snr_db: float
+    top1: float
+
+
+def agreement(reference: np.ndarray, output: np.ndarray) -> Agreement:
+    """The :class:`Agreement` of ``output`` with ``reference``, both (N, …) with samples along axis 0.
+
+    Raises:
+        ShapeError: the shapes differ.
+    """
+    ref, out = np.asarray(reference, np.float64), np.asarray(output, np.float64)
+    if ref.shape != out.shape or ref.ndim < 1:
+        raise ShapeError(f"agreement: output shape {out.shape} and reference shape {ref.shape}: expected the same "
+                         "(N, ...) shape")
+    noise = float(np.sum((out - ref) ** 2))
+    snr = float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref**2)) / noise)
+    flat_ref, flat_out = ref.reshape(len(ref), -1), out.reshape(len(out), -1)
+    top1 = float(np.mean(flat_ref.argmax(axis=1) == flat_out.argmax(axis=1)))
+    return Agreement(snr, top1)

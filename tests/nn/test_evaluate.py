@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer
 from fpgasim.nn import OPS, Graph, NodeSpec, Op, zoo_network
-from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights
+from fpgasim.nn.evaluate import (
+    NodeWeights, agreement, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights,
+)
 from fpgasim.ops import conv2d_ref
 from tests.strategies.graphs import dag_specs
 from tests.strategies.numeric import roundings
@@ -170,3 +172,14 @@ def test_zoo_network_evaluates_in_both_paths() -> None:
     assert ref["fc2"].shape == fixed["fc2"].shape == (1, 10, 1, 1)
     assert np.abs(ref["fc2"] - fixed["fc2"].to_float()).max() < 0.05
     assert isinstance(weights["fc1"], NodeWeights)
+
+
+def test_agreement_is_logit_snr_and_top1() -> None:
+    ref = np.array([[1.0, 3.0, 0.0], [2.0, 0.0, 1.0]])
+    assert agreement(ref, ref).snr_db == float("inf") and agreement(ref, ref).top1 == 1.0
+    noisy = ref + np.array([[0.0, 0.0, 3.5], [0.1, 0.0, 0.0]])  # sample 0 flips its class
+    result = agreement(ref, noisy)
+    assert result.top1 == 0.5
+    assert result.snr_db == pytest.approx(10 * np.log10(15.0 / (3.5**2 + 0.1**2)))
+    with pytest.raises(ShapeError, match=r"output shape \(2, 2\) and reference shape \(2, 3\)"):
+        agreement(ref, ref[:, :2])

@@ -74,9 +74,14 @@ def _input_shapes(path: Path, inputs: Sequence[onnx.ValueInfoProto],
             raise BadArgument(f"input_shape={list(given)} does not fit ONNX input {value.name!r} of shape "
                               f"{[d if d else '?' for d in dims]}")
         shapes[value.name] = given
-    if len({shape[0] for shape in shapes.values()}) > 1:
-        raise BadArgument(f"ONNX model {str(path)!r}: inputs with different batch sizes {shapes}")
     return shapes
+
+
+def _same_batch(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """Checked after the walk, so that a weight left out of the initializers is reported as that."""
+    if len({shape[0] for shape in shapes.values()}) > 1:
+        listed = ", ".join(f"{name!r} {list(shape)}" for name, shape in shapes.items())
+        raise BadArgument(f"ONNX model {str(path)!r}: inputs with different batch sizes: {listed}")
 
 
 def _unsupported(graph: onnx.GraphProto, names: list[str]) -> None:
@@ -146,6 +151,7 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
         ctx.shapes[value_name] = per_sample(shape)
         ctx.values[value_name] = Tensor(value_name, shape)
     _walk(ctx, graph, names)
+    _same_batch(path, shapes)
     outputs = {}
     for output in graph.output:
         value = ctx.values[output.name]

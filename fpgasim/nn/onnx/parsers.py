@@ -41,7 +41,10 @@ FOLD_ONLY = frozenset({
 
 def fold(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> list[np.ndarray]:
     """The outputs of a node whose inputs are all constants, by the ONNX reference implementation."""
-    evaluator = ReferenceEvaluator(node, opsets={"": opset})
+    names = [n for n in node.input if n]
+    graph = onnx.helper.make_graph([node], "fold", [onnx.helper.make_empty_tensor_value_info(n) for n in names],
+                                   [onnx.helper.make_empty_tensor_value_info(n) for n in node.output if n])
+    evaluator = ReferenceEvaluator(graph, opsets={"": opset})
     return list(evaluator.run(None, {n: v for n, v in zip(node.input, inputs) if n}))
 
 
