@@ -64,7 +64,8 @@ def _input_shapes(path: Path, inputs: Sequence[onnx.ValueInfoProto],
         if input_shape is None:
             if None in dims or not dims:
                 raise BadArgument(f"ONNX model {str(path)!r}: input {value.name!r} has dynamic dimensions "
-                                  f"{[d if d else '?' for d in dims]}; give input_shape: [N, C, H, W]")
+                                  f"{[d if d else '?' for d in dims]}; give input_shape: [N, C, H, W] "
+                                  "(fpgasim network: --input-shape N C H W)")
             shapes[value.name] = tuple(dims)
             continue
         given = tuple(input_shape)
