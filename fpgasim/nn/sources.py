@@ -20,7 +20,7 @@ from fpgasim.nn._checks import known_names
 from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph import Graph, GraphError, NodeSpec
 from fpgasim.nn.onnx import import_onnx
-from fpgasim.nn.zoo import ZOO, zoo_network
+from fpgasim.nn.zoo import ZOO, zoo_graph
 
 __all__ = ["GraphSpec", "NetworkFile", "LoadedNetwork", "graph_from_section", "load_network_file", "load_network"]
 
@@ -119,7 +119,7 @@ def load_network(source: str | Path, *, batch: int = 1, input_shape: Sequence[in
     """
     text = str(source)
     if text in ZOO:
-        graph = Graph.from_network(zoo_network(text, batch=batch))
+        graph = zoo_graph(text, batch=batch)
         return LoadedNetwork(graph=graph, weights=None, params=graph.params, source="zoo")
     suffix = Path(text).suffix.lower()
     if suffix == ".onnx":

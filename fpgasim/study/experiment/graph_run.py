@@ -24,7 +24,7 @@ from fpgasim.errors import BadArgument, ConfigError, ShapeError
 from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
 from fpgasim.kernels import TiledConvDesign, load_kernel_file
 from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
-from fpgasim.nn import zoo_network
+from fpgasim.nn import zoo_graph
 from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
 from fpgasim.nn.graph import Graph
 from fpgasim.nn.onnx import import_onnx
@@ -80,7 +80,7 @@ def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] |
         kwargs: dict[str, Any] = {"batch": ref.batch}
         if ref.shapes is not None:
             kwargs["shapes"] = ref.shapes
-        return Graph.from_network(zoo_network(ref.zoo, **kwargs)), None
+        return zoo_graph(ref.zoo, **kwargs), None
     except (BadArgument, ShapeError) as exc:
         key = at + (("onnx",) if ref.onnx is not None else ())
         raise ConfigError([loaded.document.problem(key, str(exc))]) from None
