@@ -54,7 +54,6 @@ class Context:
         self.batch = batch
         self.opset = opset
         self.values: dict[str, Tensor | np.ndarray] = dict(constants)
-        self.initializers = frozenset(constants)
         self.consumers = consumers
         self.specs: list[NodeSpec] = []
         self.shapes: dict[str, Shape] = {}
