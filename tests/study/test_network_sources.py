@@ -105,3 +105,19 @@ def test_an_onnx_model_the_importer_refuses_is_located_at_network_onnx(tmp_path:
     captured = capsys.readouterr()
     err = captured.out + captured.err
     assert "experiment.network.onnx:" in err and "dynamic dimensions" in err
+
+
+def test_a_zoo_graph_on_one_board_runs_on_the_graph_executor(tmp_path: Path) -> None:
+    """LeNet-5 (a zoo graph) named by `zoo:` with board/kernel/memory: timing mode, one row per node."""
+    text = (ROOT / "experiments" / "alexnet-zcu102.yaml").read_text(encoding="utf-8")
+    experiment = ROOT / "experiments" / f".test-{tmp_path.name}-lenet.yaml"
+    experiment.write_text(text.replace("{zoo: alexnet_conv, shapes: merged, batch: 1}", "{zoo: lenet5, batch: 1}"),
+                          encoding="utf-8")
+    try:
+        out = tmp_path / "out"
+        assert main(["run", str(experiment), "--out", str(out)]) == 0
+    finally:
+        experiment.unlink()
+    results = json.loads((out / "results.json").read_text())
+    assert results["totals"]["macs"] == 416_520 and len(results["nodes"]) == 13
+    assert {node["engine"] for node in results["nodes"]} == {"relabel", "mac_array", "vector"}

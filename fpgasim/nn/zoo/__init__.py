@@ -32,14 +32,14 @@ from fpgasim.nn.zoo.small import cifarnet, lenet5
 from fpgasim.nn.zoo.tiny_cnn import tiny_cnn
 
 __all__ = [
-    "Builder", "ZOO", "zoo_network", "zoo_graph", "AlexNetShapes", "alexnet_conv", "vgg16_conv", "tiny_cnn",
-    "PER_GROUP_TABLE", "SUPERLIP_DSE_TABLE",
+    "Builder", "ZOO", "GRAPH_NAMES", "zoo_network", "zoo_graph", "AlexNetShapes", "alexnet_conv", "vgg16_conv",
+    "tiny_cnn", "PER_GROUP_TABLE", "SUPERLIP_DSE_TABLE",
 ]
 
 #: A zoo entry: keyword arguments (``batch``, ``shapes``, …) → Network or Graph.
 Builder = Callable[..., Network | Graph]
 
-#: Every network a command may name.
+#: Every network a command may name (the layer chains first, then :data:`GRAPH_NAMES`).
 ZOO: dict[str, Builder] = {
     "alexnet": partial(alexnet_conv, shapes="merged"),
     "alexnet-per-group": partial(alexnet_conv, shapes="per_group"),
@@ -50,7 +50,10 @@ ZOO: dict[str, Builder] = {
     "tiny_cnn": tiny_cnn,
     # ODENet / dsODENet / rODENet variants (fpgasim.nn.odenet, docs/dsodenet.md).
     **{name: partial(odenet_variant, name) for name in ODENET_VARIANTS},
-    # Graphs (fpgasim.nn.zoo.imagenet, fpgasim.nn.zoo.small): branches and full classifiers.
+}
+
+#: The entries that build a :class:`~fpgasim.nn.Graph` (branches, full classifiers), not a chain.
+_GRAPHS: dict[str, Builder] = {
     "resnet18": resnet18,
     "resnet50": resnet50,
     "mobilenet_v1": mobilenet_v1,
@@ -64,6 +67,10 @@ ZOO: dict[str, Builder] = {
     "lenet5": lenet5,
     "cifarnet": cifarnet,
 }
+ZOO.update(_GRAPHS)
+
+#: Names of the zoo entries that are graphs (they run on the graph executor only).
+GRAPH_NAMES = frozenset(_GRAPHS)
 
 
 def _build(name: str, kwargs: dict[str, object]) -> Network | Graph:
@@ -85,11 +92,10 @@ def zoo_network(name: str, **kwargs: object) -> Network:
             builder does not take or a missing one, a bad value (from the builder), or a network
             that is a graph (see :func:`zoo_graph`).
     """
-    built = _build(name, kwargs)
-    if isinstance(built, Graph):
+    if name in GRAPH_NAMES:
         raise BadArgument(f"network {name!r} is a graph (branches or a full classifier), not a layer chain: it "
-                          "runs on a `platform` (experiments) and in `fpgasim network`")
-    return built
+                          "runs on the graph executor (experiments) and in `fpgasim network`")
+    return _build(name, kwargs)
 
 
 def zoo_graph(name: str, **kwargs: object) -> Graph:
