@@ -15,6 +15,7 @@ from typing import Any
 from fpgasim.errors import BadArgument, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import evaluate_fit
+from fpgasim.nn import GRAPH_NAMES
 from fpgasim.study.common.documents import schema_key_problem
 from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment, Mode, experiment_from_data, load_experiment
 from fpgasim.study.experiment.graph_run import (
@@ -85,8 +86,9 @@ class ExperimentStudy:
 
     def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan | GraphSetup:
         """The run's setup, every configuration of the comparison, or the graph placed on the
-        platform."""
-        if loaded.spec.platform is not None or loaded.spec.network.zoo is None:
+        platform (a network that is not a zoo layer chain runs on the graph executor)."""
+        network = loaded.spec.network
+        if loaded.spec.platform is not None or network.zoo is None or network.zoo in GRAPH_NAMES:
             return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
             return plan_comparison(loaded)
