@@ -52,7 +52,7 @@ class Engine(StrEnum):
 #: need exponentials the vector unit does not have: place them on a compute device).
 FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
     Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR}),
-    Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.CONCAT, Op.RELU, Op.RELU6,
+    Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.RELU, Op.RELU6,
                               Op.HARDSWISH}),
     Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }

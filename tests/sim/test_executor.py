@@ -123,3 +123,15 @@ def test_a_node_on_a_device_without_an_engine_for_its_op_is_refused(platform_and
         plan_graph(graph, platform, designs, {})
     plan = plan_graph(graph, platform, designs, {"s": "rpi"})
     assert plan.plan_of("s").engine is Engine.SOFTWARE and plan.plan_of("x").device == "rpi"
+
+
+def test_an_unfolded_batch_norm_runs_on_the_vector_unit_bit_exact(platform_and_designs) -> None:
+    from fpgasim.nn import NodeSpec
+
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (4, 5, 5)}),
+             NodeSpec(name="c", op="concat", inputs=("x", "x")),
+             NodeSpec(name="bn", op="affine", inputs=("c",)),
+             NodeSpec(name="r", op="relu", inputs=("bn",))]
+    plan, result = _run(platform_and_designs, specs, {"c": "fpga1", "bn": "fpga1", "r": "fpga0"}, 2, functional=True)
+    assert plan.plan_of("bn").engine is Engine.VECTOR
+    assert result.bit_exact
