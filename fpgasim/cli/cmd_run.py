@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpgasim.config import read_yaml
-from fpgasim.study.protocol import RunOptions, RunOutput
+from fpgasim.study.protocol import Limits, RunOptions, RunOutput
 from fpgasim.study.registry import STUDIES, study_of
 
 __all__ = ["register"]
@@ -37,7 +37,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
+    defaults = Limits()
+    parser.add_argument("--max-events", type=_positive, default=defaults.max_events, metavar="N",
+                        help="refuse before simulating a run estimated above N simulation events "
+                             f"(default {defaults.max_events:,}, about 3 minutes)")
+    parser.add_argument("--max-memory-mb", type=_positive, default=defaults.max_memory_mb, metavar="N",
+                        help=f"refuse a run estimated above N MB of memory (default {defaults.max_memory_mb:,})")
+    parser.add_argument("--max-trace-spans", type=_positive, default=defaults.max_trace_spans, metavar="N",
+                        help="beyond N spans trace.json is a summary, busy intervals per resource "
+                             f"(default {defaults.max_trace_spans:,}, about 40 MB)")
     parser.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a positive integer (underscores allowed, as in 50_000_000)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
 
 
 class _Progress:
@@ -79,10 +99,12 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     status = Console(stderr=True, highlight=False)
     study = study_of(read_yaml(args.document))
-    plan = study.plan(study.load(args.document))
+    limits = Limits(max_events=args.max_events, max_memory_mb=args.max_memory_mb,
+                    max_trace_spans=args.max_trace_spans, trace=not args.no_trace)
+    plan = study.plan(study.load(args.document), limits=limits)
     out = args.out or Path("results") / plan.name
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
-                                                 progress=progress))
+                                                 progress=progress, limits=limits))
     _show(console, output)
     return 0
