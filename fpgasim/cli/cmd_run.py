@@ -22,6 +22,9 @@ from fpgasim.study.registry import STUDIES, study_of
 
 __all__ = ["register"]
 
+#: Console width off a terminal: wide enough that no table row is ever folded.
+UNWRAPPED_WIDTH = 100_000
+
 #: Every run mode a registered study offers (``--mode``), in registry order.
 MODES = tuple(dict.fromkeys(mode for study in STUDIES.values() for mode in study.modes))
 
@@ -81,7 +84,10 @@ class _Progress:
             self.status.update(f"emulating {label}")
 
 
-def _show(console: Console, output: RunOutput) -> None:
+def _show(output: RunOutput, *, terminal: bool) -> None:
+    """The table, the text and the lines; off a terminal nothing is wrapped or re-styled (the
+    table takes its natural width, text and lines are written verbatim)."""
+    console = Console(highlight=False, width=None if terminal else UNWRAPPED_WIDTH)
     if output.table is not None:
         table = Table(title=output.table.title)
         for column in output.table.columns:
@@ -89,14 +95,15 @@ def _show(console: Console, output: RunOutput) -> None:
         for row in output.table.rows:
             table.add_row(*row)
         console.print(table)
-    if output.text is not None:
-        console.print(output.text)
-    for line in output.lines:
-        console.print(line)
+    texts = ([] if output.text is None else [output.text]) + list(output.lines)
+    for text in texts:
+        if terminal:
+            console.print(text, markup=False)
+        else:
+            sys.stdout.write(text + "\n")
 
 
 def _run(args: argparse.Namespace) -> int:
-    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     status = Console(stderr=True, highlight=False)
     study = study_of(read_yaml(args.document))
     limits = Limits(max_events=args.max_events, max_memory_mb=args.max_memory_mb,
@@ -106,5 +113,5 @@ def _run(args: argparse.Namespace) -> int:
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
                                                  progress=progress, limits=limits))
-    _show(console, output)
+    _show(output, terminal=sys.stdout.isatty())
     return 0
