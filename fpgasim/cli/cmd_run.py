@@ -1,9 +1,11 @@
 """``fpgasim run FILE.yaml [--out DIR] [--mode timing|functional]``.
 
 Finds the document's study in the registry (by its top-level key), loads and plans it (bad
-input exits 2, a design that does not fit 3, before anything is written), runs it into
-``--out`` (default ``results/<name>``, written atomically) and shows what the study reports:
-a table, a text and lines.
+input exits 2, a design that does not fit 3, before anything is written), checks the output
+folder before simulating (``--out`` before even loading: a file in the way, no write permission,
+a name too long, files fpgasim did not write there without ``--force`` → exit 2), runs it into
+``--out`` (default ``results/<name>``, written atomically, replacing the previous run's files)
+and shows what the study reports: a table, a text and lines.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fpgasim.config import read_yaml
+from fpgasim.study.common.outputs import check_output_dir
 from fpgasim.study.protocol import Limits, RunOptions, RunOutput
 from fpgasim.study.registry import STUDIES, study_of
 
@@ -37,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output directory (default: results/<name>)")
     parser.add_argument("--mode", choices=MODES, default=None,
                         help="override the document's mode (timing skips the arithmetic)")
+    parser.add_argument("--force", action="store_true",
+                        help="write even if the output folder holds files fpgasim did not write (they are kept)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
@@ -105,11 +110,14 @@ def _show(output: RunOutput, *, terminal: bool) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     status = Console(stderr=True, highlight=False)
+    if args.out is not None:
+        check_output_dir(args.out, force=args.force)
     study = study_of(read_yaml(args.document))
     limits = Limits(max_events=args.max_events, max_memory_mb=args.max_memory_mb,
                     max_trace_spans=args.max_trace_spans, trace=not args.no_trace)
     plan = study.plan(study.load(args.document), limits=limits)
     out = args.out or Path("results") / plan.name
+    check_output_dir(out, force=args.force)
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
                                                  progress=progress, limits=limits))

@@ -1,15 +1,18 @@
 """``fpgasim sweep SWEEP.yaml``: run (or resume) a design-space sweep with a progress bar.
 
 Exit 0 when the sweep finished (individual points may have failed; see report.md), 2 on bad
-input (nothing written), 1 on a bug.
+input or an output folder it cannot use (``--out`` is checked before the sweep is even loaded;
+nothing written), 1 on a bug.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from fpgasim.study.sweep.sweep import SweepOutcome, run_sweep
+from fpgasim.study.common.outputs import check_output_dir
+from fpgasim.study.sweep.sweep import SWEEP_FILES, SweepOutcome, run_sweep
 
 __all__ = ["register", "run", "format_outcome"]
 
@@ -29,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", metavar="ADDR", default=None,
                         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (needs fpgasim[distributed])")
     parser.add_argument("--no-recheck", action="store_true", help="skip the emulator re-check of the best points")
+    parser.add_argument("--force", action="store_true",
+                        help="write even if the output folder holds files fpgasim did not write (they are kept)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -49,9 +54,11 @@ def format_outcome(outcome: SweepOutcome) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep with a rich progress bar (ETA) on stderr."""
+    if args.out is not None:
+        check_output_dir(Path(args.out), force=args.force, keep=SWEEP_FILES)
     if args.no_progress or not sys.stderr.isatty():
         outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
-                            recheck=not args.no_recheck)
+                            recheck=not args.no_recheck, force=args.force)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -65,6 +72,6 @@ def run(args: argparse.Namespace) -> int:
                 bar.update(tasks[phase], completed=done, total=total)
 
             outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
-                                recheck=not args.no_recheck, progress=progress)
+                                recheck=not args.no_recheck, progress=progress, force=args.force)
     sys.stdout.write(format_outcome(outcome))
     return 0

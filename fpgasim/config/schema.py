@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError, with_config
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError, with_config
 
 from fpgasim.config.yaml_source import KeyPath, YamlDocument, read_yaml
 from fpgasim.errors import ConfigError, Problem
 
 __all__ = [
-    "Int", "PosInt", "NonNegInt", "Float", "PosFloat", "NonNegFloat", "Fraction", "Str", "Bool",
+    "Int", "PosInt", "NonNegInt", "Float", "PosFloat", "NonNegFloat", "Fraction", "Str", "DirName", "Bool",
     "config_class", "validate", "load", "read_versioned", "Check", "SCHEMA_KEY",
 ]
 
@@ -51,6 +51,26 @@ NonNegFloat = Annotated[float, BeforeValidator(_number), Field(ge=0, allow_inf_n
 Fraction = Annotated[float, BeforeValidator(_number), Field(gt=0, le=1)]
 Str = Annotated[StrictStr, Field(min_length=1)]
 Bool = StrictBool
+
+#: Longest folder name, in UTF-8 bytes (NAME_MAX of Linux and macOS file systems).
+DIR_NAME_MAX_BYTES = 255
+
+
+def _dir_name(value: str) -> str:
+    """A name that becomes an output folder ``results/<name>``: exactly one path component."""
+    bad = sorted({c for c in value if ord(c) < 32 or ord(c) == 127 or c in "/\\"}, key=ord)
+    if bad or value in {".", ".."}:
+        shown = ", ".join(repr(c) for c in bad) or repr(value)
+        raise ValueError(f"{value!r} names the output folder results/<name>: {shown} not allowed; expected one "
+                         "folder name without '/', '\\', control characters, '.' or '..'")
+    if len(value.encode("utf-8")) > DIR_NAME_MAX_BYTES:
+        raise ValueError(f"the name has {len(value.encode('utf-8'))} bytes; it names the output folder "
+                         f"results/<name>, so at most {DIR_NAME_MAX_BYTES} bytes")
+    return value
+
+
+#: A study's name, which is also its output folder's name.
+DirName = Annotated[Str, AfterValidator(_dir_name)]
 
 #: A cross-field rule: receives the validated object and its document, returns problems.
 Check = Callable[[Any, YamlDocument], Iterable[Problem]]

@@ -20,6 +20,8 @@ from fpgasim.errors import BadArgument
 from fpgasim.hw import load_dsp_types
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice, Platform
 from fpgasim.kernels import TiledConvDesign, check_fit
+from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.mapping.parts import XferGroup
 from fpgasim.mapping.device import FpgaContext, linear_as_conv, pool_tiling, resource_bounds, stream_rates
 from fpgasim.mapping.search import search_tiling
 from fpgasim.mapping.spec import ModelVariant, Tiling, conv_shape
@@ -74,6 +76,15 @@ class NodePlan:
         conv: MAC array only: the layer as the array runs it (FC as a 1×1 convolution).
         tiling: MAC array: ⟨Tm,Tn,Tr,Tc⟩; pooling on the vector unit: its output tile; else None.
         analytical_cycles: MAC array: the complete analytical model's cycles; else None.
+        devices: a node partitioned over several devices: those devices, in partition order
+            (empty: it runs on ``device`` alone).
+        parts: each of ``devices``' output region (empty: the whole output).
+        xfer: groups of positions in ``devices`` that share an operand's tiles (XFER).
+        after: the nodes it waits for, without fetching their values (a layer table whose
+            layers run one after another); None: it waits for its graph inputs and fetches
+            each to its device.
+        redistribution: (source device, destination device, bytes) that cross the links before
+            it runs, because its partition differs from its producer's.
     """
 
     node: Node
@@ -82,6 +93,16 @@ class NodePlan:
     conv: Conv2d | None = None
     tiling: Tiling | None = None
     analytical_cycles: float | None = None
+    devices: tuple[str, ...] = ()
+    parts: tuple[ConvPart, ...] = ()
+    xfer: tuple[XferGroup, ...] = ()
+    after: tuple[str, ...] | None = None
+    redistribution: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        """The devices that run this node."""
+        return self.devices or (self.device,)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

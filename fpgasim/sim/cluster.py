@@ -20,6 +20,7 @@ from simpy.events import Event
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels.conv_schedule import InnerStep
+from fpgasim.mapping.parts import XferGroup
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.conv_engine import IFM, OFM, WEIGHTS, BoardFabric, EngineParams, OperandLoader
 from fpgasim.sim.ddr import DdrChannel
@@ -77,14 +78,6 @@ def build_fabric(env: simpy.Environment, name: str, board: BoardSpec, clock: Clo
     for stream in (IFM, WEIGHTS, OFM):
         ddr.register(stream)
     return BoardFabric(name=name, ddr=ddr, ports=ports, trace=trace)
-
-
-@dataclass(frozen=True, slots=True)
-class XferGroup:
-    """Boards that share one operand's tiles; ``members`` in ascending order."""
-
-    operand: str
-    members: tuple[int, ...]
 
 
 @dataclass(slots=True)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import simpy
 from simpy.events import Event
 
-from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
 from fpgasim.hw.compute import OpClass
 from fpgasim.hw.platform import ComputeDevice
@@ -41,13 +41,15 @@ from fpgasim.ops import align_bias, avg_pool2d_fixed, conv2d_int_sums, max_pool2
 from fpgasim.sim._events import processed_events
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, build_fabric
-from fpgasim.kernels.conv_schedule import ConvPart
-from fpgasim.sim.conv_engine import EngineParams, LayerRun, TileMath, conv_layer
+from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
+from fpgasim.mapping.parts import XferGroup
+from fpgasim.sim.conv_engine import EngineParams, TileMath, conv_layer
 from fpgasim.sim.pool_engine import PoolMath, PoolTiling, pool_layer
 from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
 
-__all__ = ["Numerics", "NodeRun", "TransferRun", "GraphEmulation", "execute", "op_class"]
+__all__ = ["Numerics", "NodeRun", "NodeValues", "CarriedValues", "carried_values", "TransferRun", "GraphEmulation",
+           "execute", "op_class"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,13 +65,17 @@ class NodeRun:
     """What one node did.
 
     Attributes:
-        name, op, device, engine: the node and where it ran.
-        ready_ps: when its last input was on its device.
-        start_ps, end_ps: when its engine took it / finished it.
+        name, op, device, engine: the node and where it ran (``device``: the first of its group).
+        ready_ps: when its last input was on its device (or its predecessors had finished).
+        start_ps, end_ps: when its engines took it / finished it (after any redistribution).
         cycles: end − start in the device's clock (compute devices: their core clock).
         analytical_cycles: MAC array: the analytical model's cycles.
-        ddr_read_bytes, ddr_write_bytes: DDR traffic of the node on its device.
-        bit_exact: functional mode: the node's output equals the reference; else None.
+        ddr_read_bytes, ddr_write_bytes: DDR traffic of its devices while it ran.
+        link_bytes: bytes delivered over every link while it ran (XFER shares, every hop).
+        busy: busy fraction of every resource while it ran, and of its engine on each device.
+        bottleneck: the resource with the highest busy fraction.
+        redistribution_cycles, redistribution_bytes: moving its input between partitions first.
+        bit_exact, max_abs_error, overflows: functional mode: its output against the reference.
     """
 
     name: str
@@ -83,7 +89,28 @@ class NodeRun:
     analytical_cycles: float | None = None
     ddr_read_bytes: int = 0
     ddr_write_bytes: int = 0
+    link_bytes: int = 0
+    busy: dict[str, float] = field(default_factory=dict)
+    bottleneck: str | None = None
+    redistribution_cycles: int = 0
+    redistribution_bytes: int = 0
     bit_exact: bool | None = None
+    max_abs_error: float | None = None
+    overflows: int | None = None
+
+
+class NodeValues(Protocol):
+    """Functional mode: where a node's data comes from and how its output is checked.
+
+    ``begin`` is called when the node starts (after its inputs arrived), ``end`` when its engines
+    finished; :class:`CarriedValues` moves real tensors along the graph's edges, a study may
+    give each node its own seeded data instead (a layer table)."""
+
+    def begin(self, item: NodePlan) -> object | None:
+        """The engines' functional data (TileMath, PoolMath) or None."""
+
+    def end(self, item: NodePlan, math: object | None) -> tuple[bool, float | None, int | None]:
+        """(bit exact, max |error|, output overflows) of the node's output."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -109,7 +136,9 @@ class GraphEmulation:
     outputs: dict[str, np.ndarray] | None = None
     bit_exact: bool | None = None
     trace: TraceRecorder | None = None
+    #: SimPy events processed (``fpgasim.sim._events.processed_events``) and those with an id.
     events: int = 0
+    events_scheduled: int = 0
 
 
 #: The throughput model's op class of each op a compute device runs.
@@ -179,12 +208,13 @@ def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], tr
         spec = LinkSpec(effective_bits_per_s=min([rate, *caps]),
                         fixed_latency_ps=int(round(cable.link.fixed_latency_ns(cable.length_m) * 1000)),
                         packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
-        cables.append((a.index, b.index, f"link:{cable.a}-{cable.b}", spec))
+        cables.append((a.index, b.index, f"link{a.index}-{b.index}", spec))
     return Cluster.assemble(env, [device.fabric for device in devices], cables, trace=trace)
 
 
-class _Values:
-    """Functional-mode tensors: inputs, quantised weights, every node's output and the reference."""
+class CarriedValues:
+    """Real tensors along the graph: quantised inputs and weights, every node's output, and the
+    reference evaluation (:func:`fpgasim.nn.evaluate.evaluate_fixed`) each node is checked against."""
 
     def __init__(self, plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.ndarray],
                  weights: dict[str, NodeWeights]):
@@ -193,28 +223,52 @@ class _Values:
         self.inputs = {name: quantize(values, fmt, rounding=requant.rounding, overflow=requant.overflow)[0]
                        for name, values in inputs.items()}
         self.weights = weights
+        self.batch = plan.graph.batch
         self.reference = evaluate_fixed(plan.graph, self.inputs, weights, fmt=fmt, requant=requant)
         self.out: dict[str, FixedTensor] = {}
 
-    def quantised(self, values: np.ndarray | None) -> FixedTensor | None:
+    def _quantised(self, values: np.ndarray | None) -> FixedTensor | None:
         if values is None:
             return None
         requant = self.numerics.requant
         return quantize(values, self.numerics.fmt, rounding=requant.rounding, overflow=requant.overflow)[0]
 
-    def tile_math(self, item: NodePlan) -> TileMath:
-        """The MAC array's DDR images and tile functions for ``item`` (bias added at the finish)."""
+    def begin(self, item: NodePlan) -> TileMath | PoolMath | None:
+        """The MAC array's or pool unit's DDR images; None for nodes computed at their end."""
+        if item.engine is Engine.MAC_ARRAY:
+            return self._tile_math(item)
+        if item.engine is Engine.VECTOR and item.node.op is Op.POOL:
+            return self._pool_math(item)
+        return None
+
+    def end(self, item: NodePlan, math: TileMath | PoolMath | None) -> tuple[bool, float | None, int | None]:
+        """Store (engine nodes) or compute (every other node) the output, and compare it."""
+        node = item.node
+        if math is not None:
+            fmt = self.numerics.fmt
+            shape = self.reference[node.name].values.shape
+            self.out[node.name] = FixedTensor(math.ofm.reshape(shape).astype(fmt.storage_dtype), fmt)
+        elif node.op is Op.INPUT:
+            self.out[node.name] = self.inputs[node.name]
+        else:
+            args = [self.out[name] for name in node.inputs]
+            self.out[node.name] = compute_node_fixed(node, args, self.weights.get(node.name), fmt=self.numerics.fmt,
+                                                     requant=self.numerics.requant)
+        exact = bool(np.array_equal(self.out[node.name].values, self.reference[node.name].values))
+        return exact, None, None
+
+    def _tile_math(self, item: NodePlan) -> TileMath:
+        """The MAC array's DDR images and tile functions (bias added at the finish)."""
         node, conv = item.node, item.conv
-        source = self.out[node.inputs[0]]
-        ifm = source.values.astype(np.int64).reshape(-1, conv.in_channels, conv.in_h, conv.in_w)
-        nodew = self.weights[node.name]
-        weight = self.quantised(nodew.weight)
+        ifm = self.out[node.inputs[0]].values.astype(np.int64).reshape(-1, conv.in_channels, conv.in_h, conv.in_w)
+        weights = self.weights[node.name]
+        weight = self._quantised(weights.weight)
         w = weight.values.astype(np.int64).reshape(conv.out_channels, conv.in_channels // conv.groups,
                                                    conv.kernel, conv.kernel)
         frac_bits = self.numerics.fmt.frac_bits + weight.fmt.frac_bits
-        bias = self.quantised(nodew.bias)
-        aligned = None if bias is None else align_bias(bias, frac_bits, self.numerics.requant.rounding)
+        bias = self._quantised(weights.bias)
         requant = self.numerics.requant
+        aligned = None if bias is None else align_bias(bias, frac_bits, requant.rounding)
 
         def finish(acc: np.ndarray, out_ch: tuple[int, int]) -> np.ndarray:
             if aligned is not None:
@@ -223,43 +277,47 @@ class _Values:
 
         ofm = np.zeros((ifm.shape[0], conv.out_channels, conv.out_h, conv.out_w), dtype=np.int64)
         return TileMath(ifm=ifm, weights=w, ofm=ofm,
-                        partial=lambda t, k, s: conv2d_int_sums(t, k, stride=s, padding=0, groups=1),
-                        finish=finish)
+                        partial=lambda t, k, s: conv2d_int_sums(t, k, stride=s, padding=0, groups=1), finish=finish)
 
-    def store(self, node_name: str, values: np.ndarray) -> None:
-        fmt = self.numerics.fmt
-        shape = self.reference[node_name].values.shape
-        self.out[node_name] = FixedTensor(values.reshape(shape).astype(fmt.storage_dtype), fmt)
+    def _pool_math(self, item: NodePlan) -> PoolMath:
+        """The pool unit's DDR images and window op (an unpadded pool of each window, whose
+        padding the unit fills with the format's minimum for max, zero for average)."""
+        node, pool = item.node, item.node.layer
+        fmt, requant = self.numerics.fmt, self.numerics.requant
+        is_max = pool.kind is PoolKind.MAX
 
-    def compute(self, item: NodePlan) -> None:
-        node = item.node
-        if node.op is Op.INPUT:
-            self.out[node.name] = self.inputs[node.name]
-            return
-        args = [self.out[name] for name in node.inputs]
-        self.out[node.name] = compute_node_fixed(node, args, self.weights.get(node.name), fmt=self.numerics.fmt,
-                                                 requant=self.numerics.requant)
+        def window_op(window: np.ndarray) -> np.ndarray:
+            tensor = FixedTensor(window.astype(fmt.storage_dtype), fmt)
+            if is_max:
+                return max_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0)[0].values
+            return avg_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0,
+                                    requant=requant)[0].values
 
-    def exact(self, node_name: str) -> bool:
-        return bool(np.array_equal(self.out[node_name].values, self.reference[node_name].values))
+        ofm = np.zeros((self.batch, pool.channels, pool.out_h, pool.out_w), dtype=np.int64)
+        return PoolMath(ifm=self.out[node.inputs[0]].values.astype(np.int64), ofm=ofm, pool=window_op,
+                        pad_value=int(fmt.min_int) if is_max else 0)
 
 
-def execute(plan: GraphPlan, *, functional: bool, trace: bool, numerics: Numerics | None = None,
-            inputs: dict[str, np.ndarray] | None = None, weights: dict[str, NodeWeights] | None = None,
+def carried_values(plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.ndarray],
+                   weights: dict[str, NodeWeights]) -> CarriedValues:
+    """Functional data that moves real tensors along ``plan``'s edges (see :class:`CarriedValues`)."""
+    return CarriedValues(plan, numerics, inputs, weights)
+
+
+#: The busy-fraction label of each engine on its device (``board0.compute``, ``rpi.cores``).
+_UNIT = {Engine.MAC_ARRAY: "compute", Engine.VECTOR: "vector", Engine.SOFTWARE: "cores"}
+
+
+def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
             progress: Callable[[str], None] | None = None) -> GraphEmulation:
-    """Run every node of ``plan`` on its device.
+    """Run every node of ``plan`` on its device(s).
 
     Args:
         plan: the placed graph.
-        functional: compute real values and compare each node with the reference.
         trace: record a timeline.
-        numerics: functional mode: the number format.
-        inputs: functional mode: float input of every graph input node, (N, C, H, W).
-        weights: functional mode: every weighted node's float weights.
+        values: functional mode: the nodes' data and checks (e.g. :func:`carried_values`);
+            None: timing mode.
         progress: called with a node's name when it starts.
-
-    Raises:
-        BadArgument: functional mode without numerics, inputs or weights.
     """
     graph = plan.graph
     env = simpy.Environment()
@@ -267,11 +325,7 @@ def execute(plan: GraphPlan, *, functional: bool, trace: bool, numerics: Numeric
     devices = [_Device(env, index, plan, device.id, recorder) for index, device in enumerate(plan.platform.devices)]
     by_id = {device.id: device for device in devices}
     cluster = _cluster(env, plan, devices, recorder)
-    values = None
-    if functional:
-        if numerics is None or inputs is None or weights is None:
-            raise BadArgument("functional mode needs numerics, inputs and weights")
-        values = _Values(plan, numerics, inputs, weights)
+    nbytes = _element_bytes(plan)
     result = GraphEmulation(trace=recorder)
     runs = {item.node.name: NodeRun(name=item.node.name, op=str(item.node.op), device=item.device,
                                     engine=str(item.engine), analytical_cycles=item.analytical_cycles)
@@ -279,23 +333,23 @@ def execute(plan: GraphPlan, *, functional: bool, trace: bool, numerics: Numeric
     plans = {item.node.name: item for item in plan.nodes}
     done = {name: Event(env) for name in plans}
     arrivals: dict[tuple[str, str], Event] = {}
-    nbytes_of = {name: _elements(item.node.out_shape, graph.batch) * _element_bytes(plan) for name, item in plans.items()}
+    tensor_bytes = {name: _elements(item.node.out_shape, graph.batch) * nbytes for name, item in plans.items()}
     users = _memory_users(plan)
 
     def release(tensor: str, device: str) -> None:
         key = (_root(plans, tensor, device), device)
         users[key] -= 1
         if users[key] == 0:
-            by_id[device].resident -= nbytes_of[key[0]]
+            by_id[device].resident -= tensor_bytes[key[0]]
 
     def send(tensor: str, source: str, destination: str) -> Generator[Event, object, None]:
         yield done[tensor]
         start = env.now
-        nbytes = nbytes_of[tensor]
-        yield cluster.transfer(by_id[source].index, by_id[destination].index, f"{tensor}->{destination}", nbytes)
-        by_id[destination].hold(nbytes)
+        size = tensor_bytes[tensor]
+        yield cluster.transfer(by_id[source].index, by_id[destination].index, f"{tensor}->{destination}", size)
+        by_id[destination].hold(size)
         release(tensor, source)
-        result.transfers.append(TransferRun(tensor=tensor, source=source, destination=destination, nbytes=nbytes,
+        result.transfers.append(TransferRun(tensor=tensor, source=source, destination=destination, nbytes=size,
                                             start_ps=start, end_ps=env.now))
 
     def available(tensor: str, device: str) -> Event:
@@ -308,35 +362,59 @@ def execute(plan: GraphPlan, *, functional: bool, trace: bool, numerics: Numeric
             arrivals[key] = env.process(send(tensor, source, device))
         return arrivals[key]
 
+    def redistribute(item: NodePlan) -> Generator[Event, object, None]:
+        events = [cluster.transfer(by_id[src].index, by_id[dst].index, f"redistribute:{item.node.name}", size)
+                  for src, dst, size in item.redistribution]
+        yield simpy.AllOf(env, events)
+
     def run_node(item: NodePlan) -> Generator[Event, object, None]:
         node, run = item.node, runs[item.node.name]
-        device = by_id[item.device]
-        yield simpy.AllOf(env, [available(name, item.device) for name in node.inputs])
+        group = [by_id[device_id] for device_id in item.group]
+        carried = item.after is None
+        if carried:
+            yield simpy.AllOf(env, [available(name, item.device) for name in node.inputs])
+        else:
+            yield simpy.AllOf(env, [done[name] for name in item.after])
         run.ready_ps = env.now
         if progress is not None:
             progress(node.name)
+        math = values.begin(item) if values is not None else None
+        moved_start, moved_bytes = env.now, cluster.link_bytes()
+        if item.redistribution:
+            yield env.process(redistribute(item))
+        run.redistribution_cycles = group[0].clock.cycles_between(moved_start, env.now)
+        run.redistribution_bytes = cluster.link_bytes() - moved_bytes
         if item.engine is Engine.RELABEL:
             run.start_ps = run.end_ps = env.now
-            if node.op is Op.INPUT:
-                device.hold(nbytes_of[node.name])
         else:
-            with device.engines[item.engine].request() as turn:
-                yield turn
-                run.start_ps = env.now
-                before = _ddr_totals(device)
-                yield env.process(_engine_process(env, item, device, values, graph.batch, _element_bytes(plan), recorder))
-                after = _ddr_totals(device)
-                run.ddr_read_bytes, run.ddr_write_bytes = after[0] - before[0], after[1] - before[1]
-                run.end_ps = env.now
-            device.hold(nbytes_of[node.name])
-        run.cycles = device.clock.cycles_between(run.start_ps, run.end_ps)
-        if values is not None and item.engine is not Engine.MAC_ARRAY:
-            values.compute(item)
+            turns = [device.engines[item.engine].request() for device in group]
+            yield simpy.AllOf(env, turns)
+            before_busy, before_ddr, before_link = _busy_totals(cluster), _ddr_totals(group), cluster.link_bytes()
+            run.start_ps = env.now
+            procs = _start_engines(env, item, group, cluster, math, graph.batch, nbytes, recorder)
+            finished = yield simpy.AllOf(env, list(procs.values()))
+            for device, turn in zip(group, turns, strict=True):
+                device.engines[item.engine].release(turn)
+            run.end_ps = env.now
+            span = max(run.end_ps - run.start_ps, 1)
+            now_busy = _busy_totals(cluster)
+            run.busy = {name: (now_busy[name] - before_busy.get(name, 0)) / span for name in now_busy}
+            unit = "pool" if node.op is Op.POOL else _UNIT[item.engine]
+            for position, proc in sorted(procs.items()):
+                run.busy[f"{group[position].id}.{unit}"] = finished[proc].compute_busy_ps / span
+            run.bottleneck = max(sorted(run.busy), key=lambda name: run.busy[name])
+            read, written = _ddr_totals(group)
+            run.ddr_read_bytes, run.ddr_write_bytes = read - before_ddr[0], written - before_ddr[1]
+            run.link_bytes = cluster.link_bytes() - before_link
+        run.cycles = group[0].clock.cycles_between(run.start_ps, run.end_ps)
         if values is not None:
-            run.bit_exact = values.exact(node.name)
-        if item.engine is not Engine.RELABEL:
-            for name in node.inputs:
-                release(name, item.device)
+            run.bit_exact, run.max_abs_error, run.overflows = values.end(item, math)
+        if carried:
+            if item.engine is not Engine.RELABEL or node.op is Op.INPUT:
+                by_id[item.device].hold(tensor_bytes[node.name])
+            if item.engine is not Engine.RELABEL:
+                for name in node.inputs:
+                    release(name, item.device)
         done[node.name].succeed()
 
     for item in plan.nodes:
@@ -347,11 +425,13 @@ def execute(plan: GraphPlan, *, functional: bool, trace: bool, numerics: Numeric
         raise RuntimeError(f"graph execution stopped before {', '.join(unfinished)}: its processes wait on each "
                            "other (a bug)")
     result.nodes = [runs[item.node.name] for item in plan.nodes]
-    result.total_ps = env.now
+    result.total_ps = max([run.end_ps for run in result.nodes] + [t.end_ps for t in result.transfers], default=0)
     result.peak_memory_bytes = {device.id: device.peak for device in devices}
     result.events = processed_events(env)
-    if values is not None:
+    result.events_scheduled = next(env._eid)  # noqa: SLF001 - SimPy's event id counter
+    if isinstance(values, CarriedValues):
         result.outputs = {name: values.out[name].to_float() for name in graph.outputs}
+    if values is not None:
         result.bit_exact = all(run.bit_exact for run in result.nodes)
     return result
 
@@ -372,17 +452,19 @@ def _root(plans: dict[str, NodePlan], tensor: str, device: str) -> str:
 
 def _memory_users(plan: GraphPlan) -> dict[tuple[str, str], int]:
     """How many reads keep each (buffer, device) alive: working nodes on the device reading it and
-    transfers out of it; graph outputs are never released."""
+    transfers out of it; graph outputs are never released. Only nodes that carry their inputs
+    (``after is None``) hold memory."""
     plans = {item.node.name: item for item in plan.nodes}
     users: dict[tuple[str, str], int] = {}
     for item in plan.nodes:
         users.setdefault((_root(plans, item.node.name, item.device), item.device), 0)
     for name in plan.graph.outputs:
-        key = (_root(plans, name, plans[name].device), plans[name].device)
-        users[key] = users.get(key, 0) + 1
+        if name in plans:
+            key = (_root(plans, name, plans[name].device), plans[name].device)
+            users[key] = users.get(key, 0) + 1
     sent = set()
     for item in plan.nodes:
-        if item.engine is Engine.RELABEL:
+        if item.engine is Engine.RELABEL or item.after is not None:
             continue
         for name in item.node.inputs:
             source = plans[name].device
@@ -395,73 +477,72 @@ def _memory_users(plan: GraphPlan) -> dict[tuple[str, str], int]:
     return users
 
 
-def _ddr_totals(device: _Device) -> tuple[int, int]:
-    if device.fabric is None:
-        return 0, 0
+def _ddr_totals(devices: list[_Device]) -> tuple[int, int]:
+    """Bytes read from and written to every device's DDR so far."""
     read = written = 0
-    for stats in device.fabric.ddr.stats().values():
-        read += stats.bytes_read
-        written += stats.bytes_written
+    for device in devices:
+        if device.fabric is None:
+            continue
+        for stats in device.fabric.ddr.stats().values():
+            read += stats.bytes_read
+            written += stats.bytes_written
     return read, written
 
 
-def _engine_process(env: simpy.Environment, item: NodePlan, device: _Device, values: _Values | None, batch: int,
-                    element_bytes: int, trace: TraceRecorder | None) -> Generator[Event, object, LayerRun]:
-    """The process that runs ``item`` on its engine (functional mode: and stores its values)."""
+def _busy_totals(cluster: Cluster) -> dict[str, int]:
+    """Busy time so far of every DDR channel, stream port and link direction."""
+    totals = {}
+    for fabric in cluster.fabrics:
+        if fabric is None:
+            continue
+        totals[fabric.ddr.name] = fabric.ddr.busy_ps()
+        for port in fabric.ports.values():
+            totals[port.name] = port.busy_ps()
+    totals.update(cluster.link_busy_ps())
+    return totals
+
+
+def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device], cluster: Cluster,
+                   math: object | None, batch: int, element_bytes: int,
+                   trace: TraceRecorder | None) -> dict[int, simpy.events.Process]:
+    """The engine processes of ``item``, one per device of its group with work (key: position)."""
     node = item.node
     if item.engine is Engine.SOFTWARE:
+        device = group[0]
         in_elems = sum(_elements(shape, batch) for shape in node.in_shapes)
         seconds = device.spec.node_time_s(op_class=op_class(node.op), macs=node.macs * batch,
                                           elementwise_ops=node.elementwise_ops * batch,
                                           bytes_moved=(in_elems + _elements(node.out_shape, batch)) * element_bytes,
                                           element_bits=8 * element_bytes)
         cycles = int(np.ceil(seconds * float(device.clock.freq_hz)))
-        return (yield env.process(software_node(env, device.clock, device=device.id,
-                                                name=node.name, cycles=cycles, trace=trace)))
-    fabric, params = device.fabric, device.params
+        return {0: env.process(software_node(env, device.clock, device=device.id, name=node.name, cycles=cycles,
+                                             trace=trace))}
+    design = group[0].context.design
     if item.engine is Engine.MAC_ARRAY:
         conv = item.conv
-        math = values.tile_math(item) if values is not None else None
-        run = yield env.process(conv_layer(env, fabric, conv, ConvPart.whole(conv, batch=batch), item.tiling, params,
-                                           math=math))
-        if values is not None:
-            values.store(node.name, math.ofm)
-        return run
-    design = device.context.design
+        parts = item.parts or (ConvPart.whole(conv, batch=batch),)
+        loaders: list[dict] = [{} for _ in parts]
+        for share in item.xfer:
+            # XFER exchanges tile k for tile k: only boards that walk the same number of steps
+            # can share (uneven parts read the whole operand themselves).
+            if len({count_tiles(conv, parts[m], item.tiling) for m in share.members}) == 1:
+                members = XferGroup(share.operand, tuple(group[m].index for m in share.members))
+                for m in share.members:
+                    loaders[m][share.operand] = cluster.xfer_loader(group[m].index, members, group[m].params,
+                                                                    node.name)
+        return {i: env.process(conv_layer(env, group[i].fabric, conv, part, item.tiling, group[i].params, math=math,
+                                          loaders=loaders[i]))
+                for i, part in enumerate(parts) if not part.is_empty}
     if node.op is Op.POOL:
         pool = node.layer
         tiling = PoolTiling(channels=item.tiling.tm, rows=item.tiling.tr, cols=item.tiling.tc)
-        whole = ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
-                         out_cols=(0, pool.out_w))
-        math = None
-        if values is not None:
-            math = _pool_math(item, values, batch)
-        run = yield env.process(pool_layer(env, fabric, pool, whole, tiling, params, lanes=design.pooling_lanes,
-                                           math=math))
-        if values is not None:
-            values.store(node.name, math.ofm)
-        return run
-    tile = design.tile
-    return (yield env.process(vector_layer(
-        env, fabric, name=node.name, input_elems=[_elements(shape, batch) for shape in node.in_shapes],
+        regions = item.parts or (ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
+                                          out_cols=(0, pool.out_w)),)
+        return {i: env.process(pool_layer(env, group[i].fabric, pool, region, tiling, group[i].params,
+                                          lanes=design.pooling_lanes, math=math))
+                for i, region in enumerate(regions) if not region.is_empty}
+    device, tile = group[0], design.tile
+    return {0: env.process(vector_layer(
+        env, device.fabric, name=node.name, input_elems=[_elements(shape, batch) for shape in node.in_shapes],
         output_elems=_elements(node.out_shape, batch), operations=max(node.elementwise_ops, 1) * batch,
-        lanes=design.pooling_lanes, tile_elems=design.parallelism.tm * tile.tr * tile.tc, params=params)))
-
-
-def _pool_math(item: NodePlan, values: _Values, batch: int) -> PoolMath:
-    """The pool unit's DDR images and window op (an unpadded pool of each window, whose padding
-    the unit fills with the format's minimum for max, zero for average)."""
-    node, pool = item.node, item.node.layer
-    source = values.out[node.inputs[0]]
-    fmt, requant = values.numerics.fmt, values.numerics.requant
-    is_max = pool.kind is PoolKind.MAX
-
-    def window_op(window: np.ndarray) -> np.ndarray:
-        tensor = FixedTensor(window.astype(fmt.storage_dtype), fmt)
-        if is_max:
-            return max_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0)[0].values
-        return avg_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0, requant=requant)[0].values
-
-    ofm = np.zeros((batch, pool.channels, pool.out_h, pool.out_w), dtype=np.int64)
-    return PoolMath(ifm=source.values.astype(np.int64), ofm=ofm, pool=window_op,
-                    pad_value=int(fmt.min_int) if is_max else 0)
+        lanes=design.pooling_lanes, tile_elems=design.parallelism.tm * tile.tr * tile.tc, params=device.params))}

@@ -24,8 +24,8 @@ experiment:
 def test_run_writes_every_file_and_a_valid_chrome_trace(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(_experiment(tmp_path)), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["layers.csv", "report.md", "results.json", "timeline.png",
-                                                    "trace.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".fpgasim-outputs.json", "layers.csv", "report.md",
+                                                    "results.json", "timeline.png", "trace.json"]
     trace = json.loads((out / "trace.json").read_text())
     events = trace["traceEvents"]
     assert {"X", "M"} <= {event["ph"] for event in events}

@@ -19,7 +19,7 @@ from fpgasim.kernels import load_kernel_file
 from fpgasim.mapping.graph_plan import Engine, PlacementError, plan_graph
 from fpgasim.nn import Graph
 from fpgasim.nn.evaluate import synthetic_weights
-from fpgasim.sim.executor import Numerics, execute
+from fpgasim.sim.executor import Numerics, carried_values, execute
 from tests.strategies.graphs import dag_specs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +53,8 @@ def _run(platform_and_designs, specs, placement, batch, *, functional, seed=0):
     plan = plan_graph(graph, platform, designs, placement)
     rng = np.random.default_rng(seed)
     inputs = {node.name: rng.uniform(-1, 1, (batch, *node.out_shape)) for node in plan.graph.inputs}
-    return plan, execute(plan, functional=functional, trace=True, numerics=_numerics(designs), inputs=inputs,
-                         weights=synthetic_weights(plan.graph, seed=seed))
+    values = carried_values(plan, _numerics(designs), inputs, synthetic_weights(plan.graph, seed=seed))
+    return plan, execute(plan, trace=True, values=values if functional else None)
 
 
 @given(specs=dag_specs(max_nodes=6, max_channels=4, max_hw=5), batch=st.integers(1, 2), data=st.data())

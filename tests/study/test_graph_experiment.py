@@ -59,7 +59,7 @@ def test_functional_run_on_three_devices_is_bit_exact_and_traces_every_device_an
     assert ("r1", "fpga1") in crossing and ("add1", "rpi") in crossing and ("r1", "rpi") in crossing
     trace = json.loads((out / "trace.json").read_text())
     processes = {event["args"]["name"] for event in trace["traceEvents"] if event.get("name") == "process_name"}
-    assert {"fpga0", "fpga1", "rpi", "link:fpga0-fpga1", "link:fpga1-rpi"} <= processes
+    assert {"fpga0", "fpga1", "rpi", "link0-1", "link1-2"} <= processes
 
 
 def _mutations() -> dict[str, tuple]:
@@ -123,3 +123,42 @@ def test_bad_input_is_refused_alike_by_validate_and_run(case: str, experiment_fi
     problem = next(line.strip() for line in validated.out.splitlines() if line.startswith("  "))
     assert problem in ran.err + ran.out
     assert re.match(rf".*{re.escape(path.name)}:\d+:\d+: experiment\.", problem), problem
+
+
+def _single_board(document: dict) -> dict:
+    """The graph without its softmax, on one ZCU102 named with board/kernel/memory."""
+    experiment = document["experiment"]
+    experiment["network"]["graph"]["nodes"] = [n for n in experiment["network"]["graph"]["nodes"] if n["name"] != "prob"]
+    for key in ("platform", "placement"):
+        del experiment[key]
+    experiment.update(board="zcu102", kernel="../kernels/superlip-conv-16bit.yaml",
+                      memory={"channel": "ps_ddr4", "burst_bytes": 2048})
+    return document
+
+
+def test_a_graph_named_with_board_kernel_memory_runs_on_that_one_board(experiment_file, tmp_path: Path) -> None:
+    path = experiment_file(_single_board(_document()))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-trace"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["totals"]["bit_exact"] is True and results["transfers"] == []
+    assert {node["device"] for node in results["nodes"]} == {"board0"}
+
+
+def test_a_graph_on_several_boards_without_a_platform_is_refused(experiment_file, tmp_path: Path, capsys) -> None:
+    document = _single_board(_document())
+    document["experiment"]["cluster"] = {"boards": 2, "link": "aurora64b66b_10g"}
+    path = experiment_file(document)
+    assert main(["validate", str(path)]) == 2
+    assert "experiment.cluster.boards: a graph network runs on one board" in capsys.readouterr().out
+
+
+def test_a_comparison_needs_zoo_layer_lists(experiment_file, capsys) -> None:
+    document = _single_board(_document())
+    document["experiment"]["comparison"] = {"scale_out": [{"boards": 2, "topology": "pair"}],
+                                            "networks": [{"graph": {"nodes": []}}]}
+    path = experiment_file(document)
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "experiment.comparison.networks[0]: a comparison network names a zoo layer list" in out
+    assert "experiment.network: a comparison runs a zoo layer list" in out

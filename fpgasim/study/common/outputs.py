@@ -1,9 +1,12 @@
-"""Writing result files so that an interrupted run leaves nothing half-written.
+"""Writing result files so that an interrupted run leaves nothing half-written or stale.
 
-Owns: :class:`OutputSet` — files are rendered to temporary names in the output directory
-and renamed into place only after every file rendered successfully (``os.replace`` is atomic
-on POSIX), and :func:`canonical_json` — the one JSON encoding fpgasim writes
-(``sort_keys=True``, a ``schema_version``, no wall-clock or host data).
+Owns: :func:`check_output_dir` — the checks a command runs on its output folder before it plans
+or simulates (a path fpgasim can create and write, no files it did not write); :class:`OutputSet`
+— files are rendered to temporary names in the output directory and renamed into place only after
+every file rendered successfully (``os.replace`` is atomic on POSIX), replacing the whole set of
+files the previous fpgasim run wrote there (listed in :data:`MANIFEST_NAME`); and
+:func:`canonical_json` — the one JSON encoding fpgasim writes (``sort_keys=True``, a
+``schema_version``, no wall-clock or host data).
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OutputSet", "canonical_json", "RESULTS_SCHEMA_VERSION"]
+from fpgasim.errors import BadArgument
+
+__all__ = ["OutputSet", "canonical_json", "check_output_dir", "RESULTS_SCHEMA_VERSION", "MANIFEST_NAME"]
 
 #: Version of the ``results.json`` layout documented in the README.
 RESULTS_SCHEMA_VERSION = 1
+
+#: The hidden file listing what the last fpgasim run wrote into a folder (the files the next run replaces).
+MANIFEST_NAME = ".fpgasim-outputs.json"
+
+#: Temporary files are ``.<name>.<random>.tmp``; any left in the folder are from a killed run.
+_TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"
+
+#: Foreign files named in a refusal before "and N more".
+_NAMED_MAX = 10
 
 
 def canonical_json(document: dict[str, Any]) -> str:
@@ -26,14 +40,88 @@ def canonical_json(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, indent=2, allow_nan=False) + "\n"
 
 
+def _is_temp(name: str) -> bool:
+    return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)
+
+
+def _previous(directory: Path) -> set[str]:
+    """Names the last fpgasim run in ``directory`` wrote (empty: no manifest, or an unreadable one)."""
+    try:
+        files = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {name for name in files
+            if isinstance(name, str) and name == Path(name).name and name not in {"", ".", ".."}}
+
+
+def _existing_ancestor(directory: Path) -> Path:
+    """``directory`` or its nearest ancestor that exists (as anything)."""
+    path = directory.absolute()
+    while not os.path.lexists(path):
+        path = path.parent
+    return path
+
+
+def _refuse(directory: Path, problem: str) -> BadArgument:
+    return BadArgument(f"output folder {directory}: {problem}")
+
+
+def check_output_dir(directory: Path, *, force: bool = False, keep: Collection[str] = ()) -> None:
+    """Refuse, before anything is planned or simulated, a folder this run could not write or
+    would mix with files fpgasim did not write there. Creates nothing.
+
+    Args:
+        directory: the output folder (need not exist).
+        force: accept files fpgasim did not write (they are left as they are).
+        keep: names in the folder that belong to the caller besides the output set (a sweep's store).
+
+    Raises:
+        BadArgument: the path (or a parent) is a file, a name is longer than the file system allows,
+            the folder cannot be written, or it holds files no fpgasim run wrote (each named).
+    """
+    directory = Path(directory)
+    ancestor = _existing_ancestor(directory)
+    if not ancestor.is_dir():
+        what = "exists and is not a directory" if ancestor == directory.absolute() else f"{ancestor} is a file"
+        raise _refuse(directory, f"{what}; expected a directory (pass another --out)")
+    name_max = os.pathconf(ancestor, "PC_NAME_MAX")
+    for part in directory.absolute().relative_to(ancestor).parts:
+        if len(os.fsencode(part)) > name_max:
+            raise _refuse(directory, f"the name {part[:40]!r}... has {len(os.fsencode(part))} bytes; this file system "
+                                     f"allows at most {name_max}")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}fpgasim-probe.", suffix=_TEMP_SUFFIX, dir=ancestor)
+    except OSError as exc:
+        raise _refuse(directory, f"cannot write into {ancestor} ({exc.strerror})") from None
+    os.close(handle)
+    os.unlink(probe)
+    if force or ancestor != directory.absolute():
+        return
+    ours = _previous(directory) | set(keep) | {MANIFEST_NAME}
+    try:
+        entries = [entry.name for entry in os.scandir(directory)]
+    except OSError as exc:
+        raise _refuse(directory, f"cannot list it ({exc.strerror})") from None
+    foreign = sorted(name for name in entries if name not in ours and not _is_temp(name))
+    if foreign:
+        named = ", ".join(foreign[:_NAMED_MAX]) + (f" and {len(foreign) - _NAMED_MAX} more"
+                                                    if len(foreign) > _NAMED_MAX else "")
+        raise _refuse(directory, f"holds files no fpgasim run wrote there: {named}. A run replaces the folder's "
+                                 "output set; move them away, pass another --out, or pass --force to write beside them")
+
+
 class OutputSet:
     """Collects files to write into one directory and writes them all or none.
+
+    The committed set replaces the previous fpgasim run's set: files that run wrote and this one
+    does not are removed, and temporary files a killed run left behind are deleted. Files fpgasim
+    did not write are left alone (:func:`check_output_dir` refuses them before a command runs).
 
     Usage::
 
         out = OutputSet(Path("results/alexnet"))
         out.add_text("report.md", markdown)
-        out.add_bytes_writer("timeline.png", lambda path: figure.savefig(path))
+        out.add_writer("timeline.png", lambda path: figure.savefig(path))
         out.commit()     # every file appears, or (on any error) none does
     """
 
@@ -58,30 +146,60 @@ class OutputSet:
         return [name for name, _ in self._writers]
 
     def commit(self) -> list[Path]:
-        """Render every file to a temporary name, then rename all into place.
+        """Render every file to a temporary name, then rename all into place and remove the
+        previous run's files that this set does not replace.
+
+        Every byte is written before the first rename; the manifest is first widened to the old
+        and new names, so that a run killed at any moment leaves only files a manifest lists
+        (and temporary files, which the next commit deletes).
 
         Returns:
             The final paths.
 
         Raises:
+            BadArgument: a file could not be written (disk full, permissions); the folder is as it was.
             Whatever a writer raises; then no temporary file is left and no final file changes.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        umask = os.umask(0)
-        os.umask(umask)
+        directory = self.directory
         staged: list[tuple[Path, Path]] = []
+        state, current = "the folder is as it was", MANIFEST_NAME
         try:
-            for name, write in self._writers:
-                handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            for entry in os.scandir(directory):
+                if _is_temp(entry.name) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+            previous = _previous(directory)
+            names = self.names()
+            manifests = [(MANIFEST_NAME, _manifest_writer(previous | set(names))),
+                         (MANIFEST_NAME, _manifest_writer(set(names)))]
+            umask = os.umask(0)
+            os.umask(umask)
+            for current, write in [*self._writers, *manifests]:
+                handle, temp_name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{current}.", suffix=_TEMP_SUFFIX,
+                                                     dir=directory)
                 os.close(handle)
                 temp = Path(temp_name)
-                staged.append((temp, self.directory / name))
+                staged.append((temp, directory / current))
                 write(temp)
                 temp.chmod(0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
-        except BaseException:
+            *files, widened, final = staged
+            state = "the folder holds part of the new files; run again"
+            os.replace(*widened)
+            for temp, path in files:
+                current = path.name
+                os.replace(temp, path)
+            for current in sorted(previous - set(names)):
+                (directory / current).unlink(missing_ok=True)
+            current = MANIFEST_NAME
+            os.replace(*final)
+        except OSError as exc:
+            raise _refuse(directory, f"cannot write {current} ({exc.strerror}); {state}") from None
+        finally:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
-            raise
-        for temp, final in staged:
-            os.replace(temp, final)
-        return [final for _, final in staged]
+        return [path for _, path in files]
+
+
+def _manifest_writer(names: set[str]) -> Callable[[Path], None]:
+    document = {"schema_version": RESULTS_SCHEMA_VERSION, "written_by": "fpgasim", "files": sorted(names)}
+    return lambda path: path.write_text(canonical_json(document), encoding="utf-8")

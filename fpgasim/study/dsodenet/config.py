@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
+from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.fixedpoint import Overflow, Rounding
 from fpgasim.hw import load_board
@@ -131,7 +131,7 @@ class OdeStudy:
     """An ODE study: variants × precisions fit, parameters, accuracy, timing and speedup."""
 
     #: study name (output directory name).
-    name: Str
+    name: DirName
     #: board id or path (relative to this file).
     board: Str
     #: kernel YAML path (relative to this file) or a name in kernels/.

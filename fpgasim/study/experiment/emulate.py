@@ -1,40 +1,39 @@
-"""Run a planned network on the emulator: one SimPy environment, every board, layer by layer.
+"""Run a planned layer list on the graph executor: every board, layer by layer.
 
-Owns: turning a :class:`~fpgasim.study.experiment.setup.RunSetup` into a cluster of boards, cutting each
-layer into the boards' parts (Pb, Pr, Pc, Pm), wiring XFER where boards share an operand,
-running the layers one after another (a layer starts when every board finished the previous
-one and, if the partition changed, the outputs it needs have crossed the links — before the
-pooling layers in between, which run where their input is), the functional data of each layer
-and its bit-exact check (conv: the direct conv kernel; FC: ``ops.linear``; pooling:
-``ops.pool``), and measuring per layer: cycles, bytes, busy time of every resource and the
-emulator's bottleneck label.
+Owns: turning a :class:`~fpgasim.study.experiment.setup.RunSetup` into the executor's plan — the
+boards as a homogeneous platform, each layer a node on every board of its partition (Pb, Pr,
+Pc, Pm) with XFER where boards share an operand, run after the layer before it, with the
+redistribution its partition change causes (before the pooling layers in between, which run
+where their input is) — the functional data of each layer and its bit-exact check (conv: the
+direct conv kernel; FC: ``ops.linear``; pooling: ``ops.pool``), and the per-layer record the
+reports read (cycles, bytes, busy time of every resource, the emulator's bottleneck label).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from fractions import Fraction
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-import simpy
 
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
+from fpgasim.hw.platform import Platform
 from fpgasim.kernels import NumberKind
-from fpgasim.kernels.conv_schedule import count_tiles
-from fpgasim.mapping import Partition
-from fpgasim.nn import Pool, PoolKind
+from fpgasim.mapping.device import FpgaContext
+from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
+from fpgasim.mapping.parts import board_parts, xfer_groups
+from fpgasim.mapping.redistribute import transfers
+from fpgasim.nn import Graph, Pool, PoolKind
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
 from fpgasim.ops.linear import linear_f32, linear_fixed
 from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
-from fpgasim.sim import Clock, TraceRecorder, processed_events
-from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, XferGroup
-from fpgasim.sim.conv_engine import IFM, WEIGHTS, EngineParams, LayerRun, TileMath, conv_layer
-from fpgasim.sim.pool_engine import PoolMath, pool_layer
-from fpgasim.study.experiment.redistribute import transfers
-from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
+from fpgasim.sim import TraceRecorder
+from fpgasim.sim.conv_engine import TileMath
+from fpgasim.sim.executor import execute
+from fpgasim.sim.pool_engine import PoolMath
+from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup
 
-__all__ = ["LayerEmulation", "Emulation", "emulate", "board_parts"]
+__all__ = ["LayerEmulation", "Emulation", "emulate"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,19 +85,6 @@ class Emulation:
     events: int = 0
     #: The part of ``events`` that took a SimPy event id (all but those fired in place).
     events_scheduled: int = 0
-
-
-def _xfer_groups(partition: Partition) -> list[XferGroup]:
-    """Boards that share weights (same channel part) and boards that share inputs (same spatial part)."""
-    groups = []
-    boards = partition.pb * partition.pr * partition.pc * partition.pm
-    if partition.spatial > 1:
-        for m in range(partition.pm):
-            groups.append(XferGroup(WEIGHTS, tuple(i for i in range(boards) if i % partition.pm == m)))
-    if partition.pm > 1:
-        for s in range(partition.spatial):
-            groups.append(XferGroup(IFM, tuple(range(s * partition.pm, (s + 1) * partition.pm))))
-    return groups
 
 
 class _LayerData:
@@ -209,25 +195,6 @@ class _PoolData:
     check = _LayerData.check
 
 
-def _cluster(env: simpy.Environment, setup: RunSetup, clock: Clock, trace: TraceRecorder | None) -> Cluster:
-    spec = setup.experiment.spec
-    design = setup.design
-    widths = {"ifm": design.stream_width_bits.ifm, "weights": design.stream_width_bits.weights,
-              "ofm": design.stream_width_bits.ofm}
-    board = BoardSpec(ddr_bytes_per_s=int(setup.ddr_bytes_per_s), burst_bytes=spec.memory.burst_bytes,
-                      stream_width_bits=widths)
-    link = None
-    if setup.link is not None:
-        # XFER forwards the weight stream's beats: the link carries at most one stream width per cycle.
-        stream_bits_per_s = design.stream_width_bits.weights * int(round(design.clock_mhz * 1e6))
-        rate = min(int(setup.link.effective_gbps * 1e9), stream_bits_per_s)
-        latency_ps = int(round(setup.link.fixed_latency_ns(spec.cluster.cable_length_m) * 1000))
-        link = LinkSpec(effective_bits_per_s=rate, fixed_latency_ps=latency_ps,
-                        packet_bytes=spec.cluster.packet_bytes, fifo_bytes=spec.cluster.fifo_bytes)
-    return Cluster.build(env, boards=setup.boards, board=board, clock=clock, link=link,
-                         topology=str(spec.cluster.topology), trace=trace)
-
-
 def _redistribution_points(setup: RunSetup) -> list[tuple[LayerSetup, list[Pool]] | None]:
     """Where the boards exchange the previous conv's outputs: for each planned layer, None or
     ``(next conv, pools between)``. The exchange happens before the first pool of a conv → pools →
@@ -256,44 +223,68 @@ def _redistribution_points(setup: RunSetup) -> list[tuple[LayerSetup, list[Pool]
     return points
 
 
-def _redistribute(env: simpy.Environment, cluster: Cluster, flows: dict[tuple[int, int], int],
-                  element_bytes: int, layer: str) -> simpy.events.ProcessGenerator:
-    events = [cluster.transfer(src, dst, f"redistribute:{layer}", elems * element_bytes)
-              for (src, dst), elems in flows.items()]
-    yield simpy.AllOf(env, events)
+def _platform(setup: RunSetup) -> Platform:
+    """The run's boards as a platform: ``board0``… cabled as the experiment's topology."""
+    spec = setup.experiment.spec
+    cluster = spec.cluster
+    return Platform.homogeneous(boards=setup.boards, board=setup.board, kernel_path=setup.experiment.resolve(spec.kernel),
+                                memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
+                                topology=str(cluster.topology), link_id=cluster.link if setup.link else None,
+                                link=setup.link, length_m=cluster.cable_length_m, packet_bytes=cluster.packet_bytes,
+                                fifo_bytes=cluster.fifo_bytes)
 
 
-def _busy(cluster: Cluster, before: dict[str, int], runs: dict[int, LayerRun], span_ps: int,
-          unit: str = "compute") -> dict[str, float]:
-    now = _busy_totals(cluster)
-    busy = {name: (now[name] - before.get(name, 0)) / span_ps for name in now}
-    for index, run in sorted(runs.items()):
-        busy[f"board{index}.{unit}"] = run.compute_busy_ps / span_ps
-    return busy
+def _node_plans(setup: RunSetup, graph: Graph) -> tuple[NodePlan, ...]:
+    """Each planned layer as a node of the executor: on every board of its partition, after the
+    layer before it, with the redistribution its partition change causes."""
+    points = _redistribution_points(setup)
+    batch, nbytes = setup.network.batch, setup.element_bytes
+    plans, previous_parts, previous = [], None, None
+    for index, item in enumerate(setup.layers):
+        pool = item.kind is LayerKind.POOL
+        flows: tuple[tuple[str, str, int], ...] = ()
+        if previous_parts is not None and points[index] is not None:
+            target, pools = points[index]
+            moved = transfers(previous_parts, target.layer, board_parts(target.layer, batch, target.partition), pools)
+            flows = tuple((f"board{src}", f"board{dst}", elems * nbytes) for (src, dst), elems in moved.items())
+        parts = tuple(item.regions) if pool else tuple(board_parts(item.layer, batch, item.partition))
+        if not pool:
+            previous_parts = list(parts)
+        plans.append(NodePlan(
+            node=graph.node(item.layer.name), device="board0", engine=Engine.VECTOR if pool else Engine.MAC_ARRAY,
+            conv=None if pool else item.layer, tiling=item.tiling, analytical_cycles=item.analytical.cycles,
+            devices=tuple(f"board{i}" for i in range(len(parts))), parts=parts,
+            xfer=() if pool else tuple(xfer_groups(item.partition)),
+            after=() if previous is None else (previous,), redistribution=flows))
+        previous = item.layer.name
+    return tuple(plans)
 
 
-def _busy_totals(cluster: Cluster) -> dict[str, int]:
-    totals = {}
-    for fabric in cluster.fabrics:
-        totals[fabric.ddr.name] = fabric.ddr.busy_ps()
-        for port in fabric.ports.values():
-            totals[port.name] = port.busy_ps()
-    totals.update(cluster.link_busy_ps())
-    return totals
+class _LayerTable:
+    """Functional mode of a layer list: each layer checked on its own seeded data (drawn in layer
+    order from one generator), the data between layers timed, not carried."""
 
+    def __init__(self, setup: RunSetup, rng: np.random.Generator):
+        self.setup, self.rng = setup, rng
+        self.layers = {item.layer.name: item for item in setup.layers}
+        self.data: dict[str, _LayerData | _PoolData] = {}
 
-def _ddr_bytes(cluster: Cluster) -> tuple[int, int]:
-    read = written = 0
-    for fabric in cluster.fabrics:
-        for stats in fabric.ddr.stats().values():
-            read += stats.bytes_read
-            written += stats.bytes_written
-    return read, written
+    def begin(self, item: NodePlan) -> TileMath | PoolMath:
+        layer = self.layers[item.node.name]
+        maker = _PoolData if layer.kind is LayerKind.POOL else _LayerData
+        data = self.data[item.node.name] = maker(self.setup, layer, self.rng)
+        return data.math()
+
+    def end(self, item: NodePlan, math: TileMath | PoolMath) -> tuple[bool, float, int]:
+        data = self.data.pop(item.node.name)
+        exact, error = data.check()
+        return exact, error, data.overflows
 
 
 def emulate(setup: RunSetup, *, functional: bool, trace: bool,
             progress: Callable[[str], None] | None = None) -> Emulation:
-    """Run every planned layer (conv, FC, pooling) on the emulated cluster.
+    """Run every planned layer (conv, FC, pooling) on the emulated boards, one after another,
+    with the graph executor.
 
     Args:
         setup: the resolved plan.
@@ -301,82 +292,23 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
         trace: record a timeline (Chrome trace, Gantt chart).
         progress: called with each layer's name when it starts.
     """
-    env = simpy.Environment()
-    clock = Clock(Fraction(setup.design.clock_mhz).limit_denominator(10**6) * 10**6)
-    recorder = TraceRecorder() if trace else None
-    cluster = _cluster(env, setup, clock, recorder)
-    params = EngineParams(clock=clock, pipeline_depth_cycles=setup.design.pipeline_depth_cycles,
-                          element_bytes=setup.element_bytes, dma_chunk_bytes=setup.experiment.spec.memory.burst_bytes)
-    rng = np.random.default_rng(setup.experiment.spec.seed)
-    result = Emulation(trace=recorder)
-
-    points = _redistribution_points(setup)
+    graph = Graph.from_network(setup.network)
+    platform = _platform(setup)
+    context = FpgaContext(device_id="board0", board=setup.board, design=setup.design,
+                          ddr_bytes_per_s=setup.ddr_bytes_per_s, burst_bytes=setup.experiment.spec.memory.burst_bytes,
+                          rates=setup.rates, bounds=setup.bounds)
+    plan = GraphPlan(graph=graph, platform=platform,
+                     fpgas={device.id: replace(context, device_id=device.id) for device in platform.devices},
+                     nodes=_node_plans(setup, graph), word_bits=setup.design.precision.word_bits)
+    values = _LayerTable(setup, np.random.default_rng(setup.experiment.spec.seed)) if functional else None
+    run = execute(plan, trace=trace, values=values, progress=progress)
     batch = setup.network.batch
-
-    def start_procs(item: LayerSetup, data) -> dict[int, simpy.events.Process]:
-        """Each board's process for ``item`` (key: board index; boards with nothing to do idle)."""
-        if item.kind is LayerKind.POOL:
-            lanes = setup.design.pooling_lanes
-            return {i: env.process(pool_layer(env, cluster.fabrics[i], item.layer, region, item.pool_tiling(), params,
-                                              lanes=lanes, math=data.math() if data else None))
-                    for i, region in enumerate(item.regions) if not region.is_empty}
-        parts = board_parts(item.layer, batch, item.partition)
-        loaders: list[dict] = [{} for _ in parts]
-        tiling = item.schedule_tiling()
-        for group in _xfer_groups(item.partition):
-            # XFER exchanges tile k for tile k: only boards that walk the same number of
-            # steps can share (uneven parts read the whole operand themselves).
-            if len({count_tiles(item.layer, parts[board], tiling) for board in group.members}) == 1:
-                for board in group.members:
-                    loaders[board][group.operand] = cluster.xfer_loader(board, group, params, item.layer.name)
-        return {i: env.process(conv_layer(env, cluster.fabrics[i], item.layer, part, tiling, params,
-                                          math=data.math() if data else None, loaders=loaders[i]))
-                for i, part in enumerate(parts) if not part.is_empty}
-
-    def run_layers() -> simpy.events.ProcessGenerator:
-        previous_parts = None
-        for index, item in enumerate(setup.layers):
-            if progress is not None:
-                progress(item.layer.name)
-            pool = item.kind is LayerKind.POOL
-            if functional:
-                data = _PoolData(setup, item, rng) if pool else _LayerData(setup, item, rng)
-            else:
-                data = None
-            moved_start, moved_bytes = env.now, cluster.link_bytes()
-            if previous_parts is not None and points[index] is not None:
-                target, pools = points[index]
-                flows = transfers(previous_parts, target.layer, board_parts(target.layer, batch, target.partition),
-                                  pools)
-                if flows:
-                    yield env.process(_redistribute(env, cluster, flows, params.element_bytes, target.layer.name))
-            if not pool:
-                previous_parts = board_parts(item.layer, batch, item.partition)
-            redistribution = (clock.cycles_between(moved_start, env.now), cluster.link_bytes() - moved_bytes)
-            before_busy, before_bytes, before_link = _busy_totals(cluster), _ddr_bytes(cluster), cluster.link_bytes()
-            start = env.now
-            procs = start_procs(item, data)
-            done = yield simpy.AllOf(env, list(procs.values()))
-            span = max(env.now - start, 1)
-            busy = _busy(cluster, before_busy, {i: done[p] for i, p in procs.items()}, span,
-                         unit="pool" if pool else "compute")
-            read, written = _ddr_bytes(cluster)
-            exact, error = data.check() if data else (None, None)
-            result.layers.append(LayerEmulation(
-                name=item.layer.name, cycles=clock.cycles_between(start, env.now),
-                macs=item.layer.macs * batch,
-                ddr_read_bytes=read - before_bytes[0], ddr_write_bytes=written - before_bytes[1],
-                link_bytes=cluster.link_bytes() - before_link, busy=busy,
-                bottleneck=max(sorted(busy), key=lambda name: busy[name]),
-                redistribution_cycles=redistribution[0], redistribution_bytes=redistribution[1],
-                bit_exact=exact, max_abs_error=error, overflows=data.overflows if data else None))
-        result.total_ps = env.now
-
-    env.process(run_layers())
-    env.run()
-    result.events_scheduled = next(env._eid)  # noqa: SLF001 - SimPy's event id counter
-    result.events = processed_events(env)
-    if len(result.layers) != len(setup.layers):
-        stuck = setup.layers[len(result.layers)].layer.name
-        raise RuntimeError(f"emulation stopped in layer {stuck}: its processes wait on each other (a bug)")
+    result = Emulation(trace=run.trace, total_ps=run.total_ps, events=run.events, events_scheduled=run.events_scheduled)
+    for item, node in zip(setup.layers, run.nodes, strict=True):
+        result.layers.append(LayerEmulation(
+            name=node.name, cycles=node.cycles, macs=item.layer.macs * batch, ddr_read_bytes=node.ddr_read_bytes,
+            ddr_write_bytes=node.ddr_write_bytes, link_bytes=node.link_bytes, busy=node.busy,
+            bottleneck=node.bottleneck, redistribution_cycles=node.redistribution_cycles,
+            redistribution_bytes=node.redistribution_bytes, bit_exact=node.bit_exact,
+            max_abs_error=node.max_abs_error, overflows=node.overflows))
     return result

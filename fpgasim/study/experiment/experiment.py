@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from fpgasim.config import Bool, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
+from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
 from fpgasim.study.common.documents import check_data
@@ -211,7 +211,8 @@ class PlacementSpec:
 class Experiment:
     """One run: network × board(s) × kernel design × plan — or network × platform × placement."""
 
-    name: Str
+    #: the output folder's name (``results/<name>``).
+    name: DirName
     description: Str | None = None
     network: NetworkRef
     #: board id in the library or a path relative to the experiment file (with ``kernel`` and
@@ -266,9 +267,13 @@ def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
                                                              "board, kernel and memory)"))
         if spec.placement is not None:
             problems.append(doc.problem(("experiment", "placement"), "a placement needs a `platform`"))
-        if spec.network.graph is not None:
-            problems.append(doc.problem(("experiment", "network", "graph"), "a graph runs on a `platform` (with a "
-                                                                            "`placement`); give one"))
+        if spec.comparison is not None:
+            for index, network in enumerate(spec.comparison.networks):
+                if network.zoo is None:
+                    problems.append(doc.problem(("experiment", "comparison", "networks", index),
+                                                "a comparison network names a zoo layer list (`zoo:`)"))
+            if spec.network.zoo is None:
+                problems.append(doc.problem(("experiment", "network"), "a comparison runs a zoo layer list (`zoo:`)"))
     else:
         for key in ("board", "kernel", "memory"):
             if getattr(spec, key) is not None:

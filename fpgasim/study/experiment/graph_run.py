@@ -1,7 +1,8 @@
 """Experiments on a platform: a network graph placed on devices, planned, executed and reported.
 
 Owns the path of an experiment with a ``platform:`` section: build the graph (a zoo network or a
-``network.graph`` written node by node), the platform (hw), every FPGA device's kernel design,
+``network.graph`` written node by node), the platform (hw; a graph network named with
+``board``/``kernel``/``memory`` runs on that one board), every FPGA device's kernel design,
 and the plan (mapping) — turning every refusal of the graph builder, the platform loader or the
 planner into a located :class:`~fpgasim.errors.ConfigError` (file, line, key) — then run it on
 the graph executor (sim) and write ``report.md``, ``nodes.csv``, ``results.json`` and, with a
@@ -27,11 +28,12 @@ from fpgasim.nn import zoo_network
 from fpgasim.nn.evaluate import synthetic_weights
 from fpgasim.nn.graph import Graph, GraphError, NodeSpec
 from fpgasim.sim.clock import PS_PER_S
-from fpgasim.sim.executor import GraphEmulation, Numerics, execute
+from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
 from fpgasim.study.common.trace_output import trace_to_write
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
+from fpgasim.study.experiment.setup import resolve_board
 from fpgasim.study.protocol import Limits
 
 __all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run"]
@@ -102,8 +104,9 @@ def _designs(loaded: LoadedExperiment, platform: Platform) -> dict[str, TiledCon
             continue
         design = load_kernel_file(device.kernel_path)
         if not isinstance(design, TiledConvDesign):
+            where = ("experiment", "platform", "devices", index, "kernel") if loaded.spec.platform else ("experiment", "kernel")
             raise ConfigError([loaded.document.problem(
-                ("experiment", "platform", "devices", index, "kernel"),
+                where,
                 f"kernel type {design.type} cannot run graph nodes; expected tiled_conv")])
         designs[device.id] = design
     return designs
@@ -118,6 +121,29 @@ def _numerics(designs: dict[str, TiledConvDesign]) -> Numerics | None:
     return None
 
 
+def _platform(loaded: LoadedExperiment) -> tuple[Platform, dict[str, str], str | None]:
+    """The platform with the placement: the experiment's own, or — for a graph network named with
+    ``board``/``kernel``/``memory`` — that one board running every node."""
+    spec = loaded.spec
+    if spec.platform is not None:
+        platform = load_platform_section(loaded.document, ("experiment", "platform"), loaded.path.parent)
+        return platform, dict(spec.placement.nodes), spec.placement.default
+    if spec.cluster.boards != 1:
+        raise ConfigError([loaded.document.problem(
+            ("experiment", "cluster", "boards"),
+            f"a graph network runs on one board with `board`/`kernel`/`memory` (got boards={spec.cluster.boards}); "
+            "for several devices give a `platform` and a `placement`")])
+    board = resolve_board(loaded)
+    try:
+        board.memory_channel(spec.memory.channel)
+    except (BadArgument, KeyError) as exc:
+        raise ConfigError([loaded.document.problem(("experiment", "memory", "channel"), str(exc))]) from None
+    platform = Platform.homogeneous(boards=1, board=board, kernel_path=loaded.resolve(spec.kernel),
+                                    memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
+                                    topology=str(spec.cluster.topology))
+    return platform, {}, platform.devices[0].id
+
+
 def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
     """Load the graph, the platform and the designs, and plan every node (no simulation).
 
@@ -127,13 +153,15 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
     """
     spec = loaded.spec
     graph = _graph(loaded)
-    platform = load_platform_section(loaded.document, ("experiment", "platform"), loaded.path.parent)
+    platform, placement, default = _platform(loaded)
     designs = _designs(loaded, platform)
-    placement = spec.placement
     try:
-        plan = plan_graph(graph, platform, designs, placement.nodes, default=placement.default)
+        plan = plan_graph(graph, platform, designs, placement, default=default)
     except PlacementError as exc:
-        path = ("experiment", "placement") + (("nodes", exc.node) if exc.node in placement.nodes else ())
+        located = spec.placement is not None
+        path = ("experiment", "placement") if located else ("experiment", "network")
+        if located and exc.node in placement:
+            path += ("nodes", exc.node)
         raise ConfigError([loaded.document.problem(path, str(exc))]) from None
     numerics = _numerics(designs)
     if spec.mode is Mode.FUNCTIONAL and numerics is None:
@@ -151,13 +179,12 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     if functional and setup.numerics is None:
         raise BadArgument("functional mode on a platform needs a fixed-point design on an FPGA device")
     graph = setup.plan.graph
-    inputs = weights = None
+    values = None
     if functional:
         rng = np.random.default_rng(spec.seed)
         inputs = {node.name: rng.uniform(-1.0, 1.0, size=(graph.batch, *node.out_shape)) for node in graph.inputs}
-        weights = synthetic_weights(graph, seed=spec.seed)
-    emulation = execute(setup.plan, functional=functional, trace=trace, numerics=setup.numerics, inputs=inputs,
-                        weights=weights, progress=progress)
+        values = carried_values(setup.plan, setup.numerics, inputs, synthetic_weights(graph, seed=spec.seed))
+    emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
     return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
 
 

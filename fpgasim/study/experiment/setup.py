@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.hw import Board, LinkType, load_board, load_dsp_types, load_link_types
+from fpgasim.hw import Board, LinkType, is_board_path, load_board, load_dsp_types, load_link_types
 from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.kernels.conv_schedule import ConvPart
@@ -28,9 +28,10 @@ from fpgasim.mapping import (
 from fpgasim.nn import ZOO, Conv2d, Linear, Network, Pool, zoo_network
 from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
-from fpgasim.study.experiment.redistribute import needed_input, through_pools
+from fpgasim.mapping.parts import board_parts
+from fpgasim.mapping.redistribute import needed_input, through_pools
 
-__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "board_parts", "linear_as_conv",
+__all__ = ["LayerKind", "LayerSetup", "RunSetup", "build_setup", "resolve_board", "linear_as_conv",
            "element_bytes"]
 
 
@@ -83,27 +84,6 @@ class LayerSetup:
         return PoolTiling(channels=t.tm, rows=t.tr, cols=t.tc)
 
 
-def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
-    """The ``index``-th of ``parts`` contiguous pieces of [lo, hi), ⌈n/parts⌉ each (last shorter)."""
-    size = -(-(hi - lo) // parts)
-    return (min(lo + index * size, hi), min(lo + (index + 1) * size, hi))
-
-
-def board_parts(layer: Conv2d, batch: int, partition: Partition) -> list[ConvPart]:
-    """Each board's output region; board index = ((b·Pr + r)·Pc + c)·Pm + m."""
-    whole = ConvPart.whole(layer, batch=batch)
-    parts = []
-    for b in range(partition.pb):
-        for r in range(partition.pr):
-            for c in range(partition.pc):
-                for m in range(partition.pm):
-                    parts.append(ConvPart(batch=_split(*whole.batch, partition.pb, b),
-                                          out_rows=_split(*whole.out_rows, partition.pr, r),
-                                          out_cols=_split(*whole.out_cols, partition.pc, c),
-                                          out_ch=_split(*whole.out_ch, partition.pm, m)))
-    return parts
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunSetup:
     """Everything one run needs, resolved and checked."""
@@ -143,9 +123,10 @@ def _network(loaded: LoadedExperiment) -> Network:
         raise ConfigError([loaded.document.problem(key, str(exc))]) from None
 
 
-def _board(loaded: LoadedExperiment) -> Board:
+def resolve_board(loaded: LoadedExperiment) -> Board:
+    """The board the experiment names: a library id or a path relative to the experiment file."""
     name = loaded.spec.board
-    if "/" in name or name.endswith((".yaml", ".yml")):
+    if is_board_path(name):
         return load_board(loaded.resolve(name))
     try:
         return load_board(name)
@@ -262,7 +243,7 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
         DoesNotFit: the kernel design does not fit the board (before any simulation).
     """
     spec = loaded.spec
-    board = _board(loaded)
+    board = resolve_board(loaded)
     design = load_kernel_file(loaded.resolve(spec.kernel))
     if not isinstance(design, TiledConvDesign):
         raise ConfigError([loaded.document.problem(("experiment", "kernel"),

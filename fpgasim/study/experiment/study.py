@@ -91,7 +91,7 @@ class ExperimentStudy:
         """The run's setup, every configuration of the comparison, or the graph placed on the
         platform; board-list runs are refused when their estimated cost is beyond ``limits``
         (:mod:`~fpgasim.study.experiment.guards`)."""
-        if loaded.spec.platform is not None:
+        if loaded.spec.platform is not None or loaded.spec.network.zoo is None:
             return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
             comparison = plan_comparison(loaded)

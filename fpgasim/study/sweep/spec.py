@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fpgasim.config import NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml
+from fpgasim.config import DirName, NonNegInt, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, ConfigError, Problem
 from fpgasim.kernels.loader import KERNELS_DIR
 from fpgasim.study.common.documents import data_key_problem
@@ -105,7 +105,8 @@ class Recheck:
 class Sweep:
     """A design-space sweep."""
 
-    name: Str
+    #: the output folder's name (``results/sweeps/<name>``).
+    name: DirName
     description: Str | None = None
     #: the base study document (relative to the sweep file) …
     base: Str | None = None

@@ -129,12 +129,16 @@ class SweepStore:
         :func:`file_sha256` of the same inputs, to compare a store that hashed bytes).
 
         Raises:
-            BadArgument: the store was made from different inputs or another fpgasim version
-                (names each difference and how to start a new store), or is not a sweep store.
+            BadArgument: the store cannot be opened, was made from different inputs or another
+                fpgasim version (names each difference and how to start a new store), or is not a
+                sweep store.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = _connect(path, read_only=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = _connect(path, read_only=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise BadArgument(f"{path}: cannot open the sweep store ({exc}); pass another --out directory") from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")

@@ -6,8 +6,9 @@ Owns: :func:`prepare_sweep` (load, expand, prune, hash inputs — nothing is wri
 1. load the sweep and hash the parsed content of every file it reads; a store of other inputs is
    refused here, and a store whose last run of these inputs finished (reports in place) ends
    the command here, reading nothing else;
-2. expand and validate every point, apply constraints, resolve the re-check marks, connect to
-   the executor (an unreachable Dask scheduler fails here), open the store;
+2. expand and validate every point, apply constraints, resolve the re-check marks, check the
+   output folder (writable, nothing fpgasim did not write unless ``force``), connect to the
+   executor (an unreachable Dask scheduler fails here), open the store;
 3. analytical pass over every point not yet stored (each result durable when reported);
 4. emulator pass over the top-k points by ``recheck.rank_by`` and the marked points;
 5. reports (CSV, JSON, Pareto table and PNG, best design per layer, re-check table).
@@ -24,6 +25,7 @@ import numpy as np
 
 from fpgasim.errors import ConfigError
 from fpgasim.hw.library import boards_dir
+from fpgasim.study.common.outputs import check_output_dir
 from fpgasim.study.sweep.evaluate import Fidelity, PointResult, PointTask, Status, evaluate_point
 from fpgasim.study.sweep.exec import Evaluator, make_executor
 from fpgasim.study.sweep.points import SweepPoint, apply_constraints, expand_points, point_key, referenced_files
@@ -32,6 +34,10 @@ from fpgasim.study.sweep.spec import MAXIMISE, LoadedSweep, load_sweep
 from fpgasim.study.sweep.store import STORE_NAME, SweepStore, build_manifest, content_sha256, file_sha256
 
 __all__ = ["PreparedSweep", "SweepOutcome", "prepare_sweep", "run_sweep", "default_out_dir", "Progress"]
+
+#: What a sweep folder holds besides its reports: the store (and SQLite's side files) and the
+#: kernel variants of its points.
+SWEEP_FILES = (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", f"{STORE_NAME}-journal", "inputs")
 
 #: ``progress(phase, done, total)``; phase is ``analytical`` or ``emulated``.
 Progress = Callable[[str, int, int], None]
@@ -182,7 +188,7 @@ def _run_phase(executor, evaluate: Evaluator, store: SweepStore, tasks: list[Poi
 
 def run_sweep(path: str | Path, *, out_dir: Path | None = None, workers: int | None = None,
               scheduler: str | None = None, evaluate: Evaluator = evaluate_point,
-              progress: Progress | None = None, recheck: bool = True) -> SweepOutcome:
+              progress: Progress | None = None, recheck: bool = True, force: bool = False) -> SweepOutcome:
     """Run (or resume) a sweep and write its reports.
 
     Args:
@@ -192,13 +198,14 @@ def run_sweep(path: str | Path, *, out_dir: Path | None = None, workers: int | N
         evaluate: the evaluator run for every task (default :func:`evaluate_point`).
         progress: called as ``progress(phase, done, total)`` while running.
         recheck: run the emulator pass (top-k and marked points).
+        force: accept files in ``out_dir`` that fpgasim did not write (they are kept).
 
     Returns:
         :class:`SweepOutcome`.
 
     Raises:
-        ConfigError, BadArgument: bad input (nothing written), a store holding other inputs,
-            an unreachable scheduler.
+        ConfigError, BadArgument: bad input (nothing written), an output folder that cannot be
+            written or holds foreign files, a store holding other inputs, an unreachable scheduler.
     """
     loaded = load_sweep(path)
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(loaded)
@@ -209,6 +216,7 @@ def run_sweep(path: str | Path, *, out_dir: Path | None = None, workers: int | N
             and all((out_dir / name).is_file() for name in finished["files"]):
         return _finished_outcome(out_dir, finished)
     prepared = _prepare(loaded, manifest["inputs"])
+    check_output_dir(out_dir, force=force, keep=SWEEP_FILES)
     executor = make_executor(workers=workers, scheduler=scheduler)
     try:
         store = SweepStore.open(out_dir / STORE_NAME, manifest, byte_inputs=byte_inputs)

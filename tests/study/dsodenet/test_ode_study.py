@@ -154,7 +154,7 @@ def test_end_to_end_small_study(tmp_path: Path) -> None:
     path = _write(tmp_path)
     results = run_ode_study(path, tmp_path / "out")
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["accuracy.png", "report.md", "results.json"]
+    assert files == [".fpgasim-outputs.json", "accuracy.png", "report.md", "results.json"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "54.2-79.8 %" in report and "27.9x" in report and "| ds |" in report
     variants = {v["variant"]: v for v in results["parameters"]["variants"]}

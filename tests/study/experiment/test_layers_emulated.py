@@ -8,10 +8,11 @@ import pytest
 
 from fpgasim.errors import ConfigError
 from fpgasim.study.experiment.experiment import Mode, load_experiment
-from fpgasim.study.experiment.redistribute import needed_input, through_pools
+from fpgasim.mapping.redistribute import needed_input, through_pools
 from fpgasim.study.experiment.report import run_markdown
 from fpgasim.study.experiment.runner import run_experiment, run_loaded
-from fpgasim.study.experiment.setup import LayerKind, board_parts, build_setup, linear_as_conv
+from fpgasim.mapping.parts import board_parts
+from fpgasim.study.experiment.setup import LayerKind, build_setup, linear_as_conv
 from fpgasim.nn import Linear
 
 TINY = "{zoo: tiny_cnn, batch: 2}"

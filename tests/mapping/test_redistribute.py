@@ -2,8 +2,8 @@
 
 from fpgasim.mapping import Partition
 from fpgasim.nn import Conv2d, Pool, PoolKind
-from fpgasim.study.experiment.emulate import board_parts
-from fpgasim.study.experiment.redistribute import Region, needed_input, through_pools, transfers
+from fpgasim.mapping.parts import board_parts
+from fpgasim.mapping.redistribute import Region, needed_input, through_pools, transfers
 
 A = Conv2d(name="a", in_channels=3, out_channels=4, in_h=8, in_w=8, kernel=3, padding=1)
 B = Conv2d(name="b", in_channels=4, out_channels=6, in_h=8, in_w=8, kernel=3, padding=1)
