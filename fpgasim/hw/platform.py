@@ -53,15 +53,16 @@ class FpgaDevice:
     Attributes:
         id: the device id in the platform.
         board: the board.
-        kernel_path: the kernel design file, resolved.
         memory_channel: id of the board's memory channel the engine's streams use.
+        kernel_path: the kernel design file, resolved (None: the design is given in memory, as
+            a sweep point's is).
         burst_bytes: DDR transaction granularity, bytes.
     """
 
     id: str
     board: Board
-    kernel_path: Path
     memory_channel: str
+    kernel_path: Path | None = None
     burst_bytes: int = DEFAULT_BURST_BYTES
 
 

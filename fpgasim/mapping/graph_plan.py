@@ -41,8 +41,11 @@ class Engine(StrEnum):
     VECTOR = "vector"
     #: no work: the node only relabels its input (flatten, reshape, transpose, channel slice).
     RELABEL = "relabel"
-    #: a compute device's software, timed by its throughput model.
+    #: a compute device's software, timed by its throughput model (or the caller's ``duration_ps``).
     SOFTWARE = "software"
+    #: the dsODENet engine of an FPGA device without a tiled-conv design (its DDR channel and host
+    #: port); the caller describes the work (``work``: a ``fpgasim.sim.ode_engine.OdeWork``).
+    ODE = "ode"
 
 
 #: Ops each engine of an FPGA device with a tiled-conv design runs (sigmoid, SiLU and softmax
@@ -85,6 +88,10 @@ class NodePlan:
             each to its device.
         redistribution: (source device, destination device, bytes) that cross the links before
             it runs, because its partition differs from its producer's.
+        duration_ps: software only: the time a caller's own model gives the node (None: the
+            compute device's throughput model times it).
+        work: the work of an engine the caller describes (``Engine.ODE``: an
+            ``fpgasim.sim.ode_engine.OdeWork``; typed loosely because ``mapping`` sits below ``sim``).
     """
 
     node: Node
@@ -98,6 +105,8 @@ class NodePlan:
     xfer: tuple[XferGroup, ...] = ()
     after: tuple[str, ...] | None = None
     redistribution: tuple[tuple[str, str, int], ...] = ()
+    duration_ps: int | None = None
+    work: object | None = None
 
     @property
     def group(self) -> tuple[str, ...]:

@@ -10,7 +10,8 @@ from fpgasim.nn.odenet import (
     param_reduction, param_rows,
 )
 from fpgasim.nn.zoo import (
-    PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, ZOO, AlexNetShapes, Builder, alexnet_conv, tiny_cnn, vgg16_conv, zoo_network,
+    GRAPH_NAMES, PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, ZOO, AlexNetShapes, Builder, alexnet_conv, tiny_cnn, vgg16_conv, zoo_graph,
+    zoo_network,
 )
 
 __all__ = [
@@ -18,7 +19,7 @@ __all__ = [
     "DscBlock", "OdeBlock", "OdeSolver", "Network", "LAYER_TYPES",
     "Graph", "GraphError", "Node", "NodeSpec", "Attrs", "Op", "OpDef", "OPS",
     "AlexNetShapes", "alexnet_conv", "vgg16_conv", "tiny_cnn", "PER_GROUP_TABLE", "SUPERLIP_DSE_TABLE",
-    "ZOO", "Builder", "zoo_network",
+    "ZOO", "GRAPH_NAMES", "Builder", "zoo_network", "zoo_graph",
     "DscScope", "LayerRole", "OdeNetSpec", "odenet", "ODENET_VARIANTS", "odenet_variant", "ParamRow",
     "param_rows", "core_params", "param_reduction", "layer_role",
 ]

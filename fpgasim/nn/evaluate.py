@@ -2,7 +2,8 @@
 
 Owns :class:`NodeWeights`, :func:`synthetic_weights` (deterministic He-normal weights),
 :func:`evaluate_ref`, :func:`evaluate_fixed` and :func:`compute_node_fixed` — the single-node
-fixed-point step that both :func:`evaluate_fixed` and the emulator's functional mode call.
+fixed-point step that both :func:`evaluate_fixed` and the emulator's functional mode call — and
+:func:`agreement` (logit SNR and top-1 agreement of an output against a float reference).
 Tensors are (N, C, H, W) with N = the graph's batch. Composite nodes (``dsc``, ``ode``) are not
 evaluated here: evaluate :meth:`~fpgasim.nn.Graph.expand`'s graph (DSC) or the ODE kernels of
 :mod:`fpgasim.ops.ode`. In fixed point every node's output is in ``requant.out``; weights and
@@ -33,7 +34,8 @@ from fpgasim.ops.pool import (
     max_pool2d_ref,
 )
 
-__all__ = ["NodeWeights", "synthetic_weights", "evaluate_ref", "evaluate_fixed", "compute_node_fixed"]
+__all__ = ["NodeWeights", "synthetic_weights", "evaluate_ref", "evaluate_fixed", "compute_node_fixed", "Agreement",
+           "agreement"]
 
 #: Half-width of the uniform distribution of synthetic biases.
 SYNTHETIC_BIAS_RANGE = 0.1
@@ -41,7 +43,8 @@ SYNTHETIC_BIAS_RANGE = 0.1
 
 @dataclass(frozen=True, slots=True, eq=False)
 class NodeWeights:
-    """Real (float64) weights of one node: ``weight`` shaped as the op's kernel expects, ``bias`` (M,)."""
+    """Real (float64) weights of one node: ``weight`` shaped as the op's kernel expects (``affine``:
+    the per-channel scale, (C,)), ``bias`` (M,)."""
 
     weight: np.ndarray | None
     bias: np.ndarray | None
@@ -81,6 +84,14 @@ def _linear_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
     return linear_ref(x.reshape(x.shape[0], -1), w.weight, w.bias).reshape(x.shape[0], -1, 1, 1)
 
 
+def _per_channel(values: np.ndarray) -> np.ndarray:
+    return values.reshape(1, -1, 1, 1)
+
+
+def _affine_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
+    return xs[0] * _per_channel(w.weight) + _per_channel(w.bias)
+
+
 def _relabel(node: Node, x: np.ndarray) -> np.ndarray:
     """flatten / reshape / transpose / slice of a stored array (same values, new layout)."""
     if node.op is Op.SLICE:
@@ -101,6 +112,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.POOL: lambda n, xs, w: (max_pool2d_ref if n.attrs["kind"] == "max" else avg_pool2d_ref)(xs[0], **_window(n)),
     Op.GLOBAL_POOL: lambda n, xs, w: (ew.global_max_pool2d_ref if n.attrs["kind"] == "max"
                                       else global_avg_pool2d_ref)(xs[0]),
+    Op.AFFINE: _affine_ref,
     Op.ADD: lambda n, xs, w: ew.add_ref(*xs),
     Op.MUL: lambda n, xs, w: ew.mul_ref(*xs),
     Op.CONCAT: lambda n, xs, w: ew.concat_ref(xs),
@@ -174,6 +186,12 @@ def _linear_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requanti
     return FixedTensor(y.values.reshape(x.shape[0], -1, 1, 1), y.fmt)
 
 
+def _affine_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requantizer) -> FixedTensor:
+    """Scale, requantise, then shift (each step as ``mul``/``add`` do it)."""
+    scale, shift = (FixedTensor(_per_channel(t.values), t.fmt) for t in w)
+    return ew.add_fixed(ew.mul_fixed(xs[0], scale, requant=requant)[0], shift, requant=requant)[0]
+
+
 _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], FixedTensor]] = {
     Op.INPUT: lambda n, xs, w, rq: xs[0],
     Op.CONV: lambda n, xs, w, rq: conv2d_fixed(xs[0], *w, stride=n.attrs["stride"], padding=n.attrs["padding"],
@@ -185,6 +203,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.POOL: _pool_fixed,
     Op.GLOBAL_POOL: lambda n, xs, w, rq: (ew.global_max_pool2d_fixed(xs[0]) if n.attrs["kind"] == "max"
                                           else global_avg_pool2d_fixed(xs[0], requant=rq))[0],
+    Op.AFFINE: _affine_fixed,
     Op.ADD: lambda n, xs, w, rq: ew.add_fixed(*xs, requant=rq)[0],
     Op.MUL: lambda n, xs, w, rq: ew.mul_fixed(*xs, requant=rq)[0],
     Op.CONCAT: lambda n, xs, w, rq: ew.concat_fixed(xs, requant=rq)[0],
@@ -251,3 +270,33 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
         w = weights.get(node.name) if node.opdef.weight_shape is not None else None
         out[node.name] = compute_node_fixed(node, xs, w, fmt=fmt, requant=requant)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """How close a network output is to a float reference.
+
+    Attributes:
+        snr_db: 10·log10(Σ ref² / Σ (out − ref)²) over all logits; ``inf`` when they are equal.
+        top1: fraction of samples whose arg-max class is the reference's.
+    """
+
+    snr_db: float
+    top1: float
+
+
+def agreement(reference: np.ndarray, output: np.ndarray) -> Agreement:
+    """The :class:`Agreement` of ``output`` with ``reference``, both (N, …) with samples along axis 0.
+
+    Raises:
+        ShapeError: the shapes differ.
+    """
+    ref, out = np.asarray(reference, np.float64), np.asarray(output, np.float64)
+    if ref.shape != out.shape or ref.ndim < 1:
+        raise ShapeError(f"agreement: output shape {out.shape} and reference shape {ref.shape}: expected the same "
+                         "(N, ...) shape")
+    noise = float(np.sum((out - ref) ** 2))
+    snr = float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref**2)) / noise)
+    flat_ref, flat_out = ref.reshape(len(ref), -1), out.reshape(len(out), -1)
+    top1 = float(np.mean(flat_ref.argmax(axis=1) == flat_out.argmax(axis=1)))
+    return Agreement(snr, top1)

@@ -10,7 +10,7 @@ work. Shape inference raises :class:`~fpgasim.errors.BadArgument` or
 
 Counting rules, per sample: ``macs`` only for conv/depthwise/pointwise/linear and the composites
 (as torchvision counts); ``elementwise_ops`` = window elements for pooling (out · K²), C·H·W for
-global pooling, one per output element for add/mul and the activations, zero for the relabelling
+global pooling, one per output element for affine, add/mul and the activations, zero for the relabelling
 ops (flatten/reshape/transpose), slice and concat (data movement only).
 """
 
@@ -24,7 +24,7 @@ from math import prod
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
-from fpgasim.nn.layers import Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
+from fpgasim.nn.layers import Affine, Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
 
 __all__ = ["Op", "OpDef", "OPS", "REQUIRED", "Inputs", "LAYER_OPS"]
 
@@ -39,6 +39,7 @@ class Op(StrEnum):
     LINEAR = "linear"
     POOL = "pool"
     GLOBAL_POOL = "global_pool"
+    AFFINE = "affine"
     ADD = "add"
     MUL = "mul"
     CONCAT = "concat"
@@ -167,6 +168,12 @@ def _global_pool(name: str, inputs: Inputs, attrs: Mapping) -> tuple[GlobalAvgPo
     return layer, (c, 1, 1)
 
 
+def _affine(name: str, inputs: Inputs, attrs: Mapping) -> tuple[Affine, Shape]:
+    c, h, w = _one(inputs)
+    layer = Affine(name=name, channels=c, in_h=h, in_w=w)
+    return layer, layer.out_shape
+
+
 def _broadcast(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     (a, sa), (b, sb) = inputs
     if any(x != y and 1 not in (x, y) for x, y in zip(sa, sb)):
@@ -287,6 +294,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
          elementwise=_windows, layer_type=Pool, from_layer=_fields("kind", "kernel", "stride", "padding")),
     _def(Op.GLOBAL_POOL, _global_pool, attrs={"kind": REQUIRED}, elementwise=_per_input,
          layer_type=GlobalAvgPool, from_layer=lambda layer: {"kind": PoolKind.AVG}),
+    _def(Op.AFFINE, _affine, elementwise=_per_output, weight_shape=lambda layer: (layer.channels,)),
     _def(Op.ADD, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.MUL, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.CONCAT, _concat, inputs=(2, None)),

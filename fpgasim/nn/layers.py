@@ -1,7 +1,7 @@
 """Typed layer specifications of the network IR (per sample; the batch lives on the Network).
 
 Owns the frozen, shape-carrying layer specs: :class:`Conv2d`, :class:`Depthwise`,
-:class:`Pointwise`, :class:`Pool`, :class:`GlobalAvgPool`, :class:`Linear`. Shapes are
+:class:`Pointwise`, :class:`Pool`, :class:`GlobalAvgPool`, :class:`Linear`, :class:`Affine`. Shapes are
 ``(channels, height, width)`` in elements; counts are per sample. Every spec validates its
 fields on construction and raises :class:`~fpgasim.errors.BadArgument` naming the layer, the
 field, the value and what was expected.
@@ -15,7 +15,7 @@ from enum import StrEnum
 from fpgasim.errors import BadArgument
 from fpgasim.nn._checks import check_bool, check_int, check_name, out_size, parse_choice
 
-__all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear"]
+__all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear", "Affine"]
 
 #: A feature-map shape per sample: (channels, height, width), in elements.
 Shape = tuple[int, int, int]
@@ -339,3 +339,33 @@ class Linear:
     macs = property(lambda self: self.in_features * self.out_features, doc="MACs per sample.")
     ifm_elems = property(lambda self: self.in_features)
     ofm_elems = property(lambda self: self.out_features)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Affine:
+    """A per-channel scale and shift, ``y = weight[c] · x + bias[c]``: an inference-time batch norm
+    that no convolution precedes (DenseNet's pre-activation), or a per-channel constant product/sum.
+
+    Attributes:
+        name: layer name.
+        channels: channel count (unchanged).
+        in_h, in_w: input size in elements.
+
+    Raises:
+        BadArgument: a non-positive size.
+    """
+
+    name: str
+    channels: int
+    in_h: int
+    in_w: int
+
+    def __post_init__(self) -> None:
+        check_name("Affine", self.name)
+        for field in ("channels", "in_h", "in_w"):
+            check_int(f"Affine {self.name!r}", field, getattr(self, field), minimum=1)
+
+    in_shape = out_shape = Pool.in_shape
+    bias = True
+    params_weights = params_biases = property(lambda self: self.channels, doc="One scale / one shift per channel.")
+    macs = property(lambda self: 0, doc="No MACs: scaling is element-wise work (one per output element).")

@@ -4,8 +4,12 @@ Owns :func:`execute`. From a :class:`~fpgasim.mapping.graph_plan.GraphPlan` it b
 environment — every FPGA device's DDR channel and stream ports (its own board and design
 numbers), every compute device's cores, every cable with its own link type — and one process per
 node. A node starts when all its inputs are on its device and its engine is free; it runs on the
-MAC array (the tiled conv engine, tile by tile), the vector unit, or the compute device's
-software model; relabelling nodes (flatten, reshape, transpose, channel slice) take no time.
+MAC array (the tiled conv engine, tile by tile), the vector unit, the compute device's
+software model (or, for a node with ``duration_ps``, the time a caller's own model gave it), or
+the dsODENet engine (``Engine.ODE``: an FPGA device without a tiled-conv design, whose DDR
+channel and host port the node's :class:`~fpgasim.sim.ode_engine.OdeWork` names; the work runs
+through :func:`~fpgasim.sim.ode_engine.ode_node` and its phases are reported); relabelling nodes
+(flatten, reshape, transpose, channel slice) take no time.
 When a producer and a consumer sit on different devices, the tensor crosses the platform's links
 along the shortest route (cut-through per hop), once per destination device, as soon as it is
 produced.
@@ -23,7 +27,8 @@ result of every node is compared with the reference evaluation node by node.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
@@ -32,7 +37,8 @@ from simpy.events import Event
 
 from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
 from fpgasim.hw.compute import OpClass
-from fpgasim.hw.platform import ComputeDevice
+from fpgasim.errors import BadArgument
+from fpgasim.hw.platform import ComputeDevice, FpgaDevice
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
@@ -43,7 +49,10 @@ from fpgasim.sim.clock import Clock
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, build_fabric
 from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
 from fpgasim.mapping.parts import XferGroup
-from fpgasim.sim.conv_engine import EngineParams, TileMath, conv_layer
+from fpgasim.sim.conv_engine import BoardFabric, EngineParams, TileMath, conv_layer
+from fpgasim.sim.ddr import DdrChannel
+from fpgasim.sim.ode_engine import OdeFabric, OdeWork, ode_node
+from fpgasim.sim.port import StreamPort
 from fpgasim.sim.pool_engine import PoolMath, PoolTiling, pool_layer
 from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
@@ -76,6 +85,7 @@ class NodeRun:
         bottleneck: the resource with the highest busy fraction.
         redistribution_cycles, redistribution_bytes: moving its input between partitions first.
         bit_exact, max_abs_error, overflows: functional mode: its output against the reference.
+        phases_ps: ``Engine.ODE``: the time of each named phase (DMA, compute, spill), ps.
     """
 
     name: str
@@ -97,6 +107,7 @@ class NodeRun:
     bit_exact: bool | None = None
     max_abs_error: float | None = None
     overflows: int | None = None
+    phases_ps: dict[str, int] = field(default_factory=dict)
 
 
 class NodeValues(Protocol):
@@ -159,7 +170,7 @@ class _Device:
     """One device inside the environment: its fabric or cores, engines and memory account."""
 
     def __init__(self, env: simpy.Environment, index: int, plan: GraphPlan, device_id: str,
-                 trace: TraceRecorder | None):
+                 trace: TraceRecorder | None, ode: OdeWork | None):
         self.id = device_id
         self.index = index
         self.fabric = None
@@ -178,11 +189,39 @@ class _Device:
                                        element_bytes=self.context.element_bytes,
                                        dma_chunk_bytes=self.context.burst_bytes)
             self.engines = {Engine.MAC_ARRAY: simpy.Resource(env), Engine.VECTOR: simpy.Resource(env)}
+        elif isinstance(plan.platform.device(device_id), FpgaDevice):
+            # no tiled-conv design: the dsODENet engine its nodes describe, or idle (no node runs here)
+            self.engines = {}
+            if ode is not None:
+                self._ode_engine(env, plan.platform.device(device_id), ode, trace)
         else:
             device: ComputeDevice = plan.platform.device(device_id)
             self.spec = device.spec
             self.clock = Clock.from_mhz(str(device.spec.clock_mhz), name=device_id)
             self.engines = {Engine.SOFTWARE: simpy.Resource(env)}
+
+    def _ode_engine(self, env: simpy.Environment, device: FpgaDevice, ode: OdeWork,
+                    trace: TraceRecorder | None) -> None:
+        """The dsODENet engine: the board's memory channel and the host port ``ode`` names (the
+        narrower of it and the engine's stream, at the slower of their clocks)."""
+        board, params = device.board, ode.params
+        ports = [port for port in board.host_ports if port.id == ode.host_port]
+        if not ports:
+            known = ", ".join(port.id for port in board.host_ports) or "none"
+            raise BadArgument(f"device {self.id!r}: host port {ode.host_port!r} not on board {board.id!r}; "
+                              f"known: {known}")
+        channel = board.memory_channel(device.memory_channel)
+        clock = Clock(min(params.clock.freq_hz, Fraction(str(ports[0].max_clock_mhz)) * 10**6),
+                      name=f"{self.id}.{ode.host_port}")
+        ddr = DdrChannel(env, f"{self.id}.ddr", bytes_per_s=Fraction(str(channel.sustained_bytes_per_s)),
+                         burst_bytes=device.burst_bytes, trace=trace, process=self.id)
+        port = StreamPort(env, f"{self.id}.{ode.host_port}", width_bits=min(ports[0].width_bits,
+                                                                           params.stream_width_bits),
+                          clock=clock, trace=trace, process=self.id)
+        self.fabric = BoardFabric(name=self.id, ddr=ddr, ports={ode.host_port: port}, trace=trace)
+        self.ode = OdeFabric(ddr=ddr, port=port, name=self.id, trace=trace)
+        self.clock = params.clock
+        self.engines = {Engine.ODE: simpy.Resource(env)}
 
     def hold(self, nbytes: int) -> None:
         """Count a tensor of ``nbytes`` arriving in this device's memory."""
@@ -305,7 +344,47 @@ def carried_values(plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.nda
 
 
 #: The busy-fraction label of each engine on its device (``board0.compute``, ``rpi.cores``).
-_UNIT = {Engine.MAC_ARRAY: "compute", Engine.VECTOR: "vector", Engine.SOFTWARE: "cores"}
+_UNIT = {Engine.MAC_ARRAY: "compute", Engine.VECTOR: "vector", Engine.SOFTWARE: "cores", Engine.ODE: "engine"}
+
+
+def _engine_key(work: OdeWork) -> tuple:
+    """What a dsODENet device is built from, by value (clocks compare by frequency)."""
+    params = work.params
+    return (work.host_port, params.clock.freq_hz,
+            *(getattr(params, item.name) for item in fields(params) if item.name != "clock"))
+
+
+def _ode_works(plan: GraphPlan) -> dict[str, OdeWork]:
+    """The engine description of each device that runs ``Engine.ODE`` nodes (from its nodes,
+    which must agree on it).
+
+    Raises:
+        BadArgument: an ODE node on a compute device or on one with a tiled-conv design, without an
+            :class:`OdeWork`, or disagreeing with another node of its device on params or host port;
+            a node on an FPGA device that has neither a tiled-conv design nor an ODE node.
+    """
+    works: dict[str, OdeWork] = {}
+    for item in plan.nodes:
+        if item.engine is not Engine.ODE:
+            continue
+        name, work, device = item.node.name, item.work, item.device
+        if not isinstance(work, OdeWork):
+            raise BadArgument(f"node {name!r} runs on the dsODENet engine but its work is {work!r}; expected an "
+                              "OdeWork")
+        if device in plan.fpgas or not isinstance(plan.platform.device(device), FpgaDevice):
+            raise BadArgument(f"node {name!r} runs on the dsODENet engine, but device {device!r} has none (only an "
+                              "FPGA device without a tiled-conv design in the plan takes that engine)")
+        first = works.setdefault(device, work)
+        if _engine_key(first) != _engine_key(work):
+            raise BadArgument(f"node {name!r}: its engine params or host port differ from those of the other "
+                              f"dsODENet nodes on device {device!r}")
+    for item in plan.nodes:
+        for device in item.group:
+            if device not in plan.fpgas and device not in works and \
+                    isinstance(plan.platform.device(device), FpgaDevice):
+                raise BadArgument(f"node {item.node.name!r} is placed on FPGA device {device!r}, which has no "
+                                  "tiled-conv design in the plan and runs no dsODENet (Engine.ODE) node")
+    return works
 
 
 def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
@@ -322,7 +401,9 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
     graph = plan.graph
     env = simpy.Environment()
     recorder = TraceRecorder() if trace else None
-    devices = [_Device(env, index, plan, device.id, recorder) for index, device in enumerate(plan.platform.devices)]
+    works = _ode_works(plan)
+    devices = [_Device(env, index, plan, device.id, recorder, works.get(device.id))
+               for index, device in enumerate(plan.platform.devices)]
     by_id = {device.id: device for device in devices}
     cluster = _cluster(env, plan, devices, recorder)
     nbytes = _element_bytes(plan)
@@ -402,6 +483,8 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
             unit = "pool" if node.op is Op.POOL else _UNIT[item.engine]
             for position, proc in sorted(procs.items()):
                 run.busy[f"{group[position].id}.{unit}"] = finished[proc].compute_busy_ps / span
+            if item.engine is Engine.ODE:
+                run.phases_ps = finished[procs[0]].phases_ps
             run.bottleneck = max(sorted(run.busy), key=lambda name: run.busy[name])
             read, written = _ddr_totals(group)
             run.ddr_read_bytes, run.ddr_write_bytes = read - before_ddr[0], written - before_ddr[1]
@@ -507,16 +590,20 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
                    trace: TraceRecorder | None) -> dict[int, simpy.events.Process]:
     """The engine processes of ``item``, one per device of its group with work (key: position)."""
     node = item.node
+    if item.engine is Engine.ODE:
+        return {0: env.process(ode_node(env, group[0].ode, item.work))}
     if item.engine is Engine.SOFTWARE:
         device = group[0]
-        in_elems = sum(_elements(shape, batch) for shape in node.in_shapes)
-        seconds = device.spec.node_time_s(op_class=op_class(node.op), macs=node.macs * batch,
-                                          elementwise_ops=node.elementwise_ops * batch,
-                                          bytes_moved=(in_elems + _elements(node.out_shape, batch)) * element_bytes,
-                                          element_bits=8 * element_bytes)
-        cycles = int(np.ceil(seconds * float(device.clock.freq_hz)))
-        return {0: env.process(software_node(env, device.clock, device=device.id, name=node.name, cycles=cycles,
-                                             trace=trace))}
+        duration = item.duration_ps
+        if duration is None:
+            in_elems = sum(_elements(shape, batch) for shape in node.in_shapes)
+            seconds = device.spec.node_time_s(op_class=op_class(node.op), macs=node.macs * batch,
+                                              elementwise_ops=node.elementwise_ops * batch,
+                                              bytes_moved=(in_elems + _elements(node.out_shape, batch))
+                                              * element_bytes, element_bits=8 * element_bytes)
+            duration = device.clock.delay_ps(env.now, int(np.ceil(seconds * float(device.clock.freq_hz))))
+        return {0: env.process(software_node(env, device.clock, device=device.id, name=node.name,
+                                             duration_ps=duration, trace=trace))}
     design = group[0].context.design
     if item.engine is Engine.MAC_ARRAY:
         conv = item.conv

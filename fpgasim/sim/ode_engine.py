@@ -1,10 +1,9 @@
-"""The dsODENet PL engine and its Arm host as SimPy processes (timing mode).
+"""The dsODENet PL engine as SimPy processes (timing mode), for the graph executor's ``Engine.ODE``.
 
-Owns: the inference plan of an ODE network split between the processing system (PS, the Arm
-cores) and the on-chip engine (PL) — :class:`PlLayer`, :class:`PlBlock`, :class:`CpuSegment`,
-:class:`PlSegment`, :class:`OdePlan` —, the per-layer cycle counts of the engine
-(:func:`layer_cycles`), the tiling check (:func:`check_tiling`) and the process
-:func:`ode_inference` that runs a plan.
+Owns: the engine's work — :class:`PlLayer`, :class:`PlBlock`, and :class:`OdeWork` (what one
+executor node does on it) —, the per-layer cycle counts of the engine (:func:`layer_cycles`,
+:func:`eval_cycles`), the tiling check (:func:`check_tiling`) and the process :func:`ode_node`
+that runs one node's work on the device's DDR channel and host port (:class:`OdeFabric`).
 
 Engine (after dsODENet, Kawakami et al. 2022/2023; the design type of
 ``fpgasim.kernels.dsc_ode``): a depthwise unit processing ``dw_channels`` channels × a full K×K
@@ -16,11 +15,12 @@ on the pointwise unit as K² passes. Cycles of one layer pass (``P`` = pipeline 
     dense K×K: K² · ⌈Cin/pw_in⌉ · ⌈Cout/pw_out⌉ · OH · OW + P
     Euler update z += h·f: ⌈C·H·W / max(dw, pw_in, pw_out)⌉ + P  (one lane per feature-map bank)
 
-Units run one after the other (no dataflow overlap between layers). Weights of every on-chip
-block are read ONCE over the PS–PL port (DDR → HP port) before the first image and then stay on
-chip for every Euler step and image; per image, the feature map entering the PL is DMA'd in and
-the one leaving it DMA'd out; the PS layers are timeouts whose lengths the caller computed
-(a CPU model). Everything runs sequentially per image, as a PYNQ-style driver does.
+Units run one after the other (no dataflow overlap between layers). Every transfer between the
+PS and the engine is a DMA over the host port (DDR → port, or back): the one-time weight load
+(a node of its own, before the first image: weights then stay on chip), the feature map
+entering the engine (``in_elems``, on the first block of a run of on-chip blocks) and the one
+leaving it (``out_elems``, on the last). Which nodes run, in which order and how often (images
+back to back) is the caller's plan; the executor runs them.
 
 State spill: a block whose feature maps do not fit on chip (the caller decides, from the fit
 model) keeps its weights on chip but its state in DDR: every evaluation (Euler step) first
@@ -43,8 +43,8 @@ from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.port import StreamPort, dma_read, dma_write
 from fpgasim.sim.trace import TraceRecorder
 
-__all__ = ["PlLayerKind", "PlLayer", "PlBlock", "CpuSegment", "PlSegment", "OdePlan", "OdeEngineParams",
-           "OdeFabric", "OdeRun", "layer_cycles", "update_cycles", "check_tiling", "ode_inference"]
+__all__ = ["PlLayerKind", "PlLayer", "PlBlock", "OdeEngineParams", "OdeWork", "OdeFabric", "OdeNodeRun",
+           "layer_cycles", "update_cycles", "eval_cycles", "check_tiling", "ode_node"]
 
 WEIGHTS, IFM, OFM = "weights", "ifm", "ofm"
 
@@ -112,35 +112,6 @@ class PlBlock:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CpuSegment:
-    """Work on the Arm cores: ``duration_ps`` from the CPU model."""
-
-    name: str
-    duration_ps: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlSegment:
-    """Consecutive blocks on the PL: feature map in (``in_elems``), blocks, feature map out."""
-
-    blocks: tuple[PlBlock, ...]
-    in_elems: int
-    out_elems: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OdePlan:
-    """The per-image sequence of CPU and PL segments."""
-
-    segments: tuple[CpuSegment | PlSegment, ...]
-
-    @property
-    def weight_elems(self) -> int:
-        """Weights + biases of every PL block (loaded once)."""
-        return sum(b.weight_elems for s in self.segments if isinstance(s, PlSegment) for b in s.blocks)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class OdeEngineParams:
     """Timing parameters of the engine.
 
@@ -148,6 +119,8 @@ class OdeEngineParams:
         clock: engine clock domain. dw_channels, pw_in, pw_out: unit parallelism.
         pipeline_depth_cycles: fill latency of each pass. element_bytes: bytes per value on the
         PS–PL transfers. dma_chunk_bytes: DMA pipelining granularity.
+        stream_width_bits: the engine's AXI stream (the DMA port is the narrower of it and the
+        host port, at the slower of the engine clock and the port's maximum).
     """
 
     clock: Clock
@@ -157,34 +130,54 @@ class OdeEngineParams:
     pipeline_depth_cycles: int
     element_bytes: int
     dma_chunk_bytes: int
+    stream_width_bits: int
 
     def __post_init__(self) -> None:
-        for name in ("dw_channels", "pw_in", "pw_out", "element_bytes", "dma_chunk_bytes"):
+        for name in ("dw_channels", "pw_in", "pw_out", "element_bytes", "dma_chunk_bytes", "stream_width_bits"):
             _pos("OdeEngineParams", name, getattr(self, name))
         _pos("OdeEngineParams", "pipeline_depth_cycles", self.pipeline_depth_cycles, 0)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OdeWork:
+    """What one executor node does on the engine, in this order: load ``weight_elems`` of weights,
+    DMA ``in_elems`` in, run ``block`` (every evaluation), DMA ``out_elems`` out (0 / None: skip).
+
+    Attributes:
+        params: the engine's timing parameters (the same for every node on one device).
+        host_port: id of the board host port the DMA uses (the same for every node on one device).
+    """
+
+    params: OdeEngineParams
+    host_port: str
+    weight_elems: int = 0
+    in_elems: int = 0
+    block: PlBlock | None = None
+    out_elems: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("weight_elems", "in_elems", "out_elems"):
+            _pos("OdeWork", name, getattr(self, name), 0)
+
+
 @dataclass(slots=True, kw_only=True)
 class OdeFabric:
-    """The PS DDR channel and the PS–PL port the engine's DMA uses, plus an optional trace."""
+    """The DDR channel and the host port the engine's DMA uses, plus an optional trace.
+
+    ``name`` is the device (the trace's process; tracks ``<name>.dma`` and ``<name>.engine``)."""
 
     ddr: DdrChannel
     port: StreamPort
+    name: str = "pl"
     trace: TraceRecorder | None = None
 
 
 @dataclass(slots=True)
-class OdeRun:
-    """What a run did: weight-load time and, per image, latency and time per segment name (ps)."""
+class OdeNodeRun:
+    """What one node did: its engine's busy time and the time of each named phase (ps)."""
 
-    weights_ps: int = 0
-    image_ps: list[int] = field(default_factory=list)
-    breakdown_ps: dict[str, int] = field(default_factory=dict)
-    pl_cycles: int = 0
-
-    def add(self, name: str, ps: int) -> None:
-        """Add ``ps`` to the breakdown entry ``name``."""
-        self.breakdown_ps[name] = self.breakdown_ps.get(name, 0) + ps
+    compute_busy_ps: int = 0
+    phases_ps: dict[str, int] = field(default_factory=dict)
 
 
 def _ceil(a: int, b: int) -> int:
@@ -210,6 +203,11 @@ def update_cycles(elems: int, params: OdeEngineParams) -> int:
     return _ceil(elems, max(params.dw_channels, params.pw_in, params.pw_out)) + params.pipeline_depth_cycles
 
 
+def eval_cycles(block: PlBlock, params: OdeEngineParams) -> int:
+    """Cycles of one evaluation of ``block``: every layer pass, then the state update."""
+    return sum(layer_cycles(layer, params) for layer in block.layers) + update_cycles(block.update_elems, params)
+
+
 def check_tiling(layers: tuple[PlLayer, ...], params: OdeEngineParams) -> None:
     """The engine's unrolled units need whole channel groups: every channel count a multiple.
 
@@ -228,84 +226,51 @@ def check_tiling(layers: tuple[PlLayer, ...], params: OdeEngineParams) -> None:
                                   f"{knob}={par}; the engine cannot tile it (choose channels divisible by {par})")
 
 
-def _spilled_evals(env: simpy.Environment, fabric: OdeFabric, block: PlBlock, params: OdeEngineParams,
-                   per_eval: int, span) -> Generator[Event, object, None]:
-    """Every evaluation of a spilled block: state in from DDR, compute, state back to DDR."""
-    eb, chunk = params.element_bytes, params.dma_chunk_bytes
-    for _ in range(block.evals):
-        start = env.now
-        if block.spill_in_elems:
-            yield env.process(dma_read(env, fabric.ddr, fabric.port, IFM, block.spill_in_elems * eb, chunk_bytes=chunk))
-        span("pl.dma", f"spill {block.name}", start)
-        start = env.now
-        yield env.timeout(params.clock.delay_ps(env.now, per_eval))
-        span("pl.engine", f"pl {block.name}", start)
-        start = env.now
-        if block.spill_out_elems:
-            yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, block.spill_out_elems * eb,
-                                        chunk_bytes=chunk))
-        span("pl.dma", f"spill {block.name}", start)
+def ode_node(env: simpy.Environment, fabric: OdeFabric, work: OdeWork) -> Generator[Event, object, OdeNodeRun]:
+    """Process: run ``work`` on the engine (the caller holds the engine: one node at a time).
 
-
-def ode_inference(env: simpy.Environment, fabric: OdeFabric, plan: OdePlan, params: OdeEngineParams, *,
-                  images: int) -> Generator[Event, object, OdeRun]:
-    """Process: load the PL weights once, then run ``images`` inferences of ``plan`` back to back.
-
-    Args:
-        env: SimPy environment (``env.now`` in ps).
-        fabric: PS DDR channel, PS–PL port, trace.
-        plan: the segments of one inference.
-        params: engine timing parameters.
-        images: inferences to run (≥ 1).
-
-    Returns:
-        The :class:`OdeRun` (per-image latency excludes the one-time weight load).
+    Phases: ``load weights``, ``dma PS->PL``, ``pl <block>`` (compute), ``spill <block>`` (a
+    spilled block's state DMA), ``dma PL->PS``.
 
     Raises:
-        BadArgument: images < 1, or a PL layer the engine cannot tile.
+        BadArgument: a block the engine cannot tile.
     """
-    _pos("ode_inference", "images", images)
-    for segment in plan.segments:
-        if isinstance(segment, PlSegment):
-            for block in segment.blocks:
-                check_tiling(block.layers, params)
-    run = OdeRun()
+    params, run = work.params, OdeNodeRun()
     eb, chunk = params.element_bytes, params.dma_chunk_bytes
-    trace = fabric.trace
 
-    def span(track: str, name: str, start: int) -> None:
-        run.add(name, env.now - start)
-        if trace is not None:
-            trace.span(track, name, start, env.now, process="zynq")
+    def span(unit: str, name: str, start: int) -> None:
+        run.phases_ps[name] = run.phases_ps.get(name, 0) + env.now - start
+        if unit == "engine":
+            run.compute_busy_ps += env.now - start
+        if fabric.trace is not None:
+            fabric.trace.span(f"{fabric.name}.{unit}", name, start, env.now, process=fabric.name)
 
-    start = env.now
-    if plan.weight_elems:
-        yield env.process(dma_read(env, fabric.ddr, fabric.port, WEIGHTS, plan.weight_elems * eb, chunk_bytes=chunk))
-    run.weights_ps = env.now - start
-    for _ in range(images):
-        image_start = env.now
-        for segment in plan.segments:
-            if isinstance(segment, CpuSegment):
-                start = env.now
-                yield env.timeout(segment.duration_ps)
-                span("ps.cpu", f"cpu {segment.name}", start)
-                continue
+    if work.block is not None:
+        check_tiling(work.block.layers, params)
+    for name, stream, elems in (("load weights", WEIGHTS, work.weight_elems), ("dma PS->PL", IFM, work.in_elems)):
+        if elems:
             start = env.now
-            yield env.process(dma_read(env, fabric.ddr, fabric.port, IFM, segment.in_elems * eb, chunk_bytes=chunk))
-            span("pl.dma", "dma PS->PL", start)
-            for block in segment.blocks:
+            yield env.process(dma_read(env, fabric.ddr, fabric.port, stream, elems * eb, chunk_bytes=chunk))
+            span("dma", name, start)
+    block = work.block
+    if block is not None:
+        per_eval = eval_cycles(block, params)
+        for _ in range(block.evals):
+            if block.spill_in_elems:
                 start = env.now
-                per_eval = sum(layer_cycles(layer, params) for layer in block.layers) \
-                    + update_cycles(block.update_elems, params)
-                if block.spilled:
-                    yield from _spilled_evals(env, fabric, block, params, per_eval, span)
-                else:
-                    for _ in range(block.evals):
-                        yield env.timeout(params.clock.delay_ps(env.now, per_eval))
-                    span("pl.engine", f"pl {block.name}", start)
-                run.pl_cycles += per_eval * block.evals
+                yield env.process(dma_read(env, fabric.ddr, fabric.port, IFM, block.spill_in_elems * eb,
+                                           chunk_bytes=chunk))
+                span("dma", f"spill {block.name}", start)
             start = env.now
-            yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, segment.out_elems * eb, chunk_bytes=chunk))
-            span("pl.dma", "dma PL->PS", start)
-        run.image_ps.append(env.now - image_start)
+            yield env.timeout(params.clock.delay_ps(env.now, per_eval))
+            span("engine", f"pl {block.name}", start)
+            if block.spill_out_elems:
+                start = env.now
+                yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, block.spill_out_elems * eb,
+                                            chunk_bytes=chunk))
+                span("dma", f"spill {block.name}", start)
+    if work.out_elems:
+        start = env.now
+        yield env.process(dma_write(env, fabric.ddr, fabric.port, OFM, work.out_elems * eb, chunk_bytes=chunk))
+        span("dma", "dma PL->PS", start)
     return run

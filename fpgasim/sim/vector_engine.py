@@ -107,15 +107,16 @@ def vector_layer(env: simpy.Environment, fabric: BoardFabric, *, name: str, inpu
     return run
 
 
-def software_node(env: simpy.Environment, clock: Clock, *, device: str, name: str, cycles: int,
+def software_node(env: simpy.Environment, clock: Clock, *, device: str, name: str, duration_ps: int,
                   trace: TraceRecorder | None) -> Generator[Event, object, LayerRun]:
-    """Process: run one node on a compute device's cores for ``cycles`` of its clock (the caller
-    holds the cores: one node at a time)."""
+    """Process: run one node on a compute device's cores for ``duration_ps`` (the caller holds
+    the cores: one node at a time); the trace gives the cycles of ``clock`` it spans."""
     run = LayerRun(start_ps=env.now)
-    yield env.timeout(clock.delay_ps(env.now, cycles))
+    yield env.timeout(duration_ps)
     run.end_ps = env.now
     run.compute_busy_ps = run.end_ps - run.start_ps
     run.steps = 1
     if trace is not None:
-        trace.span(f"{device}.cores", name, run.start_ps, run.end_ps, process=device, args={"cycles": cycles})
+        trace.span(f"{device}.cores", name, run.start_ps, run.end_ps, process=device,
+                   args={"cycles": clock.cycles_between(run.start_ps, run.end_ps)})
     return run

@@ -1,8 +1,8 @@
 """Which loader reads which YAML document: the registry behind ``fpgasim validate``.
 
 Owns: :data:`DOCUMENT_KINDS` (top-level key → loader) and :func:`document_kind`, which picks
-the kind of a file from its top-level keys. Library files (boards, link and DSP types, kernels)
-are loaded; a study document is loaded and planned (what ``fpgasim run`` refuses, this refuses,
+the kind of a file from its top-level keys. Library files (boards, link and DSP types, kernels,
+network files) are loaded; a study document is loaded and planned (what ``fpgasim run`` refuses, this refuses,
 without simulating); a sweep is loaded, expanded and every point checked (what ``fpgasim
 sweep`` refuses before it writes). Studies come from :data:`~fpgasim.study.registry.STUDIES`.
 """
@@ -19,6 +19,7 @@ from fpgasim.errors import ConfigError
 from fpgasim.hw import load_board_file, load_compute_devices, load_dsp_types, load_link_types
 from fpgasim.hw.platform import load_platform_file
 from fpgasim.kernels.loader import load_kernel_file
+from fpgasim.nn.sources import load_network_file
 from fpgasim.study.protocol import Study
 from fpgasim.study.registry import STUDIES
 from fpgasim.study.sweep.sweep import prepare_sweep
@@ -39,6 +40,7 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "compute_devices": load_compute_devices,
     "kernel": load_kernel_file,
     "platform": load_platform_file,
+    "network": load_network_file,
     "sweep": prepare_sweep,
     **{kind: functools.partial(plan_file, study) for kind, study in STUDIES.items()},
 }

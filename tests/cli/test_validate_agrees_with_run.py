@@ -14,7 +14,7 @@ SWEEPS = sorted((REPO / "experiments" / "sweeps").glob("*.yaml"))
 #: (shipped file, text replaced, replacement, exit code, message fragment): each refused by planning
 #: or loading, never by the YAML schema alone.
 BAD = [
-    ("alexnet-zcu102.yaml", "zoo: alexnet_conv", "zoo: resnet50", 2, "experiment.network.zoo: network 'resnet50'"),
+    ("alexnet-zcu102.yaml", "zoo: alexnet_conv", "zoo: resnet9000", 2, "experiment.network.zoo: network 'resnet9000'"),
     ("alexnet-zcu102.yaml", "channel: ps_ddr4", "channel: pl_ddr9", 2, "experiment.memory.channel"),
     ("alexnet-zcu102.yaml", "superlip-conv-64x7-fp32.yaml", "missing.yaml", 2, "experiment.kernel: file not found"),
     ("alexnet-zcu102.yaml", "board: zcu102", "board: ultra96v2", 3, "does not fit: DSP needs 2240"),

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer
 from fpgasim.nn import OPS, Graph, NodeSpec, Op, zoo_network
-from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights
+from fpgasim.nn.evaluate import (
+    NodeWeights, agreement, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights,
+)
 from fpgasim.ops import conv2d_ref
 from tests.strategies.graphs import dag_specs
 from tests.strategies.numeric import roundings
@@ -32,7 +34,7 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("fc", "linear", "fl", out_features=10), S("sm", "softmax", "fc"),
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
-             S("hs", "hardswish", "pa"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
+             S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1)]
     return Graph.build(name="every", batch=batch, specs=specs).expand()
 
@@ -77,6 +79,9 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     assert np.array_equal(out["cat"], np.concatenate([out["m"], out["r1"]], axis=1))
     assert np.array_equal(out["fl"][:, :, 0, 0], out["cat"].transpose(0, 2, 3, 1).reshape(2, -1))
     assert np.allclose(out["sm"].sum(axis=1), 1.0)
+    scale, shift = weights["af"].weight, weights["af"].bias
+    assert scale.shape == shift.shape == (graph.node("pa").out_shape[0],)
+    assert np.allclose(out["af"], out["pa"] * scale[None, :, None, None] + shift[None, :, None, None])
     assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
 
 
@@ -167,3 +172,14 @@ def test_zoo_network_evaluates_in_both_paths() -> None:
     assert ref["fc2"].shape == fixed["fc2"].shape == (1, 10, 1, 1)
     assert np.abs(ref["fc2"] - fixed["fc2"].to_float()).max() < 0.05
     assert isinstance(weights["fc1"], NodeWeights)
+
+
+def test_agreement_is_logit_snr_and_top1() -> None:
+    ref = np.array([[1.0, 3.0, 0.0], [2.0, 0.0, 1.0]])
+    assert agreement(ref, ref).snr_db == float("inf") and agreement(ref, ref).top1 == 1.0
+    noisy = ref + np.array([[0.0, 0.0, 3.5], [0.1, 0.0, 0.0]])  # sample 0 flips its class
+    result = agreement(ref, noisy)
+    assert result.top1 == 0.5
+    assert result.snr_db == pytest.approx(10 * np.log10(15.0 / (3.5**2 + 0.1**2)))
+    with pytest.raises(ShapeError, match=r"output shape \(2, 2\) and reference shape \(2, 3\)"):
+        agreement(ref, ref[:, :2])

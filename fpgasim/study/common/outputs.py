@@ -20,7 +20,7 @@ from typing import Any
 
 from fpgasim.errors import BadArgument
 
-__all__ = ["OutputSet", "canonical_json", "check_output_dir", "RESULTS_SCHEMA_VERSION", "MANIFEST_NAME"]
+__all__ = ["OutputSet", "canonical_json", "check_output_dir", "RESULTS_SCHEMA_VERSION", "MANIFEST_NAME", "LEGACY_OUTPUTS"]
 
 #: Version of the ``results.json`` layout documented in the README.
 RESULTS_SCHEMA_VERSION = 1
@@ -44,10 +44,23 @@ def _is_temp(name: str) -> bool:
     return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)
 
 
+#: What fpgasim wrote before folders carried a manifest: a folder with these names and no
+#: manifest is an earlier fpgasim run's, replaced like any other (not refused as foreign).
+LEGACY_OUTPUTS = frozenset({"results.json", "report.md", "layers.csv", "nodes.csv", "trace.json", "timeline.png",
+                            "speedup.png", "accuracy.png", "points.csv", "points.json", "pareto.csv", "pareto.png"})
+
+
 def _previous(directory: Path) -> set[str]:
-    """Names the last fpgasim run in ``directory`` wrote (empty: no manifest, or an unreadable one)."""
+    """Names the last fpgasim run in ``directory`` wrote: its manifest's list; without a manifest,
+    the :data:`LEGACY_OUTPUTS` present (an unreadable manifest: nothing)."""
+    manifest = directory / MANIFEST_NAME
+    if not manifest.exists():
+        try:
+            return {entry.name for entry in os.scandir(directory) if entry.name in LEGACY_OUTPUTS}
+        except OSError:
+            return set()
     try:
-        files = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return set()
     return {name for name in files

@@ -1,9 +1,16 @@
 """Emulated PS+PL latency of an ODE network and the software-only baseline on the same board.
 
-Owns: the split of a network into CPU and PL segments (:func:`build_plan`), the software op
-count (:func:`software_ops`: MACs plus one op per updated state element per evaluation), and
-:func:`time_variant`, which runs :func:`fpgasim.sim.ode_engine.ode_inference` in SimPy and
-returns latency, breakdown and speedup.
+Owns: the PS/PL split as a placement on the graph executor (:func:`placed_plan`) — the board's
+Arm cores (``ps``, a compute device whose layers take the CPU model's time) and its PL (``pl``,
+an FPGA device running the dsODENet engine on the study's memory channel and host port) —, the
+software op count (:func:`software_ops`: MACs plus one op per updated state element per
+evaluation), and :func:`time_variant`, which runs the plan with
+:func:`fpgasim.sim.executor.execute` and returns latency, breakdown and speedup.
+
+The plan: the PL blocks' weights load once (node ``weights``) and stay on chip; then ``images``
+inferences run back to back, each the network's graph (``image<i>.input``, ``image<i>.<layer>``),
+every node after the one before it. A PL block DMAs the feature map in when the layer before it
+ran on the PS, and out when the layer after it runs there (as a PYNQ-style driver does).
 """
 
 from __future__ import annotations
@@ -12,26 +19,31 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import simpy
-
 from fpgasim.errors import BadArgument
+from fpgasim.hw.compute import ComputeKind, ComputeSpec, Efficiency, OpClass
+from fpgasim.hw.links import LinkLatency, LinkType
+from fpgasim.hw.platform import Cable, ComputeDevice, FpgaDevice, Platform
 from fpgasim.kernels.dsc_ode import DscOdeDesign
+from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.nn.composite import DscBlock, OdeBlock
+from fpgasim.nn.graph import Graph, NodeSpec
+from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.layers import Conv2d, Depthwise, Pointwise
 from fpgasim.nn.network import Network
 from fpgasim.nn.odenet import LayerRole, layer_role
 from fpgasim.sim.clock import Clock
-from fpgasim.sim.ddr import DdrChannel
+from fpgasim.sim.executor import execute
 from fpgasim.sim.ode_engine import (
-    CpuSegment, OdeEngineParams, OdeFabric, OdePlan, PlBlock, PlLayer, PlLayerKind, PlSegment, check_tiling,
-    ode_inference,
+    OdeEngineParams, OdeWork, PlBlock, PlLayer, PlLayerKind, check_tiling, eval_cycles,
 )
-from fpgasim.sim.port import StreamPort
 from fpgasim.study.dsodenet.config import ALL_ON_CHIP, TimingSpec
 from fpgasim.study.dsodenet._cpu import cpu_time_ps
 
-__all__ = ["on_chip_names", "build_plan", "software_ops", "layer_ops", "engine_params", "TimingResult",
-           "time_variant"]
+__all__ = ["on_chip_names", "pl_blocks", "placed_plan", "software_ops", "layer_ops", "engine_params", "TimingResult",
+           "time_variant", "PS", "PL", "WEIGHTS"]
+
+#: The device ids of the board's two sides, and the node that loads the PL weights.
+PS, PL, WEIGHTS = "ps", "pl", "weights"
 
 
 def on_chip_names(network: Network, on_chip: tuple[str, ...]) -> frozenset[str]:
@@ -83,34 +95,79 @@ def _pl_layers(layer: Any) -> tuple[PlLayer, ...]:
     return tuple(out)
 
 
-def build_plan(network: Network, on_chip: frozenset[str], ps_time, spilled: frozenset[str] = frozenset()) -> OdePlan:
-    """CPU segments (``ps_time(ops) -> ps``) and PL segments, in network order; the blocks named
-    in ``spilled`` keep their state in DDR (read and written back every evaluation)."""
-    segments: list = []
-    run: list = []
-
-    def flush() -> None:
-        if run:
-            first, last = run[0], run[-1]
-            segments.append(PlSegment(blocks=tuple(b for _, b in run), in_elems=_elems(first[0].in_shape),
-                                      out_elems=_elems(last[0].out_shape)))
-            run.clear()
-
+def pl_blocks(network: Network, on_chip: frozenset[str], spilled: frozenset[str] = frozenset()) -> dict[str, PlBlock]:
+    """Each layer in ``on_chip`` as the engine runs it (by name, in network order); those in
+    ``spilled`` keep their state in DDR (read and written back every evaluation)."""
+    blocks = {}
     for layer in network.layers:
         if layer.name in on_chip:
-            is_ode = isinstance(layer, OdeBlock)
+            is_ode, spill = isinstance(layer, OdeBlock), layer.name in spilled
             c, h, w = layer.in_shape
-            spill = layer.name in spilled
-            run.append((layer, PlBlock(name=layer.name, layers=_pl_layers(layer), evals=layer.evals if is_ode else 1,
-                                       update_elems=c * h * w if is_ode else 0,
-                                       weight_elems=layer.params_weights + layer.params_biases,
-                                       spill_in_elems=_elems(layer.in_shape) if spill else 0,
-                                       spill_out_elems=_elems(layer.out_shape) if spill else 0)))
-        else:
-            flush()
-            segments.append(CpuSegment(name=layer.name, duration_ps=ps_time(layer_ops(layer))))
-    flush()
-    return OdePlan(segments=tuple(segments))
+            blocks[layer.name] = PlBlock(name=layer.name, layers=_pl_layers(layer), evals=layer.evals if is_ode else 1,
+                                         update_elems=c * h * w if is_ode else 0,
+                                         weight_elems=layer.params_weights + layer.params_biases,
+                                         spill_in_elems=_elems(layer.in_shape) if spill else 0,
+                                         spill_out_elems=_elems(layer.out_shape) if spill else 0)
+    return blocks
+
+
+def _platform(board: Any, design: DscOdeDesign, spec: TimingSpec, with_pl: bool) -> Platform:
+    """The PS (the board's processor as the CPU model sees it; its nodes take that model's
+    ``duration_ps``) and, when a block runs there, the PL on the study's memory channel, joined by
+    the host port (no tensor crosses it: the engine's DMA carries the feature maps)."""
+    cpu, model = board.processor, spec.cpu
+    channel = board.memory_channel(spec.memory)
+    ps = ComputeDevice(id=PS, spec_id=f"{board.id}.processor", spec=ComputeSpec(
+        kind=ComputeKind.CPU, name=cpu.core, clock_mhz=cpu.clock_mhz, cores=model.threads or cpu.cores,
+        simd_bits=cpu.simd_bits, simd_issue_fraction=model.simd_issue_fraction,
+        memory_gb_per_s=channel.sustained_bytes_per_s / 1e9, dispatch_overhead_us=0.0,
+        efficiency=Efficiency(**{str(op_class): model.efficiency for op_class in OpClass})))
+    if not with_pl:
+        return Platform(devices=(ps,))
+    port = next(port for port in board.host_ports if port.id == spec.host_port)
+    rate_gbps = min(port.width_bits, design.stream_width_bits.ifm) * min(port.max_clock_mhz, design.clock_mhz) / 1e3
+    host = LinkType(protocol=port.id, line_rate_gbps=rate_gbps, encoding_efficiency=1, protocol_efficiency=1,
+                    latency_ns=LinkLatency(endpoint_fixed=0.0, per_meter=0.0), port_kinds=())
+    pl = FpgaDevice(id=PL, board=board, memory_channel=channel.id, burst_bytes=spec.burst_bytes)
+    return Platform(devices=(ps, pl), cables=(Cable(index=0, a=PS, b=PL, link_id=port.id, link=host, length_m=0.0),))
+
+
+def placed_plan(network: Network, blocks: dict[str, PlBlock], design: DscOdeDesign, board: Any,
+                spec: TimingSpec) -> GraphPlan:
+    """The executor's plan of ``spec.images`` inferences (module docstring): the layers named in
+    ``blocks`` on the PL engine, every other layer on the PS for the CPU model's time.
+
+    Raises:
+        BadArgument: a board without a processor, an unknown memory channel.
+    """
+    work = {"params": engine_params(design, spec), "host_port": spec.host_port}
+    weight_elems = sum(block.weight_elems for block in blocks.values())
+    single = Graph.from_network(network)
+    specs = [NodeSpec(name=WEIGHTS, op=Op.INPUT, attrs={"shape": (weight_elems, 1, 1)})] if weight_elems else []
+    for image in range(spec.images):
+        specs += [NodeSpec(name=f"image{image}.{node.name}", op=node.op, attrs=node.attrs,
+                           inputs=tuple(f"image{image}.{name}" for name in node.inputs)) for node in single.nodes]
+    graph = Graph.build(name=network.name, batch=network.batch, specs=specs)
+    plans = []
+    if weight_elems:
+        plans.append(NodePlan(node=graph.node(WEIGHTS), device=PL, engine=Engine.ODE, after=(),
+                              work=OdeWork(weight_elems=weight_elems, **work)))
+    names = [node.name for node in single.nodes] + [None]  # [position ± 1] past either end: None
+    for image in range(spec.images):
+        for position, node in enumerate(single.nodes):
+            at = {"node": graph.node(f"image{image}.{node.name}"), "after": (plans[-1].node.name,) if plans else ()}
+            if node.op is Op.INPUT:
+                plans.append(NodePlan(device=PS, engine=Engine.RELABEL, **at))
+            elif node.name in blocks:
+                plans.append(NodePlan(device=PL, engine=Engine.ODE, **at, work=OdeWork(
+                    block=blocks[node.name], **work,
+                    in_elems=0 if names[position - 1] in blocks else _elems(node.in_shapes[0]),
+                    out_elems=0 if names[position + 1] in blocks else _elems(node.out_shape))))
+            else:
+                plans.append(NodePlan(device=PS, engine=Engine.SOFTWARE, **at, duration_ps=cpu_time_ps(
+                    layer_ops(network.layer(node.name)), spec.cpu, board.processor)))
+    return GraphPlan(graph=graph, platform=_platform(board, design, spec, bool(blocks)), fpgas={},
+                     nodes=tuple(plans), word_bits=design.precision.word_bits)
 
 
 def _elems(shape: tuple) -> int:
@@ -123,7 +180,8 @@ def engine_params(design: DscOdeDesign, spec: TimingSpec) -> OdeEngineParams:
     return OdeEngineParams(clock=Clock(Fraction(str(design.clock_mhz)) * 10**6, name="engine"),
                            dw_channels=par.dw_channels, pw_in=par.pw_in, pw_out=par.pw_out,
                            pipeline_depth_cycles=spec.pipeline_depth_cycles,
-                           element_bytes=-(-design.precision.word_bits // 8), dma_chunk_bytes=spec.dma_chunk_bytes)
+                           element_bytes=-(-design.precision.word_bits // 8), dma_chunk_bytes=spec.dma_chunk_bytes,
+                           stream_width_bits=design.stream_width_bits.ifm)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -154,7 +212,7 @@ class TimingResult:
 
 def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesign, board: Any,
                  spec: TimingSpec, spilled: frozenset[str] = frozenset()) -> TimingResult:
-    """Emulate ``spec.images`` inferences and compare with the software model.
+    """Emulate ``spec.images`` inferences on the executor and compare with the software model.
 
     Args:
         spilled: on-chip blocks whose state does not fit on chip and lives in DDR.
@@ -164,34 +222,32 @@ def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesig
             engine cannot tile, or a board without a processor.
     """
     names = on_chip_names(network, on_chip)
-    model, cpu = spec.cpu, board.processor
-    plan = build_plan(network, names, lambda ops: cpu_time_ps(ops, model, cpu), spilled=frozenset(spilled))
+    software_ps = cpu_time_ps(software_ops(network), spec.cpu, board.processor)
     params = engine_params(design, spec)
-    for segment in plan.segments:
-        if isinstance(segment, PlSegment):
-            for block in segment.blocks:
-                check_tiling(block.layers, params)
-    channel = board.memory_channel(spec.memory)
-    ports = [p for p in board.host_ports if p.id == spec.host_port]
-    if not ports:
+    blocks = pl_blocks(network, names, frozenset(spilled))
+    for block in blocks.values():
+        check_tiling(block.layers, params)
+    board.memory_channel(spec.memory)
+    if not any(port.id == spec.host_port for port in board.host_ports):
         known = ", ".join(p.id for p in board.host_ports) or "none"
         raise BadArgument(f"timing.host_port={spec.host_port!r}: board {board.id!r} has none; known: {known}")
-    port_mhz = min(Fraction(str(design.clock_mhz)), Fraction(str(ports[0].max_clock_mhz)))
-    env = simpy.Environment()
-    ddr = DdrChannel(env, channel.id, bytes_per_s=Fraction(str(channel.sustained_bytes_per_s)),
-                     burst_bytes=spec.burst_bytes)
-    port = StreamPort(env, ports[0].id, width_bits=min(ports[0].width_bits, design.stream_width_bits.ifm),
-                      clock=Clock(port_mhz * 10**6, name="port"))
-    proc = env.process(ode_inference(env, OdeFabric(ddr=ddr, port=port), plan, params, images=spec.images))
-    env.run()
-    run = proc.value
-    images = spec.images
-    return TimingResult(variant=network.name, on_chip=tuple(sorted(names)), image_ps=run.image_ps[-1],
-                        first_image_ps=run.weights_ps + run.image_ps[0], weights_ps=run.weights_ps,
-                        software_ps=cpu_time_ps(software_ops(network), model, cpu),
-                        breakdown_ps={k: v // images for k, v in sorted(run.breakdown_ps.items())},
-                        pl_cycles_per_image=run.pl_cycles // images,
-                        spill_bytes_per_step={block.name: (block.spill_in_elems + block.spill_out_elems)
-                                              * params.element_bytes
-                                              for segment in plan.segments if isinstance(segment, PlSegment)
-                                              for block in segment.blocks})
+    plan = placed_plan(network, blocks, design, board, spec)
+    run = {node.name: node for node in execute(plan, trace=False).nodes}
+    last, images = network.layers[-1].name, spec.images
+    image_ps = [run[f"image{i}.{last}"].end_ps - run[f"image{i}.input"].start_ps for i in range(images)]
+    weights_ps = run[WEIGHTS].end_ps - run[WEIGHTS].start_ps if WEIGHTS in run else 0
+    breakdown: dict[str, int] = {}
+    for item in plan.nodes:
+        node = run[item.node.name]
+        if item.engine is Engine.SOFTWARE:
+            phases = {f"cpu {item.node.name.split('.', 1)[1]}": node.end_ps - node.start_ps}
+        else:
+            phases = node.phases_ps if item.node.name != WEIGHTS else {}
+        for phase, ps in phases.items():
+            breakdown[phase] = breakdown.get(phase, 0) + ps
+    return TimingResult(variant=network.name, on_chip=tuple(sorted(names)), image_ps=image_ps[-1],
+                        first_image_ps=weights_ps + image_ps[0], weights_ps=weights_ps, software_ps=software_ps,
+                        breakdown_ps={k: v // images for k, v in sorted(breakdown.items())},
+                        pl_cycles_per_image=sum(eval_cycles(block, params) * block.evals for block in blocks.values()),
+                        spill_bytes_per_step={name: (block.spill_in_elems + block.spill_out_elems)
+                                              * params.element_bytes for name, block in blocks.items()})

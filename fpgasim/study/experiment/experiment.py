@@ -18,6 +18,7 @@ from pydantic import Field
 from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
+from fpgasim.nn.sources import GraphSpec
 from fpgasim.study.common.documents import check_data
 
 __all__ = [
@@ -96,24 +97,20 @@ class Topology(StrEnum):
 
 
 @config_class
-class GraphSpec:
-    """A network written out as a graph: nodes with ``name``, ``op``, ``inputs`` and the op's
-    attributes (docs/graph.md); an ``op: input`` node carries its per-sample ``shape``."""
-
-    #: the network's name (default: the experiment's).
-    name: Str | None = None
-    #: nodes in any order; each a mapping {name, op, inputs, ...attributes}.
-    nodes: tuple[dict[Str, Any], ...]
-
-
-@config_class
 class NetworkRef:
-    """The network: a zoo builder (``zoo`` names it, the rest are its arguments) or a graph."""
+    """The network, exactly one of: a zoo builder (``zoo`` names it, ``shapes``/``batch`` are its
+    arguments), a graph written out (``graph``), a network YAML (``file``) or an ONNX model (``onnx``)."""
 
     #: builder name in the zoo (e.g. ``alexnet_conv``, ``vgg16_conv``).
     zoo: Str | None = None
     #: the network written out node by node (instead of ``zoo``).
     graph: GraphSpec | None = None
+    #: a network file (``schema: 1`` + ``network:``), relative to the experiment file.
+    file: Str | None = None
+    #: an ONNX model, relative to the experiment file.
+    onnx: Str | None = None
+    #: [N, C, H, W] of an ONNX model with dynamic dimensions.
+    input_shape: tuple[PosInt, ...] | None = None
     #: shape set for networks that have several (e.g. AlexNet ``merged``/``per_group``).
     shapes: Str | None = None
     #: batch size (at most :data:`MAX_BATCH`).
@@ -255,11 +252,21 @@ class LoadedExperiment:
         return (self.path.parent / relative).resolve()
 
 
+#: The keys that name the network; exactly one is given.
+_NETWORK_FORMS = ("zoo", "graph", "file", "onnx")
+
+
 def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
     """Exactly one network form; either board + kernel + memory or a platform with a placement."""
     spec, problems = obj.experiment, []
-    if (spec.network.zoo is None) == (spec.network.graph is None):
-        problems.append(doc.problem(("experiment", "network"), "expected exactly one of `zoo` or `graph`"))
+    forms = [key for key in _NETWORK_FORMS if getattr(spec.network, key) is not None]
+    if len(forms) != 1:
+        found = ", ".join(f"`{key}`" for key in forms) or "none"
+        problems.append(doc.problem(("experiment", "network"), f"expected exactly one of `zoo`, `graph`, `file` or "
+                                                               f"`onnx`; found {found}"))
+    if spec.network.input_shape is not None and spec.network.onnx is None:
+        problems.append(doc.problem(("experiment", "network", "input_shape"), "only an `onnx` network takes an "
+                                                                              "input_shape"))
     if spec.platform is None:
         for key in ("board", "kernel", "memory"):
             if getattr(spec, key) is None:
@@ -294,6 +301,10 @@ def _files_exist(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
         kernel_path = base / obj.experiment.kernel
         if not kernel_path.is_file():
             problems.append(doc.problem(("experiment", "kernel"), f"file not found: {kernel_path}"))
+    for key in ("file", "onnx"):
+        named = getattr(obj.experiment.network, key)
+        if named is not None and not (base / named).is_file():
+            problems.append(doc.problem(("experiment", "network", key), f"file not found: {base / named}"))
     board = obj.experiment.board
     if board is not None and ("/" in board or board.endswith((".yaml", ".yml"))) and not (base / board).is_file():
         problems.append(doc.problem(("experiment", "board"), f"file not found: {base / board}"))

@@ -1,7 +1,7 @@
 """Experiments on a platform: a network graph placed on devices, planned, executed and reported.
 
-Owns the path of an experiment with a ``platform:`` section: build the graph (a zoo network or a
-``network.graph`` written node by node), the platform (hw; a graph network named with
+Owns the path of an experiment with a ``platform:`` section: build the graph (a zoo network, a
+``network.graph`` written node by node, a network ``file`` or an ``onnx`` model with its weights), the platform (hw; a graph network named with
 ``board``/``kernel``/``memory`` runs on that one board), every FPGA device's kernel design,
 and the plan (mapping) — turning every refusal of the graph builder, the platform loader or the
 planner into a located :class:`~fpgasim.errors.ConfigError` (file, line, key) — then run it on
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,11 @@ from fpgasim.errors import BadArgument, ConfigError, ShapeError
 from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
 from fpgasim.kernels import TiledConvDesign, load_kernel_file
 from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
-from fpgasim.nn import zoo_network
-from fpgasim.nn.evaluate import synthetic_weights
-from fpgasim.nn.graph import Graph, GraphError, NodeSpec
+from fpgasim.nn import zoo_graph
+from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
+from fpgasim.nn.graph import Graph
+from fpgasim.nn.onnx import import_onnx
+from fpgasim.nn.sources import graph_from_section, load_network_file
 from fpgasim.sim.clock import PS_PER_S
 from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
@@ -38,8 +40,6 @@ from fpgasim.study.protocol import Limits
 
 __all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run"]
 
-_RESERVED_NODE_KEYS = ("name", "op", "inputs")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GraphSetup:
@@ -48,6 +48,8 @@ class GraphSetup:
     experiment: LoadedExperiment
     plan: GraphPlan
     numerics: Numerics | None
+    #: the network's own weights (an ONNX model's); None: synthetic weights from the seed.
+    weights: Mapping[str, NodeWeights] | None = None
 
     @property
     def name(self) -> str:
@@ -64,37 +66,26 @@ class GraphRunResult:
     emulation: GraphEmulation
 
 
-def _graph_problem(loaded: LoadedExperiment, exc: GraphError) -> ConfigError:
-    base = ("experiment", "network", "graph", "nodes")
-    if exc.node_index is None:
-        return ConfigError([loaded.document.problem(base, str(exc))])
-    path = base + (exc.node_index,)
-    if exc.key:
-        head = exc.key.removeprefix("attrs.").split("[")[0]
-        path += (head,)
-    return ConfigError([loaded.document.problem(path, str(exc))])
-
-
-def _graph(loaded: LoadedExperiment) -> Graph:
+def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] | None]:
+    """The experiment's graph and, for an ONNX model, its weights (else None: synthetic weights)."""
     ref = loaded.spec.network
-    if ref.zoo is not None:
+    at = ("experiment", "network")
+    if ref.graph is not None:
+        return graph_from_section(loaded.document, at + ("graph",), ref.graph, name=loaded.spec.name,
+                                  batch=ref.batch), None
+    if ref.file is not None:
+        return load_network_file(loaded.resolve(ref.file)), None
+    try:
+        if ref.onnx is not None:
+            imported = import_onnx(loaded.resolve(ref.onnx), input_shape=ref.input_shape)
+            return imported.graph, imported.weights
         kwargs: dict[str, Any] = {"batch": ref.batch}
         if ref.shapes is not None:
             kwargs["shapes"] = ref.shapes
-        try:
-            return Graph.from_network(zoo_network(ref.zoo, **kwargs))
-        except (BadArgument, ShapeError) as exc:
-            raise ConfigError([loaded.document.problem(("experiment", "network"), str(exc))]) from None
-    specs = []
-    for node in ref.graph.nodes:
-        attrs = {key: value for key, value in node.items() if key not in _RESERVED_NODE_KEYS}
-        inputs = node.get("inputs", ())
-        specs.append(NodeSpec(name=node.get("name", ""), op=node.get("op", ""),
-                              inputs=tuple(inputs) if isinstance(inputs, (list, tuple)) else inputs, attrs=attrs))
-    try:
-        return Graph.build(name=ref.graph.name or loaded.spec.name, batch=ref.batch, specs=specs)
-    except GraphError as exc:
-        raise _graph_problem(loaded, exc) from None
+        return zoo_graph(ref.zoo, **kwargs), None
+    except (BadArgument, ShapeError) as exc:
+        key = at + (("onnx",) if ref.onnx is not None else ())
+        raise ConfigError([loaded.document.problem(key, str(exc))]) from None
 
 
 def _designs(loaded: LoadedExperiment, platform: Platform) -> dict[str, TiledConvDesign]:
@@ -152,7 +143,7 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
         DoesNotFit: a design does not fit its board.
     """
     spec = loaded.spec
-    graph = _graph(loaded)
+    graph, weights = _graph(loaded)
     platform, placement, default = _platform(loaded)
     designs = _designs(loaded, platform)
     try:
@@ -167,7 +158,7 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
     if spec.mode is Mode.FUNCTIONAL and numerics is None:
         raise ConfigError([loaded.document.problem(("experiment", "mode"), "functional mode on a platform needs a "
                                                                           "fixed-point design on an FPGA device")])
-    return GraphSetup(experiment=loaded, plan=plan, numerics=numerics)
+    return GraphSetup(experiment=loaded, plan=plan, numerics=numerics, weights=weights)
 
 
 def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: bool = False,
@@ -183,7 +174,8 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     if functional:
         rng = np.random.default_rng(spec.seed)
         inputs = {node.name: rng.uniform(-1.0, 1.0, size=(graph.batch, *node.out_shape)) for node in graph.inputs}
-        values = carried_values(setup.plan, setup.numerics, inputs, synthetic_weights(graph, seed=spec.seed))
+        weights = setup.weights if setup.weights is not None else synthetic_weights(graph, seed=spec.seed)
+        values = carried_values(setup.plan, setup.numerics, inputs, weights)
     emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
     return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
 

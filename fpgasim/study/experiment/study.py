@@ -16,6 +16,7 @@ from typing import Any
 from fpgasim.errors import BadArgument, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import evaluate_fit
+from fpgasim.nn import GRAPH_NAMES
 from fpgasim.study.common.documents import schema_key_problem
 from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment, Mode, experiment_from_data, load_experiment
 from fpgasim.study.experiment.graph_run import (
@@ -89,9 +90,11 @@ class ExperimentStudy:
     def plan(self, loaded: LoadedExperiment, *, limits: Limits = Limits()
              ) -> ExperimentPlan | ComparisonPlan | GraphSetup:
         """The run's setup, every configuration of the comparison, or the graph placed on the
-        platform; board-list runs are refused when their estimated cost is beyond ``limits``
+        platform (a network that is not a zoo layer chain runs on the graph executor); layer-chain
+        runs are refused when their estimated cost is beyond ``limits``
         (:mod:`~fpgasim.study.experiment.guards`)."""
-        if loaded.spec.platform is not None or loaded.spec.network.zoo is None:
+        network = loaded.spec.network
+        if loaded.spec.platform is not None or network.zoo is None or network.zoo in GRAPH_NAMES:
             return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
             comparison = plan_comparison(loaded)

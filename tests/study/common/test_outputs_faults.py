@@ -242,3 +242,24 @@ def test_a_commit_killed_at_any_step_is_cleaned_by_the_next(old, new, step):
         (directory / "notes.txt").write_text("mine")
         _killed_commit(directory, {name: "new" for name in new}, step)
         _check_after_kill(directory, {name: "new" for name in sorted(new)})
+
+
+def test_a_folder_an_earlier_fpgasim_wrote_without_a_manifest_is_replaced_not_refused(tmp_path: Path) -> None:
+    """Folders from before the manifest hold only fpgasim's own file names: a new run replaces
+    them (an old trace.json does not survive a --no-trace run); any other name is still foreign."""
+    from fpgasim.study.common.outputs import LEGACY_OUTPUTS
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for name in ("results.json", "report.md", "trace.json"):
+        assert name in LEGACY_OUTPUTS
+        (folder / name).write_text("old", encoding="utf-8")
+    check_output_dir(folder)
+    out = OutputSet(folder)
+    out.add_text("results.json", "new")
+    out.add_text("report.md", "new")
+    out.commit()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["results.json", "report.md", MANIFEST_NAME])
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(BadArgument, match="notes.txt"):
+        check_output_dir(folder)

@@ -263,3 +263,40 @@ def test_state_spills_to_ddr_when_feature_maps_do_not_fit(tmp_path: Path) -> Non
     assert spill.image_ps >= ideal.image_ps + spill_dma_ps
     assert spill.weights_ps == ideal.weights_ps
     assert spill.image_ps * 1e-6 == pytest.approx(row["image_us"])
+
+
+@pytest.mark.parametrize("images", [1, 3])
+def test_the_ps_pl_split_is_a_placement_on_the_executor(tmp_path: Path, images: int) -> None:
+    """Every layer on the PS takes exactly the CPU model's time; moving a block from the PL to
+    the PS replaces its DMA and engine time by that CPU time; the weights load once, before the
+    first image, whatever the number of images."""
+    from dataclasses import replace
+
+    from fpgasim.study.dsodenet._timing import layer_ops, time_variant
+
+    loaded = load_study(_write(tmp_path))
+    study, board, design = loaded.study, loaded.board, loaded.design
+    spec = replace(study.timing, images=images)
+    net = odenet(study.spec(study.variant("ds")))
+    cpu = {layer.name: cpu_time_ps(layer_ops(layer), spec.cpu, board.processor) for layer in net.layers}
+    everything = time_variant(net, ("all",), design, board, spec)
+    moved = time_variant(net, ("layer1", "layer2_1", "layer2_2", "layer3_1"), design, board, spec)
+    software = time_variant(net, (), design, board, spec)
+    assert software.image_ps == software.first_image_ps == sum(cpu.values()) and software.weights_ps == 0
+    assert software.breakdown_ps == {f"cpu {name}": ps for name, ps in cpu.items()}
+    assert "pl layer3_2" in everything.breakdown_ps and "cpu layer3_2" not in everything.breakdown_ps
+    assert moved.breakdown_ps["cpu layer3_2"] == cpu["layer3_2"] and "pl layer3_2" not in moved.breakdown_ps
+    for res in (everything, moved):
+        for name in set(cpu) - set(res.on_chip):
+            assert res.breakdown_ps[f"cpu {name}"] == cpu[name]
+        assert res.weights_ps > 0
+        assert res.first_image_ps - res.weights_ps == pytest.approx(res.image_ps, rel=1e-3)  # clock phase apart
+        if images == 1:  # every picosecond of an image is in one phase
+            assert res.image_ps == sum(res.breakdown_ps.values())
+    one = time_variant(net, ("all",), design, board, replace(spec, images=1))
+    assert one.weights_ps == everything.weights_ps and one.first_image_ps == everything.first_image_ps
+    # layer3_2 sits between layer3_1 (PL) and avgpool (PS): on the PS, the PL hands its feature map
+    # over after layer3_1 instead of layer3_2
+    pl_share = everything.breakdown_ps["pl layer3_2"]
+    assert moved.image_ps - everything.image_ps == pytest.approx(cpu["layer3_2"] - pl_share, abs=0.05 * pl_share)
+    assert moved.weights_ps < everything.weights_ps

@@ -1,0 +1,64 @@
+"""``fpgasim network SOURCE``: one row per node and the totals from a zoo name, a network YAML or an
+ONNX model; ``--json`` as documented; bad sources exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import yaml
+
+from fpgasim.cli.main import main
+from fpgasim.nn import Graph, zoo_network
+from tests.nn.test_onnx_import import cnn
+
+
+def _json(capsys, *argv: str) -> dict:
+    assert main(["network", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_zoo_network_rows_and_totals(capsys) -> None:
+    document = _json(capsys, "tiny_cnn")
+    graph = Graph.from_network(zoo_network("tiny_cnn"))
+    assert [n["name"] for n in document["nodes"]] == [n.name for n in graph.nodes]
+    assert document["totals"] == {"macs": graph.macs, "params": graph.params,
+                                  "elementwise_ops": graph.elementwise_ops, "nodes": len(graph.nodes)}
+    first_conv = next(n for n in document["nodes"] if n["op"] == "conv")
+    assert set(first_conv) == {"name", "op", "inputs", "output_shape", "macs", "params", "elementwise_ops", "engine"}
+    assert first_conv["engine"] == "mac_array" and first_conv["inputs"] == ["input"]
+    assert main(["network", "tiny_cnn"]) == 0
+    table = capsys.readouterr().out
+    assert f"{graph.macs:,}" in table and table.count("\n") == len(graph.nodes) + 5
+
+
+def test_network_yaml_and_onnx_sources(tmp_path: Path, capsys) -> None:
+    network = tmp_path / "net.yaml"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "mini", "batch": 2, "nodes": [
+        {"name": "x", "op": "input", "shape": [4, 8, 8]},
+        {"name": "c", "op": "conv", "inputs": ["x"], "out_channels": 8, "kernel": 3, "padding": 1},
+        {"name": "s", "op": "softmax", "inputs": ["c"]}]}}), encoding="utf-8")
+    document = _json(capsys, str(network))
+    assert document["network"] == "mini" and document["batch"] == 2 and document["source"] == "file"
+    assert [n["engine"] for n in document["nodes"]] == ["relabel", "mac_array", "software"]
+    assert document["totals"]["macs"] == 8 * 64 * 36
+    model = tmp_path / "cnn.onnx"
+    onnx.save(cnn(), str(model))
+    document = _json(capsys, str(model), "--input-shape", "1", "3", "8", "8")
+    ops = {n["name"]: n["op"] for n in document["nodes"]}
+    assert document["source"] == "onnx" and ops["dw"] == "depthwise" and ops["bn3"] == "affine"
+    assert document["totals"]["params"] == sum(n["params"] for n in document["nodes"])
+
+
+def test_bad_sources_exit_2(tmp_path: Path, capsys) -> None:
+    assert main(["network", "resnet-9000"]) == 2
+    assert "expected a zoo name, a .yaml network file or an .onnx model" in capsys.readouterr().err
+    model = tmp_path / "cnn.onnx"
+    onnx.save(cnn(), str(model))
+    assert main(["network", str(model)]) == 2
+    assert "--input-shape N C H W" in capsys.readouterr().err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("schema: 1\nnetwork:\n  nodes:\n    - {name: x, op: inptu}\n", encoding="utf-8")
+    assert main(["network", str(broken)]) == 2
+    assert "broken.yaml:4:" in capsys.readouterr().err

@@ -1,0 +1,272 @@
+"""ONNX import against onnxruntime: models built here with onnx.helper (no downloads), imported into the
+graph IR, evaluated with fpgasim.nn.evaluate and compared with onnxruntime's float output."""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from hypothesis import HealthCheck, given, settings
+from onnx import helper
+
+from fpgasim.errors import BadArgument, ShapeError
+from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, quantize
+from fpgasim.nn import Op
+from fpgasim.nn.evaluate import agreement, evaluate_fixed, evaluate_ref
+from fpgasim.nn.onnx import import_onnx
+from tests.strategies.onnx_models import BATCH, init, onnx_dags, onnx_model
+
+CURRENT = onnx.defs.onnx_opset_version()
+
+
+def N(op_type, inputs, outputs, name, **attrs):  # noqa: N802 - terse node builder
+    return helper.make_node(op_type, inputs, outputs, name=name, **attrs)
+
+
+def _bn(name: str, x: str, channels: int, rng) -> tuple[onnx.NodeProto, list]:
+    params = [init(f"{name}.g", rng.uniform(0.5, 1.5, channels)), init(f"{name}.b", rng.normal(0, 0.1, channels)),
+              init(f"{name}.m", rng.normal(0, 0.1, channels)), init(f"{name}.v", rng.uniform(0.5, 2, channels))]
+    return N("BatchNormalization", [x, *(p.name for p in params)], [name], name, epsilon=1e-5), params
+
+
+def _unsqueeze(name: str, x: str, opset: int) -> tuple[onnx.NodeProto, list]:
+    if opset < 13:
+        return N("Unsqueeze", [x], [name], name, axes=[0]), []
+    return N("Unsqueeze", [x, "axis0"], [name], name), [init("axis0", np.array([0], np.int64))]
+
+
+def cnn(opset: int = 17, *, seed: int = 0) -> onnx.ModelProto:
+    """conv-BN-ReLU → depthwise-BN-ReLU6 → 1×1 conv-BN + residual → max pool → a torchvision channel
+    shuffle whose shapes come from Shape→Gather→Unsqueeze→Concat → BN (no conv before: affine) →
+    concat with a branch → global pool → flatten → dropout → Gemm → identity."""
+    rng = np.random.default_rng(seed)
+    inits = [init("w1", rng.normal(0, 0.3, (8, 3, 3, 3))), init("b1", rng.normal(0, 0.1, 8)),
+             init("wd", rng.normal(0, 0.3, (8, 1, 3, 3))), init("w2", rng.normal(0, 0.3, (8, 8, 1, 1))),
+             init("fc", rng.normal(0, 0.2, (10, 16))), init("fcb", rng.normal(0, 0.1, 10)),
+             init("zero", np.array(0, np.int64)), init("two", np.array([2], np.int64)),
+             init("four", np.array([4], np.int64)), init("minus1", np.array([-1], np.int64)),
+             init("six", np.array(6.0, np.float32)), init("nil", np.array(0.0, np.float32))]
+    nodes = [N("Conv", ["x", "w1", "b1"], ["c1"], "conv1", pads=[1, 1, 1, 1], kernel_shape=[3, 3])]
+    for name, source in (("bn1", "c1"), ("bnd", "cd"), ("bn2", "c2"), ("bn3", "shuffled")):
+        bn, params = _bn(name, source, 8, rng)
+        inits += params
+        if name == "bn1":
+            nodes += [bn, N("Relu", ["bn1"], ["r1"], "relu1"),
+                      N("Conv", ["r1", "wd"], ["cd"], "dw", group=8, pads=[1, 1, 1, 1], strides=[1, 1])]
+        elif name == "bnd":
+            nodes += [bn, N("Clip", ["bnd", "nil", "six"], ["r6"], "relu6"), N("Conv", ["r6", "w2"], ["c2"], "pw")]
+        elif name == "bn2":
+            nodes += [bn, N("Add", ["bn2", "r1"], ["res"], "add"),
+                      N("MaxPool", ["res"], ["p"], "pool", kernel_shape=[2, 2], strides=[2, 2]),
+                      N("Shape", ["p"], ["shape"], "shape"), N("Gather", ["shape", "zero"], ["n"], "gather", axis=0)]
+            unsq, extra = _unsqueeze("n1", "n", opset)
+            inits += extra
+            nodes += [unsq, N("Concat", ["n1", "two", "four", "minus1"], ["s5"], "cat5", axis=0),
+                      N("Reshape", ["p", "s5"], ["g5"], "split_groups"),
+                      N("Transpose", ["g5"], ["t5"], "swap", perm=[0, 2, 1, 3]),
+                      N("Shape", ["p"], ["shape2"], "shape2"), N("Reshape", ["t5", "shape2"], ["shuffled"], "merge")]
+        else:
+            nodes += [bn, N("Identity", ["bn3"], ["i3"], "identity"),
+                      N("Concat", ["i3", "p"], ["cat"], "concat", axis=1),
+                      N("GlobalAveragePool", ["cat"], ["gap"], "gap"), N("Flatten", ["gap"], ["flat"], "flatten"),
+                      N("Dropout", ["flat"], ["drop"], "dropout"),
+                      N("Gemm", ["drop", "fc", "fcb"], ["logits"], "fc", transB=1)]
+    return onnx_model(nodes, inits, {"x": ("N", 3, 8, 8)}, {"logits": ("N", 10)}, opset=opset)
+
+
+def _save(model: onnx.ModelProto, tmp_path: Path, name: str = "m.onnx") -> Path:
+    path = tmp_path / name
+    onnx.save(model, str(path))
+    return path
+
+
+def _onnxruntime(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, {k: v.astype(np.float32) for k, v in inputs.items()})))
+
+
+@pytest.mark.parametrize("opset", [11, 13, 17, CURRENT])
+def test_imported_cnn_equals_onnxruntime(tmp_path: Path, opset: int) -> None:
+    path = _save(cnn(opset), tmp_path)
+    imported = import_onnx(path, input_shape=[4, 3, 8, 8])
+    x = np.random.default_rng(1).normal(size=(4, 3, 8, 8))
+    ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["logits"]]
+    theirs = _onnxruntime(path, {"x": x})["logits"]
+    assert ours.shape == (4, 10, 1, 1)
+    np.testing.assert_allclose(ours.reshape(4, 10), theirs, rtol=1e-4, atol=1e-5)
+    assert imported.opset == opset
+
+
+def test_import_folds_batch_norms_constants_and_no_op_nodes(tmp_path: Path) -> None:
+    graph = import_onnx(_save(cnn(), tmp_path), input_shape=[1, 3, 8, 8]).graph
+    ops = {node.name: node.op for node in graph.nodes}
+    assert ops == {"x": Op.INPUT, "conv1": Op.CONV, "relu1": Op.RELU, "dw": Op.DEPTHWISE, "relu6": Op.RELU6,
+                   "pw": Op.CONV, "add": Op.ADD, "pool": Op.POOL, "split_groups": Op.RESHAPE, "swap": Op.TRANSPOSE,
+                   "merge": Op.RESHAPE, "bn3": Op.AFFINE, "concat": Op.CONCAT, "gap": Op.GLOBAL_POOL,
+                   "fc": Op.LINEAR}
+    assert graph.node("split_groups").out_shape == (2, 4, 16) and graph.node("swap").out_shape == (4, 2, 16)
+    assert graph.node("pw").attrs["bias"] is True  # the folded batch norm's shift
+    assert graph.node("add").inputs == ("pw", "relu1") and graph.outputs == ("fc",)
+    assert graph.node("fc").inputs == ("gap",)  # (N, C, 1, 1) → (N, C) keeps the IR shape: no node
+    assert graph.macs == 8 * 64 * 27 + 8 * 64 * 9 + 8 * 64 * 8 + 160
+
+
+def test_shared_initializer_is_counted_once(tmp_path: Path) -> None:
+    w = init("w", np.ones((4, 4, 1, 1)))
+    nodes = [N("Conv", ["x", "w"], ["a"], "a"), N("Conv", ["a", "w"], ["b"], "b")]
+    imported = import_onnx(_save(onnx_model(nodes, [w], {"x": (1, 4, 2, 2)}, {"b": (1, 4, 2, 2)}), tmp_path))
+    assert imported.graph.params == 32 and imported.params == 16
+
+
+BITS = (8, 12, 16)
+
+
+def test_fixed_point_agreement_with_onnxruntime_grows_with_the_bit_width(tmp_path: Path) -> None:
+    """The logit SNR (dB) and top-1 agreement of fixed-point evaluation against onnxruntime's float
+    output, per word width (integer bits fixed at 6, the rest fraction)."""
+    path = _save(cnn(), tmp_path)
+    imported = import_onnx(path, input_shape=[64, 3, 8, 8])
+    x = np.random.default_rng(2).normal(size=(64, 3, 8, 8))
+    theirs = _onnxruntime(path, {"x": x})["logits"]
+    results = {}
+    for bits in BITS:
+        fmt = FixedFormat(total_bits=bits, int_bits=6, signed=True)
+        requant = Requantizer(out=fmt, rounding="half_even", overflow="saturate",
+                              accumulator=Accumulator(bits=48, overflow="saturate"))
+        q = quantize(x, fmt, rounding="half_even", overflow="saturate")[0]
+        out = evaluate_fixed(imported.graph, {"x": q}, imported.weights, fmt=fmt, requant=requant)
+        logits = out[imported.outputs["logits"]].to_float().reshape(64, 10)
+        results[bits] = agreement(theirs, logits)
+    snr = [results[bits].snr_db for bits in BITS]
+    assert snr[0] < snr[1] < snr[2]
+    assert snr[2] > 40 and results[16].top1 >= 0.95
+    assert results[8].top1 <= results[16].top1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(onnx_dags())
+def test_random_dags_equal_onnxruntime(tmp_path: Path, model: onnx.ModelProto) -> None:
+    path = _save(model, tmp_path)
+    imported = import_onnx(path)
+    rng = np.random.default_rng(0)
+    inputs = {v.name: rng.normal(size=[d.dim_value for d in v.type.tensor_type.shape.dim])
+              for v in model.graph.input}
+    ours = evaluate_ref(imported.graph, inputs, imported.weights)
+    theirs = _onnxruntime(path, inputs)
+    assert set(imported.outputs) == set(theirs)
+    for name, values in theirs.items():
+        np.testing.assert_allclose(ours[imported.outputs[name]], values, rtol=1e-4, atol=1e-5)
+    assert imported.graph.batch == BATCH
+
+
+# --- bad input: one clear message each ------------------------------------------------------------
+
+def _tiny(nodes, inits=(), **kwargs) -> onnx.ModelProto:
+    return onnx_model(nodes, list(inits), {"x": (1, 4, 4, 4)}, {"y": (1, 4, 4, 4)}, check=False, **kwargs)
+
+
+def test_non_onnx_and_truncated_files_are_refused(tmp_path: Path) -> None:
+    text = tmp_path / "notes.onnx"
+    text.write_bytes(b"this is not an onnx model\x00\xff\xfe")
+    with pytest.raises(BadArgument, match="not an ONNX model"):
+        import_onnx(text)
+    whole = _save(cnn(), tmp_path).read_bytes()
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(BadArgument, match="cut.onnx.*(not an ONNX model|truncated|checker)"):
+        import_onnx(cut)
+    with pytest.raises(BadArgument, match="no such file"):
+        import_onnx(tmp_path / "missing.onnx")
+
+
+@pytest.mark.parametrize(("nodes", "inits", "message"), [
+    ([N("Relu", ["x"], ["a"], "a"), N("Relu", ["b"], ["y"], "y"), N("Relu", ["y"], ["b"], "b")], [],
+     r"the graph has a cycle b -> y -> b"),
+    ([N("Add", ["x", "ghost"], ["y"], "add")], [], r"ONNX node 'add' \(Add\) input\[1\] 'ghost': no graph input"),
+    ([N("Relu", ["x"], ["a"], "r"), N("Relu", ["a"], ["y"], "r")], [], r"duplicate node name 'r' \(nodes 0 and 1\)"),
+    ([N("MaxPool", ["x"], ["p"], "p", kernel_shape=[2, 2], strides=[2, 2]), N("Add", ["x", "p"], ["y"], "add")], [],
+     r"'x' \(4, 4, 4\) and 'p' \(4, 2, 2\) do not broadcast"),
+    ([N("MaxPool", ["x"], ["p"], "p", kernel_shape=[2, 2], strides=[2, 2]),
+      N("Concat", ["x", "p"], ["y"], "cat", axis=1)], [], r"'x' \[1, 4, 4, 4\] and 'p' \[1, 4, 2, 2\]"),
+    ([N("Conv", ["x", "w"], ["y"], "c")], [], r"'c' \(Conv\) input\[1\] 'w' \(weight\): not an initializer"),
+    ([N("Conv", ["x", "w"], ["y"], "c", kernel_shape=[3, 1], pads=[1, 0, 1, 0])],
+     [init("w", np.ones((4, 4, 3, 1)))], r"kernel_shape=\[3, 1\]: the graph IR holds square windows"),
+    ([N("Conv", ["x", "w"], ["y"], "c", pads=[0, 0, 1, 1])], [init("w", np.ones((4, 4, 2, 2)))],
+     r"pads=\[0, 0, 1, 1\]"),
+    ([N("MaxPool", ["x"], ["y"], "mp", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)], [],
+     r"'mp' \(MaxPool\): ceil_mode=1 gives a larger output"),
+])
+def test_bad_graphs_name_the_node(tmp_path: Path, nodes, inits, message) -> None:
+    model = _tiny(nodes, inits)
+    if any(n.input[-1] == "w" for n in nodes) and not inits:
+        model.graph.input.append(helper.make_tensor_value_info("w", onnx.TensorProto.FLOAT, [4, 4, 1, 1]))
+    with pytest.raises((BadArgument, ShapeError), match=message):
+        import_onnx(_save(model, tmp_path))
+
+
+def test_every_unsupported_op_type_is_named_in_one_message(tmp_path: Path) -> None:
+    nodes = [N("LRN", ["x"], ["a"], "lrn1", size=3), N("Elu", ["a"], ["b"], "elu1"), N("LRN", ["b"], ["c"], "lrn2", size=3),
+             N("Tanh", ["c"], ["y"], "tanh1")]
+    with pytest.raises(BadArgument, match=r"unsupported op types: LRN \(first node 'lrn1'\), Elu \(first node "
+                                          r"'elu1'\), Tanh \(first node 'tanh1'\)") as err:
+        import_onnx(_save(_tiny(nodes), tmp_path))
+    assert "lrn2" not in str(err.value)
+
+
+def test_dynamic_dimensions_need_input_shape(tmp_path: Path) -> None:
+    path = _save(cnn(), tmp_path)
+    with pytest.raises(BadArgument, match=r"input 'x' has dynamic dimensions \['\?', 3, 8, 8\]; give input_shape"):
+        import_onnx(path)
+    with pytest.raises(BadArgument, match=r"input_shape=\[1, 4, 8, 8\] does not fit ONNX input 'x'"):
+        import_onnx(path, input_shape=[1, 4, 8, 8])
+
+
+def test_opset_outside_the_supported_range_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadArgument, match=r"opset 10: expected 11 to"):
+        import_onnx(_save(_tiny([N("Relu", ["x"], ["y"], "r")], opset=10), tmp_path))
+
+
+def test_external_data_must_stay_in_the_model_folder(tmp_path: Path) -> None:
+    def model() -> onnx.ModelProto:
+        return _tiny([N("Conv", ["x", "w"], ["y"], "c")], [init("w", np.ones((4, 4, 1, 1)))])
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    onnx.save(model(), str(folder / "m.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+              location="weights.bin", size_threshold=0)
+    assert import_onnx(folder / "m.onnx").weights["c"].weight.shape == (4, 4, 1, 1)
+    escaping = model()
+    for tensor in escaping.graph.initializer:
+        onnx.external_data_helper.set_external_data(tensor, location="../elsewhere.bin")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        tensor.ClearField("raw_data")
+    onnx.save(escaping, str(folder / "escape.onnx"))
+    with pytest.raises(BadArgument, match=r"initializer 'w' stores its data at '\.\./elsewhere\.bin', outside"):
+        import_onnx(folder / "escape.onnx")
+
+
+def test_the_other_op_families_equal_onnxruntime(tmp_path: Path) -> None:
+    """Per-channel constant arithmetic (affine), Split, Slice, ReduceMean, a ceil-mode pool whose size
+    equals floor mode's, HardSwish, Sigmoid·x, Mul of tensors, MatMul + Softmax."""
+    rng = np.random.default_rng(5)
+    inits = [init("mean", rng.normal(0, 1, (1, 6, 1, 1))), init("std", rng.uniform(0.5, 2, (6, 1, 1))),
+             init("two", np.array(2.0)), init("halves", np.array([3, 3], np.int64)),
+             init("s0", np.array([1], np.int64)), init("s1", np.array([5], np.int64)), init("ax", np.array([1], np.int64)),
+             init("mm", rng.normal(0, 0.5, (2, 5)))]
+    nodes = [N("Sub", ["x", "mean"], ["centred"], "centre"), N("Div", ["centred", "std"], ["scaled"], "scale"),
+             N("Mul", ["scaled", "two"], ["doubled"], "double"), N("HardSwish", ["doubled"], ["hs"], "hswish"),
+             N("MaxPool", ["hs"], ["p"], "pool", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+             N("Split", ["p", "halves"], ["a", "b"], "split", axis=1), N("Sigmoid", ["a"], ["sa"], "sig"),
+             N("Mul", ["a", "sa"], ["silu"], "silu"), N("Mul", ["silu", "b"], ["prod"], "gate"),
+             N("Slice", ["prod", "s0", "s1", "ax"], ["sl"], "slice"),
+             N("ReduceMean", ["sl"], ["mean_hw"], "reduce", keepdims=0, axes=[2, 3]),
+             N("MatMul", ["mean_hw", "mm"], ["z"], "matmul"), N("Softmax", ["z"], ["y"], "softmax", axis=1)]
+    path = _save(onnx_model(nodes, inits, {"x": (3, 6, 9, 9)}, {"y": (3, 5)}, opset=17), tmp_path)
+    imported = import_onnx(path)
+    ops = [node.op for node in imported.graph.nodes]
+    assert ops.count(Op.AFFINE) == 3 and ops.count(Op.SLICE) == 3 and Op.SOFTMAX in ops
+    x = rng.normal(size=(3, 6, 9, 9))
+    ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
+    np.testing.assert_allclose(ours.reshape(3, 5), _onnxruntime(path, {"x": x})["y"], rtol=1e-4, atol=1e-6)

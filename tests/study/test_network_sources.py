@@ -1,0 +1,123 @@
+"""A platform experiment names its network by a network file or an ONNX model as well as by a graph:
+the same run, the ONNX model's own weights in functional mode, and exactly one form refused alike
+by validate and run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import yaml
+from onnx import helper
+
+from fpgasim.cli.main import main
+from tests.strategies.onnx_models import init, onnx_model
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT = ROOT / "experiments" / "hetero-residual.yaml"
+
+
+@pytest.fixture()
+def experiment_file(tmp_path: Path):
+    made: list[Path] = []
+
+    def make(network: dict, placement: dict | None = None) -> Path:
+        document = yaml.safe_load(EXPERIMENT.read_text(encoding="utf-8"))
+        document["experiment"]["network"] = network
+        document["experiment"]["placement"] = placement or document["experiment"]["placement"]
+        path = ROOT / "experiments" / f".test-{tmp_path.name}-{len(made)}.yaml"  # kernels resolve beside it
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        made.append(path)
+        return path
+
+    yield make
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def _small_onnx(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="c1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="r1"),
+             helper.make_node("Conv", ["r1", "w2"], ["c2"], name="c2", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r1"], ["add"], name="add"),
+             helper.make_node("MaxPool", ["add"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["p"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc", "fcb"], ["y"], name="fc", transB=1)]
+    inits = [init("w1", rng.normal(0, 0.2, (8, 4, 3, 3))), init("b1", rng.normal(0, 0.1, 8)),
+             init("w2", rng.normal(0, 0.2, (8, 8, 3, 3))), init("fc", rng.normal(0, 0.3, (5, 8))),
+             init("fcb", rng.normal(0, 0.1, 5))]
+    onnx.save(onnx_model(nodes, inits, {"x": ("N", 4, 8, 8)}, {"y": ("N", 5)}), str(path))
+    return path
+
+
+def test_an_onnx_model_runs_functional_on_a_platform_with_its_own_weights(tmp_path: Path, experiment_file) -> None:
+    model = _small_onnx(tmp_path / "small.onnx")
+    experiment = experiment_file({"onnx": str(model), "input_shape": [2, 4, 8, 8]}, {"default": "fpga0"})
+    assert main(["validate", str(experiment)]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(experiment), "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    nodes = {node["name"]: node for node in results["nodes"]}
+    assert list(nodes) == ["x", "c1", "r1", "c2", "add", "pool", "gap", "fc"]
+    assert results["totals"]["bit_exact"] is True and results["experiment"]["batch"] == 2
+    assert nodes["c1"]["macs"] == 2 * 8 * 64 * 36 and nodes["fc"]["engine"] == "mac_array"
+
+
+def test_a_network_file_runs_like_the_same_graph_inline(tmp_path: Path, experiment_file) -> None:
+    inline = yaml.safe_load(EXPERIMENT.read_text(encoding="utf-8"))["experiment"]["network"]
+    network = tmp_path / "residual.yaml"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {**inline["graph"], "batch": 1}}), encoding="utf-8")
+    assert main(["validate", str(network)]) == 0
+    runs = {}
+    for form, ref in (("file", {"file": str(network)}), ("graph", inline)):
+        out = tmp_path / form
+        assert main(["run", str(experiment_file(ref)), "--out", str(out), "--mode", "timing"]) == 0
+        runs[form] = json.loads((out / "results.json").read_text())
+    assert runs["file"]["nodes"] == runs["graph"]["nodes"]
+
+
+@pytest.mark.parametrize(("network", "message"), [
+    ({"zoo": "tiny_cnn", "onnx": "m.onnx"}, "expected exactly one of `zoo`, `graph`, `file` or `onnx`; found `zoo`, "
+                                            "`onnx`"),
+    ({"zoo": "tiny_cnn", "input_shape": [1, 3, 8, 8]}, "only an `onnx` network takes an input_shape"),
+    ({"onnx": "no-such-model.onnx"}, "file not found"),
+    ({"file": "no-such-network.yaml"}, "file not found"),
+])
+def test_bad_network_forms_are_refused_by_validate_and_run(tmp_path: Path, experiment_file, capsys, network,
+                                                          message) -> None:
+    experiment = experiment_file(network)
+    for command in (["validate", str(experiment)], ["run", str(experiment), "--out", str(tmp_path / "out")]):
+        assert main(command) == 2
+        captured = capsys.readouterr()
+        assert message in captured.out + captured.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_onnx_model_the_importer_refuses_is_located_at_network_onnx(tmp_path: Path, experiment_file,
+                                                                       capsys) -> None:
+    model = _small_onnx(tmp_path / "small.onnx")
+    assert main(["validate", str(experiment_file({"onnx": str(model)}, {"default": "fpga0"}))]) == 2
+    captured = capsys.readouterr()
+    err = captured.out + captured.err
+    assert "experiment.network.onnx:" in err and "dynamic dimensions" in err
+
+
+def test_a_zoo_graph_on_one_board_runs_on_the_graph_executor(tmp_path: Path) -> None:
+    """LeNet-5 (a zoo graph) named by `zoo:` with board/kernel/memory: timing mode, one row per node."""
+    text = (ROOT / "experiments" / "alexnet-zcu102.yaml").read_text(encoding="utf-8")
+    experiment = ROOT / "experiments" / f".test-{tmp_path.name}-lenet.yaml"
+    experiment.write_text(text.replace("{zoo: alexnet_conv, shapes: merged, batch: 1}", "{zoo: lenet5, batch: 1}"),
+                          encoding="utf-8")
+    try:
+        out = tmp_path / "out"
+        assert main(["run", str(experiment), "--out", str(out)]) == 0
+    finally:
+        experiment.unlink()
+    results = json.loads((out / "results.json").read_text())
+    assert results["totals"]["macs"] == 416_520 and len(results["nodes"]) == 13
+    assert {node["engine"] for node in results["nodes"]} == {"relabel", "mac_array", "vector"}
