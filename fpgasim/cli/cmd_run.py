@@ -20,10 +20,13 @@ from rich.table import Table
 
 from fpgasim.config import read_yaml
 from fpgasim.study.common.outputs import check_output_dir
-from fpgasim.study.protocol import RunOptions, RunOutput
+from fpgasim.study.protocol import Limits, RunOptions, RunOutput
 from fpgasim.study.registry import STUDIES, study_of
 
 __all__ = ["register"]
+
+#: Console width off a terminal: wide enough that no table row is ever folded.
+UNWRAPPED_WIDTH = 100_000
 
 #: Every run mode a registered study offers (``--mode``), in registry order.
 MODES = tuple(dict.fromkeys(mode for study in STUDIES.values() for mode in study.modes))
@@ -42,7 +45,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
+    defaults = Limits()
+    parser.add_argument("--max-events", type=_positive, default=defaults.max_events, metavar="N",
+                        help="refuse before simulating a run estimated above N simulation events "
+                             f"(default {defaults.max_events:,}, about 3 minutes)")
+    parser.add_argument("--max-memory-mb", type=_positive, default=defaults.max_memory_mb, metavar="N",
+                        help=f"refuse a run estimated above N MB of memory (default {defaults.max_memory_mb:,})")
+    parser.add_argument("--max-trace-spans", type=_positive, default=defaults.max_trace_spans, metavar="N",
+                        help="beyond N spans trace.json is a summary, busy intervals per resource "
+                             f"(default {defaults.max_trace_spans:,}, about 40 MB)")
     parser.set_defaults(func=_run)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a positive integer (underscores allowed, as in 50_000_000)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive integer")
+    return value
 
 
 class _Progress:
@@ -66,7 +89,10 @@ class _Progress:
             self.status.update(f"emulating {label}")
 
 
-def _show(console: Console, output: RunOutput) -> None:
+def _show(output: RunOutput, *, terminal: bool) -> None:
+    """The table, the text and the lines; off a terminal nothing is wrapped or re-styled (the
+    table takes its natural width, text and lines are written verbatim)."""
+    console = Console(highlight=False, width=None if terminal else UNWRAPPED_WIDTH)
     if output.table is not None:
         table = Table(title=output.table.title)
         for column in output.table.columns:
@@ -74,23 +100,26 @@ def _show(console: Console, output: RunOutput) -> None:
         for row in output.table.rows:
             table.add_row(*row)
         console.print(table)
-    if output.text is not None:
-        console.print(output.text)
-    for line in output.lines:
-        console.print(line)
+    texts = ([] if output.text is None else [output.text]) + list(output.lines)
+    for text in texts:
+        if terminal:
+            console.print(text, markup=False)
+        else:
+            sys.stdout.write(text + "\n")
 
 
 def _run(args: argparse.Namespace) -> int:
-    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     status = Console(stderr=True, highlight=False)
     if args.out is not None:
         check_output_dir(args.out, force=args.force)
     study = study_of(read_yaml(args.document))
-    plan = study.plan(study.load(args.document))
+    limits = Limits(max_events=args.max_events, max_memory_mb=args.max_memory_mb,
+                    max_trace_spans=args.max_trace_spans, trace=not args.no_trace)
+    plan = study.plan(study.load(args.document), limits=limits)
     out = args.out or Path("results") / plan.name
     check_output_dir(out, force=args.force)
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
-                                                 progress=progress))
-    _show(console, output)
+                                                 progress=progress, limits=limits))
+    _show(output, terminal=sys.stdout.isatty())
     return 0

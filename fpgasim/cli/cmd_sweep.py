@@ -40,8 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def format_outcome(outcome: SweepOutcome) -> str:
     """The summary printed after a sweep."""
-    lines = [f"sweep: {outcome.total} points, {outcome.points} after constraints; evaluated {outcome.evaluated} "
-             f"now, {outcome.skipped} already in the store",
+    def by_fidelity(counts: dict[str, int]) -> str:
+        return " + ".join(f"{count} {fidelity}" for fidelity, count in counts.items())
+
+    lines = [f"sweep: {outcome.total} points, {outcome.points} after constraints; evaluated "
+             f"{by_fidelity(outcome.evaluated_by)} now, {by_fidelity(outcome.skipped_by)} already in the store",
              f"pareto front: points {', '.join(str(i) for i in outcome.front) or 'none'}",
              f"emulator re-check: points {', '.join(str(i) for i in outcome.rechecked) or 'none'}",
              f"store: {outcome.store}"]

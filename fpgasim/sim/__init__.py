@@ -21,7 +21,7 @@ from fpgasim.sim.clock import MAX_FREQ_HZ, PS_PER_S, Clock
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.link import Link, LinkDirection
 from fpgasim.sim.port import StreamPort, dma_read, dma_write
-from fpgasim.sim.trace import TraceRecorder
+from fpgasim.sim.trace import TraceRecorder, merge_spans
 
 __all__ = [
     "LATE",
@@ -36,6 +36,7 @@ __all__ = [
     "StreamPort",
     "StreamStats",
     "TraceRecorder",
+    "merge_spans",
     "dma_read",
     "dma_write",
     "processed_events",

@@ -12,7 +12,7 @@ from typing import Any
 
 from fpgasim.errors import BadArgument
 
-__all__ = ["TraceRecorder", "active"]
+__all__ = ["TraceRecorder", "active", "merge_spans"]
 
 _PS_PER_US = 1_000_000
 
@@ -27,6 +27,18 @@ def active(trace: "TraceRecorder | None") -> "TraceRecorder | None":
         The recorder when it is enabled, otherwise None.
     """
     return trace if trace is not None and trace.enabled else None
+
+
+def merge_spans(spans: list[tuple[int, int]], gap_ps: int) -> list[tuple[int, int, int]]:
+    """Spans sorted and joined when closer than ``gap_ps``: (start, end, spans joined)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start - merged[-1][1] <= gap_ps:
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2] += 1
+        else:
+            merged.append([start, end, 1])
+    return [(a, b, n) for a, b, n in merged]
 
 
 class TraceRecorder:
@@ -90,6 +102,11 @@ class TraceRecorder:
         """All spans in recording order (a copy)."""
         return list(self._spans)
 
+    @property
+    def span_count(self) -> int:
+        """Spans recorded so far."""
+        return len(self._spans)
+
     def tracks(self) -> list[tuple[str, str]]:
         """Sorted ``(process, track)`` pairs that have at least one span."""
         return sorted({(s[0], s[1]) for s in self._spans})
@@ -117,6 +134,36 @@ class TraceRecorder:
         if cur_end is not None:
             total += cur_end - cur_start
         return total
+
+    def summary(self, *, max_spans: int) -> "TraceRecorder":
+        """At most ``max_spans`` spans: each track's spans merged into ``busy`` intervals.
+
+        Spans of one track closer than a gap are joined; the gap starts at the run's length ÷
+        ``max_spans`` and doubles until the total fits. Each merged span's ``args`` count the
+        spans it covers. Counters are kept when they fit in ``max_spans`` too, else dropped.
+
+        Raises:
+            BadArgument: ``max_spans`` < 1.
+        """
+        if max_spans < 1:
+            raise BadArgument(f"trace summary max_spans={max_spans}: expected >= 1")
+        per_track: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for process, track, _name, start, end, _args in self._spans:
+            per_track.setdefault((process, track), []).append((start, end))
+        end_ps = max((s[4] for s in self._spans), default=0)
+        gap = max(end_ps // max_spans, 1)
+        while True:
+            merged = {key: merge_spans(spans, gap) for key, spans in per_track.items()}
+            if sum(len(spans) for spans in merged.values()) <= max_spans or gap > end_ps:
+                break
+            gap *= 2
+        out = TraceRecorder()
+        for (process, track), spans in sorted(merged.items()):
+            for start, end, count in spans:
+                out._spans.append((process, track, "busy", start, end, {"spans": count}))
+        if len(self._counters) <= max_spans:
+            out._counters = list(self._counters)
+        return out
 
     def to_chrome_trace(self) -> dict[str, Any]:
         """The trace as a Chrome trace-event dict (``json.dump`` it; Perfetto opens it).

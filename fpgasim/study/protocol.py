@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Study", "Fidelity", "RunOptions", "RunOutput", "TerminalTable", "Objectives"]
+__all__ = ["Study", "Fidelity", "Limits", "RunOptions", "RunOutput", "TerminalTable", "Objectives"]
 
 #: ``(objective name -> value, per-layer rows {name, latency_ms, tiling, partition, bottleneck})``.
 Objectives = tuple[dict[str, float], list[dict[str, Any]]]
@@ -25,6 +25,21 @@ class Fidelity(StrEnum):
 
     ANALYTICAL = "analytical"
     EMULATED = "emulated"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """What a run may cost before ``plan`` refuses it (each field is a ``fpgasim run`` option; a study
+    that cannot estimate its cost ignores them)."""
+
+    #: ``--max-events``: SimPy events (about 300 000 per second on one core).
+    max_events: int = 50_000_000
+    #: ``--max-memory-mb``: estimated peak resident memory.
+    max_memory_mb: int = 4096
+    #: ``--max-trace-spans``: beyond this, trace.json is a summary (busy intervals per resource).
+    max_trace_spans: int = 200_000
+    #: the run records a trace (``--no-trace`` clears it); its spans count toward memory.
+    trace: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +54,8 @@ class RunOptions:
     workers: int = 1
     #: called with a label as each step starts or finishes (a terminal status line).
     progress: Callable[[str], None] | None = None
+    #: the limits ``plan`` checked; ``max_trace_spans`` decides when trace.json is a summary.
+    limits: Limits = Limits()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,9 +101,10 @@ class Study(Protocol):
         """The same from an in-memory document; ``file`` names it in messages, ``base_dir``
         resolves its relative paths."""
 
-    def plan(self, loaded: Any) -> Any:
+    def plan(self, loaded: Any, *, limits: Limits = Limits()) -> Any:
         """Everything ``run`` refuses, refused here (ConfigError, BadArgument, ShapeError,
-        DoesNotFit); nothing is simulated or written."""
+        DoesNotFit), including a run whose estimated cost is beyond ``limits``; nothing is
+        simulated or written."""
 
     def run(self, plan: Any, out: Path, options: RunOptions) -> RunOutput:
         """Simulate the plan and write its files into ``out`` atomically (all or none)."""

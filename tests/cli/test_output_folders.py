@@ -176,7 +176,7 @@ def test_a_sweep_folder_refuses_foreign_files_and_resumes_with_its_own(tmp_path,
     assert main([*argv, "--force"]) == 0
     (out / "stray.csv").unlink()
     assert main(argv) == 0
-    assert "evaluated 0 now, 2 already in the store" in capsys.readouterr().out
+    assert "evaluated 0 analytical + 0 emulated now, 2 analytical + 0 emulated already in the store" in capsys.readouterr().out
 
 
 # --- SIGKILL during the final write, then a normal run ---------------------------------------

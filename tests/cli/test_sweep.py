@@ -26,7 +26,7 @@ def test_real_sweep_with_emulator_recheck(tmp_path, capsys):
                               "objectives": ["latency_ms", "dsp", "throughput_gops"], "recheck": {"top_k": 1}})
     code, out, err = _run(capsys, path, "--out", tmp_path / "o", "--workers", "1")
     assert code == 0, err
-    assert "sweep: 3 points, 3 after constraints; evaluated 4 now" in out
+    assert "sweep: 3 points, 3 after constraints; evaluated 3 analytical + 1 emulated now" in out
     assert "emulator re-check: points 2" in out
     rows = list(csv.DictReader((tmp_path / "o" / "points.csv").open()))
     assert [r["kernel.parallelism.tm"] for r in rows] == ["16", "32", "64"]
@@ -41,13 +41,14 @@ def test_real_sweep_with_emulator_recheck(tmp_path, capsys):
     assert "| 2 | kernel.parallelism.tm=64 | " in report and "%)" in report
     assert (tmp_path / "o" / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, out, _ = _run(capsys, path, "--out", tmp_path / "o", "--workers", "1")
-    assert code == 0 and "evaluated 0 now, 4 already in the store" in out
+    assert code == 0 and "evaluated 0 analytical + 0 emulated now, 3 analytical + 1 emulated already in the store" in out
 
 
 @pytest.mark.parametrize("axes, extra, fragment", [
     ([{"key": "experiment.boards", "values": [1]}], {}, "unknown key 'experiment.boards'"),
     ([{"key": "experiment.cluster.boards", "values": []}], {}, "is empty"),
-    (None, {"constraints": ["experiment.cluster.boards > 99"]}, "reject all 6 points"),
+    # the store's changed-input check comes before expanding the points
+    (None, {"constraints": ["experiment.cluster.boards > 99"]}, "holds results of different inputs"),
 ])
 def test_bad_input_exits_2_and_leaves_the_store_untouched(tmp_path, capsys, axes, extra, fragment):
     good = write_sweep(tmp_path / "good")

@@ -1,7 +1,8 @@
 """Figures: the Gantt timeline of a run and the speedup-versus-boards plot.
 
 Owns: rendering with matplotlib's non-interactive Agg backend (no display needed), merging
-spans that touch so a timeline of thousands of transactions stays readable, and writing PNGs
+spans that touch so a timeline of thousands of transactions stays readable, the resource kind
+of a trace track (one colour each), and writing PNGs
 to the path an :class:`~fpgasim.study.common.outputs.OutputSet` gives (format stated explicitly,
 since that path ends in ``.tmp``).
 """
@@ -9,34 +10,54 @@ since that path ends in ``.tmp``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.patches import Patch  # noqa: E402
 
-from fpgasim.sim import TraceRecorder  # noqa: E402
+from fpgasim.sim import TraceRecorder, merge_spans  # noqa: E402
 
-__all__ = ["save_timeline", "save_speedup_plot", "merged_intervals"]
+__all__ = ["save_timeline", "save_speedup_plot", "resource_kind", "LayerSpan", "RESOURCE_KINDS"]
 
 #: Timeline rows shown at most (the busiest tracks first within each board).
 MAX_TRACKS = 40
 
+#: Resource kinds of the timeline's rows, in legend order, each with its colour.
+RESOURCE_KINDS = {"compute": "tab:blue", "stream port": "tab:orange", "DDR": "tab:green", "link": "tab:red",
+                  "other": "tab:grey"}
 
-def merged_intervals(spans: list[tuple[int, int]], gap_ps: int) -> list[tuple[int, int]]:
-    """Sorted, merged (start, end) intervals; spans closer than ``gap_ps`` are joined."""
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        if merged and start - merged[-1][1] <= gap_ps:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(a, b) for a, b in merged]
+#: A layer (graph node) on the timeline: name, start ps, end ps.
+LayerSpan = tuple[str, int, int]
 
 
-def save_timeline(trace: TraceRecorder, path: Path, *, title: str) -> None:
-    """Gantt chart: one row per engine, port, DDR channel and link direction."""
+def resource_kind(track: str) -> str:
+    """The kind of a trace track, from its last name part (``board0.compute`` → compute)."""
+    last = track.rsplit(".", 1)[-1]
+    if last in ("compute", "pool", "vector", "cores"):
+        return "compute"
+    if last.startswith("axis_"):
+        return "stream port"
+    if "ddr" in last:
+        return "DDR"
+    if last in ("fwd", "rev"):
+        return "link"
+    return "other"
+
+
+def save_timeline(trace: TraceRecorder, path: Path, *, title: str, layers: Sequence[LayerSpan] = ()) -> None:
+    """Gantt chart: one row per engine, port, DDR channel and link direction, coloured by kind
+    (with a legend), and each layer's (node's) name over a dotted line at its start.
+
+    Args:
+        trace: the run's recorder.
+        path: where to write the PNG.
+        title: figure title.
+        layers: layers or graph nodes in start order; their boundaries are drawn.
+    """
     per_track: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for process, track, _name, start, end, _args in trace.spans:
         if "/bank" in track:
@@ -44,10 +65,18 @@ def save_timeline(trace: TraceRecorder, path: Path, *, title: str) -> None:
         per_track[(process, track)].append((start, end))
     end_ps = max((end for spans in per_track.values() for _, end in spans), default=1)
     keys = sorted(per_track)[:MAX_TRACKS]
-    fig, ax = plt.subplots(figsize=(12, 0.35 * len(keys) + 1.5))
+    fig, ax = plt.subplots(figsize=(12, 0.35 * len(keys) + 2.2))
     for row, key in enumerate(keys):
-        bars = merged_intervals(per_track[key], end_ps // 2000)
-        ax.broken_barh([(a / 1e6, (b - a) / 1e6) for a, b in bars], (row - 0.4, 0.8))
+        bars = merge_spans(per_track[key], end_ps // 2000)
+        ax.broken_barh([(a / 1e6, (b - a) / 1e6) for a, b, _ in bars], (row - 0.4, 0.8),
+                       color=RESOURCE_KINDS[resource_kind(key[1])])
+    for name, start_ps, _end_ps in layers:
+        ax.axvline(start_ps / 1e6, color="black", linestyle=":", linewidth=0.8)
+        ax.annotate(name, (start_ps / 1e6, 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+                    textcoords="offset points", rotation=90, fontsize=7, va="bottom")
+    shown = sorted({resource_kind(track) for _, track in keys}, key=list(RESOURCE_KINDS).index)
+    ax.legend(handles=[Patch(color=RESOURCE_KINDS[kind], label=kind) for kind in shown], fontsize=7,
+              loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_yticks(range(len(keys)), [track for _, track in keys], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("time (µs)")

@@ -16,7 +16,7 @@ from typing import Any
 from fpgasim.study.common.documents import data_key_problem, data_lookup
 from fpgasim.study.dsodenet.config import LoadedOdeStudy, load_study, study_from_data
 from fpgasim.study.dsodenet.tables import OdePlan, fit_table, plan_ode_study, timing_table, write_ode_study
-from fpgasim.study.protocol import Fidelity, Objectives, RunOptions, RunOutput
+from fpgasim.study.protocol import Fidelity, Limits, Objectives, RunOptions, RunOutput
 
 __all__ = ["DSODENET_STUDY", "OdeStudyKind"]
 
@@ -36,8 +36,9 @@ class OdeStudyKind:
         """:func:`~fpgasim.study.dsodenet.config.study_from_data`."""
         return study_from_data(data, file=file, base_dir=base_dir)
 
-    def plan(self, loaded: LoadedOdeStudy) -> OdePlan:
-        """:func:`~fpgasim.study.dsodenet.tables.plan_ode_study`."""
+    def plan(self, loaded: LoadedOdeStudy, *, limits: Limits = Limits()) -> OdePlan:
+        """:func:`~fpgasim.study.dsodenet.tables.plan_ode_study` (``limits`` unused: the study's
+        few fixed-size runs take seconds)."""
         return plan_ode_study(loaded)
 
     def run(self, plan: OdePlan, out: Path, options: RunOptions) -> RunOutput:

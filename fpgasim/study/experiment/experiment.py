@@ -11,7 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
@@ -20,6 +22,8 @@ from fpgasim.nn.sources import GraphSpec
 from fpgasim.study.common.documents import check_data
 
 __all__ = [
+    "MAX_BATCH",
+    "MAX_BOARDS",
     "Mode",
     "TilingPolicy",
     "PartitionPolicy",
@@ -40,6 +44,20 @@ __all__ = [
     "load_experiment",
     "experiment_from_data",
 ]
+
+
+#: Largest ``network.batch``: planning walks every pooling tile of the batch (1024 plans in about
+#: a second; 65536 exhausts memory before any simulation starts).
+MAX_BATCH = 1024
+#: Largest ``cluster.boards`` (and scale-out point): a sanity limit well above published
+#: multi-FPGA clusters (Super-LIP: 8); planning lists every cable of the topology and checks each
+#: board's ports, which for a fully connected 1024 boards alone takes 16 s.
+MAX_BOARDS = 64
+
+#: A batch size within :data:`MAX_BATCH`.
+Batch = Annotated[PosInt, Field(le=MAX_BATCH)]
+#: A board count within :data:`MAX_BOARDS`.
+BoardCount = Annotated[PosInt, Field(le=MAX_BOARDS)]
 
 
 class Mode(StrEnum):
@@ -95,8 +113,8 @@ class NetworkRef:
     input_shape: tuple[PosInt, ...] | None = None
     #: shape set for networks that have several (e.g. AlexNet ``merged``/``per_group``).
     shapes: Str | None = None
-    #: batch size.
-    batch: PosInt = 1
+    #: batch size (at most :data:`MAX_BATCH`).
+    batch: Batch = 1
     #: emulate pooling layers on the pool unit; false times the conv layers only (as Zhang
     #: FPGA'15 and Super-LIP do), and data between boards is still mapped through the pools.
     pooling: Bool = True
@@ -132,8 +150,8 @@ class MemorySpec:
 class ClusterSpec:
     """Several identical boards joined by links."""
 
-    #: number of boards (1 = single board).
-    boards: PosInt = 1
+    #: number of boards (1 = single board; at most :data:`MAX_BOARDS`).
+    boards: BoardCount = 1
     #: link type id from ``boards/links.yaml``.
     link: Str | None = None
     #: how the boards are cabled.
@@ -152,7 +170,7 @@ class ClusterSpec:
 class ScaleOutPoint:
     """One multi-board configuration of a comparison."""
 
-    boards: PosInt
+    boards: BoardCount
     topology: Topology
 
 

@@ -33,8 +33,10 @@ from fpgasim.sim.clock import PS_PER_S
 from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
+from fpgasim.study.common.trace_output import trace_to_write
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
 from fpgasim.study.experiment.setup import resolve_board
+from fpgasim.study.protocol import Limits
 
 __all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run"]
 
@@ -268,14 +270,21 @@ def _csv(result: GraphRunResult) -> str:
     return buffer.getvalue()
 
 
-def write_graph_run(result: GraphRunResult, out_dir: Path) -> list[Path]:
-    """Write the run's files into ``out_dir``, all or none."""
+def write_graph_run(result: GraphRunResult, out_dir: Path, *, max_trace_spans: int = Limits().max_trace_spans
+                    ) -> list[Path]:
+    """Write the run's files into ``out_dir``, all or none; beyond ``max_trace_spans`` spans
+    trace.json is a summary (said in report.md)."""
     out = OutputSet(out_dir)
+    trace, note = (None, None) if result.emulation.trace is None else \
+        trace_to_write(result.emulation.trace, max_trace_spans)
     out.add_json("results.json", results_document(result))
     out.add_text("nodes.csv", _csv(result))
-    out.add_text("report.md", report_markdown(result))
-    trace = result.emulation.trace
+    out.add_text("report.md", report_markdown(result) + ("" if note is None else f"\n## Trace\n\n{note}\n"))
     if trace is not None:
         out.add_json("trace.json", trace.to_chrome_trace())
-        out.add_writer("timeline.png", lambda path: save_timeline(trace, path, title=result.setup.experiment.spec.name))
+        full = result.emulation.trace
+        nodes = [(run.name, run.start_ps, run.end_ps) for run in sorted(result.emulation.nodes,
+                                                                       key=lambda run: (run.start_ps, run.name))]
+        out.add_writer("timeline.png", lambda path: save_timeline(full, path, title=result.setup.experiment.spec.name,
+                                                                  layers=nodes))
     return out.commit()

@@ -13,10 +13,12 @@ import json
 from pathlib import Path
 
 from fpgasim.study.common.outputs import OutputSet
-from fpgasim.study.common.plots import save_timeline
+from fpgasim.study.common.plots import LayerSpan, save_timeline
+from fpgasim.study.common.trace_output import trace_to_write
 from fpgasim.study.experiment.runner import RunResult
+from fpgasim.study.protocol import Limits
 
-__all__ = ["COLUMNS", "layer_rows", "markdown_table", "write_run", "run_markdown"]
+__all__ = ["COLUMNS", "layer_rows", "markdown_table", "write_run", "run_markdown", "layer_spans"]
 
 #: (header, results.json key, format) of the per-layer table.
 COLUMNS = (
@@ -71,8 +73,9 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_markdown(result: RunResult) -> str:
-    """``report.md``: what ran, the per-layer table, the functional check, how to read it."""
+def run_markdown(result: RunResult, *, trace_note: str | None = None) -> str:
+    """``report.md``: what ran, the per-layer table, the functional check, how to read it, and
+    ``trace_note`` (what trace.json holds when it is a summary)."""
     setup = result.setup
     spec = setup.experiment.spec
     lines = [
@@ -108,6 +111,8 @@ def run_markdown(result: RunResult) -> str:
                  f"({setup.design.pooling_lanes} window operations per cycle; Tm = Tn = channels per tile), count "
                  "window operations as MACs and are modelled by the pooling pipeline recurrence "
                  "(docs/emulated-layers.md); FC rows run on the MAC array as 1×1 convolutions on a 1×1 map.\n")
+    if trace_note is not None:
+        lines.append(f"## Trace\n\n{trace_note}\n")
     return "\n".join(lines)
 
 
@@ -123,14 +128,31 @@ def _csv(result: RunResult) -> str:
     return buffer.getvalue()
 
 
-def write_run(result: RunResult, out_dir: Path) -> list[Path]:
-    """Write the run's files atomically (all or none) and return their paths."""
+def layer_spans(result: RunResult) -> list[LayerSpan]:
+    """Each layer's (name, start ps, end ps) on the timeline: layers run one after another, each
+    after its redistribution."""
+    ps_per_cycle = 1e6 / result.setup.clock_mhz
+    spans, cycles = [], 0
+    for layer in result.layers:
+        cycles += layer.emulated.redistribution_cycles
+        spans.append((layer.emulated.name, round(cycles * ps_per_cycle),
+                      round((cycles + layer.emulated.cycles) * ps_per_cycle)))
+        cycles += layer.emulated.cycles
+    return spans
+
+
+def write_run(result: RunResult, out_dir: Path, *, max_trace_spans: int = Limits().max_trace_spans) -> list[Path]:
+    """Write the run's files atomically (all or none) and return their paths; beyond
+    ``max_trace_spans`` spans trace.json is a summary (said in report.md)."""
     out = OutputSet(out_dir)
+    trace, note = (None, None) if result.emulation.trace is None else \
+        trace_to_write(result.emulation.trace, max_trace_spans)
     out.add_json("results.json", result.to_dict())
     out.add_text("layers.csv", _csv(result))
-    out.add_text("report.md", run_markdown(result))
-    trace = result.emulation.trace
+    out.add_text("report.md", run_markdown(result, trace_note=note))
     if trace is not None:
         out.add_text("trace.json", json.dumps(trace.to_chrome_trace(), sort_keys=True) + "\n")
-        out.add_writer("timeline.png", lambda path: save_timeline(trace, path, title=result.setup.experiment.spec.name))
+        full = result.emulation.trace
+        out.add_writer("timeline.png", lambda path: save_timeline(full, path, title=result.setup.experiment.spec.name,
+                                                                  layers=layer_spans(result)))
     return out.commit()

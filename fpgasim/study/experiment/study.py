@@ -8,6 +8,7 @@ instead of one run. Sweep keys ``experiment.…`` are checked against the experi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment
 from fpgasim.study.experiment.graph_run import (
     GraphSetup, plan_graph_experiment, run_graph_experiment, table_rows, write_graph_run,
 )
+from fpgasim.study.experiment.guards import RunEstimate, check_clock, guard_setups
 from fpgasim.study.experiment.objectives import analytical_objectives, emulated_objectives
 from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
 from fpgasim.study.experiment.runner import run_setup
 from fpgasim.study.experiment.setup import RunSetup, build_setup
-from fpgasim.study.protocol import Fidelity, Objectives, RunOptions, RunOutput, TerminalTable
+from fpgasim.study.protocol import Fidelity, Limits, Objectives, RunOptions, RunOutput, TerminalTable
 from fpgasim.study.superlip.compare import ComparisonPlan, plan_comparison, run_comparison, write_comparison
 
 __all__ = ["EXPERIMENT_STUDY", "ExperimentStudy", "ExperimentPlan", "TERMINAL_COLUMNS"]
@@ -40,9 +42,10 @@ _SWEEP_MAPPINGS = {"experiment.partition.factors": ("pb", "pr", "pc", "pm")}
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExperimentPlan:
-    """One planned run."""
+    """One planned run and its estimated cost."""
 
     setup: RunSetup
+    estimate: RunEstimate
 
     @property
     def name(self) -> str:
@@ -65,7 +68,7 @@ def _run_graph(setup: GraphSetup, out: Path, mode: Mode | None, options: RunOpti
     if result.emulation.bit_exact is not None:
         verdict = "bit exact" if result.emulation.bit_exact else "NOT bit exact"
         lines.append(f"functional check: every node {verdict} against fpgasim.ops run node by node")
-    paths = write_graph_run(result, out)
+    paths = write_graph_run(result, out, max_trace_spans=options.limits.max_trace_spans)
     return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
 
 
@@ -84,15 +87,22 @@ class ExperimentStudy:
         """:func:`experiment_from_data`."""
         return experiment_from_data(data, file=file, base_dir=base_dir)
 
-    def plan(self, loaded: LoadedExperiment) -> ExperimentPlan | ComparisonPlan | GraphSetup:
+    def plan(self, loaded: LoadedExperiment, *, limits: Limits = Limits()
+             ) -> ExperimentPlan | ComparisonPlan | GraphSetup:
         """The run's setup, every configuration of the comparison, or the graph placed on the
-        platform (a network that is not a zoo layer chain runs on the graph executor)."""
+        platform (a network that is not a zoo layer chain runs on the graph executor); layer-chain
+        runs are refused when their estimated cost is beyond ``limits``
+        (:mod:`~fpgasim.study.experiment.guards`)."""
         network = loaded.spec.network
         if loaded.spec.platform is not None or network.zoo is None or network.zoo in GRAPH_NAMES:
             return plan_graph_experiment(loaded)
         if loaded.spec.comparison is not None:
-            return plan_comparison(loaded)
-        return ExperimentPlan(setup=build_setup(loaded))
+            comparison = plan_comparison(loaded)
+            guard_setups(loaded, [setup for *_, setup in comparison.configurations],
+                         dataclasses.replace(limits, trace=False))
+            return comparison
+        setup = build_setup(loaded)
+        return ExperimentPlan(setup=setup, estimate=guard_setups(loaded, [setup], limits))
 
     def run(self, plan: ExperimentPlan | ComparisonPlan, out: Path, options: RunOptions) -> RunOutput:
         """Emulate and write ``results.json``, ``layers.csv``, ``report.md`` (+ trace, timeline);
@@ -113,7 +123,7 @@ class ExperimentStudy:
         if result.bit_exact is not None:
             lines.append(f"functional check: {'bit exact' if result.bit_exact else 'NOT bit exact'} "
                          "against the direct kernel")
-        paths = write_run(result, out)
+        paths = write_run(result, out, max_trace_spans=options.limits.max_trace_spans)
         return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
 
     def evaluate(self, loaded: LoadedExperiment, fidelity: Fidelity) -> Objectives:
@@ -122,6 +132,7 @@ class ExperimentStudy:
             raise BadArgument("sweeps over platform experiments are not supported yet: the analytical model "
                               "does not price heterogeneous platforms (run each point with `fpgasim run`)")
         setup = build_setup(loaded)
+        check_clock(loaded, setup)
         if fidelity is Fidelity.ANALYTICAL:
             return analytical_objectives(setup)
         return emulated_objectives(setup), []

@@ -165,10 +165,12 @@ def _markdown(comparison: Comparison) -> str:
     headers = ["configuration", "latency ms (emulated)", "analytical ms", "released-model ms",
                "speedup vs (a)", "speedup vs (b)", "super-linear?"]
     for network, results in comparison.networks.items():
+        # (a) comes before (b): no speedup of (a) vs (b) applies ("–"; results.json keeps 1.0)
         rows = [[r.label, f"{r.run.time_ms:.3f}", f"{r.run.summary()['analytical_latency_ms']:.3f}",
                  f"{r.run.summary()['released_model_latency_ms']:.3f}", f"{r.speedup_vs_a:.2f}x",
-                 f"{r.speedup_vs_b:.2f}x", ("yes" if r.super_linear else "no") if r.boards > 1 else ""]
-                for r in results]
+                 "–" if index == 0 else f"{r.speedup_vs_b:.2f}x",
+                 ("yes" if r.super_linear else "no") if r.boards > 1 else ""]
+                for index, r in enumerate(results)]
         lines += [f"## {network}\n", markdown_table(headers, rows)]
         for result in results[:1] + [r for r in results if r.boards == 2][:1]:
             lines += [f"### {network}: {result.label}, per layer\n",

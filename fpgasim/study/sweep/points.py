@@ -31,7 +31,8 @@ from fpgasim.study.registry import STUDIES
 from fpgasim.study.sweep._expr import eval_constraint, parse_constraint
 from fpgasim.study.sweep.spec import FITS, LoadedSweep, Sampling, document_file, names_file
 
-__all__ = ["SweepPoint", "expand_points", "apply_constraints", "point_key", "overrides_text", "MAX_POINTS"]
+__all__ = ["SweepPoint", "expand_points", "apply_constraints", "point_key", "overrides_text", "MAX_POINTS",
+           "referenced_files"]
 
 #: Largest number of points one sweep may expand to (a typo in a range should not fill the disk).
 MAX_POINTS = 1_000_000
@@ -85,8 +86,7 @@ class SweepPoint:
 
     def files(self, base_dir: Path) -> tuple[Path, Path]:
         """``(kernel file, board file)`` the document names (before any kernel variant)."""
-        return (document_file(self.body["kernel"], base_dir, KERNELS_DIR),
-                document_file(self.body["board"], base_dir, boards_dir()))
+        return _files(self.body["kernel"], self.body["board"], base_dir)
 
     def board_ref(self, base_dir: Path) -> str:
         """The board as :func:`~fpgasim.hw.load_board` takes it: a library id, or the file's path."""
@@ -102,6 +102,21 @@ class SweepPoint:
         for part in name.split("."):
             node = node[part]
         return node
+
+
+def _files(kernel: str, board: str, base_dir: Path) -> tuple[Path, Path]:
+    """``(kernel file, board file)`` of a document's ``kernel`` and ``board`` values."""
+    return document_file(kernel, base_dir, KERNELS_DIR), document_file(board, base_dir, boards_dir())
+
+
+def referenced_files(loaded: LoadedSweep) -> set[Path]:
+    """Every kernel and board file the sweep's points name, without expanding or checking them
+    (cheap: what the store's changed-input check needs before the expensive preparation)."""
+    kind, body = loaded.kind, loaded.base_data[loaded.kind]
+    names = {(overrides.get(f"{kind}.kernel", body.get("kernel")), overrides.get(f"{kind}.board", body.get("board")))
+             for overrides in _override_sets(loaded)}
+    return {path for kernel, board in names if isinstance(kernel, str) and isinstance(board, str)
+            for path in _files(kernel, board, loaded.base_dir)}
 
 
 def _set(data: dict[str, Any], key: str, value: Any) -> None:

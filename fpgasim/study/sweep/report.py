@@ -23,7 +23,7 @@ from fpgasim.study.sweep.points import SweepPoint, overrides_text
 from fpgasim.study.registry import STUDIES
 from fpgasim.study.sweep.spec import MAXIMISE, OBJECTIVE_UNITS, LoadedSweep, Objective
 
-__all__ = ["pareto_front", "write_reports", "REPORT_FILES", "SWEEP_SCHEMA_VERSION"]
+__all__ = ["pareto_front", "write_reports", "REPORT_FILES", "SWEEP_SCHEMA_VERSION", "wide_range", "ties"]
 
 #: Version of the points.json layout.
 SWEEP_SCHEMA_VERSION = 1
@@ -119,6 +119,28 @@ def _best_per_layer(rows: list[dict[str, Any]]) -> list[list[Any]]:
              best[name][3]["partition"], best[name][3]["bottleneck"]] for name in order]
 
 
+#: An axis whose positive values span more than this factor is drawn on a log scale.
+LOG_SPAN = 10.0
+
+
+#: Shared positions labelled with their count at most (beyond it only those on the front).
+MAX_TIE_LABELS = 20
+
+
+def wide_range(values: list[float]) -> bool:
+    """True when ``values`` are all positive and span more than :data:`LOG_SPAN` (a log axis
+    then shows them; a linear one squeezes the small ones into a flat band)."""
+    return bool(values) and min(values) > 0 and max(values) > LOG_SPAN * min(values)
+
+
+def ties(points: list[tuple[float, float]]) -> dict[tuple[float, float], int]:
+    """Positions shared by more than one point → how many (a scatter plot shows them as one)."""
+    counts: dict[tuple[float, float], int] = {}
+    for point in points:
+        counts[point] = counts.get(point, 0) + 1
+    return {point: n for point, n in sorted(counts.items()) if n > 1}
+
+
 def _plot(path: Path, loaded: LoadedSweep, rows: list[dict[str, Any]], front_rows: list[dict[str, Any]]) -> None:
     import matplotlib
 
@@ -137,8 +159,23 @@ def _plot(path: Path, loaded: LoadedSweep, rows: list[dict[str, Any]], front_row
     if em:
         ax.scatter([r["emulated"][x_obj] for r in em], [r["emulated"][y_obj] for r in em], marker="x",
                    color="tab:blue", s=40, label="emulator re-check")
-    ax.set_xlabel(f"{x_obj} [{OBJECTIVE_UNITS[x_obj]}]")
-    ax.set_ylabel(f"{y_obj} [{OBJECTIVE_UNITS[y_obj]}]")
+    shared = ties([(r["analytical"][x_obj], r["analytical"][y_obj]) for r in ok])
+    if shared:
+        ax.scatter([x for x, _ in shared], [y for _, y in shared], s=80, facecolors="none", edgecolors="black",
+                   linewidths=0.8, label=f"points sharing a position ({sum(shared.values())}; ×count)")
+        on_front = {(r["analytical"][x_obj], r["analytical"][y_obj]) for r in front_rows}
+        for (x, y), n in shared.items():
+            if len(shared) <= MAX_TIE_LABELS or (x, y) in on_front:
+                ax.annotate(f"×{n}", (x, y), xytext=(5, 4), textcoords="offset points", fontsize=7)
+    xs = [r["analytical"][x_obj] for r in ok] + [r["emulated"][x_obj] for r in em]
+    ys = [r["analytical"][y_obj] for r in ok] + [r["emulated"][y_obj] for r in em]
+    log = (wide_range(xs), wide_range(ys))
+    if log[0]:
+        ax.set_xscale("log")
+    if log[1]:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"{x_obj} [{OBJECTIVE_UNITS[x_obj]}]" + (", log scale" if log[0] else ""))
+    ax.set_ylabel(f"{y_obj} [{OBJECTIVE_UNITS[y_obj]}]" + (", log scale" if log[1] else ""))
     ax.set_title(f"sweep {loaded.spec.name}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -4,7 +4,10 @@ Owns: :class:`SweepStore` and the manifest. Layout (``<out>/store.sqlite``):
 
 - ``manifest(name TEXT PRIMARY KEY, value TEXT)``: JSON values — ``fpgasim_version``,
   ``git_commit`` (or null), ``python``, ``packages`` (name → version), ``inputs`` (file →
-  SHA-256 of every YAML the sweep reads), ``sweep`` (the sweep's name).
+  SHA-256 of the parsed content of every YAML the sweep reads, so comments and formatting do
+  not count; ``inputs_digest: content`` says so — a store without it hashed the files' bytes and
+  is compared by bytes), ``sweep`` (the sweep's name), and once a run has written its reports ``finished``
+  (what that run reported, so that re-running a finished sweep reads nothing else).
 - ``results(point_key, fidelity, idx, overrides, status, objectives, layers, message, seconds)``,
   primary key ``(point_key, fidelity)``; JSON text columns.
 
@@ -28,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import fpgasim
+from fpgasim.config import read_yaml
 from fpgasim.errors import BadArgument
 from fpgasim.study.sweep.evaluate import Fidelity, PointResult, Status
 
-__all__ = ["SweepStore", "build_manifest", "file_sha256", "STORE_NAME", "MANIFEST_PACKAGES"]
+__all__ = ["SweepStore", "build_manifest", "content_sha256", "file_sha256", "STORE_NAME", "MANIFEST_PACKAGES"]
 
 #: File name of the store inside the sweep's output directory.
 STORE_NAME = "store.sqlite"
@@ -48,8 +52,20 @@ CREATE TABLE IF NOT EXISTS results (
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
+    """SHA-256 hex digest of a file's bytes (how stores written before ``inputs_digest`` hashed
+    their inputs)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def content_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a YAML file's parsed content (canonical JSON: comments, key order,
+    quoting and layout do not change it).
+
+    Raises:
+        ConfigError: the file does not read or parse (as :func:`~fpgasim.config.read_yaml`).
+    """
+    text = json.dumps(read_yaml(path).data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _git_commit() -> str | None:
@@ -74,7 +90,7 @@ def build_manifest(*, sweep_name: str, inputs: dict[str, str]) -> dict[str, Any]
             packages[name] = None
     return {"fpgasim_version": fpgasim.__version__, "git_commit": _git_commit(),
             "python": platform.python_version(), "packages": packages, "inputs": dict(sorted(inputs.items())),
-            "sweep": sweep_name}
+            "inputs_digest": "content", "sweep": sweep_name}
 
 
 class SweepStore:
@@ -84,9 +100,33 @@ class SweepStore:
         self.path = path
         self._db = connection
 
+    @staticmethod
+    def check(path: Path, manifest: dict[str, Any], *, byte_inputs: dict[str, str] | None = None
+              ) -> dict[str, Any] | None:
+        """Refuse a store at ``path`` made from other inputs, without creating or changing it.
+
+        Returns:
+            The ``finished`` record of the store's last complete run (None: no store yet, or no
+            run of these inputs has finished).
+
+        Raises:
+            BadArgument: as :meth:`open`.
+        """
+        path = Path(path)
+        if not path.is_file():
+            return None
+        db = _connect(path, read_only=True)
+        try:
+            stored = _manifest(path, db)
+        finally:
+            db.close()
+        _refuse_changes(path, stored, manifest, byte_inputs)
+        return stored.get("finished")
+
     @classmethod
-    def open(cls, path: Path, manifest: dict[str, Any]) -> SweepStore:
-        """Open (or create) the store at ``path`` for a run with ``manifest``.
+    def open(cls, path: Path, manifest: dict[str, Any], *, byte_inputs: dict[str, str] | None = None) -> SweepStore:
+        """Open (or create) the store at ``path`` for a run with ``manifest`` (``byte_inputs``:
+        :func:`file_sha256` of the same inputs, to compare a store that hashed bytes).
 
         Raises:
             BadArgument: the store cannot be opened, was made from different inputs or another
@@ -96,28 +136,27 @@ class SweepStore:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            db = _connect(path, read_only=False)
         except (OSError, sqlite3.Error) as exc:
             raise BadArgument(f"{path}: cannot open the sweep store ({exc}); pass another --out directory") from None
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
-            stored = {name: json.loads(value) for name, value in db.execute("SELECT name, value FROM manifest")}
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise BadArgument(f"{path}: not a readable sweep store ({exc}); expected an SQLite file written by "
-                              "fpgasim sweep (move it away to start a new store)") from None
+            raise _not_a_store(path, exc) from None
+        stored = _manifest(path, db)
         if stored:
-            changes = _differences(stored, manifest)
-            if changes:
+            try:
+                _refuse_changes(path, stored, manifest, byte_inputs)
+            except BadArgument:
                 db.close()
-                raise BadArgument(f"{path} holds results of different inputs: " + "; ".join(changes)
-                                  + ". Refusing to mix them: pass another --out directory or delete the store "
-                                    "to start a new one")
+                raise
             db.execute("BEGIN IMMEDIATE")
             for name in ("git_commit", "packages", "python"):
                 db.execute("INSERT OR REPLACE INTO manifest VALUES (?, ?)", (f"last_{name}", json.dumps(manifest[name])))
+            db.execute("DELETE FROM manifest WHERE name = 'finished'")
             db.execute("COMMIT")
         else:
             db.execute("BEGIN IMMEDIATE")
@@ -125,6 +164,10 @@ class SweepStore:
                            [(name, json.dumps(value, sort_keys=True)) for name, value in manifest.items()])
             db.execute("COMMIT")
         return cls(path, db)
+
+    def mark_finished(self, record: dict[str, Any]) -> None:
+        """Record that a run finished and wrote its reports (what :meth:`check` returns)."""
+        self._db.execute("INSERT OR REPLACE INTO manifest VALUES ('finished', ?)", (json.dumps(record, sort_keys=True),))
 
     def manifest(self) -> dict[str, Any]:
         """The stored manifest."""
@@ -164,6 +207,42 @@ class SweepStore:
             self._db.close()
 
 
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """A connection; read-only ones open the file as immutable, creating no ``-shm``/``-wal`` file
+    (results still in a killed run's WAL are not seen: :meth:`SweepStore.open` checks again)."""
+    if read_only:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    return sqlite3.connect(str(path), timeout=30, isolation_level=None)
+
+
+def _not_a_store(path: Path, exc: Exception) -> BadArgument:
+    return BadArgument(f"{path}: not a readable sweep store ({exc}); expected an SQLite file written by "
+                       "fpgasim sweep (move it away to start a new store)")
+
+
+def _manifest(path: Path, db: sqlite3.Connection) -> dict[str, Any]:
+    """The stored manifest ({} for a new store)."""
+    try:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "manifest" not in tables:
+            return {}
+        return {name: json.loads(value) for name, value in db.execute("SELECT name, value FROM manifest")}
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise _not_a_store(path, exc) from None
+
+
+def _refuse_changes(path: Path, stored: dict[str, Any], manifest: dict[str, Any],
+                    byte_inputs: dict[str, str] | None) -> None:
+    if stored and stored.get("inputs_digest") != manifest["inputs_digest"] and byte_inputs is not None:
+        manifest = {**manifest, "inputs": byte_inputs}
+    changes = _differences(stored, manifest) if stored else []
+    if changes:
+        raise BadArgument(f"{path} holds results of different inputs: " + "; ".join(changes)
+                          + ". Refusing to mix them: pass another --out directory or delete the store "
+                            "to start a new one")
+
+
 def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
     changes = []
     if stored.get("fpgasim_version") != current["fpgasim_version"]:
@@ -177,5 +256,5 @@ def _differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
         elif name not in old:
             changes.append(f"{name} is a new input")
         elif old[name] != new[name]:
-            changes.append(f"{name} changed (sha256 {old[name][:12]} -> {new[name][:12]})")
+            changes.append(f"{name} changed (sha256 of its content {old[name][:12]} -> {new[name][:12]})")
     return changes

@@ -39,3 +39,14 @@ def test_workers_do_not_change_results(write_experiment):
     for one, other in zip(serial.networks["alexnet_conv/merged"], parallel.networks["alexnet_conv/merged"],
                           strict=True):
         assert one.run.to_dict() == other.run.to_dict()
+
+
+def test_a_speedup_that_does_not_apply_is_a_dash(write_experiment, tmp_path):
+    loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=COMPARISON))
+    write_comparison(run_comparison(plan_comparison(loaded)), tmp_path / "out")
+    rows = [line for line in (tmp_path / "out" / "report.md").read_text().splitlines() if line.startswith("| (")]
+    a, b, two = rows[:3]
+    assert a.startswith("| (a) 1 board, kernel tiling |") and a.endswith("| 1.00x | – |  |")
+    assert b.endswith("| 1.00x |  |") and two.endswith(("x | yes |", "x | no |"))
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert document["comparison"]["alexnet_conv/merged"][0]["speedup_vs_b"] == 1.0  # results.json unchanged
