@@ -3,7 +3,7 @@
 Finds the document's study in the registry (by its top-level key), loads and plans it (bad
 input exits 2, a design that does not fit 3, before anything is written), runs it into
 ``--out`` (default ``results/<name>``, written atomically) and shows what the study reports:
-a table, a text and lines.
+a table, a text and lines. Interrupted before its files are in place, a run writes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from fpgasim.cli._args import worker_count
 from fpgasim.config import read_yaml
+from fpgasim.study.common.interrupts import Interrupted
 from fpgasim.study.protocol import RunOptions, RunOutput
 from fpgasim.study.registry import STUDIES, study_of
 
@@ -35,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=MODES, default=None,
                         help="override the document's mode (timing skips the arithmetic)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
     parser.set_defaults(func=_run)
 
@@ -84,5 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
                                                  progress=progress))
-    _show(console, output)
+    try:
+        _show(console, output)
+    except Interrupted as exc:
+        exc.kept = f"the files in {out} are complete"
+        raise
     return 0

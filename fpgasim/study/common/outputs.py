@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fpgasim.study.common.interrupts import deferred_interrupts
+
 __all__ = ["OutputSet", "canonical_json", "RESULTS_SCHEMA_VERSION"]
 
 #: Version of the ``results.json`` layout documented in the README.
@@ -82,6 +84,7 @@ class OutputSet:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
             raise
-        for temp, final in staged:
-            os.replace(temp, final)
+        with deferred_interrupts(kept=f"the files in {self.directory} are complete"):
+            for temp, final in staged:  # a signal must not leave a mix of old and new files
+                os.replace(temp, final)
         return [final for _, final in staged]
