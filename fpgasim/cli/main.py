@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     if isinstance(sys.stdout, io.TextIOWrapper):  # a file name that is not UTF-8 is echoed escaped, not a crash
         sys.stdout.reconfigure(errors="backslashreplace")
-    with handle_interrupts():
+    with handle_interrupts(then_exit=argv is None):  # argv None: called as the program, which exits next
         try:
             return _dispatch(argv)
         except Interrupted as exc:

@@ -61,8 +61,13 @@ def _raise_interrupted(signo: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def handle_interrupts() -> Iterator[None]:
+def handle_interrupts(*, then_exit: bool = False) -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`Interrupted` in this (main) thread; restore on exit.
+
+    Args:
+        then_exit: the process ends right after the block (the ``fpgasim`` program): the
+            signals are then ignored instead of restored, so a late signal cannot turn a
+            finished command into a death by signal while the interpreter shuts down.
 
     A signal that the invoking shell set to "ignore" (e.g. ``nohup``) stays ignored. Outside
     the main thread nothing is installed (Python delivers signals to the main thread only).
@@ -78,7 +83,9 @@ def handle_interrupts() -> Iterator[None]:
         yield
     finally:
         for signo, handler in previous.items():
-            signal.signal(signo, handler)
+            if then_exit:
+                handler = signal.SIG_IGN
+            signal.signal(signo, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
 
 
 @contextlib.contextmanager
