@@ -5,7 +5,8 @@ input exits 2, a design that does not fit 3, before anything is written), checks
 folder before simulating (``--out`` before even loading: a file in the way, no write permission,
 a name too long, files fpgasim did not write there without ``--force`` → exit 2), runs it into
 ``--out`` (default ``results/<name>``, written atomically, replacing the previous run's files)
-and shows what the study reports: a table, a text and lines.
+and shows what the study reports: a table, a text and lines. Interrupted before its files are in
+place, a run writes nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from fpgasim.cli._args import worker_count
 from fpgasim.config import read_yaml
+from fpgasim.study.common.interrupts import Interrupted
 from fpgasim.study.common.outputs import check_output_dir
 from fpgasim.study.protocol import Limits, RunOptions, RunOutput
 from fpgasim.study.registry import STUDIES, study_of
@@ -43,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="write even if the output folder holds files fpgasim did not write (they are kept)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    parser.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
     defaults = Limits()
     parser.add_argument("--max-events", type=_positive, default=defaults.max_events, metavar="N",
@@ -121,5 +124,9 @@ def _run(args: argparse.Namespace) -> int:
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
                                                  progress=progress, limits=limits))
-    _show(output, terminal=sys.stdout.isatty())
+    try:
+        _show(output, terminal=sys.stdout.isatty())
+    except Interrupted as exc:
+        exc.kept = f"the files in {out} are complete"
+        raise
     return 0

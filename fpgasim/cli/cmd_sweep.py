@@ -2,7 +2,8 @@
 
 Exit 0 when the sweep finished (individual points may have failed; see report.md), 2 on bad
 input or an output folder it cannot use (``--out`` is checked before the sweep is even loaded;
-nothing written), 1 on a bug.
+nothing written), 1 on a bug, 130 / 143 on SIGINT / SIGTERM (finished points stay in the store; a
+re-run resumes).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from fpgasim.cli._args import worker_count
+from fpgasim.study.common.interrupts import Interrupted
 from fpgasim.study.common.outputs import check_output_dir
 from fpgasim.study.sweep.sweep import SWEEP_FILES, SweepOutcome, run_sweep
 
@@ -27,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see docs/sweeps.md)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output directory for the store and reports (default: results/sweeps/<name>)")
-    parser.add_argument("--workers", metavar="N", type=int, default=None,
+    parser.add_argument("--workers", metavar="N", type=worker_count, default=None,
                         help="local worker processes (default: CPU count; 1 runs in this process)")
     parser.add_argument("--scheduler", metavar="ADDR", default=None,
                         help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (needs fpgasim[distributed])")
@@ -52,13 +55,33 @@ def format_outcome(outcome: SweepOutcome) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kept(stored: dict[str, int]) -> str:
+    """The interrupted sweep's line: what its store keeps (a re-run resumes from there)."""
+    counts = " and ".join(f"{done} {phase}" for phase, done in stored.items() if done)
+    if not counts:
+        return "no point was evaluated (an existing store is unchanged)"
+    return f"the store keeps {counts} result(s); run the sweep again to resume"
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the sweep with a rich progress bar (ETA) on stderr."""
+    """Run the sweep with a rich progress bar (ETA) on stderr; interrupted, say what the store keeps."""
     if args.out is not None:
         check_output_dir(Path(args.out), force=args.force, keep=SWEEP_FILES)
+    stored: dict[str, int] = {}  # phase -> results in the store, as last reported
+
+    def count(phase: str, done: int, total: int) -> None:
+        stored[phase] = done
+
+    def sweep(progress) -> SweepOutcome:
+        try:
+            return run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
+                             recheck=not args.no_recheck, progress=progress, force=args.force)
+        except Interrupted as exc:
+            exc.kept = _kept(stored)
+            raise
+
     if args.no_progress or not sys.stderr.isatty():
-        outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
-                            recheck=not args.no_recheck, force=args.force)
+        outcome = sweep(count)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -67,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
             tasks: dict[str, int] = {}
 
             def progress(phase: str, done: int, total: int) -> None:
+                count(phase, done, total)
                 if phase not in tasks:
                     tasks[phase] = bar.add_task(phase, total=total)
                 bar.update(tasks[phase], completed=done, total=total)
 
-            outcome = run_sweep(args.sweep, out_dir=args.out, workers=args.workers, scheduler=args.scheduler,
-                                recheck=not args.no_recheck, progress=progress, force=args.force)
+            outcome = sweep(progress)
     sys.stdout.write(format_outcome(outcome))
     return 0

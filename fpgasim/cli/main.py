@@ -2,18 +2,20 @@
 
 Each command module defines ``register(subparsers)`` which adds its parser and sets
 ``func(args) -> int`` as the default. Exit codes: 0 ok, 1 run failed (a bug), 2 bad input,
-3 the design does not fit.
+3 the design does not fit, 130 / 143 interrupted by SIGINT / SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import pkgutil
 import sys
 
 import fpgasim
 from fpgasim.errors import BadArgument, ConfigError, DoesNotFit, ShapeError
+from fpgasim.study.common.interrupts import Interrupted, handle_interrupts, kill_workers
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_DOES_NOT_FIT"]
 
@@ -44,7 +46,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (also used by the console script)."""
+    """Run the CLI; returns the exit code (also used by the console script).
+
+    SIGINT and SIGTERM end any command within about a second: exit ``128 + signo`` (130, 143),
+    no worker process left, one line on stderr saying what was kept.
+    """
+    if isinstance(sys.stdout, io.TextIOWrapper):  # a file name that is not UTF-8 is echoed escaped, not a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
+    with handle_interrupts(then_exit=argv is None):  # argv None: called as the program, which exits next
+        try:
+            return _dispatch(argv)
+        except Interrupted as exc:
+            kill_workers()
+            print(f"fpgasim: {exc}", file=sys.stderr)
+            return exc.exit_code
+
+
+def _dispatch(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -58,9 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ShapeError, BadArgument) as exc:
         print(f"fpgasim: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("fpgasim: interrupted; nothing was written", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fpgasim.errors import BadArgument
+from fpgasim.study.common.interrupts import deferred_interrupts
 
 __all__ = ["OutputSet", "canonical_json", "check_output_dir", "RESULTS_SCHEMA_VERSION", "MANIFEST_NAME", "LEGACY_OUTPUTS"]
 
@@ -197,14 +198,16 @@ class OutputSet:
                 temp.chmod(0o666 & ~umask)  # mkstemp creates 0600; results are ordinary files
             *files, widened, final = staged
             state = "the folder holds part of the new files; run again"
-            os.replace(*widened)
-            for temp, path in files:
-                current = path.name
-                os.replace(temp, path)
-            for current in sorted(previous - set(names)):
-                (directory / current).unlink(missing_ok=True)
-            current = MANIFEST_NAME
-            os.replace(*final)
+            with deferred_interrupts(kept=f"the files in {directory} are complete"):
+                # a signal must not leave a mix of old and new files
+                os.replace(*widened)
+                for temp, path in files:
+                    current = path.name
+                    os.replace(temp, path)
+                for current in sorted(previous - set(names)):
+                    (directory / current).unlink(missing_ok=True)
+                current = MANIFEST_NAME
+                os.replace(*final)
         except OSError as exc:
             raise _refuse(directory, f"cannot write {current} ({exc.strerror}); {state}") from None
         finally:

@@ -9,7 +9,6 @@ keys and speedup plot.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.study.experiment.experiment import (
     LoadedExperiment, Mode, NetworkRef, PartitionPolicy, PartitionSpec, TilingPolicy, TilingSpec,
 )
+from fpgasim.study.common.interrupts import WorkerPool
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_speedup_plot
 from fpgasim.study.experiment.report import layer_rows, markdown_table, COLUMNS
@@ -135,7 +135,7 @@ def run_comparison(plan: ComparisonPlan, *, workers: int = 1,
     labels = [(name, label, boards) for name, label, boards, _ in plan.configurations]
     setups = [setup for _, _, _, setup in plan.configurations]
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with WorkerPool(workers) as pool:
             futures = [pool.submit(_run_one, setup) for setup in setups]
             runs = []
             for future, (name, label, _) in zip(futures, labels, strict=True):
