@@ -1,10 +1,10 @@
 """The tile schedule of the Zhang/Super-LIP tiled convolution engine.
 
-Owns: the loop order (output rows → output columns → output-channel tiles → input-channel
+Owns: the tiling ⟨Tm, Tn, Tr, Tc⟩ (the analytical model's too), the loop order (output rows → output columns → output-channel tiles → input-channel
 tiles, per batch item and group), the exact slices each tile step moves, and the cycle count of
 one tile's compute. The emulator (:mod:`fpgasim.sim`) walks this schedule; it never re-derives
 tile geometry. Edge tiles are smaller (the HLS loops run to ``min(row + Tr, R)``), the input
-tile carries its halo (``(tr−1)·S + K`` rows), and rows/columns that fall in the zero padding are
+tile carries its halo (``(tr−1)·S + K`` rows; :func:`window_extent` is that formula's one home), and rows/columns that fall in the zero padding are
 not loaded from DDR (the engine fills them with zeros on chip).
 """
 
@@ -17,7 +17,8 @@ from typing import NamedTuple
 from fpgasim.errors import BadArgument
 from fpgasim.nn.layers import Conv2d
 
-__all__ = ["ConvPart", "Tiling", "InnerStep", "conv_schedule", "count_tiles", "tile_spans", "input_window"]
+__all__ = ["ConvPart", "Tiling", "InnerStep", "conv_schedule", "count_tiles", "tile_spans", "input_window",
+           "window_extent", "window_outputs"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,7 +44,13 @@ class ConvPart:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Tiling:
-    """Tile sizes: Tm output channels, Tn input channels, Tr output rows, Tc output columns."""
+    """Tile sizes ⟨Tm, Tn, Tr, Tc⟩: output channels, input channels, output rows, output columns.
+
+    The one tiling type: the engine schedule walks it and :mod:`fpgasim.mapping` searches it.
+
+    Raises:
+        BadArgument: a tile size that is not an integer >= 1.
+    """
 
     tm: int
     tn: int
@@ -52,8 +59,9 @@ class Tiling:
 
     def __post_init__(self) -> None:
         for name in ("tm", "tn", "tr", "tc"):
-            if getattr(self, name) < 1:
-                raise BadArgument(f"tiling {name}={getattr(self, name)}: expected >= 1")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BadArgument(f"Tiling: {name}={value!r}: expected an integer >= 1")
 
 
 class InnerStep(NamedTuple):
@@ -111,6 +119,31 @@ def tile_spans(lo: int, hi: int, tile: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + tile, hi)
 
 
+def window_extent(outputs, stride, kernel):
+    """Inputs that ``outputs`` consecutive outputs of a sliding window read along one axis.
+
+    The one formula of a tile's input window with its halo, ``(outputs − 1)·S + K``: the
+    schedule's slices, the halo-sized IFM buffer and the analytical model's IFM tile all use it.
+
+    Args:
+        outputs: output rows or columns (int, integer-valued float or numpy array, broadcast).
+        stride: S. kernel: K.
+
+    Returns:
+        The window length in input elements, of the broadcast type of the arguments.
+    """
+    return (outputs - 1) * stride + kernel
+
+
+def window_outputs(inputs, stride, kernel):
+    """The most consecutive outputs whose window fits in ``inputs`` inputs: ``(inputs − K) // S + 1``.
+
+    The inverse of :func:`window_extent` (``window_extent(n) <= inputs < window_extent(n + 1)``);
+    below 1 when the kernel does not fit.
+    """
+    return (inputs - kernel) // stride + 1
+
+
 def input_window(out: tuple[int, int], stride: int, kernel: int, padding: int,
                  in_size: int) -> tuple[tuple[int, int], int, int]:
     """The input an output span ``out`` of a sliding window reads, along one axis.
@@ -120,7 +153,7 @@ def input_window(out: tuple[int, int], stride: int, kernel: int, padding: int,
         window's extent including padding, ``(len(out) − 1)·S + K``).
     """
     first = out[0] * stride - padding
-    halo = (out[1] - out[0] - 1) * stride + kernel
+    halo = window_extent(out[1] - out[0], stride, kernel)
     loaded = (max(first, 0), min(first + halo, in_size))
     return loaded, loaded[0] - first, halo
 

@@ -29,6 +29,7 @@ from enum import StrEnum
 import numpy as np
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels.conv_schedule import window_extent
 
 __all__ = [
     "MemoryPreference", "MemoryKind", "BRAM18_SHAPES", "BRAM36_SHAPES", "URAM_SHAPES",
@@ -280,13 +281,15 @@ def released_dsp(tm: object, tn: object, bits: int) -> int | np.ndarray:
     return _out(factor * _as_int_array(tm, "tm") * _as_int_array(tn, "tn"), tm, tn)
 
 
-def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: object,
-                          bits: int) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
+def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: object, bits: int,
+                          *, stride: int | None = None) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
     """Released BRAM18 counts ``(bI, bO, bW)`` of the IFM, OFM and weight buffers.
 
     ``bI = 2·Tn·⌈Tr·Tc·bits/18000⌉``, ``bO = 2·Tm·⌈Tr·Tc·bits/18000⌉``; weights
     ``bW = 2·Tm·Tn·⌈K²·bits/18000⌉`` for 32 bits and, as written in the code for 16 bits,
-    ``bW = Tm·Tn·⌈4·K²·16/18000⌉`` (no ×2; see docs/fit.md for the comparison).
+    ``bW = Tm·Tn·⌈4·K²·16/18000⌉`` (no ×2; see docs/fit.md for the comparison). With
+    ``stride`` S, the IFM buffer holds the tile's whole input window (the ``complete`` model):
+    ``bI = 2·Tn·⌈((Tr−1)·S+K)·((Tc−1)·S+K)·bits/18000⌉`` (:func:`~fpgasim.kernels.conv_schedule.window_extent`).
 
     Raises:
         BadArgument: bits other than 16 or 32, or negative sizes.
@@ -295,7 +298,12 @@ def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: obj
     m, n = _as_int_array(tm, "tm"), _as_int_array(tn, "tn")
     r, c, kk = _as_int_array(tr, "tr"), _as_int_array(tc, "tc"), _as_int_array(k, "k")
     per_map = -(-(r * c * bits) // RELEASED_BITS_PER_BRAM18)
-    b_i = 2 * n * per_map
+    if stride is None:
+        b_i = 2 * n * per_map
+    else:
+        s = _as_int_array(stride, "stride")
+        ifm_words = window_extent(r, s, kk) * window_extent(c, s, kk)
+        b_i = 2 * n * (-(-(ifm_words * bits) // RELEASED_BITS_PER_BRAM18))
     b_o = 2 * m * per_map
     if bits == 32:
         b_w = 2 * m * n * (-(-(kk * kk * bits) // RELEASED_BITS_PER_BRAM18))
@@ -305,7 +313,9 @@ def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: obj
     return _out(b_i, *inputs), _out(b_o, *inputs), _out(b_w, *inputs)
 
 
-def released_bram18(tm: object, tn: object, tr: object, tc: object, k: object, bits: int) -> int | np.ndarray:
-    """Released BRAM18 total ``bI + bO + bW`` (see :func:`released_bram18_parts`)."""
-    b_i, b_o, b_w = released_bram18_parts(tm, tn, tr, tc, k, bits)
+def released_bram18(tm: object, tn: object, tr: object, tc: object, k: object, bits: int,
+                    *, stride: int | None = None) -> int | np.ndarray:
+    """Released BRAM18 total ``bI + bO + bW`` (see :func:`released_bram18_parts`; ``stride``:
+    the IFM buffer holds the halo)."""
+    b_i, b_o, b_w = released_bram18_parts(tm, tn, tr, tc, k, bits, stride=stride)
     return b_i + b_o + b_w

@@ -49,6 +49,16 @@ class TiledConvTile:
     #: IFM buffer columns; default Tc.
     ifm_cols: PosInt | None = None
 
+    @property
+    def ifm_buffer_rows(self) -> int:
+        """Rows one IFM bank holds: ``ifm_rows``, default Tr."""
+        return self.ifm_rows if self.ifm_rows is not None else self.tr
+
+    @property
+    def ifm_buffer_cols(self) -> int:
+        """Columns one IFM bank holds: ``ifm_cols``, default Tc."""
+        return self.ifm_cols if self.ifm_cols is not None else self.tc
+
 
 @config_class
 class TiledConvStreams:
@@ -145,8 +155,6 @@ class TiledConvDesign:
         bits = self.precision.word_bits
         tm, tn = self.parallelism.tm, self.parallelism.tn
         tile = self.tile
-        rows = tile.ifm_rows if tile.ifm_rows is not None else tile.tr
-        cols = tile.ifm_cols if tile.ifm_cols is not None else tile.tc
         opts = self.buffers
 
         def spec(name: str, depth: int, banks: int, options: BufferOptions) -> BufferSpec:
@@ -154,7 +162,7 @@ class TiledConvDesign:
                               double_buffered=options.double_buffered, memory=options.memory)
 
         return (
-            spec("ifm", rows * cols, tn, opts.ifm),
+            spec("ifm", tile.ifm_buffer_rows * tile.ifm_buffer_cols, tn, opts.ifm),
             spec("weights", tile.max_kernel ** 2, tm * tn, opts.weights),
             spec("ofm", tile.tr * tile.tc, tm, opts.ofm),
             spec("bias", tm, 1, opts.bias),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fpgasim.errors import BadArgument
 from fpgasim.hw import Board, LinkType
-from fpgasim.kernels import TiledConvDesign
+from fpgasim.kernels import TiledConvDesign, window_outputs
 from fpgasim.mapping.spec import ResourceBounds, StreamRates, Tiling, rate_from_bandwidth
 from fpgasim.nn import Conv2d, Linear, Pool
 
@@ -65,10 +65,8 @@ def pool_tiling(design: TiledConvDesign, pool: Pool) -> Tiling:
     tile's input window is Tn channels of at most ifm_rows × ifm_cols (the IFM buffer) and its
     output at most Tr × Tc (the OFM buffer). Tm = Tn = channels per tile."""
     tile = design.tile
-    ifm_rows = tile.ifm_rows if tile.ifm_rows is not None else tile.tr
-    ifm_cols = tile.ifm_cols if tile.ifm_cols is not None else tile.tc
-    rows = max(1, min(tile.tr, (ifm_rows - pool.kernel) // pool.stride + 1))
-    cols = max(1, min(tile.tc, (ifm_cols - pool.kernel) // pool.stride + 1))
+    rows = max(1, min(tile.tr, window_outputs(tile.ifm_buffer_rows, pool.stride, pool.kernel)))
+    cols = max(1, min(tile.tc, window_outputs(tile.ifm_buffer_cols, pool.stride, pool.kernel)))
     channels = min(design.parallelism.tn, pool.channels)
     return Tiling(tm=channels, tn=channels, tr=min(rows, pool.out_h), tc=min(cols, pool.out_w))
 

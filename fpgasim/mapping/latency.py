@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels.conv_schedule import window_extent
 from fpgasim.mapping.spec import Bottleneck, ConvShape, ModelVariant, Partition, StreamRates, Tiling
 
 __all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant"]
@@ -67,7 +68,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
     if variant is ModelVariant.COMPLETE:
         tm, tn = np.minimum(tm, m_local), np.minimum(tn, n)
         tr, tc = np.minimum(tr, r_local), np.minimum(tc, c_local)
-        ifm_tile = tn * (s * tr + k - s) * (s * tc + k - s)
+        ifm_tile = tn * window_extent(tr, s, k) * window_extent(tc, s, k)
     else:
         ifm_tile = tn * tr * tc
     w_tile = tm * tn * (k * k)

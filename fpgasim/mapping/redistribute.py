@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.conv_schedule import ConvPart, input_window
 from fpgasim.nn import Conv2d, Pool
 
 __all__ = ["Region", "needed_input", "through_pools", "held_output", "transfers"]
@@ -45,12 +45,6 @@ class Region:
         return size
 
 
-def _window(span: Span, kernel: int, stride: int, padding: int, extent: int) -> Span:
-    """Input positions the outputs ``span`` read through a window, clipped to the input."""
-    lo, hi = span
-    return (max(lo * stride - padding, 0), min((hi - 1) * stride - padding + kernel, extent))
-
-
 def needed_input(layer: Conv2d, part: ConvPart) -> Region:
     """The input region ``part`` of ``layer`` reads (halo included, padding excluded)."""
     in_per_group = layer.in_channels // layer.groups
@@ -58,16 +52,16 @@ def needed_input(layer: Conv2d, part: ConvPart) -> Region:
     first_group = part.out_ch[0] // out_per_group
     last_group = (part.out_ch[1] - 1) // out_per_group
     return Region(part.batch, (first_group * in_per_group, (last_group + 1) * in_per_group),
-                  _window(part.out_rows, layer.kernel, layer.stride, layer.padding, layer.in_h),
-                  _window(part.out_cols, layer.kernel, layer.stride, layer.padding, layer.in_w))
+                  input_window(part.out_rows, layer.stride, layer.kernel, layer.padding, layer.in_h)[0],
+                  input_window(part.out_cols, layer.stride, layer.kernel, layer.padding, layer.in_w)[0])
 
 
 def through_pools(region: Region, pools: list[Pool]) -> Region:
     """Map a region of the last pool's output back to the first pool's input."""
     for pool in reversed(pools):
         region = Region(region.batch, region.channels,
-                        _window(region.rows, pool.kernel, pool.stride, pool.padding, pool.in_h),
-                        _window(region.cols, pool.kernel, pool.stride, pool.padding, pool.in_w))
+                        input_window(region.rows, pool.stride, pool.kernel, pool.padding, pool.in_h)[0],
+                        input_window(region.cols, pool.stride, pool.kernel, pool.padding, pool.in_w)[0])
     return region
 
 

@@ -65,14 +65,8 @@ def tile_candidates(extent: int, *, exhaustive: bool) -> np.ndarray:
 
 def _resources(shape: ConvShape, tm, tn, tr, tc, bits: int, variant: ModelVariant):
     dsp = released_dsp(tm, tn, bits)
-    bram = released_bram18(tm, tn, tr, tc, shape.kernel, bits)
-    if variant is ModelVariant.COMPLETE:  # IFM buffer holds the halo: swap bI for the halo-sized one
-        s, k = shape.stride, shape.kernel
-        zero = np.zeros_like(np.asarray(tm))
-        per_map = -(-(tr * tc * bits) // 18000)
-        per_map_halo = -(-((s * tr + k - s) * (s * tc + k - s) * bits) // 18000)
-        bram = bram + 2 * tn * (per_map_halo - per_map) + zero
-    return dsp, bram
+    halo_stride = shape.stride if variant is ModelVariant.COMPLETE else None  # IFM buffer holds the halo
+    return dsp, released_bram18(tm, tn, tr, tc, shape.kernel, bits, stride=halo_stride)
 
 
 def _fits(dsp, bram, bounds: ResourceBounds, variant: ModelVariant):

@@ -1,7 +1,7 @@
 """Inputs of the analytical model: layer shape, tiling, partition, stream rates, bounds.
 
 Owns the frozen argument objects of :mod:`fpgasim.mapping.latency` and
-:mod:`fpgasim.mapping.search` and their validation (every bad value raises
+:mod:`fpgasim.mapping.search` (``Tiling`` is the engine schedule's, re-exported) and their validation (every bad value raises
 :class:`~fpgasim.errors.BadArgument` naming the argument, the value and what was expected),
 plus the bandwidth → elements-per-cycle conversion.
 
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels.conv_schedule import Tiling
 from fpgasim.nn import Conv2d, Depthwise, Pointwise
 
 __all__ = ["ModelVariant", "Bottleneck", "ConvShape", "Tiling", "Partition", "StreamRates",
@@ -103,23 +104,6 @@ def conv_shape(layer: Conv2d | Depthwise | Pointwise, *, batch: int) -> ConvShap
     return ConvShape(batch=batch, out_channels=conv.out_channels // conv.groups,
                      in_channels=conv.in_channels // conv.groups, out_h=conv.out_h, out_w=conv.out_w,
                      kernel=conv.kernel, stride=conv.stride, padding=conv.padding, groups=conv.groups)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Tiling:
-    """Tile sizes ⟨Tm, Tn, Tr, Tc⟩ (output channels, input channels, rows, columns).
-
-    Raises:
-        BadArgument: a tile size < 1.
-    """
-
-    tm: int
-    tn: int
-    tr: int
-    tc: int
-
-    def __post_init__(self) -> None:
-        _check_ints(self, "Tiling", 1, ("tm", "tn", "tr", "tc"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

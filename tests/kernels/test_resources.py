@@ -90,6 +90,23 @@ def test_superlip_64x7_fp32_released_numbers() -> None:
     # ceil(13*55*32/18000) = ceil(1.271) = 2 per IFM/OFM bank; ceil(121*32/18000) = 1 per weight bank
     assert released_bram18_parts(64, 7, 13, 55, 11, 32) == (2 * 7 * 2, 2 * 64 * 2, 2 * 64 * 7 * 1)
     assert released_bram18(64, 7, 13, 55, 11, 32) == 1180
+
+
+def test_released_bram18_with_halo_hand_case() -> None:
+    # IFM window (12·4+11)×(54·4+11) = 59×227 words of 32 bits: ⌈428576/18000⌉ = 24 per map.
+    assert released_bram18_parts(64, 7, 13, 55, 11, 32, stride=4) == (2 * 7 * 24, 2 * 64 * 2, 2 * 64 * 7 * 1)
+    assert released_bram18(64, 7, 13, 55, 11, 32, stride=4) == 1488
+
+
+@given(tm=st.integers(1, 64), tn=st.integers(1, 16), tr=st.integers(1, 64), tc=st.integers(1, 64),
+       k=st.integers(1, 11), s=st.integers(1, 4), bits=st.sampled_from([16, 32]))
+def test_released_bram18_halo_holds_at_least_the_tile(tm, tn, tr, tc, k, s, bits) -> None:
+    halo = released_bram18(tm, tn, tr, tc, k, bits, stride=s)
+    if k >= s:  # the window is at least the tile
+        assert halo >= released_bram18(tm, tn, tr, tc, k, bits)
+    assert released_bram18(tm, tn, tr, tc, 1, bits, stride=1) == released_bram18(tm, tn, tr, tc, 1, bits)
+    grid = released_bram18(np.array([tm]), tn, tr, tc, k, bits, stride=s)
+    assert grid.tolist() == [halo]
     assert released_dsp(64, 7, 32) == 2240
 
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, finish_accumulation, quantize
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling, conv_schedule, count_tiles
 from fpgasim.mapping import ModelVariant, StreamRates, conv_shape, layer_latency
-from fpgasim.mapping import Tiling as ModelTiling
 from fpgasim.nn import Conv2d
 from fpgasim.ops.conv import conv2d_fixed, conv2d_int_sums
 from fpgasim.sim import Clock, DdrChannel, StreamPort
@@ -80,7 +79,7 @@ def test_uncontended_timing_matches_the_complete_model(case):
     run = _run(layer, part, tiling, ddr_bytes_per_s=10**12, element_bytes=1)
     cycles = CLOCK.cycles_between(run.start_ps, run.end_ps)
     shape = conv_shape(layer, batch=batch)
-    model = layer_latency(shape, ModelTiling(tm=tiling.tm, tn=tiling.tn, tr=tiling.tr, tc=tiling.tc),
+    model = layer_latency(shape, tiling,
                           rates=StreamRates.uniform(8, link=False), variant=ModelVariant.COMPLETE)
     steps = run.steps
     slack = 0.01 * model.cycles + steps * (6 + 3) + model.fill_cycles + model.drain_cycles + 10
@@ -119,6 +118,6 @@ def test_whole_tiles_agree_with_the_model_within_one_percent(tm, tn, m_tiles, n_
     proc = env.process(conv_layer(env, BoardFabric(name="b", ddr=ddr, ports=ports), layer, part, tiling, params))
     env.run()
     cycles = CLOCK.cycles_between(proc.value.start_ps, proc.value.end_ps)
-    model = layer_latency(conv_shape(layer, batch=1), ModelTiling(tm=tm, tn=tn, tr=tr, tc=tc),
+    model = layer_latency(conv_shape(layer, batch=1), tiling,
                           rates=StreamRates.uniform(rate, link=False), variant=ModelVariant.COMPLETE)
     assert abs(cycles - model.cycles) <= 0.01 * model.cycles + 2 * proc.value.steps + 2, (cycles, model.cycles)

@@ -19,7 +19,6 @@ from fpgasim.hw import Board, LinkType, is_board_path, load_board, load_dsp_type
 from fpgasim.hw.platform import topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.kernels.conv_schedule import ConvPart
-from fpgasim.kernels.conv_schedule import Tiling as ScheduleTiling
 from fpgasim.mapping.device import element_bytes, linear_as_conv, pool_tiling, resource_bounds, stream_rates
 from fpgasim.mapping import (
     Bottleneck, ConvShape, LayerLatency, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling, conv_shape,
@@ -72,11 +71,6 @@ class LayerSetup:
     kind: LayerKind = LayerKind.CONV
     source: object | None = None
     regions: tuple[ConvPart, ...] = ()
-
-    def schedule_tiling(self) -> ScheduleTiling:
-        """The tiling in the engine schedule's type."""
-        t = self.tiling
-        return ScheduleTiling(tm=t.tm, tn=t.tn, tr=t.tr, tc=t.tc)
 
     def pool_tiling(self) -> PoolTiling:
         """The pooling unit's output tile (channels = Tm, rows = Tr, columns = Tc)."""

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels.conv_schedule import window_extent
 from fpgasim.kernels.resources import released_bram18, released_dsp
 from fpgasim.mapping import ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, latency_arrays
 
@@ -79,11 +80,9 @@ def layer_tiling_grid(shape: ConvShape, tm, tn, tr, tc, *, rates: StreamRates, b
 def _grid_chunk(shape, tm, tn, tr, tc, rates, bounds, partition, out, rows) -> None:
     """Evaluate with broadcasting (terms that depend on fewer axes stay small) into ``out[rows]``."""
     cycles = latency_arrays(shape, tm, tn, tr, tc, partition, rates, ModelVariant.COMPLETE)["cycles"]
-    bits, k, s = bounds.data_bits, shape.kernel, shape.stride
+    bits = bounds.data_bits
     dsp = released_dsp(tm, tn, bits)
-    per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)
-    per_map_halo = -(-((s * tr + k - s) * (s * tc + k - s) * bits) // BITS_PER_BRAM18)
-    bram = released_bram18(tm, tn, tr, tc, k, bits) + 2 * tn * (per_map_halo - per_map)
+    bram = released_bram18(tm, tn, tr, tc, shape.kernel, bits, stride=shape.stride)
     out["cycles"][rows] = cycles
     out["dsp"][rows] = dsp
     out["bram18"][rows] = bram
@@ -103,7 +102,7 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     c_local = -(-shape.out_w // partition.pc)
     m_local = -(-m // partition.pm)
     ftm, ftn, ftr, ftc = float(min(tm, m_local)), float(min(tn, n)), float(min(tr, r_local)), float(min(tc, c_local))
-    ifm_tile = ftn * (s * ftr + k - s) * (s * ftc + k - s)
+    ifm_tile = ftn * window_extent(ftr, s, k) * window_extent(ftc, s, k)
     w_tile = ftm * ftn * (k * k)
     t_i, t_w = ifm_tile / rates.ifm, w_tile / rates.weights
     t_c = (k * k) * ftr * ftc
@@ -124,7 +123,7 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn
     per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)
-    per_map_halo = -(-((s * tr + k - s) * (s * tc + k - s) * bits) // BITS_PER_BRAM18)
+    per_map_halo = -(-(window_extent(tr, s, k) * window_extent(tc, s, k) * bits) // BITS_PER_BRAM18)
     if bits == 32:
         b_w = 2 * tm * tn * (-(-(k * k * bits) // BITS_PER_BRAM18))
     else:
