@@ -1,24 +1,98 @@
-"""Clock domains: the only place where cycles and picoseconds convert (house rule 2).
+"""Clock domains and time units: the only place where cycles, ns, s and picoseconds convert
+(house rule 2).
 
 Simulation time ``env.now`` is an ``int`` count of picoseconds. A :class:`Clock` of
 frequency ``f`` has its edge ``n`` at ``round(n * 10**12 / f)`` ps, computed exactly with
 integers (round half up), so a duration measured between absolute edges never
-accumulates rounding, however long the run.
+accumulates rounding, however long the run. Numbers that arrive as floats (YAML) enter
+through named helpers, each with one rounding rule: :func:`exact_decimal` (a float is the
+decimal it prints as), :func:`ps_from_ns` (nearest ps), :func:`duration_ps_ceil` (whole ps,
+rounded up); reports leave through :func:`us_from_ps` and :func:`ms_from_cycles` (floats).
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from numbers import Rational
 
 from fpgasim.errors import BadArgument
 
-__all__ = ["PS_PER_S", "MAX_FREQ_HZ", "Clock"]
+__all__ = ["PS_PER_S", "PS_PER_NS", "PS_PER_US", "MAX_FREQ_HZ", "Clock", "exact_decimal", "ps_from_ns",
+           "duration_ps_ceil", "us_from_ps", "ms_from_cycles"]
 
 #: Picoseconds per second.
 PS_PER_S = 10**12
+#: Picoseconds per nanosecond.
+PS_PER_NS = 1000
+#: Picoseconds per microsecond.
+PS_PER_US = 10**6
 #: Highest allowed frequency: one edge per picosecond (so edges are strictly increasing).
 MAX_FREQ_HZ = PS_PER_S
+
+
+def exact_decimal(value: int | float | str | Fraction, *, name: str = "value") -> Fraction:
+    """The exact rational a configured number denotes.
+
+    A float is read as the shortest decimal that prints it (``repr``), i.e. the number the
+    YAML file wrote: ``156.25`` → 625/4, ``0.1`` → 1/10 (not the binary float's value).
+
+    Args:
+        value: an int, float, decimal string or Fraction.
+        name: what the value is, for the error message.
+
+    Returns:
+        The Fraction.
+
+    Raises:
+        BadArgument: a bool, a non-finite float or something that is not a number.
+    """
+    if isinstance(value, bool):
+        raise BadArgument(f"{name}={value!r} is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadArgument(f"{name}={value!r}: expected a finite number")
+        value = repr(value)
+    try:
+        return Fraction(value)
+    except (ValueError, TypeError) as exc:
+        raise BadArgument(f"{name}={value!r} is not a number") from exc
+
+
+def ps_from_ns(ns: float) -> int:
+    """A configured time in ns as whole ps: ``round(ns · 1000)`` of the float product, ties to even.
+
+    Args:
+        ns: nanoseconds (int or float).
+
+    Returns:
+        Picoseconds.
+    """
+    return int(round(ns * PS_PER_NS))
+
+
+def duration_ps_ceil(count: int, per_s: float) -> int:
+    """Whole ps to process ``count`` units at ``per_s`` units per second, rounded up:
+    ``ceil(count · 10¹² / per_s)`` in floats (a throughput model's time; 0 units → 0 ps).
+
+    Args:
+        count: units (operations, bytes), an int >= 0.
+        per_s: rate in units per second (> 0, float).
+
+    Returns:
+        Picoseconds.
+    """
+    return math.ceil(count * 1e12 / per_s)
+
+
+def us_from_ps(t_ps: int) -> float:
+    """Picoseconds as (float) microseconds, for reports and traces."""
+    return t_ps / PS_PER_US
+
+
+def ms_from_cycles(cycles: float, clock_mhz: float) -> float:
+    """A cycle count at ``clock_mhz`` as (float) milliseconds, for reports: ``cycles / (MHz · 1000)``."""
+    return cycles / (clock_mhz * 1e3)
 
 
 class Clock:
@@ -51,25 +125,21 @@ class Clock:
         self._den = period.denominator
 
     @classmethod
-    def from_mhz(cls, freq_mhz: int | str | Fraction, *, name: str = "clock") -> "Clock":
-        """Build a clock from a frequency in MHz given exactly (``"156.25"``, ``300``, a Fraction).
+    def from_mhz(cls, freq_mhz: int | float | str | Fraction, *, name: str = "clock") -> "Clock":
+        """Build a clock from a frequency in MHz (``"156.25"``, ``300``, a Fraction, a YAML float).
 
         Args:
-            freq_mhz: frequency in MHz; a decimal string is converted exactly.
+            freq_mhz: frequency in MHz; a decimal string or float is converted exactly as the
+                decimal it writes (:func:`exact_decimal`: ``156.25`` → 625/4 MHz).
             name: label for errors and traces.
 
         Returns:
             The clock.
 
         Raises:
-            BadArgument: the value is a float, not a number, or out of range.
+            BadArgument: the value is not a number, or out of range.
         """
-        if isinstance(freq_mhz, float):
-            raise BadArgument(f"{name}: freq_mhz={freq_mhz!r} must be exact: pass an int, str or Fraction")
-        try:
-            mhz = Fraction(freq_mhz)
-        except (ValueError, TypeError) as exc:
-            raise BadArgument(f"{name}: freq_mhz={freq_mhz!r} is not a number in MHz") from exc
+        mhz = exact_decimal(freq_mhz, name=f"{name}: freq_mhz")
         return cls(mhz * 10**6, name=name)
 
     @classmethod

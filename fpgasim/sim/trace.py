@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from fpgasim.errors import BadArgument
+from fpgasim.sim.clock import us_from_ps
 
 __all__ = ["TraceRecorder", "active", "merge_spans"]
-
-_PS_PER_US = 1_000_000
 
 
 def active(trace: "TraceRecorder | None") -> "TraceRecorder | None":
@@ -189,12 +188,12 @@ class TraceRecorder:
         for n, (p, t, name, start, end, args) in enumerate(self._spans):
             ev = {
                 "ph": "X", "name": name, "cat": t, "pid": pid[p], "tid": tid[(p, t)],
-                "ts": start / _PS_PER_US, "dur": (end - start) / _PS_PER_US,
+                "ts": us_from_ps(start), "dur": us_from_ps(end - start),
                 "args": dict(args or {}, start_ps=start, end_ps=end),
             }
             events.append(((start, pid[p], tid[(p, t)], name, n), ev))
         for n, (p, t, t_ps, value) in enumerate(self._counters):
-            ev = {"ph": "C", "name": t, "pid": pid[p], "tid": 0, "ts": t_ps / _PS_PER_US, "args": {"value": value}}
+            ev = {"ph": "C", "name": t, "pid": pid[p], "tid": 0, "ts": us_from_ps(t_ps), "args": {"value": value}}
             events.append(((t_ps, pid[p], 0, t, len(self._spans) + n), ev))
         events.sort(key=lambda item: item[0])
         return {

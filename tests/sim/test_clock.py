@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
-from fpgasim.sim import Clock
+from fpgasim.sim import (
+    PS_PER_NS, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, ms_from_cycles, ps_from_ns, us_from_ps,
+)
 
 
 def test_300_mhz_edges_round_half_up() -> None:
@@ -72,8 +74,74 @@ def test_bad_frequency_is_rejected_with_its_value(bad: object) -> None:
         Clock(bad)  # type: ignore[arg-type]
 
 
-def test_from_mhz_rejects_float_and_garbage() -> None:
-    with pytest.raises(BadArgument, match="freq_mhz=156.25 must be exact"):
-        Clock.from_mhz(156.25)  # type: ignore[arg-type]
-    with pytest.raises(BadArgument, match="freq_mhz='fast' is not a number"):
-        Clock.from_mhz("fast")
+def test_from_mhz_rejects_garbage() -> None:
+    with pytest.raises(BadArgument, match="^port: freq_mhz='fast' is not a number$"):
+        Clock.from_mhz("fast", name="port")
+    with pytest.raises(BadArgument, match="freq_mhz=True is not a number"):
+        Clock.from_mhz(True)
+    with pytest.raises(BadArgument, match="freq_mhz=inf: expected a finite number"):
+        Clock.from_mhz(float("inf"))
+
+
+def test_from_mhz_reads_a_float_as_the_decimal_it_prints() -> None:
+    assert Clock.from_mhz(156.25).period_ps == 6400
+    assert Clock.from_mhz(333.3333333).freq_hz == Fraction(3333333333, 10)  # not 1000/3 MHz
+    assert Clock.from_mhz(100.0).freq_hz == Clock.from_mhz(100).freq_hz == 10**8
+
+
+@given(units=st.integers(1, 4095), decimals=st.integers(0, 6), digits=st.integers(0, 10**6 - 1))
+def test_from_mhz_float_equals_both_former_conversions(units: int, decimals: int, digits: int) -> None:
+    """A YAML float below 4.096 GHz with at most 6 decimals: the emulator's former
+    ``limit_denominator(10**6)`` and the dsODENet study's former ``Fraction(str(mhz))`` give this
+    same clock (the float is within half an ulp < 0.5e-12 of the decimal, and any other fraction
+    of denominator <= 10**6 is >= 1e-12 from it; above 4 GHz they can differ)."""
+    mhz = float(f"{units}.{digits % 10**decimals:0{decimals}d}") if decimals else float(units)
+    expected = Fraction(mhz).limit_denominator(10**6) * 10**6
+    assert Clock.from_mhz(mhz).freq_hz == expected == Fraction(str(mhz)) * 10**6
+
+
+def test_exact_decimal_hand_values() -> None:
+    assert exact_decimal(0.1) == Fraction(1, 10)
+    assert exact_decimal("1e3") == 1000
+    assert exact_decimal(Fraction(625, 4)) == Fraction(625, 4)
+    assert exact_decimal(19200000000.0) == 19_200_000_000
+    with pytest.raises(BadArgument, match="^rate=nan: expected a finite number$"):
+        exact_decimal(float("nan"), name="rate")
+
+
+def test_ps_from_ns_rounds_to_nearest_ties_to_even() -> None:
+    assert ps_from_ns(12.5) == 12_500
+    assert ps_from_ns(0.0004) == 0
+    assert ps_from_ns(0.0015) == 2          # 1.5 ps → 2
+    assert ps_from_ns(0.0025) == 2          # 2.5 ps → 2 (ties to even, as the emulator always did)
+    assert ps_from_ns(100) == 100_000
+
+
+@given(t_ps=st.integers(0, 10**13))
+def test_ps_from_ns_round_trips_whole_ps(t_ps: int) -> None:
+    assert ps_from_ns(t_ps / PS_PER_NS) == t_ps
+
+
+def test_duration_ps_ceil_hand_values() -> None:
+    assert duration_ps_ceil(0, 1e9) == 0
+    assert duration_ps_ceil(3, 1e9) == 3000
+    assert duration_ps_ceil(1, 3e9) == 334  # 333.3 ps rounded up
+
+
+@given(count=st.integers(0, 10**9), per_s=st.floats(1e3, 1e13))
+def test_duration_ps_ceil_is_monotone_and_covers_the_float_time(count: int, per_s: float) -> None:
+    t_ps = duration_ps_ceil(count, per_s)
+    assert t_ps >= count * 1e12 / per_s
+    assert t_ps <= duration_ps_ceil(count + 1, per_s)
+
+
+def test_report_units() -> None:
+    assert us_from_ps(1_500_000) == 1.5
+    assert ms_from_cycles(1000, 100.0) == 0.01
+
+
+@given(mhz=st.integers(1, 1000), cycles=st.integers(0, 10**6))
+def test_ms_from_cycles_agrees_with_the_clock_edges(mhz: int, cycles: int) -> None:
+    edge_ps = Clock.from_mhz(mhz).time_of(cycles)
+    assert abs(ms_from_cycles(cycles, float(mhz)) * 1e9 - edge_ps) <= 0.5 + 1e-3
+    assert us_from_ps(edge_ps) * PS_PER_US == pytest.approx(edge_ps, rel=1e-15, abs=0)

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib.patches import Patch  # noqa: E402
 
-from fpgasim.sim import TraceRecorder, merge_spans  # noqa: E402
+from fpgasim.sim import TraceRecorder, merge_spans, us_from_ps  # noqa: E402
 
 __all__ = ["save_timeline", "save_speedup_plot", "resource_kind", "LayerSpan", "RESOURCE_KINDS"]
 
@@ -68,11 +68,11 @@ def save_timeline(trace: TraceRecorder, path: Path, *, title: str, layers: Seque
     fig, ax = plt.subplots(figsize=(12, 0.35 * len(keys) + 2.2))
     for row, key in enumerate(keys):
         bars = merge_spans(per_track[key], end_ps // 2000)
-        ax.broken_barh([(a / 1e6, (b - a) / 1e6) for a, b, _ in bars], (row - 0.4, 0.8),
+        ax.broken_barh([(us_from_ps(a), us_from_ps(b - a)) for a, b, _ in bars], (row - 0.4, 0.8),
                        color=RESOURCE_KINDS[resource_kind(key[1])])
     for name, start_ps, _end_ps in layers:
-        ax.axvline(start_ps / 1e6, color="black", linestyle=":", linewidth=0.8)
-        ax.annotate(name, (start_ps / 1e6, 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
+        ax.axvline(us_from_ps(start_ps), color="black", linestyle=":", linewidth=0.8)
+        ax.annotate(name, (us_from_ps(start_ps), 0), xycoords=("data", "axes fraction"), xytext=(2, 2),
                     textcoords="offset points", rotation=90, fontsize=7, va="bottom")
     shown = sorted({resource_kind(track) for _, track in keys}, key=list(RESOURCE_KINDS).index)
     ax.legend(handles=[Patch(color=RESOURCE_KINDS[kind], label=kind) for kind in shown], fontsize=7,

@@ -17,11 +17,11 @@ its ``source`` text.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from fpgasim.config import Fraction, PosInt, Str, config_class
 from fpgasim.errors import BadArgument
+from fpgasim.sim.clock import duration_ps_ceil
 
 __all__ = ["CpuModel", "cpu_ops_per_s", "cpu_time_ps"]
 
@@ -65,4 +65,4 @@ def cpu_time_ps(ops: int, model: CpuModel, processor: Any) -> int:
     """Picoseconds for ``ops`` operations, rounded up (0 ops → 0 ps)."""
     if isinstance(ops, bool) or not isinstance(ops, int) or ops < 0:
         raise BadArgument(f"ops={ops!r}: expected an integer >= 0")
-    return math.ceil(ops * 1e12 / cpu_ops_per_s(model, processor))
+    return duration_ps_ceil(ops, cpu_ops_per_s(model, processor))

@@ -16,7 +16,6 @@ ran on the PS, and out when the layer after it runs there (as a PYNQ-style drive
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 from fpgasim.errors import BadArgument
@@ -177,7 +176,7 @@ def _elems(shape: tuple) -> int:
 def engine_params(design: DscOdeDesign, spec: TimingSpec) -> OdeEngineParams:
     """Engine timing parameters from the kernel design and the study's timing section."""
     par = design.parallelism
-    return OdeEngineParams(clock=Clock(Fraction(str(design.clock_mhz)) * 10**6, name="engine"),
+    return OdeEngineParams(clock=Clock.from_mhz(design.clock_mhz, name="engine"),
                            dw_channels=par.dw_channels, pw_in=par.pw_in, pw_out=par.pw_out,
                            pipeline_depth_cycles=spec.pipeline_depth_cycles,
                            element_bytes=-(-design.precision.word_bits // 8), dma_chunk_bytes=spec.dma_chunk_bytes,

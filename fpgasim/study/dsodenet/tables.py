@@ -27,6 +27,7 @@ from fpgasim.kernels.network import layers_for
 from fpgasim.nn.composite import DscBlock, OdeBlock
 from fpgasim.nn.network import Network
 from fpgasim.nn.odenet import OdeNetSpec, core_params, odenet, param_rows
+from fpgasim.sim.clock import us_from_ps
 from fpgasim.study.dsodenet._accuracy import (
     AccuracyConfig, calibrate_int_bits, center_classifier, make_stages, new_ref_cache, run_accuracy,
 )
@@ -239,13 +240,13 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign,
         net, name = item.network, item.name
         res = time_variant(net, item.on_chip, design, board, spec, spilled=item.spilled)
         pl_macs = sum(layer.macs for layer in net.layers if layer.name in res.on_chip)
-        rows.append({"variant": name, "on_chip": list(res.on_chip), "image_us": res.image_ps / 1e6,
-                     "first_image_us": res.first_image_ps / 1e6, "weights_us": res.weights_ps / 1e6,
-                     "software_us": res.software_ps / 1e6, "speedup": res.speedup,
+        rows.append({"variant": name, "on_chip": list(res.on_chip), "image_us": us_from_ps(res.image_ps),
+                     "first_image_us": us_from_ps(res.first_image_ps), "weights_us": us_from_ps(res.weights_ps),
+                     "software_us": us_from_ps(res.software_ps), "speedup": res.speedup,
                      "speedup_first_image": res.speedup_first, "pl_cycles_per_image": res.pl_cycles_per_image,
                      "pl_macs_per_image": pl_macs,
                      "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
-                     "breakdown_us": {k: v / 1e6 for k, v in res.breakdown_ps.items()},
+                     "breakdown_us": {k: us_from_ps(v) for k, v in res.breakdown_ps.items()},
                      "state": {block: state_label(n) for block, n in sorted(res.spill_bytes_per_step.items())},
                      "spill_bytes_per_step": dict(sorted(res.spill_bytes_per_step.items()))})
     cpu, proc = spec.cpu, board.processor

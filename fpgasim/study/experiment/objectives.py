@@ -11,6 +11,7 @@ from typing import Any
 
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import Resource, evaluate_fit
+from fpgasim.sim import ms_from_cycles
 from fpgasim.study.experiment.experiment import Mode
 from fpgasim.study.experiment.setup import RunSetup
 
@@ -47,7 +48,7 @@ def analytical_objectives(setup: RunSetup) -> tuple[dict[str, float], list[dict[
         layers.append({"name": layer.layer.name, "latency_ms": lat.time_ms(clock_mhz),
                        "tiling": f"Tm={t.tm},Tn={t.tn},Tr={t.tr},Tc={t.tc}", "partition": str(layer.partition),
                        "bottleneck": lat.bottleneck.value})
-    latency_ms = cycles / (clock_mhz * 1e3)
+    latency_ms = ms_from_cycles(cycles, clock_mhz)
     objectives = {"latency_ms": latency_ms, "throughput_gops": 2 * macs / (latency_ms * 1e-3) / 1e9,
                   "boards": float(boards), "ddr_read_bytes": ddr_read * nbytes * boards,
                   "ddr_write_bytes": ddr_write * nbytes * boards, "link_bytes": link * nbytes * boards}

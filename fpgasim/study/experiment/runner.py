@@ -15,6 +15,7 @@ from typing import Any
 
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels import evaluate_fit
+from fpgasim.sim import ms_from_cycles
 from fpgasim.study.experiment.emulate import Emulation, LayerEmulation, emulate
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode, load_experiment
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION
@@ -35,7 +36,7 @@ class LayerResult:
     @property
     def time_ms(self) -> float:
         """Emulated latency in ms."""
-        return self.emulated.cycles / (self.clock_mhz * 1e3)
+        return ms_from_cycles(self.emulated.cycles, self.clock_mhz)
 
     @property
     def gops(self) -> float:
@@ -109,7 +110,7 @@ class RunResult:
     @property
     def time_ms(self) -> float:
         """Emulated latency of the network in ms."""
-        return self.cycles / (self.setup.clock_mhz * 1e3)
+        return ms_from_cycles(self.cycles, self.setup.clock_mhz)
 
     @property
     def analytical_cycles(self) -> float:
@@ -133,8 +134,8 @@ class RunResult:
         ms = self.time_ms
         return {
             "latency_ms": ms,
-            "analytical_latency_ms": self.analytical_cycles / (self.setup.clock_mhz * 1e3),
-            "released_model_latency_ms": self.released_cycles / (self.setup.clock_mhz * 1e3),
+            "analytical_latency_ms": ms_from_cycles(self.analytical_cycles, self.setup.clock_mhz),
+            "released_model_latency_ms": ms_from_cycles(self.released_cycles, self.setup.clock_mhz),
             "throughput_gops": 2 * macs / (ms * 1e6) if ms else 0.0,
             "cycles": self.cycles,
             "dsp": self.dsp,
