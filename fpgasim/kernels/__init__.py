@@ -1,9 +1,11 @@
 """fpgasim.kernels layer: hardware kernel designs, their on-chip resources, and the fit verdict.
 
 One module per kernel type (:mod:`.tiled_conv`, :mod:`.dsc_ode`), the shared resource model
-(:mod:`.resources`), YAML loading (:mod:`.loader`) and the fit check (:mod:`.fit`).
+(:mod:`.resources`), the tiled-conv schedule with the one :class:`Tiling` and the tile input
+window (:mod:`.conv_schedule`), YAML loading (:mod:`.loader`) and the fit check (:mod:`.fit`).
 """
 
+from fpgasim.kernels.conv_schedule import Tiling, window_extent, window_outputs
 from fpgasim.kernels.design import (
     AccumulatorSpec, BufferOptions, FixedSpec, KernelType, LogicEstimate, NumberKind, PrecisionSpec,
 )
@@ -26,4 +28,5 @@ __all__ = [
     "BufferSpec", "BufferUse", "MemoryKind", "MemoryPreference", "bram18_blocks", "bram36_blocks", "buffer_bram18",
     "dsp_count", "lutram_luts", "map_buffer", "released_bram18", "released_bram18_parts", "released_dsp",
     "uram_blocks", "TiledConvDesign", "tiled_conv_bram18", "tiled_conv_resources",
+    "Tiling", "window_extent", "window_outputs",
 ]
