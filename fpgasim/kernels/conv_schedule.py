@@ -1,11 +1,12 @@
 """The tile schedule of the Zhang/Super-LIP tiled convolution engine.
 
-Owns: the tiling ⟨Tm, Tn, Tr, Tc⟩ (the analytical model's too), the loop order (output rows → output columns → output-channel tiles → input-channel
-tiles, per batch item and group), the exact slices each tile step moves, and the cycle count of
-one tile's compute. The emulator (:mod:`fpgasim.sim`) walks this schedule; it never re-derives
-tile geometry. Edge tiles are smaller (the HLS loops run to ``min(row + Tr, R)``), the input
-tile carries its halo (``(tr−1)·S + K`` rows; :func:`window_extent` is that formula's one home), and rows/columns that fall in the zero padding are
-not loaded from DDR (the engine fills them with zeros on chip).
+Owns: the tiling ⟨Tm, Tn, Tr, Tc⟩ (the analytical model's too), the loop order (output rows →
+output columns → output-channel tiles → input-channel tiles, per batch item and group), the exact
+slices each tile step moves, and the cycle count of one tile's compute. The emulator
+(:mod:`fpgasim.sim`) walks this schedule; it never re-derives tile geometry. Edge tiles are
+smaller (the HLS loops run to ``min(row + Tr, R)``), the input tile carries its halo
+(``(tr−1)·S + K`` rows; :func:`window_extent` is that formula's one home), and rows/columns that
+fall in the zero padding are not loaded from DDR (the engine fills them with zeros on chip).
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from fpgasim.sim._arbiter import LATE, Direction, StreamStats
 from fpgasim.sim._events import processed_events
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.clock import (
-    MAX_FREQ_HZ, PS_PER_NS, PS_PER_S, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, ms_from_cycles, ps_from_ns,
-    us_from_ps,
+    MAX_FREQ_HZ, PS_PER_NS, PS_PER_S, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, hz_from_mhz,
+    ms_from_cycles, ms_from_ps, ps_from_ns, us_from_ps,
 )
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.link import Link, LinkDirection
@@ -47,7 +47,9 @@ __all__ = [
     "dma_write",
     "duration_ps_ceil",
     "exact_decimal",
+    "hz_from_mhz",
     "ms_from_cycles",
+    "ms_from_ps",
     "processed_events",
     "ps_from_ns",
     "us_from_ps",

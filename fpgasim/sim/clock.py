@@ -7,7 +7,8 @@ integers (round half up), so a duration measured between absolute edges never
 accumulates rounding, however long the run. Numbers that arrive as floats (YAML) enter
 through named helpers, each with one rounding rule: :func:`exact_decimal` (a float is the
 decimal it prints as), :func:`ps_from_ns` (nearest ps), :func:`duration_ps_ceil` (whole ps,
-rounded up); reports leave through :func:`us_from_ps` and :func:`ms_from_cycles` (floats).
+rounded up), :meth:`Clock.cycles_ceil` (s → whole cycles, rounded up); reports leave through
+:func:`us_from_ps`, :func:`ms_from_ps` and :func:`ms_from_cycles` (floats).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from numbers import Rational
 
 from fpgasim.errors import BadArgument
 
-__all__ = ["PS_PER_S", "PS_PER_NS", "PS_PER_US", "MAX_FREQ_HZ", "Clock", "exact_decimal", "ps_from_ns",
-           "duration_ps_ceil", "us_from_ps", "ms_from_cycles"]
+__all__ = ["PS_PER_S", "PS_PER_NS", "PS_PER_US", "MAX_FREQ_HZ", "Clock", "exact_decimal", "hz_from_mhz", "ps_from_ns",
+           "duration_ps_ceil", "us_from_ps", "ms_from_ps", "ms_from_cycles"]
 
 #: Picoseconds per second.
 PS_PER_S = 10**12
@@ -59,6 +60,11 @@ def exact_decimal(value: int | float | str | Fraction, *, name: str = "value") -
         raise BadArgument(f"{name}={value!r} is not a number") from exc
 
 
+def hz_from_mhz(freq_mhz: int | float | str | Fraction, *, name: str = "freq_mhz") -> Fraction:
+    """A configured frequency in MHz as exact Hz (:func:`exact_decimal` · 10⁶)."""
+    return exact_decimal(freq_mhz, name=name) * 10**6
+
+
 def ps_from_ns(ns: float) -> int:
     """A configured time in ns as whole ps: ``round(ns · 1000)`` of the float product, ties to even.
 
@@ -88,6 +94,11 @@ def duration_ps_ceil(count: int, per_s: float) -> int:
 def us_from_ps(t_ps: int) -> float:
     """Picoseconds as (float) microseconds, for reports and traces."""
     return t_ps / PS_PER_US
+
+
+def ms_from_ps(t_ps: int) -> float:
+    """Picoseconds as (float) milliseconds, for reports."""
+    return t_ps / 10**9
 
 
 def ms_from_cycles(cycles: float, clock_mhz: float) -> float:
@@ -139,8 +150,7 @@ class Clock:
         Raises:
             BadArgument: the value is not a number, or out of range.
         """
-        mhz = exact_decimal(freq_mhz, name=f"{name}: freq_mhz")
-        return cls(mhz * 10**6, name=name)
+        return cls(hz_from_mhz(freq_mhz, name=f"{name}: freq_mhz"), name=name)
 
     @classmethod
     def from_rate(cls, units_per_s: int | Fraction, *, name: str) -> "Clock":
@@ -224,6 +234,18 @@ class Clock:
         if end_ps <= start_ps:
             return 0
         return self.edge_at_or_after(end_ps) - self.edge_at_or_after(start_ps)
+
+    def cycles_ceil(self, seconds: float) -> int:
+        """Whole cycles that cover a modelled time of ``seconds`` (float), rounded up:
+        ``ceil(seconds · f)`` in floats (a throughput model's time on this clock).
+
+        Args:
+            seconds: a time in s (>= 0).
+
+        Returns:
+            The cycle count.
+        """
+        return math.ceil(seconds * float(self.freq_hz))
 
     def __repr__(self) -> str:
         return f"Clock(name={self.name!r}, freq_hz={self.freq_hz})"

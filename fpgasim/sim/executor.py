@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, fields
-from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
@@ -45,7 +44,7 @@ from fpgasim.nn.graph_ops import Op
 from fpgasim.nn import PoolKind
 from fpgasim.ops import align_bias, avg_pool2d_fixed, conv2d_int_sums, max_pool2d_fixed
 from fpgasim.sim._events import processed_events
-from fpgasim.sim.clock import Clock
+from fpgasim.sim.clock import Clock, exact_decimal, hz_from_mhz, ps_from_ns
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, build_fabric
 from fpgasim.kernels.conv_schedule import ConvPart, count_tiles
 from fpgasim.mapping.parts import XferGroup
@@ -179,7 +178,7 @@ class _Device:
         self.peak = 0
         if self.context is not None:
             design = self.context.design
-            self.clock = Clock.from_mhz(str(design.clock_mhz), name=device_id)
+            self.clock = Clock.from_mhz(design.clock_mhz, name=device_id)
             widths = {"ifm": design.stream_width_bits.ifm, "weights": design.stream_width_bits.weights,
                       "ofm": design.stream_width_bits.ofm}
             spec = BoardSpec(ddr_bytes_per_s=int(self.context.ddr_bytes_per_s),
@@ -197,7 +196,7 @@ class _Device:
         else:
             device: ComputeDevice = plan.platform.device(device_id)
             self.spec = device.spec
-            self.clock = Clock.from_mhz(str(device.spec.clock_mhz), name=device_id)
+            self.clock = Clock.from_mhz(device.spec.clock_mhz, name=device_id)
             self.engines = {Engine.SOFTWARE: simpy.Resource(env)}
 
     def _ode_engine(self, env: simpy.Environment, device: FpgaDevice, ode: OdeWork,
@@ -211,9 +210,10 @@ class _Device:
             raise BadArgument(f"device {self.id!r}: host port {ode.host_port!r} not on board {board.id!r}; "
                               f"known: {known}")
         channel = board.memory_channel(device.memory_channel)
-        clock = Clock(min(params.clock.freq_hz, Fraction(str(ports[0].max_clock_mhz)) * 10**6),
+        clock = Clock(min(params.clock.freq_hz, hz_from_mhz(ports[0].max_clock_mhz)),
                       name=f"{self.id}.{ode.host_port}")
-        ddr = DdrChannel(env, f"{self.id}.ddr", bytes_per_s=Fraction(str(channel.sustained_bytes_per_s)),
+        ddr = DdrChannel(env, f"{self.id}.ddr",
+                         bytes_per_s=exact_decimal(channel.sustained_bytes_per_s, name="sustained_bytes_per_s"),
                          burst_bytes=device.burst_bytes, trace=trace, process=self.id)
         port = StreamPort(env, f"{self.id}.{ode.host_port}", width_bits=min(ports[0].width_bits,
                                                                            params.stream_width_bits),
@@ -234,7 +234,7 @@ class _Device:
         if self.context is None:
             return None
         design = self.context.design
-        return design.stream_width_bits.weights * int(round(design.clock_mhz * 1e6))
+        return design.stream_width_bits.weights * round(self.clock.freq_hz)
 
 
 def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], trace: TraceRecorder | None) -> Cluster:
@@ -245,7 +245,7 @@ def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], tr
         rate = int(cable.link.effective_gbps * 1e9)
         caps = [cap for cap in (a.link_cap_bits_per_s(), b.link_cap_bits_per_s()) if cap is not None]
         spec = LinkSpec(effective_bits_per_s=min([rate, *caps]),
-                        fixed_latency_ps=int(round(cable.link.fixed_latency_ns(cable.length_m) * 1000)),
+                        fixed_latency_ps=ps_from_ns(cable.link.fixed_latency_ns(cable.length_m)),
                         packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
         cables.append((a.index, b.index, f"link{a.index}-{b.index}", spec))
     return Cluster.assemble(env, [device.fabric for device in devices], cables, trace=trace)
@@ -601,7 +601,7 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
                                               elementwise_ops=node.elementwise_ops * batch,
                                               bytes_moved=(in_elems + _elements(node.out_shape, batch))
                                               * element_bytes, element_bits=8 * element_bytes)
-            duration = device.clock.delay_ps(env.now, int(np.ceil(seconds * float(device.clock.freq_hz))))
+            duration = device.clock.delay_ps(env.now, device.clock.cycles_ceil(seconds))
         return {0: env.process(software_node(env, device.clock, device=device.id, name=node.name,
                                              duration_ps=duration, trace=trace))}
     design = group[0].context.design

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
 from fpgasim.sim import (
-    PS_PER_NS, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, ms_from_cycles, ps_from_ns, us_from_ps,
+    PS_PER_NS, PS_PER_S, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, ms_from_cycles, ms_from_ps, ps_from_ns,
+    us_from_ps,
 )
 
 
@@ -137,7 +138,24 @@ def test_duration_ps_ceil_is_monotone_and_covers_the_float_time(count: int, per_
 
 def test_report_units() -> None:
     assert us_from_ps(1_500_000) == 1.5
+    assert ms_from_ps(2_500_000_000) == 2.5
     assert ms_from_cycles(1000, 100.0) == 0.01
+
+
+def test_cycles_ceil_rounds_a_modelled_time_up() -> None:
+    clk = Clock.from_mhz(100)
+    assert clk.cycles_ceil(0.0) == 0
+    assert clk.cycles_ceil(1e-6) == 100
+    assert clk.cycles_ceil(1.01e-8) == 2  # 1.01 cycles
+
+
+@given(mhz=st.integers(1, 1000), cycles=st.integers(0, 10**6))
+def test_cycles_ceil_covers_the_time_and_is_tight(mhz: int, cycles: int) -> None:
+    clk = Clock.from_mhz(mhz)
+    seconds = clk.time_of(cycles) / PS_PER_S
+    n = clk.cycles_ceil(seconds)
+    assert n / (mhz * 1e6) >= seconds * (1 - 1e-12)
+    assert n <= cycles + 1
 
 
 @given(mhz=st.integers(1, 1000), cycles=st.integers(0, 10**6))

@@ -29,7 +29,7 @@ from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
 from fpgasim.nn.graph import Graph
 from fpgasim.nn.onnx import import_onnx
 from fpgasim.nn.sources import graph_from_section, load_network_file
-from fpgasim.sim.clock import PS_PER_S
+from fpgasim.sim.clock import ms_from_ps
 from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
@@ -180,10 +180,6 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
 
 
-def _ms(ps: int) -> float:
-    return ps * 1000 / PS_PER_S
-
-
 def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
     """One row per node (results.json ``nodes`` and nodes.csv)."""
     plan = result.setup.plan
@@ -195,7 +191,8 @@ def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
             "inputs": list(item.node.inputs), "output_shape": list(item.node.out_shape),
             "macs": item.node.macs * plan.graph.batch,
             "tiling": None if tiling is None else {"tm": tiling.tm, "tn": tiling.tn, "tr": tiling.tr, "tc": tiling.tc},
-            "ready_ms": _ms(run.ready_ps), "start_ms": _ms(run.start_ps), "end_ms": _ms(run.end_ps),
+            "ready_ms": ms_from_ps(run.ready_ps), "start_ms": ms_from_ps(run.start_ps),
+            "end_ms": ms_from_ps(run.end_ps),
             "cycles": run.cycles, "analytical_cycles": run.analytical_cycles,
             "ddr_read_bytes": run.ddr_read_bytes, "ddr_write_bytes": run.ddr_write_bytes,
             "bit_exact": run.bit_exact,
@@ -212,12 +209,13 @@ def results_document(result: GraphRunResult) -> dict[str, Any]:
         "experiment": {"name": spec.name, "mode": str(result.mode), "network": plan.graph.name,
                        "batch": plan.graph.batch, "word_bits": plan.word_bits,
                        "devices": [device.id for device in plan.platform.devices]},
-        "totals": {"latency_ms": _ms(emulation.total_ps), "macs": plan.graph.macs_total,
+        "totals": {"latency_ms": ms_from_ps(emulation.total_ps), "macs": plan.graph.macs_total,
                    "link_bytes": sum(t.nbytes for t in emulation.transfers), "bit_exact": emulation.bit_exact,
                    "peak_memory_bytes": dict(emulation.peak_memory_bytes)},
         "nodes": node_rows(result),
         "transfers": [{"tensor": t.tensor, "source": t.source, "destination": t.destination, "nbytes": t.nbytes,
-                       "start_ms": _ms(t.start_ps), "end_ms": _ms(t.end_ps)} for t in emulation.transfers],
+                       "start_ms": ms_from_ps(t.start_ps), "end_ms": ms_from_ps(t.end_ps)}
+                      for t in emulation.transfers],
     }
 
 
