@@ -5,10 +5,11 @@ Simulation time ``env.now`` is an ``int`` count of picoseconds. A :class:`Clock`
 frequency ``f`` has its edge ``n`` at ``round(n * 10**12 / f)`` ps, computed exactly with
 integers (round half up), so a duration measured between absolute edges never
 accumulates rounding, however long the run. Numbers that arrive as floats (YAML) enter
-through named helpers, each with one rounding rule: :func:`exact_decimal` (a float is the
-decimal it prints as), :func:`ps_from_ns` (nearest ps), :func:`duration_ps_ceil` (whole ps,
-rounded up), :meth:`Clock.cycles_ceil` (s → whole cycles, rounded up); reports leave through
-:func:`us_from_ps`, :func:`ms_from_ps` and :func:`ms_from_cycles` (floats).
+through named helpers, each with one rounding rule: :func:`exact_decimal` and
+:func:`hz_from_mhz` (a float is the decimal it prints as), :func:`ps_from_ns` (nearest ps),
+:func:`duration_ps_ceil` (whole ps, rounded up), :meth:`Clock.cycles_ceil` (s → whole cycles,
+rounded up); reports leave through :func:`us_from_ps`, :func:`ms_from_ps` and
+:func:`ms_from_cycles` (floats).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
 from fpgasim.sim import (
-    PS_PER_NS, PS_PER_S, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, ms_from_cycles, ms_from_ps, ps_from_ns,
+    PS_PER_NS, PS_PER_S, PS_PER_US, Clock, duration_ps_ceil, exact_decimal, hz_from_mhz, ms_from_cycles, ms_from_ps, ps_from_ns,
     us_from_ps,
 )
 
@@ -99,6 +99,13 @@ def test_from_mhz_float_equals_both_former_conversions(units: int, decimals: int
     mhz = float(f"{units}.{digits % 10**decimals:0{decimals}d}") if decimals else float(units)
     expected = Fraction(mhz).limit_denominator(10**6) * 10**6
     assert Clock.from_mhz(mhz).freq_hz == expected == Fraction(str(mhz)) * 10**6
+
+
+def test_hz_from_mhz_is_the_exact_decimal_in_hz() -> None:
+    assert hz_from_mhz(156.25) == Fraction(625, 4) * 10**6 == Clock.from_mhz(156.25).freq_hz
+    assert hz_from_mhz("333") == 333 * 10**6
+    with pytest.raises(BadArgument, match="^port: freq_mhz='x' is not a number$"):
+        hz_from_mhz("x", name="port: freq_mhz")
 
 
 def test_exact_decimal_hand_values() -> None:
