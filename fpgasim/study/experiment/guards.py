@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from fpgasim.config import read_yaml
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.kernels.conv_schedule import count_tiles
+from fpgasim.kernels.conv_schedule import count_tiles, window_extent
 from fpgasim.study.experiment.experiment import LoadedExperiment
 from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
 from fpgasim.study.protocol import Limits
@@ -67,15 +67,14 @@ def _conv_transactions(item: LayerSetup, setup: RunSetup) -> int:
     packet = setup.experiment.spec.cluster.packet_bytes
     tn, tm = min(t.tn, layer.in_channels // layer.groups), min(t.tm, layer.out_channels)
     tr, tc = min(t.tr, layer.out_h), min(t.tc, layer.out_w)
-    ifm = tn * ((tr - 1) * layer.stride + layer.kernel) * ((tc - 1) * layer.stride + layer.kernel) * eb
+    ifm = tn * window_extent(tr, layer.stride, layer.kernel) * window_extent(tc, layer.stride, layer.kernel) * eb
     weights = tm * tn * layer.kernel ** 2 * eb
     ofm = tm * tr * tc * eb
     per_step = _ceil(ifm, burst) + _ceil(weights, burst) + _ceil(ofm, burst)
     shared = (ifm if item.partition.pm > 1 else 0) + (weights if item.partition.spatial > 1 else 0)
     per_step += _ceil(shared, packet) if setup.boards > 1 else 0
-    tiling = item.schedule_tiling()
-    return per_step * sum(count_tiles(layer, part, tiling) for part in board_parts(layer, setup.network.batch,
-                                                                                    item.partition))
+    parts = board_parts(layer, setup.network.batch, item.partition)
+    return per_step * sum(count_tiles(layer, part, t) for part in parts)
 
 
 def _pool_transactions(item: LayerSetup, setup: RunSetup) -> int:
