@@ -16,15 +16,20 @@ The estimate is good to about a factor of two, enough to refuse a run that would
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import prod
 
 from fpgasim.config import read_yaml
 from fpgasim.errors import BadArgument, ConfigError
-from fpgasim.kernels.conv_schedule import count_tiles, window_extent
+from fpgasim.kernels.conv_schedule import ConvPart, Tiling, count_tiles, window_extent
+from fpgasim.mapping.device import element_bytes
+from fpgasim.mapping.graph_plan import Engine, GraphPlan
+from fpgasim.nn import Conv2d
 from fpgasim.study.experiment.experiment import LoadedExperiment
 from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
 from fpgasim.study.protocol import Limits
 
-__all__ = ["RunEstimate", "estimate_run", "check_limits", "check_clock", "guard_setups"]
+__all__ = ["RunEstimate", "estimate_run", "check_limits", "check_clock", "guard_setups", "conv_transactions",
+           "memory_estimate", "estimate_graph", "check_device_clocks"]
 
 #: SimPy events per DDR burst or link packet (request, grant, timeout; measured 3.1).
 EVENTS_PER_TRANSACTION = 3.2
@@ -60,21 +65,34 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _conv_transactions(item: LayerSetup, setup: RunSetup) -> int:
-    """DDR bursts of every board's tile steps plus the link packets XFER forwards."""
-    layer, t = item.layer, item.tiling
-    eb, burst = setup.element_bytes, setup.experiment.spec.memory.burst_bytes
-    packet = setup.experiment.spec.cluster.packet_bytes
+def conv_transactions(layer: Conv2d, t: Tiling, parts: list[ConvPart], *, element_bytes: int, burst_bytes: int,
+                      shared_bytes: int = 0, packet_bytes: int = 1) -> int:
+    """DDR bursts of every part's tile steps, plus the link packets of ``shared_bytes`` (the
+    operand bytes XFER forwards per step, 0 without XFER)."""
+    eb, burst = element_bytes, burst_bytes
     tn, tm = min(t.tn, layer.in_channels // layer.groups), min(t.tm, layer.out_channels)
     tr, tc = min(t.tr, layer.out_h), min(t.tc, layer.out_w)
     ifm = tn * window_extent(tr, layer.stride, layer.kernel) * window_extent(tc, layer.stride, layer.kernel) * eb
     weights = tm * tn * layer.kernel ** 2 * eb
     ofm = tm * tr * tc * eb
-    per_step = _ceil(ifm, burst) + _ceil(weights, burst) + _ceil(ofm, burst)
-    shared = (ifm if item.partition.pm > 1 else 0) + (weights if item.partition.spatial > 1 else 0)
-    per_step += _ceil(shared, packet) if setup.boards > 1 else 0
-    parts = board_parts(layer, setup.network.batch, item.partition)
+    per_step = _ceil(ifm, burst) + _ceil(weights, burst) + _ceil(ofm, burst) + _ceil(shared_bytes, packet_bytes)
     return per_step * sum(count_tiles(layer, part, t) for part in parts)
+
+
+def _conv_transactions(item: LayerSetup, setup: RunSetup) -> int:
+    """DDR bursts of every board's tile steps plus the link packets XFER forwards."""
+    layer, t = item.layer, item.tiling
+    eb = setup.element_bytes
+    tn, tm = min(t.tn, layer.in_channels // layer.groups), min(t.tm, layer.out_channels)
+    tr, tc = min(t.tr, layer.out_h), min(t.tc, layer.out_w)
+    shared = 0
+    if setup.boards > 1:
+        ifm = tn * window_extent(tr, layer.stride, layer.kernel) * window_extent(tc, layer.stride, layer.kernel) * eb
+        shared = (ifm if item.partition.pm > 1 else 0) + (tm * tn * layer.kernel ** 2 * eb
+                                                          if item.partition.spatial > 1 else 0)
+    return conv_transactions(layer, t, board_parts(layer, setup.network.batch, item.partition), element_bytes=eb,
+                             burst_bytes=setup.experiment.spec.memory.burst_bytes, shared_bytes=shared,
+                             packet_bytes=setup.experiment.spec.cluster.packet_bytes)
 
 
 def _pool_transactions(item: LayerSetup, setup: RunSetup) -> int:
@@ -111,10 +129,15 @@ def estimate_run(setup: RunSetup, limits: Limits) -> RunEstimate:
     """
     transactions = sum(_pool_transactions(item, setup) if item.kind is LayerKind.POOL
                        else _conv_transactions(item, setup) for item in setup.layers)
+    tensors = max(_tensor_elems(item, setup.network.batch) for item in setup.layers) * FUNCTIONAL_ELEMENT_BYTES
+    return memory_estimate(transactions, tensors, limits)
+
+
+def memory_estimate(transactions: int, tensor_bytes: int, limits: Limits) -> RunEstimate:
+    """Events, memory and trace of a run of ``transactions`` that holds ``tensor_bytes`` of data."""
     spans = transactions if limits.trace else 0
     exported = min(spans, limits.max_trace_spans)
-    tensors = max(_tensor_elems(item, setup.network.batch) for item in setup.layers) * FUNCTIONAL_ELEMENT_BYTES
-    memory = BASE_MEMORY_MB * 2 ** 20 + spans * RECORDED_SPAN_BYTES + exported * EXPORTED_SPAN_BYTES + tensors
+    memory = BASE_MEMORY_MB * 2 ** 20 + spans * RECORDED_SPAN_BYTES + exported * EXPORTED_SPAN_BYTES + tensor_bytes
     return RunEstimate(transactions=transactions, events=round(transactions * EVENTS_PER_TRANSACTION),
                        spans=spans, memory_mb=_ceil(memory, 2 ** 20), trace_bytes=exported * TRACE_JSON_SPAN_BYTES)
 
@@ -172,3 +195,54 @@ def guard_setups(loaded: LoadedExperiment, setups: list[RunSetup], limits: Limit
                         memory_mb=largest.memory_mb, trace_bytes=largest.trace_bytes)
     check_limits(total, limits, name=loaded.spec.name)
     return total
+
+
+def estimate_graph(plan: GraphPlan, limits: Limits) -> RunEstimate:
+    """The cost of a graph run in the same closed form: the MAC array's tile bursts, the vector
+    unit's input and output bursts, one transaction per software node, and the link packets of
+    every tensor that crosses devices (on every hop); a functional run holds every node's output."""
+    batch, eb = plan.graph.batch, element_bytes(plan.word_bits)
+    plans = {item.node.name: item for item in plan.nodes}
+    transactions = tensors = 0
+    for item in plan.nodes:
+        node, context = item.node, plan.fpgas.get(item.device)
+        out_elems = batch * prod(node.out_shape)
+        tensors += out_elems
+        if item.engine is Engine.MAC_ARRAY:
+            parts = list(item.parts) or [ConvPart.whole(item.conv, batch=batch)]
+            transactions += conv_transactions(item.conv, item.tiling, parts, element_bytes=eb,
+                                              burst_bytes=context.burst_bytes)
+        elif item.engine is Engine.VECTOR:
+            elems = out_elems + batch * sum(prod(shape) for shape in node.in_shapes)
+            transactions += 2 + _ceil(elems * eb, context.burst_bytes)
+        elif item.engine is Engine.SOFTWARE:
+            transactions += 1
+        if item.after is None:
+            for name in set(node.inputs):
+                source = plans[name].device
+                if source != item.device:
+                    nbytes = batch * prod(plans[name].node.out_shape) * eb
+                    transactions += sum(_ceil(nbytes, cable.packet_bytes)
+                                        for cable, *_ in plan.platform.route(source, item.device))
+    return memory_estimate(transactions, tensors * FUNCTIONAL_ELEMENT_BYTES, limits)
+
+
+def check_device_clocks(plan: GraphPlan) -> None:
+    """Every FPGA device's kernel clock must lie in its board's fabric clock range.
+
+    Raises:
+        ConfigError: at that kernel file's ``kernel.clock_mhz``, with the board's range.
+    """
+    problems = []
+    for device in plan.platform.devices:
+        context = plan.fpgas.get(device.id)
+        if context is None or device.kernel_path is None:
+            continue
+        clock, allowed = context.design.clock_mhz, context.board.clock_mhz
+        if not allowed.min <= clock <= allowed.max:
+            problems.append(read_yaml(device.kernel_path).problem(
+                ("kernel", "clock_mhz"),
+                f"{clock:g} MHz is outside the fabric clock range of {context.board.id} (device {device.id}: "
+                f"{allowed.min:g}-{allowed.max:g} MHz, board.clock_mhz in its board file)"))
+    if problems:
+        raise ConfigError(problems)

@@ -22,7 +22,9 @@ from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment
 from fpgasim.study.experiment.graph_run import (
     GraphSetup, plan_graph_experiment, run_graph_experiment, table_rows, write_graph_run,
 )
-from fpgasim.study.experiment.guards import RunEstimate, check_clock, guard_setups
+from fpgasim.study.experiment.guards import (
+    RunEstimate, check_clock, check_device_clocks, check_limits, estimate_graph, guard_setups,
+)
 from fpgasim.study.experiment.objectives import analytical_objectives, emulated_objectives
 from fpgasim.study.experiment.report import COLUMNS, layer_rows, write_run
 from fpgasim.study.experiment.runner import run_setup
@@ -91,11 +93,14 @@ class ExperimentStudy:
              ) -> ExperimentPlan | ComparisonPlan | GraphSetup:
         """The run's setup, every configuration of the comparison, or the graph placed on the
         platform (a network that is not a zoo layer chain runs on the graph executor); layer-chain
-        runs are refused when their estimated cost is beyond ``limits``
+        and graph runs are refused when their estimated cost is beyond ``limits``
         (:mod:`~fpgasim.study.experiment.guards`)."""
         network = loaded.spec.network
         if loaded.spec.platform is not None or network.zoo is None or network.zoo in GRAPH_NAMES:
-            return plan_graph_experiment(loaded)
+            graph = plan_graph_experiment(loaded)
+            check_device_clocks(graph.plan)
+            check_limits(estimate_graph(graph.plan, limits), limits, name=loaded.spec.name)
+            return graph
         if loaded.spec.comparison is not None:
             comparison = plan_comparison(loaded)
             guard_setups(loaded, [setup for *_, setup in comparison.configurations],

@@ -131,3 +131,55 @@ def test_timeline_layers_follow_each_other_and_end_with_the_run(write_experiment
                                          ("board0.ddr", "DDR"), ("link0-1.fwd", "link"), ("misc", "other")])
 def test_each_track_has_a_resource_kind(track, kind):
     assert resource_kind(track) == kind
+
+
+def _platform_experiment(tmp_path: Path, **network) -> Path:
+    """experiments/hetero-residual.yaml with another network, beside the shipped file's folder."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    document = yaml.safe_load((root / "experiments" / "hetero-residual.yaml").read_text(encoding="utf-8"))
+    if network:
+        document["experiment"]["network"] = network
+        document["experiment"]["placement"] = {"default": "fpga0"}
+        document["experiment"]["mode"] = "timing"
+    for device in document["experiment"]["platform"]["devices"]:
+        if "kernel" in device:
+            device["kernel"] = str(root / "kernels" / Path(device["kernel"]).name)
+    path = tmp_path / "platform.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_graph_estimate_is_within_a_factor_of_three_of_the_emulation(tmp_path: Path) -> None:
+    from fpgasim.study.experiment.graph_run import plan_graph_experiment, run_graph_experiment
+    from fpgasim.study.experiment.guards import estimate_graph
+
+    setup = plan_graph_experiment(load_experiment(_platform_experiment(tmp_path)))
+    estimate = estimate_graph(setup.plan, Limits())
+    events = run_graph_experiment(setup, trace=False).emulation.events
+    assert events / 3 <= estimate.events <= 3 * events
+
+
+def test_a_graph_run_beyond_the_limits_is_refused_before_simulating(tmp_path: Path, capsys) -> None:
+    path = _platform_experiment(tmp_path, zoo="resnet50", batch=1024)
+    start = time.perf_counter()
+    assert main(["validate", str(path)]) == 2
+    assert time.perf_counter() - start < 30
+    out = capsys.readouterr().out
+    assert "refused before simulating" in out and "--max-events N" in out
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_platform_device_clock_outside_its_boards_range_names_the_kernel_file(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[3]
+    kernel = tmp_path / "fast.yaml"
+    kernel.write_text((root / "kernels" / "conv-16bit-32x8-zcu104.yaml").read_text(encoding="utf-8")
+                      .replace("clock_mhz: 200", "clock_mhz: 5000"), encoding="utf-8")
+    path = _platform_experiment(tmp_path)
+    text = path.read_text(encoding="utf-8").replace(str(root / "kernels" / "conv-16bit-32x8-zcu104.yaml"), str(kernel))
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"kernel\.clock_mhz: 5000 MHz is outside the fabric clock range of zcu104 "
+                                          r"\(device fpga1"):
+        EXPERIMENT_STUDY.plan(load_experiment(path))
