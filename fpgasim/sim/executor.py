@@ -52,7 +52,8 @@ from fpgasim.sim.conv_engine import BoardFabric, EngineParams, TileMath, conv_la
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.ode_engine import OdeFabric, OdeWork, ode_node
 from fpgasim.sim.port import StreamPort
-from fpgasim.sim.pool_engine import PoolMath, PoolTiling, pool_layer
+from fpgasim.kernels.pool_schedule import PoolTiling
+from fpgasim.sim.pool_engine import PoolMath, pool_layer
 from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
 

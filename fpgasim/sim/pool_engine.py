@@ -1,6 +1,6 @@
 """The pooling unit on the PL, beside the tiled-conv engine, as SimPy processes.
 
-Owns: the pooling tile schedule (:func:`pool_tiles`) and :func:`pool_layer`, three concurrent
+Owns :func:`pool_layer` (its tile schedule is :mod:`fpgasim.kernels.pool_schedule`), three concurrent
 processes per layer and board like the conv engine's — *load* (the input window of one output
 tile through the IFM stream into a ping-pong input buffer), *compute* (``lanes`` window
 operations per cycle: ⌈output elements × K² / lanes⌉ cycles per tile) and *store* (the output
@@ -15,7 +15,7 @@ and the store process writes the tile into the output image. Timing mode moves n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,66 +23,14 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
-from fpgasim.kernels.conv_schedule import ConvPart, input_window, tile_spans
+from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.pool_schedule import PoolTile, PoolTiling, pool_compute_cycles, pool_tiles
 from fpgasim.nn.layers import Pool
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.conv_engine import IFM, OFM, BoardFabric, EngineParams, LayerRun
 from fpgasim.sim.port import dma_read, dma_write
 
-__all__ = ["PoolTiling", "PoolTile", "PoolMath", "PoolRates", "PoolEstimate", "pool_tiles", "pool_compute_cycles",
-           "dma_cycles", "pool_estimate", "pool_layer"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolTiling:
-    """Output tile of the pooling unit: channels × rows × columns (each ≥ 1)."""
-
-    channels: int
-    rows: int
-    cols: int
-
-    def __post_init__(self) -> None:
-        for name in ("channels", "rows", "cols"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BadArgument(f"PoolTiling {name}={value!r}: expected an int >= 1")
-
-
-@dataclass(frozen=True, slots=True)
-class PoolTile:
-    """One output tile and the input window it reads (half-open ranges, full-layer coordinates).
-
-    Attributes:
-        batch: the sample.
-        channels: channel range (same for input and output).
-        out_rows, out_cols: output ranges.
-        in_rows, in_cols: input ranges read from DDR (clipped to the map).
-        pad_top, pad_left: padding rows/columns before the first read row/column.
-        halo_h, halo_w: window size including padding, (rows−1)·S+K × (cols−1)·S+K.
-    """
-
-    batch: int
-    channels: tuple[int, int]
-    out_rows: tuple[int, int]
-    out_cols: tuple[int, int]
-    in_rows: tuple[int, int]
-    in_cols: tuple[int, int]
-    pad_top: int
-    pad_left: int
-    halo_h: int
-    halo_w: int
-
-    @property
-    def ifm_elems(self) -> int:
-        """Elements read from DDR."""
-        return ((self.channels[1] - self.channels[0]) * (self.in_rows[1] - self.in_rows[0])
-                * (self.in_cols[1] - self.in_cols[0]))
-
-    @property
-    def ofm_elems(self) -> int:
-        """Elements written to DDR."""
-        return ((self.channels[1] - self.channels[0]) * (self.out_rows[1] - self.out_rows[0])
-                * (self.out_cols[1] - self.out_cols[0]))
+__all__ = ["PoolMath", "pool_layer"]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -100,103 +48,6 @@ class PoolMath:
     ofm: np.ndarray
     pool: Callable[[np.ndarray], np.ndarray]
     pad_value: float | int
-
-
-def pool_tiles(layer: Pool, part: ConvPart, tiling: PoolTiling) -> Iterator[PoolTile]:
-    """The tiles of ``part`` (an output region of ``layer``) in schedule order: batch, channel
-    tile, row tile, column tile.
-
-    Raises:
-        BadArgument: ``part`` outside the layer's output.
-    """
-    bounds = {"batch": None, "out_ch": layer.channels, "out_rows": layer.out_h, "out_cols": layer.out_w}
-    for name, limit in bounds.items():
-        lo, hi = getattr(part, name)
-        if lo < 0 or (limit is not None and hi > limit):
-            raise BadArgument(f"pool_tiles: part {name}=({lo}, {hi}) outside the output of {layer.name}")
-    k, s, p = layer.kernel, layer.stride, layer.padding
-    for b in range(*part.batch):
-        for ch in tile_spans(*part.out_ch, tiling.channels):
-            for rows in tile_spans(*part.out_rows, tiling.rows):
-                in_rows, pad_top, halo_h = input_window(rows, s, k, p, layer.in_h)
-                for cols in tile_spans(*part.out_cols, tiling.cols):
-                    in_cols, pad_left, halo_w = input_window(cols, s, k, p, layer.in_w)
-                    yield PoolTile(b, ch, rows, cols, in_rows, in_cols, pad_top, pad_left, halo_h, halo_w)
-
-
-def pool_compute_cycles(out_elems: int, kernel: int, lanes: int) -> int:
-    """⌈out_elems · K² / lanes⌉: one window operation (compare or add) per lane per cycle."""
-    return -(-out_elems * kernel * kernel // lanes)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolRates:
-    """Elements per engine cycle of the DDR channel alone and of the IFM / OFM ports, and the DMA
-    chunk in elements (for :func:`pool_estimate`)."""
-
-    ddr: float
-    ifm: float
-    ofm: float
-    chunk_elems: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PoolEstimate:
-    """:func:`pool_estimate`'s result (engine cycles): the total, the tile count, each stage's
-    summed time, the first tile's load + compute and the last tile's store."""
-
-    cycles: float
-    tiles: int
-    load_cycles: float
-    compute_cycles: float
-    store_cycles: float
-    fill_cycles: float
-    drain_cycles: float
-
-
-def dma_cycles(elems: int, chunk_elems: int, first: float, second: float) -> float:
-    """Cycles of a chunk-pipelined DMA through two stages of ``first`` then ``second`` elements
-    per cycle (DDR then port for a read): chunk i+1 on the first stage overlaps chunk i on the
-    second, as :func:`fpgasim.sim.port.dma_read` / ``dma_write`` do."""
-    sizes = [chunk_elems] * (elems // chunk_elems) + ([elems % chunk_elems] if elems % chunk_elems else [])
-    total, previous = 0.0, 0.0
-    for size in sizes:
-        total += max(size / first, previous)
-        previous = size / second
-    return total + previous
-
-
-def pool_estimate(layer: Pool, part: ConvPart, tiling: PoolTiling, *, lanes: int, rates: PoolRates) -> PoolEstimate:
-    """The no-contention latency of :func:`pool_layer` on ``part``: the max-plus recurrence of
-    its three stages over tiles k = 0..n−1 with two-bank input and output buffers (a load needs
-    the input bank compute freed two tiles earlier; compute needs the output bank the store freed
-    two tiles earlier)::
-
-        L(k) = max(L(k−1), C(k−2)) + t_I(k)
-        C(k) = max(L(k), C(k−1), S(k−2)) + t_C(k)
-        S(k) = max(C(k), S(k−1)) + t_O(k)          cycles = S(n−1)
-
-    t_I / t_O: :func:`dma_cycles` of the window read / the outputs written; t_C:
-    :func:`pool_compute_cycles`. Read and write never contend for DDR here (the emulator's gap).
-
-    Raises:
-        BadArgument: an empty or out-of-range ``part``.
-    """
-    tiles = list(pool_tiles(layer, part, tiling))
-    if not tiles:
-        raise BadArgument(f"pool_estimate: part {part} of {layer.name} is empty")
-    t_i = [dma_cycles(t.ifm_elems, rates.chunk_elems, rates.ddr, rates.ifm) for t in tiles]
-    t_c = [float(pool_compute_cycles(t.ofm_elems, layer.kernel, lanes)) for t in tiles]
-    t_o = [dma_cycles(t.ofm_elems, rates.chunk_elems, rates.ofm, rates.ddr) for t in tiles]
-    n = len(tiles)
-    load, comp, store = [0.0] * (n + 2), [0.0] * (n + 2), [0.0] * (n + 2)  # tile k at index k + 2
-    for k in range(n):
-        j = k + 2
-        load[j] = max(load[j - 1], comp[j - 2]) + t_i[k]
-        comp[j] = max(load[j], comp[j - 1], store[j - 2]) + t_c[k]
-        store[j] = max(comp[j], store[j - 1]) + t_o[k]
-    return PoolEstimate(cycles=store[n + 1], tiles=n, load_cycles=sum(t_i), compute_cycles=sum(t_c),
-                        store_cycles=sum(t_o), fill_cycles=t_i[0] + t_c[0], drain_cycles=t_o[-1])
 
 
 def _window(math: PoolMath, tile: PoolTile) -> np.ndarray:

@@ -11,9 +11,9 @@ from fpgasim.nn import Pool, PoolKind
 from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
 from fpgasim.sim import Clock, DdrChannel, StreamPort
 from fpgasim.sim.conv_engine import BoardFabric, EngineParams
-from fpgasim.sim.pool_engine import (
-    PoolMath, PoolRates, PoolTiling, dma_cycles, pool_compute_cycles, pool_estimate, pool_layer, pool_tiles,
-)
+from fpgasim.kernels.pool_schedule import PoolTiling, pool_compute_cycles, pool_tiles
+from fpgasim.mapping.pool_model import PoolRates, dma_cycles, pool_estimate
+from fpgasim.sim.pool_engine import PoolMath, pool_layer
 
 
 def _pool(kind="max", channels=3, hw=7, kernel=3, stride=2, padding=1) -> Pool:

@@ -25,7 +25,8 @@ from fpgasim.mapping import (
     layer_latency, rate_from_bandwidth, search_partition, search_tiling,
 )
 from fpgasim.nn import ZOO, Conv2d, Linear, Network, Pool, zoo_network
-from fpgasim.sim.pool_engine import PoolRates, PoolTiling, pool_estimate
+from fpgasim.kernels.pool_schedule import PoolTiling
+from fpgasim.mapping.pool_model import PoolRates, pool_estimate
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 from fpgasim.mapping.parts import board_parts
 from fpgasim.mapping.redistribute import needed_input, through_pools
