@@ -1,4 +1,5 @@
-"""Mapping layer: the closed-form analytical latency model, tiling and partition search."""
+"""Mapping layer: the closed-form analytical latency model, tiling and partition search, and the
+planners (mapping.layer_plan for layer lists, mapping.graph_plan for graphs on platforms)."""
 
 from fpgasim.mapping.latency import BOTTLENECK_ORDER, LayerLatency, latency_arrays, layer_latency
 from fpgasim.mapping.plan import LayerPlan, NetworkPlan, network_shapes, plan_network

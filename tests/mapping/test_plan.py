@@ -48,15 +48,3 @@ def test_more_boards_never_slower_in_released_xfer() -> None:
     times = [plan_network(net, bounds=ZCU102, rates=StreamRates.uniform(2), variant="released", boards=b).cycles
              for b in (1, 2, 4)]
     assert times[0] > times[1] > times[2]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", ["released", "complete"])
-def test_alexnet_brute_force_equals_dominant_search(variant) -> None:
-    for m, n, r, c, k in ((96, 3, 55, 55, 11), (128, 48, 27, 27, 5), (384, 256, 13, 13, 3)):
-        shape = ConvShape(batch=1, out_channels=m, in_channels=n, out_h=r, out_w=c, kernel=k)
-        for part in (Partition(), Partition(pr=2)):
-            rates = StreamRates.uniform(2, link=part.boards > 1)
-            fast = search_tiling(shape, bounds=ZCU102, rates=rates, variant=variant, partition=part)
-            brute = search_tiling(shape, bounds=ZCU102, rates=rates, variant=variant, partition=part, exhaustive=True)
-            assert (brute.tiling, brute.latency) == (fast.tiling, fast.latency)

@@ -93,3 +93,16 @@ def test_bram_shortage_is_reported_as_bram18() -> None:
     # Tm=Tn=Tr=Tc=1 needs 5 DSPs (fits exactly in complete) and 2+2+2 = 6 BRAM18.
     with pytest.raises(DoesNotFit, match="BRAM18 needs 6 blocks, 5 available"):
         search_tiling(shape, bounds=ResourceBounds(dsp=5, bram18=5), rates=StreamRates.uniform(1), variant="complete")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["released", "complete"])
+def test_alexnet_brute_force_equals_dominant_search(variant) -> None:
+    bounds = ResourceBounds(dsp=2520, bram18=1824, data_bits=32)
+    for m, n, r, c, k in ((96, 3, 55, 55, 11), (128, 48, 27, 27, 5), (384, 256, 13, 13, 3)):
+        shape = ConvShape(batch=1, out_channels=m, in_channels=n, out_h=r, out_w=c, kernel=k)
+        for part in (Partition(), Partition(pr=2)):
+            rates = StreamRates.uniform(2, link=part.boards > 1)
+            fast = search_tiling(shape, bounds=bounds, rates=rates, variant=variant, partition=part)
+            brute = search_tiling(shape, bounds=bounds, rates=rates, variant=variant, partition=part, exhaustive=True)
+            assert (brute.tiling, brute.latency) == (fast.tiling, fast.latency)

@@ -31,7 +31,8 @@ from fpgasim.sim import TraceRecorder
 from fpgasim.sim.conv_engine import TileMath
 from fpgasim.sim.executor import execute
 from fpgasim.sim.pool_engine import PoolMath
-from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup
+from fpgasim.mapping.layer_plan import LayerKind, LayerSetup
+from fpgasim.study.experiment.setup import RunSetup
 
 __all__ = ["LayerEmulation", "Emulation", "emulate"]
 

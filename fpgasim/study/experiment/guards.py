@@ -25,7 +25,9 @@ from fpgasim.mapping.device import element_bytes
 from fpgasim.mapping.graph_plan import Engine, GraphPlan
 from fpgasim.nn import Conv2d
 from fpgasim.study.experiment.experiment import LoadedExperiment
-from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, board_parts
+from fpgasim.mapping.layer_plan import LayerKind, LayerSetup
+from fpgasim.mapping.parts import board_parts
+from fpgasim.study.experiment.setup import RunSetup
 from fpgasim.study.protocol import Limits
 
 __all__ = ["RunEstimate", "estimate_run", "check_limits", "check_clock", "guard_setups", "conv_transactions",

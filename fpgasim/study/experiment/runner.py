@@ -19,7 +19,8 @@ from fpgasim.sim import ms_from_cycles
 from fpgasim.study.experiment.emulate import Emulation, LayerEmulation, emulate
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode, load_experiment
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION
-from fpgasim.study.experiment.setup import LayerKind, LayerSetup, RunSetup, build_setup
+from fpgasim.mapping.layer_plan import LayerKind, LayerSetup
+from fpgasim.study.experiment.setup import RunSetup, build_setup
 
 __all__ = ["LayerResult", "RunResult", "run_loaded", "run_setup", "run_experiment"]
 

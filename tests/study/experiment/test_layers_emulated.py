@@ -12,7 +12,9 @@ from fpgasim.mapping.redistribute import needed_input, through_pools
 from fpgasim.study.experiment.report import run_markdown
 from fpgasim.study.experiment.runner import run_experiment, run_loaded
 from fpgasim.mapping.parts import board_parts
-from fpgasim.study.experiment.setup import LayerKind, build_setup, linear_as_conv
+from fpgasim.mapping.device import linear_as_conv
+from fpgasim.mapping.layer_plan import LayerKind
+from fpgasim.study.experiment.setup import build_setup
 from fpgasim.nn import Linear
 
 TINY = "{zoo: tiny_cnn, batch: 2}"
