@@ -121,3 +121,49 @@ def test_a_zoo_graph_on_one_board_runs_on_the_graph_executor(tmp_path: Path) -> 
     results = json.loads((out / "results.json").read_text())
     assert results["totals"]["macs"] == 416_520 and len(results["nodes"]) == 13
     assert {node["engine"] for node in results["nodes"]} == {"relabel", "mac_array", "vector"}
+
+
+def test_a_sweep_over_a_graph_network_emulates_every_point(tmp_path: Path) -> None:
+    """A graph network on one board (here the shipped ONNX model) sweeps like a layer list; its
+    points are emulated (a graph has no closed form yet), so both fidelities agree."""
+    import json
+
+    from fpgasim.cli.main import main
+
+    root = Path(__file__).resolve().parents[2]
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""schema: 1
+sweep:
+  name: onnx-tm
+  base: {root / 'experiments' / 'onnx-small-cnn-zcu102.yaml'}
+  sampling: grid
+  axes:
+    - {{key: kernel.parallelism.tm, values: [32, 64]}}
+  objectives: [latency_ms, dsp]
+  pareto: [dsp, latency_ms]
+  recheck: {{top_k: 1, rank_by: latency_ms}}
+""", encoding="utf-8")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), "--workers", "1", "--no-progress"]) == 0
+    points = json.loads((tmp_path / "out" / "points.json").read_text())["points"]
+    dsp = sorted(point["analytical"]["dsp"] for point in points)
+    assert dsp == [224, 448]  # 32×7 and 64×7 16-bit MACs, one DSP each
+    rechecked = [point for point in points if point.get("emulated")]
+    assert rechecked and all(point["emulated"]["latency_ms"] == point["analytical"]["latency_ms"]
+                             for point in rechecked)
+    assert {row["name"] for row in points[0]["layers"]} >= {"conv1", "fc"}
+
+
+def test_a_sweep_over_a_platform_experiment_is_refused_with_the_reason(tmp_path: Path, capsys) -> None:
+    from fpgasim.cli.main import main
+
+    root = Path(__file__).resolve().parents[2]
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""schema: 1
+sweep:
+  name: hetero
+  base: {root / 'experiments' / 'hetero-residual.yaml'}
+  axes: [{{key: experiment.network.batch, values: [1, 2]}}]
+  objectives: [latency_ms]
+""", encoding="utf-8")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out")]) == 2
+    assert "sweeping platforms is not supported yet" in capsys.readouterr().err

@@ -22,7 +22,8 @@ import numpy as np
 
 from fpgasim.errors import BadArgument, ConfigError, ShapeError
 from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
-from fpgasim.kernels import TiledConvDesign, load_kernel_file
+from fpgasim.hw import load_dsp_types
+from fpgasim.kernels import Resource, TiledConvDesign, evaluate_fit, load_kernel_file
 from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
 from fpgasim.nn import zoo_graph
 from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
@@ -38,7 +39,8 @@ from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
 from fpgasim.study.experiment.setup import resolve_board
 from fpgasim.study.protocol import Limits
 
-__all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run"]
+__all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run",
+           "graph_objectives"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,3 +288,32 @@ def write_graph_run(result: GraphRunResult, out_dir: Path, *, max_trace_spans: i
         out.add_writer("timeline.png", lambda path: save_timeline(full, path, title=result.setup.experiment.spec.name,
                                                                   layers=nodes))
     return out.commit()
+
+
+def graph_objectives(setup: GraphSetup) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """A sweep point's objectives for a graph run, emulated in timing mode (a heterogeneous
+    platform has no closed form yet, so both sweep fidelities emulate), and per-node rows."""
+    result = run_graph_experiment(setup, mode=Mode.TIMING, trace=False)
+    emulation, plan = result.emulation, setup.plan
+    latency_ms = ms_from_ps(emulation.total_ps)
+    used = {"dsp": 0.0, "bram18": 0.0}
+    for context in plan.fpgas.values():
+        fit = evaluate_fit(context.board, context.design, dsp_types=load_dsp_types())
+        used["dsp"] += float(fit.row(Resource.DSP).used)
+        used["bram18"] += float(fit.row(Resource.BRAM18).used)
+    objectives = {
+        "latency_ms": latency_ms,
+        "throughput_gops": 2 * plan.graph.macs_total / (latency_ms * 1e-3) / 1e9 if latency_ms else 0.0,
+        "devices": float(len(plan.platform.devices)), "boards": float(len(plan.fpgas)),
+        "ddr_read_bytes": float(sum(run.ddr_read_bytes for run in emulation.nodes)),
+        "ddr_write_bytes": float(sum(run.ddr_write_bytes for run in emulation.nodes)),
+        "link_bytes": float(sum(transfer.nbytes for transfer in emulation.transfers)), **used,
+    }
+    objectives["ddr_bytes"] = objectives["ddr_read_bytes"] + objectives["ddr_write_bytes"]
+    objectives["dsp_total"] = objectives["dsp"]
+    rows = [{"name": run.name, "latency_ms": ms_from_ps(run.end_ps - run.start_ps),
+             "tiling": "–" if item.tiling is None else
+             f"Tm={item.tiling.tm},Tn={item.tiling.tn},Tr={item.tiling.tr},Tc={item.tiling.tc}",
+             "partition": run.device, "bottleneck": run.bottleneck or run.engine}
+            for item, run in zip(plan.nodes, emulation.nodes, strict=True)]
+    return objectives, rows

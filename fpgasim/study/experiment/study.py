@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpgasim.errors import BadArgument, FpgasimError
+from fpgasim.errors import FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import evaluate_fit
 from fpgasim.nn import GRAPH_NAMES
 from fpgasim.study.common.documents import schema_key_problem
 from fpgasim.study.experiment.experiment import ExperimentFile, LoadedExperiment, Mode, experiment_from_data, load_experiment
 from fpgasim.study.experiment.graph_run import (
-    GraphSetup, plan_graph_experiment, run_graph_experiment, table_rows, write_graph_run,
+    GraphSetup, graph_objectives, plan_graph_experiment, run_graph_experiment, table_rows, write_graph_run,
 )
 from fpgasim.study.experiment.guards import (
     RunEstimate, check_clock, check_device_clocks, check_limits, estimate_graph, guard_setups,
@@ -132,10 +132,11 @@ class ExperimentStudy:
         return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
 
     def evaluate(self, loaded: LoadedExperiment, fidelity: Fidelity) -> Objectives:
-        """The analytical model's objectives and per-layer rows, or the emulator's objectives."""
-        if loaded.spec.platform is not None:
-            raise BadArgument("sweeps over platform experiments are not supported yet: the analytical model "
-                              "does not price heterogeneous platforms (run each point with `fpgasim run`)")
+        """The analytical model's objectives and per-layer rows, or the emulator's objectives (a graph
+        run is emulated at both fidelities: a heterogeneous platform has no closed form yet)."""
+        network = loaded.spec.network
+        if loaded.spec.platform is not None or network.zoo is None or network.zoo in GRAPH_NAMES:
+            return graph_objectives(plan_graph_experiment(loaded))
         setup = build_setup(loaded)
         check_clock(loaded, setup)
         if fidelity is Fidelity.ANALYTICAL:

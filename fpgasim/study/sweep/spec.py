@@ -286,7 +286,9 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     kind = study_kind(base_data)
     kernel_name = base_data[kind].get("kernel")
     if not isinstance(kernel_name, str):
-        raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file")])
+        why = (" (a sweep varies one kernel design; an experiment on a `platform` names one per device, and "
+               "sweeping platforms is not supported yet)" if "platform" in base_data[kind] else "")
+        raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file{why}")])
     kernel_file = document_file(kernel_name, base_dir, KERNELS_DIR)
     if not kernel_file.is_file():
         raise ConfigError([doc.problem(("sweep",), f"base {kind} kernel: file not found: {kernel_file}")])
