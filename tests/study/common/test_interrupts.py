@@ -70,6 +70,8 @@ def test_a_pool_left_by_an_exception_kills_its_busy_workers_at_once():
     while not all(f.done() for f in futures) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert all(f.done() for f in futures)  # each cancelled or failed (BrokenProcessPool): nobody waits on a dead pool
+    while not set(multiprocessing.active_children()) <= others and time.monotonic() < deadline:
+        time.sleep(0.01)  # killed workers are reaped a moment later
     assert set(multiprocessing.active_children()) <= others
 
 
