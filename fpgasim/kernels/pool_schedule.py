@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fpgasim.errors import BadArgument
-from fpgasim.kernels.conv_schedule import ConvPart, input_window, tile_spans
+from fpgasim.kernels.conv_schedule import ConvPart, Tiling, input_window, tile_spans
 from fpgasim.nn.layers import Pool
 
 __all__ = ["PoolTiling", "PoolTile", "pool_tiles", "pool_compute_cycles"]
@@ -33,6 +33,12 @@ class PoolTiling:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BadArgument(f"PoolTiling {name}={value!r}: expected an int >= 1")
+
+    @classmethod
+    def from_tiling(cls, tiling: Tiling) -> PoolTiling:
+        """The pool unit's tile as planned in a conv :class:`Tiling` (channels = Tm, rows = Tr,
+        columns = Tc), the form plans carry it in."""
+        return cls(channels=tiling.tm, rows=tiling.tr, cols=tiling.tc)
 
 
 @dataclass(frozen=True, slots=True)

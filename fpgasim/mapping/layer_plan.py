@@ -69,11 +69,6 @@ class LayerSetup:
     source: object | None = None
     regions: tuple[ConvPart, ...] = ()
 
-    def pool_tiling(self) -> PoolTiling:
-        """The pooling unit's output tile (channels = Tm, rows = Tr, columns = Tc)."""
-        t = self.tiling
-        return PoolTiling(channels=t.tm, rows=t.tr, cols=t.tc)
-
 
 def _choose(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, rates: StreamRates, boards: int,
             *, search_all_tiles: bool, partition: Partition | None) -> tuple[Tiling, Partition]:
@@ -120,7 +115,7 @@ def _pool_latency(pool: Pool, regions: tuple[ConvPart, ...], tiling: Tiling, rat
     """The pooling unit's model latency on its busiest board (:func:`pool_estimate`); per-tile
     terms are averages (tiles × term = the total)."""
     best: LayerLatency | None = None
-    schedule = PoolTiling(channels=tiling.tm, rows=tiling.tr, cols=tiling.tc)
+    schedule = PoolTiling.from_tiling(tiling)
     for part in regions:
         if part.is_empty:
             continue

@@ -38,6 +38,7 @@ from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_acc
 from fpgasim.hw.compute import OpClass
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
+from fpgasim.mapping.device import element_bytes
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
@@ -407,7 +408,7 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
                for index, device in enumerate(plan.platform.devices)]
     by_id = {device.id: device for device in devices}
     cluster = _cluster(env, plan, devices, recorder)
-    nbytes = _element_bytes(plan)
+    nbytes = element_bytes(plan.word_bits)
     result = GraphEmulation(trace=recorder)
     runs = {item.node.name: NodeRun(name=item.node.name, op=str(item.node.op), device=item.device,
                                     engine=str(item.engine), analytical_cycles=item.analytical_cycles)
@@ -520,11 +521,6 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
     return result
 
 
-def _element_bytes(plan: GraphPlan) -> int:
-    bits = plan.word_bits
-    return 1 if bits <= 8 else 2 if bits <= 16 else 4
-
-
 def _root(plans: dict[str, NodePlan], tensor: str, device: str) -> str:
     """The buffer ``tensor`` lives in on ``device``: relabelling nodes alias their input there."""
     item = plans[tensor]
@@ -623,7 +619,7 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
                 for i, part in enumerate(parts) if not part.is_empty}
     if node.op is Op.POOL:
         pool = node.layer
-        tiling = PoolTiling(channels=item.tiling.tm, rows=item.tiling.tr, cols=item.tiling.tc)
+        tiling = PoolTiling.from_tiling(item.tiling)
         regions = item.parts or (ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
                                           out_cols=(0, pool.out_w)),)
         return {i: env.process(pool_layer(env, group[i].fabric, pool, region, tiling, group[i].params,
