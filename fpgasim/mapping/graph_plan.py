@@ -23,6 +23,7 @@ from fpgasim.kernels import TiledConvDesign, check_fit
 from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.mapping.parts import XferGroup
 from fpgasim.mapping.device import FpgaContext, linear_as_conv, pool_tiling, resource_bounds, stream_rates
+from fpgasim.mapping.latency import layer_latency
 from fpgasim.mapping.search import search_tiling
 from fpgasim.mapping.spec import ModelVariant, Tiling, conv_shape
 from fpgasim.nn import Conv2d
@@ -140,8 +141,9 @@ class GraphPlan:
         raise BadArgument(f"no node named {name!r} in the plan")
 
 
-def _fpga_context(device: FpgaDevice, design: TiledConvDesign) -> FpgaContext:
-    check_fit(device.board, design, dsp_types=load_dsp_types())
+def _fpga_context(device: FpgaDevice, design: TiledConvDesign, enforce_fit: bool) -> FpgaContext:
+    if enforce_fit:
+        check_fit(device.board, design, dsp_types=load_dsp_types())
     channel = device.board.memory_channel(device.memory_channel)
     rates = stream_rates(design, channel.sustained_bytes_per_s)
     bits = design.precision.word_bits
@@ -209,15 +211,25 @@ def _engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledConvDes
                          f"{design.name}), which has no engine for '{node.op}'; it runs {runs}", node=node.name)
 
 
-def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int) -> NodePlan:
+def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int, enforce_fit: bool) -> NodePlan:
+    """The node on the MAC array: the search's best ⟨Tr,Tc⟩ under the board's resources and the design's
+    Tm, Tn; for a design timed although it does not fit (``enforce_fit`` False), the design's own tile."""
     layer = node.layer
     conv = linear_as_conv(layer) if node.op is Op.LINEAR else layer.as_conv()
+    design = context.design
+    shape = conv_shape(conv, batch=batch)
+    if not enforce_fit:
+        tile = design.tile
+        tiling = Tiling(tm=design.parallelism.tm, tn=design.parallelism.tn, tr=min(tile.tr, shape.out_h),
+                        tc=min(tile.tc, shape.out_w))
+        cycles = layer_latency(shape, tiling, rates=context.rates, variant=ModelVariant.COMPLETE).cycles
+        return NodePlan(node=node, device=device, engine=Engine.MAC_ARRAY, conv=conv, tiling=tiling,
+                        analytical_cycles=float(cycles))
     if context.bounds is None:
         raise PlacementError(f"node {node.name!r}: the tiling search supports 16- or 32-bit designs; "
                              f"{context.design.name} on {device} has {context.design.precision.word_bits}",
                              node=node.name)
-    design = context.design
-    choice = search_tiling(conv_shape(conv, batch=batch), bounds=context.bounds, rates=context.rates,
+    choice = search_tiling(shape, bounds=context.bounds, rates=context.rates,
                            variant=ModelVariant.COMPLETE, fixed_tm=design.parallelism.tm,
                            fixed_tn=design.parallelism.tn)
     return NodePlan(node=node, device=device, engine=Engine.MAC_ARRAY, conv=conv, tiling=choice.tiling,
@@ -226,7 +238,7 @@ def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int) -
 
 def plan_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConvDesign],
                placement: Mapping[str, str], *, default: str | None = None,
-               word_bits: int | None = None) -> GraphPlan:
+               word_bits: int | None = None, enforce_fit: bool = True) -> GraphPlan:
     """Place every node of ``graph`` (composite blocks expanded) on ``platform`` and plan it.
 
     Args:
@@ -236,18 +248,21 @@ def plan_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConv
         placement: node name → device id.
         default: device of every node the placement does not name (None: each must be named).
         word_bits: number width when the platform has no FPGA device.
+        enforce_fit: refuse a design that does not fit its board (default). False times a
+            published design as its paper describes it although the block model says it does
+            not fit; the caller must report that verdict beside every number (the LCP study).
 
     Raises:
         PlacementError: a node placed nowhere, on an unknown device, or on a device with no
             engine for its op; FPGA designs with different number widths.
-        DoesNotFit: a design does not fit its board.
+        DoesNotFit: a design does not fit its board (unless ``enforce_fit`` is False).
     """
     graph = graph.expand()
     missing = [device.id for device in platform.devices if isinstance(device, FpgaDevice) and device.id not in designs]
     if missing:
         raise PlacementError(f"no kernel design for FPGA device(s) {', '.join(missing)}")
     bits = _word_bits(platform, designs, word_bits)
-    fpgas = {device.id: _fpga_context(device, designs[device.id])
+    fpgas = {device.id: _fpga_context(device, designs[device.id], enforce_fit)
              for device in platform.devices if isinstance(device, FpgaDevice)}
     where = _placement(graph, platform, placement, default)
     plans = []
@@ -257,7 +272,7 @@ def plan_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConv
         context = fpgas.get(device_id)
         engine = _engine(node, device, context.design if context else None)
         if engine is Engine.MAC_ARRAY:
-            plans.append(_mac_array_plan(node, device_id, context, graph.batch))
+            plans.append(_mac_array_plan(node, device_id, context, graph.batch, enforce_fit))
         elif engine is Engine.VECTOR and node.op is Op.POOL:
             plans.append(NodePlan(node=node, device=device_id, engine=engine,
                                   tiling=pool_tiling(context.design, node.layer)))

@@ -21,7 +21,8 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from fpgasim.sim import TraceRecorder, merge_spans, us_from_ps  # noqa: E402
 
-__all__ = ["save_timeline", "save_speedup_plot", "resource_kind", "LayerSpan", "RESOURCE_KINDS"]
+__all__ = ["save_timeline", "save_speedup_plot", "save_device_speedup_plot", "SpeedupPoint", "resource_kind", "LayerSpan",
+           "RESOURCE_KINDS"]
 
 #: Timeline rows shown at most (the busiest tracks first within each board).
 MAX_TRACKS = 40
@@ -107,6 +108,46 @@ def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
     ax.set_xlabel("boards")
     ax.set_ylabel("speedup over baseline (a)")
     ax.set_xscale("log", base=2)
+    ax.set_xticks(counts)
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+#: A labelled point of a speedup plot: (devices, speedup, configuration label).
+SpeedupPoint = tuple[int, float, str]
+
+
+def save_device_speedup_plot(path: Path, *, curves: dict[str, list[SpeedupPoint]], paper: list[SpeedupPoint],
+                             title: str) -> None:
+    """Speedup vs devices for one network: each series' configurations (several may share a device
+    count, e.g. split8 and split8-f40), the paper's points beside them, and the linear line.
+
+    Args:
+        path: where to write the PNG.
+        curves: series name → its points (the first series' points are labelled).
+        paper: the published points (drawn as red stars, labelled).
+        title: figure title.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    counts = sorted({d for points in curves.values() for d, _, _ in points} | {d for d, _, _ in paper} | {1})
+    ax.plot(counts, counts, linestyle="--", color="grey", label="linear speedup")
+    for name, points in curves.items():
+        xs, ys, _ = zip(*points, strict=True)
+        ax.plot(xs, ys, marker="o", linestyle="none", label=name)
+    if paper:
+        xs, ys, _ = zip(*paper, strict=True)
+        ax.plot(xs, ys, marker="*", markersize=12, linestyle="none", color="red", label="paper")
+    for d, s, label in next(iter(curves.values()), []):
+        ax.annotate(label, (d, s), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("devices")
+    ax.set_ylabel("speedup over one device")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
     ax.set_xticks(counts)
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.grid(True, alpha=0.3)
