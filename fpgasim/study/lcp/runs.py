@@ -9,6 +9,7 @@ figures each case reports).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -21,9 +22,10 @@ from fpgasim.nn.graph import Graph
 from fpgasim.nn.lcp_split import SplitCounts, lcp_split, model_parallel, split_counts
 from fpgasim.sim.clock import ms_from_ps
 from fpgasim.sim.executor import execute
+from fpgasim.study.common.interrupts import WorkerPool
 from fpgasim.study.lcp.config import ConfigSpec, FitPolicy, LoadedLcpStudy
 
-__all__ = ["Case", "CaseResult", "LcpPlan", "cluster", "plan_lcp_study", "run_lcp_study"]
+__all__ = ["Case", "CaseResult", "LcpPlan", "cluster", "plan_lcp_study", "run_case", "run_lcp_study"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,11 +149,31 @@ def run_case(case: Case) -> CaseResult:
                       weight_bytes_per_device=_weight_bytes(case.plan))
 
 
-def run_lcp_study(plan: LcpPlan, progress=None) -> list[CaseResult]:
-    """Emulate every case, in order (``progress`` is called with each case's label)."""
+def run_lcp_study(plan: LcpPlan, *, workers: int = 1, progress: Callable[[str], None] | None = None) -> list[CaseResult]:
+    """Emulate every case (results in case order, independent of ``workers``).
+
+    Args:
+        plan: the planned study.
+        workers: processes running cases at once.
+        progress: called with each case's label as it finishes.
+
+    Raises:
+        BadArgument: ``workers`` < 1.
+    """
+    if workers < 1:
+        raise BadArgument(f"--workers={workers}: expected >= 1")
+    labels = [f"{case.model} {case.config.name}" for case in plan.cases]
     results = []
-    for case in plan.cases:
-        if progress is not None:
-            progress(f"{case.model} {case.config.name}")
+    if workers > 1:
+        with WorkerPool(workers) as pool:
+            futures = [pool.submit(run_case, case) for case in plan.cases]
+            for future, label in zip(futures, labels, strict=True):
+                results.append(future.result())
+                if progress is not None:
+                    progress(label)
+        return results
+    for case, label in zip(plan.cases, labels, strict=True):
         results.append(run_case(case))
+        if progress is not None:
+            progress(label)
     return results

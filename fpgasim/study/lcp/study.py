@@ -41,7 +41,7 @@ class LcpStudyKind:
 
     def run(self, plan: LcpPlan, out: Path, options: RunOptions) -> RunOutput:
         """Every case on the executor; ``report.md``, ``results.json``, ``speedup-<model>.png``."""
-        results = run_lcp_study(plan, progress=options.progress)
+        results = run_lcp_study(plan, workers=options.workers, progress=options.progress)
         document, paths = write_lcp_study(plan, results, out)
         rows = tuple((row["model"], row["config"], f"{row['latency_ms']:.2f}",
                       "–" if row["paper_latency_ms"] is None else f"{row['paper_latency_ms']:.1f}",
