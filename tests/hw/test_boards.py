@@ -14,6 +14,7 @@ REFERENCE = {
     "zcu104": (1728, 312, 96, 230_400, 460_800, {"ps_ddr4": 17.1, "pl_ddr4": 17.1}),
     "ultra96v2": (360, 216, 0, 70_560, 141_120, {"ps_lpddr4": 4.3}),
     "pynq_z2": (220, 140, 0, 53_200, 106_400, {"ps_ddr3": 2.1}),
+    "pynq_z1": (220, 140, 0, 53_200, 106_400, {"ps_ddr3": 2.1}),
     "alveo_u250": (12_288, 2688, 1280, 1_728_000, 3_456_000, {"ddr4": 77.0}),
     "alveo_u280": (9024, 2016, 960, 1_303_680, 2_607_360, {"hbm": 460.0, "ddr4": 38.5}),
     "vcu118": (6840, 2160, 960, 1_182_240, 2_364_480, {"pl_ddr4": 38.4}),
@@ -25,7 +26,7 @@ AVAILABLE = {
 }
 
 
-def test_the_library_has_the_seven_boards():
+def test_the_library_has_the_eight_boards():
     assert board_ids() == sorted(REFERENCE)
     assert (BOARDS_DIR / "zcu102.yaml").is_file()
 
@@ -43,7 +44,7 @@ def test_board_matches_reference_table(board_id):
     for channel in board.memory:
         assert channel.sustained_bytes_per_s == pytest.approx(channel.peak_bytes_per_s * channel.efficiency)
         assert 0 < channel.efficiency <= 1
-    expected_type = DspTypeName.DSP48E1 if board_id == "pynq_z2" else DspTypeName.DSP48E2
+    expected_type = DspTypeName.DSP48E1 if board_id in ("pynq_z1", "pynq_z2") else DspTypeName.DSP48E2
     assert fabric.dsp.type is expected_type
 
 
