@@ -23,6 +23,7 @@ from fpgasim.hw.links import LinkType
 from fpgasim.kernels import TiledConvDesign
 from fpgasim.kernels.loader import kernel_path, load_kernel
 from fpgasim.nn import zoo_graph
+from fpgasim.nn.graph import Graph
 from fpgasim.nn.lcp_split import split_label
 
 __all__ = ["FitPolicy", "MemorySpec", "DeviceSpec", "LinkSpec", "ModelSpec", "ConfigSpec", "PaperNumbers",
@@ -83,6 +84,17 @@ class ModelSpec:
     label: Str
     #: a zoo graph name (fpgasim network --help lists them).
     zoo: Str
+    #: keep batch norms as their own nodes (software runs them as ops); None: the zoo's default
+    #: (folded into the conv, as an accelerator runs them).
+    batch_norm: Bool | None = None
+
+    def graph(self) -> Graph:
+        """The zoo graph.
+
+        Raises:
+            BadArgument: an unknown name or an argument the network does not take.
+        """
+        return zoo_graph(self.zoo) if self.batch_norm is None else zoo_graph(self.zoo, batch_norm=self.batch_norm)
 
 
 @config_class
@@ -174,7 +186,7 @@ def _checks(document: LcpStudyFile, doc: YamlDocument) -> list[Problem]:
         if models.index(model.label) != i:
             problems.append(doc.problem(root + ("models", i, "label"), f"duplicate model label {model.label!r}"))
         try:
-            zoo_graph(model.zoo)
+            model.graph()
         except BadArgument as exc:
             problems.append(doc.problem(root + ("models", i, "zoo"), str(exc)))
     for key in ("latency_ms", "speedup"):

@@ -4,7 +4,8 @@ Owns :func:`results_document` (the documented keys below), :func:`render_report`
 :func:`write_lcp_study` (all files or none, through :class:`~fpgasim.study.common.outputs.OutputSet`).
 
 ``results.json`` (``schema_version``): ``study`` {name, device, link, fit}, ``cases`` [{model,
-config, devices, branches, fatten_pct, model_parallel, latency_ms, compute_ms, speedup,
+config, devices, branches, fatten_pct, model_parallel, latency_ms, compute_ms, final_ms (gather and
+classifier on the gather device), peak_bound_ms (FPGA: the busiest device's MACs at Tm·Tn per cycle), speedup,
 speedup_compute, link_bytes, transfers, params, macs, branch_params, branch_macs,
 weight_bytes_per_device, paper_latency_ms, paper_speedup}], ``speedup`` {model: {config:
 {fpgasim, compute_only, paper}}}, ``geomean_speedup`` {fpgasim, compute_only, paper, configs},
@@ -55,7 +56,8 @@ def results_document(plan: LcpPlan, results: list[CaseResult]) -> dict[str, Any]
         first = base.setdefault(case.model, result)
         row = {"model": case.model, "config": config.name, "devices": config.devices, "branches": config.branches,
                "fatten_pct": config.fatten_pct, "model_parallel": config.model_parallel,
-               "latency_ms": result.latency_ms, "compute_ms": result.compute_ms,
+               "latency_ms": result.latency_ms, "compute_ms": result.compute_ms, "final_ms": result.final_ms,
+               "peak_bound_ms": result.peak_bound_ms,
                "speedup": first.latency_ms / result.latency_ms, "speedup_compute": first.compute_ms / result.compute_ms,
                "link_bytes": result.link_bytes, "transfers": result.transfers, "params": case.counts.params,
                "macs": case.counts.macs, "branch_params": case.counts.branch_params,
@@ -113,14 +115,19 @@ def render_report(document: dict[str, Any]) -> str:
               f"{_num(geo['fpgasim'], 2)}×** with communication, {_num(geo['compute_only'], 2)}× compute only; "
               f"paper {_num(geo['paper'], 2)}×.", "",
               "## Where the speedup comes from: work and weights per branch", "",
+              "Splitting every layer's width by n divides a branch's MACs and weights by about n² (both operands "
+              "of a layer shrink), so n branches do about 1/n of the work together and each 1/n² of the base: "
+              "the compute speedup can exceed n. `final ms` is the gather and the un-split classifier on the "
+              "gather device; `peak bound ms` the busiest device's MACs at the array's peak (FPGA).", "",
               "| model | config | params (M) | MACs (M) | largest branch MACs (M) | base MACs / branch MACs | "
-              "weights per device (MB) |", "|---|---|---|---|---|---|---|"]
+              "weights per device (MB) | final ms | peak bound ms |", "|---|---|---|---|---|---|---|---|---|"]
     first: dict[str, dict[str, Any]] = {}
     for row in document["cases"]:
         base = first.setdefault(row["model"], row)
         lines.append(f"| {row['model']} | {row['config']} | {row['params'] / 1e6:.2f} | {row['macs'] / 1e6:.1f} | "
                      f"{row['branch_macs'] / 1e6:.1f} | {base['branch_macs'] / row['branch_macs']:.1f} | "
-                     f"{row['weight_bytes_per_device'] / 1e6:.2f} |")
+                     f"{row['weight_bytes_per_device'] / 1e6:.2f} | {_num(row['final_ms'], 2)} | "
+                     f"{_num(row['peak_bound_ms'], 2)} |")
     lines += ["", f"Paper: {study['paper_source']}", ""]
     return "\n".join(lines)
 

@@ -17,9 +17,8 @@ from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw.platform import Cable, ComputeDevice, FpgaDevice, Platform
 from fpgasim.mapping.graph_plan import GraphPlan, plan_graph
 from fpgasim.mapping.lcp_place import branch_placement
-from fpgasim.nn import zoo_graph
 from fpgasim.nn.graph import Graph
-from fpgasim.nn.lcp_split import SplitCounts, lcp_split, model_parallel, split_counts
+from fpgasim.nn.lcp_split import SplitCounts, branch_of, lcp_split, model_parallel, split_counts
 from fpgasim.sim.clock import ms_from_ps
 from fpgasim.sim.executor import execute
 from fpgasim.study.common.interrupts import WorkerPool
@@ -50,16 +49,21 @@ class CaseResult:
     Attributes:
         latency_ms: input on the gather device → classifier output, communication included.
         compute_ms: the busiest device's node time (the latency if communication were free).
+        final_ms: node time outside the branches (gather, classifier) on the gather device.
         link_bytes: bytes sent between devices. transfers: tensors sent.
         weight_bytes_per_device: the largest weight footprint of one device.
+        peak_bound_ms: FPGA only: the busiest device's MACs (largest branch + classifier) at the
+            array's peak, Tm·Tn MACs per cycle (None on a compute device).
     """
 
     case: Case
     latency_ms: float
     compute_ms: float
+    final_ms: float
     link_bytes: int
     transfers: int
     weight_bytes_per_device: int
+    peak_bound_ms: float | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,7 +117,7 @@ def plan_lcp_study(loaded: LoadedLcpStudy) -> LcpPlan:
     bits = study.device.word_bits
     cases = []
     for model in study.models:
-        base = zoo_graph(model.zoo)
+        base = model.graph()
         for index, config in enumerate(study.configs):
             at = ("lcp_study", "configs", index)
             platform = cluster(loaded, config.devices)
@@ -144,9 +148,17 @@ def run_case(case: Case) -> CaseResult:
     busy: dict[str, int] = {}
     for run in emulation.nodes:
         busy[run.device] = busy.get(run.device, 0) + run.end_ps - run.start_ps
+    final = sum(run.end_ps - run.start_ps for run in emulation.nodes
+                if branch_of(run.name) is None and run.op != "input")
+    peak = None
+    if case.plan.fpgas:
+        design = next(iter(case.plan.fpgas.values())).design
+        macs = case.counts.branch_macs + case.counts.final_macs
+        peak = macs / (design.macs * design.clock_mhz * 1e3)
     return CaseResult(case=case, latency_ms=ms_from_ps(emulation.total_ps), compute_ms=ms_from_ps(max(busy.values())),
-                      link_bytes=sum(t.nbytes for t in emulation.transfers), transfers=len(emulation.transfers),
-                      weight_bytes_per_device=_weight_bytes(case.plan))
+                      final_ms=ms_from_ps(final), link_bytes=sum(t.nbytes for t in emulation.transfers),
+                      transfers=len(emulation.transfers), weight_bytes_per_device=_weight_bytes(case.plan),
+                      peak_bound_ms=peak)
 
 
 def run_lcp_study(plan: LcpPlan, *, workers: int = 1, progress: Callable[[str], None] | None = None) -> list[CaseResult]:
