@@ -64,6 +64,12 @@ def test_resnet50_split8_f40_macs_match_table_iii_not_its_base():
     assert _rel(lcp_split(zoo_graph("resnet50"), branches=8).macs, 0.88e9) > 0.25
 
 
+@pytest.mark.parametrize(("branches", "params"), [(2, 31.5e3), (4, 16.1e3), (8, 8.8e3)])
+def test_lenet_splits_match_table_ii(branches, params):
+    # Table II LeNet-split2/4/8 (MNIST): within 3.5 % (its MAC column equals its parameters, not compared)
+    assert _rel(lcp_split(zoo_graph("lenet5"), branches=branches).params, params) < 0.035
+
+
 @pytest.mark.parametrize(("branches", "paper_params"), [(2, 410.48e3), (4, 208.05e3), (8, 106.85e3)])
 def test_cifarnet_parameter_reduction_matches_table_ii(branches, paper_params):
     # Table II CifarNet (CIFAR100, 815.34k): the split divides the parameters as the paper's does.

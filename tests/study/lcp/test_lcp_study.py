@@ -49,6 +49,8 @@ def test_small_pynq_study_writes_documented_results(tmp_path: Path):
     # compute only, the split is super-linear: 4 branches of a quarter-width CifarNet do < 1/4 of the work each
     assert cases["split4"]["speedup_compute"] > 4
     assert cases["split4"]["branch_macs"] * 4 < cases["1 dev"]["macs"]
+    # LCP's Fig. 16b speedup (11.2x) is close to the ratio of the base model's MACs to one branch's
+    assert cases["split4"]["mac_ratio"] == pytest.approx(11.2, rel=0.05)
     # with the link, every split pays at least the broadcast and the gather (2 x 8.83 ms over Wi-Fi)
     assert cases["split2"]["latency_ms"] > 2 * 8.83
     assert cases["split2"]["transfers"] == 2 and cases["1 dev"]["transfers"] == 0
