@@ -85,7 +85,8 @@ def _checks(document: DeviceFitsDocument, doc: YamlDocument) -> Iterable[Problem
                     path = ("device_fits", name, key) + (() if key == "device" else (position,))
                     yield doc.problem(path, f"unknown compute device {device!r}; known: {', '.join(sorted(devices))}")
         if len(fit.measurements) < 2:
-            yield doc.problem(("device_fits", name, "measurements"), "a fit needs at least 2 measurements (one is held out)")
+            yield doc.problem(("device_fits", name, "measurements"),
+                              "a fit needs at least 2 measurements (one is held out)")
 
 
 def load_device_fits(path: str | Path | None = None) -> dict[str, DeviceFitSpec]:

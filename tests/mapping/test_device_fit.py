@@ -100,5 +100,6 @@ def test_unknown_devices_and_uncited_latencies_are_reported_with_places(tmp_path
     assert re.match(r"unknown compute device 'rpi3b_plus_a35'; known: aws_t2_micro, ",
                     problems["device_fits.a53_lcp_rpi.device"])
     assert problems["device_fits.a53_lcp_rpi.apply_to[2]"].startswith("unknown compute device 'zcu106_ps_a53'")
-    assert problems["device_fits.a53_lcp_rpi.measurements[0].latency_ms"].startswith("hardware number 2801 has no source")
+    assert problems["device_fits.a53_lcp_rpi.measurements[0].latency_ms"].startswith(
+        "hardware number 2801 has no source")
     assert len(problems) == 3
