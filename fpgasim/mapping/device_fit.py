@@ -29,7 +29,7 @@ import numpy as np
 from fpgasim.config import PosFloat, PosInt, Str, YamlDocument, config_class
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.hw._cited import load_cited
-from fpgasim.hw.compute import ComputeSpec, Efficiency, OpClass, load_compute_devices
+from fpgasim.hw.compute import ComputeSpec, OpClass, load_compute_devices
 from fpgasim.hw.library import boards_dir
 from fpgasim.mapping.software import graph_software_s, node_work, takes_time
 from fpgasim.nn.graph import Graph
@@ -84,8 +84,15 @@ def _checks(document: DeviceFitsDocument, doc: YamlDocument) -> Iterable[Problem
                 if device not in devices:
                     path = ("device_fits", name, key) + (() if key == "device" else (position,))
                     yield doc.problem(path, f"unknown compute device {device!r}; known: {', '.join(sorted(devices))}")
+        seen: set[str] = set()
+        for position, measurement in enumerate(fit.measurements):
+            if measurement.network in seen:
+                yield doc.problem(("device_fits", name, "measurements", position, "network"),
+                                  f"network {measurement.network!r} is measured twice; expected each once")
+            seen.add(measurement.network)
         if len(fit.measurements) < 2:
-            yield doc.problem(("device_fits", name, "measurements"), "a fit needs at least 2 measurements (one is held out)")
+            yield doc.problem(("device_fits", name, "measurements"),
+                              "a fit needs at least 2 measurements (one is held out)")
 
 
 def load_device_fits(path: str | Path | None = None) -> dict[str, DeviceFitSpec]:

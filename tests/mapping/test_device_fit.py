@@ -100,5 +100,13 @@ def test_unknown_devices_and_uncited_latencies_are_reported_with_places(tmp_path
     assert re.match(r"unknown compute device 'rpi3b_plus_a35'; known: aws_t2_micro, ",
                     problems["device_fits.a53_lcp_rpi.device"])
     assert problems["device_fits.a53_lcp_rpi.apply_to[2]"].startswith("unknown compute device 'zcu106_ps_a53'")
-    assert problems["device_fits.a53_lcp_rpi.measurements[0].latency_ms"].startswith("hardware number 2801 has no source")
+    assert problems["device_fits.a53_lcp_rpi.measurements[0].latency_ms"].startswith(
+        "hardware number 2801 has no source")
     assert len(problems) == 3
+
+
+def test_a_network_measured_twice_is_refused(tmp_path):
+    text = (BOARDS_DIR / "device_fits.yaml").read_text().replace("network: vgg16_fc", "network: alexnet_fc", 1)
+    problems = _problems(tmp_path, text)
+    assert problems == {"device_fits.a53_lcp_rpi.measurements[1].network":
+                        "network 'alexnet_fc' is measured twice; expected each once"}
