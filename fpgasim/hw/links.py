@@ -4,6 +4,11 @@ Owns: the typed ``boards/links.yaml`` document (``schema: 1``, top-level ``link_
 ``sources:``) and the transfer-time model
 ``t_ns = endpoint_fixed + software + length_m × per_meter + 8 × bytes / effective_gbps``
 (1 Gb/s = 1 bit/ns). Physical link instances and topologies live with the experiment.
+
+In the emulator the ``software`` term is a per-message cost (a kernel socket's send and receive
+path), paid once per transfer on each hop before its first packet, off the wire; the endpoint and
+propagation terms are paid per packet (pipelined). A ``shared_medium`` link type (Wi-Fi) has one
+transmitter at a time across all its cables of a platform.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ class LinkLatency:
     endpoint_fixed: NonNegFloat
     #: propagation delay per metre of cable, ns/m.
     per_meter: NonNegFloat
-    #: operating-system / driver cost per transfer, ns.
+    #: operating-system / driver cost per transfer (per message, not per packet), ns.
     software: NonNegFloat = 0.0
 
 
@@ -49,6 +54,8 @@ class LinkType:
     lanes: PosInt = 1
     #: CRC-only links (e.g. Aurora) do not retransmit.
     reliable: bool = False
+    #: one transmitter at a time across every cable of this type in a platform (a radio channel).
+    shared_medium: bool = False
 
     @property
     def effective_gbps(self) -> float:
@@ -70,6 +77,16 @@ class LinkType:
         _check_non_negative("length_m", length_m)
         lat = self.latency_ns
         return lat.endpoint_fixed + lat.software + lat.per_meter * length_m
+
+    def wire_latency_ns(self, length_m: float) -> float:
+        """The per-packet part of :meth:`fixed_latency_ns` (no software term), ns.
+
+        Raises:
+            BadArgument: a negative or non-numeric length.
+        """
+        _check_non_negative("length_m", length_m)
+        lat = self.latency_ns
+        return lat.endpoint_fixed + lat.per_meter * length_m
 
     def transfer_time_ns(self, size_bytes: int | float, length_m: float) -> float:
         """Time from the first byte sent to the last byte received.

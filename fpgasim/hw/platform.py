@@ -361,7 +361,9 @@ def _build(doc: YamlDocument, key_path: KeyPath, section: PlatformSection, base_
 def _check_ports(resolve: Resolver, devices: list[FpgaDevice | ComputeDevice | None],
                  cables: tuple[CableEntry, ...], links: list[LinkType | None]) -> None:
     """Each cable end at an FPGA device needs its own I/O port of one of the link's port kinds
-    (:func:`~fpgasim.hw._platform_checks.unported_cables`); cables with another problem are skipped."""
+    (:func:`~fpgasim.hw._platform_checks.unported_cables`), except that all cables of one
+    shared-medium link type at a device share one port (one radio joins the medium); cables with
+    another problem are skipped."""
     known = {device.id for device in devices if device is not None}
     seen_ids: set[str] = set()
     for device in devices:
@@ -369,12 +371,17 @@ def _check_ports(resolve: Resolver, devices: list[FpgaDevice | ComputeDevice | N
             continue
         seen_ids.add(device.id)
         pairs: set[frozenset[str]] = set()
+        media: set[str] = set()
         at_device = []
         for index, (cable, link) in enumerate(zip(cables, links)):
             pair = frozenset(cable.between)
             if device.id not in pair or len(pair) < 2 or not pair <= known or pair in pairs or link is None:
                 continue
             pairs.add(pair)
+            if link.shared_medium:
+                if cable.link in media:
+                    continue
+                media.add(cable.link)
             at_device.append((index, link.port_kinds))
         ports = device.board.io_ports
         for index in unported_cables(ports, at_device):

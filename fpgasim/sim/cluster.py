@@ -4,7 +4,9 @@ Owns: building each board's DDR channel and stream ports, the links of a topolog
 chain, ring, fully connected) with shortest-path routing (multi-hop forwarding where two
 boards share no cable), and Super-LIP's XFER: boards that need the same operand tile each read
 ``1/P`` of it from their own DDR and exchange the shares over the links, concurrently with
-their DDR traffic. Link receivers drain eagerly (the on-chip buffer takes bytes as they
+their DDR traffic. Cables of one shared medium (Wi-Fi) use one wire for all their directions:
+one transmitter at a time, packet by packet round robin between the transfers on it. A link's
+per-message cost (software stack) is spent on each hop before the transfer's first packet. Link receivers drain eagerly (the on-chip buffer takes bytes as they
 arrive), so the bounded receive FIFO throttles the sender through its credits.
 """
 
@@ -59,12 +61,17 @@ class LinkSpec:
         fixed_latency_ps: endpoint latency + propagation of one cable.
         packet_bytes: link transaction granularity.
         fifo_bytes: receive FIFO capacity (credits = fifo_bytes // packet_bytes).
+        message_latency_ps: per-message cost (software stack), once per transfer and hop, before
+            its first packet and off the wire.
+        medium: cables naming the same medium share one wire (None: a dedicated full-duplex cable).
     """
 
     effective_bits_per_s: int
     fixed_latency_ps: int
     packet_bytes: int
     fifo_bytes: int
+    message_latency_ps: int = 0
+    medium: str | None = None
 
 
 def build_fabric(env: simpy.Environment, name: str, board: BoardSpec, clock: Clock,
@@ -88,6 +95,10 @@ class Cluster:
     fabrics: list[BoardFabric | None]
     directions: dict[tuple[int, int], LinkDirection] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
+    #: shared media by name: the one wire of all their cables' directions.
+    media: dict[str, LinkDirection] = field(default_factory=dict)
+    #: per-message cost of each wire (by direction name), ps.
+    message_ps: dict[str, int] = field(default_factory=dict)
     _arrivals: dict[tuple, Event] = field(default_factory=dict)
 
     @classmethod
@@ -107,16 +118,33 @@ class Cluster:
         link)`` with device indices; each cable has its own link numbers. Routing visits
         neighbours in device-index order, so ties go to the lower index."""
         cluster = cls(env=env, fabrics=fabrics)
+        media_specs: dict[str, LinkSpec] = {}
         for a, b, name, link in cables:
-            cable = Link(env, name, effective_bits_per_s=link.effective_bits_per_s,
-                         fixed_latency_ps=link.fixed_latency_ps, packet_bytes=link.packet_bytes,
-                         fifo_bytes=link.fifo_bytes, trace=trace, process=name)
-            cluster.links.append(cable)
-            cluster.directions[(a, b)] = cable.forward
-            cluster.directions[(b, a)] = cable.reverse
-        for direction in cluster.directions.values():
+            params = {"effective_bits_per_s": link.effective_bits_per_s, "fixed_latency_ps": link.fixed_latency_ps,
+                      "packet_bytes": link.packet_bytes, "fifo_bytes": link.fifo_bytes, "trace": trace}
+            if link.medium is None:
+                cable = Link(env, name, process=name, **params)
+                cluster.links.append(cable)
+                forward, reverse = cable.forward, cable.reverse
+            else:
+                first = media_specs.setdefault(link.medium, link)
+                if first != link:
+                    raise BadArgument(f"cable {name} on shared medium {link.medium!r}: its link numbers {link} differ "
+                                      f"from those of the medium's first cable {first}")
+                if link.medium not in cluster.media:
+                    cluster.media[link.medium] = LinkDirection(env, f"{link.medium}.medium", process=link.medium,
+                                                               **params)
+                forward = reverse = cluster.media[link.medium]
+            cluster.directions[(a, b)] = forward
+            cluster.directions[(b, a)] = reverse
+            cluster.message_ps[forward.name] = cluster.message_ps[reverse.name] = link.message_latency_ps
+        for direction in cluster._wires():
             direction.consume(_DRAIN_BYTES)
         return cluster
+
+    def _wires(self) -> list[LinkDirection]:
+        """Every distinct link direction (a shared medium once), in creation order."""
+        return list({id(direction): direction for direction in self.directions.values()}.values())
 
     def route(self, src: int, dst: int) -> list[LinkDirection]:
         """Link directions of the shortest path src → dst (ties: lowest board index first)."""
@@ -138,11 +166,11 @@ class Cluster:
 
     def link_bytes(self) -> int:
         """Bytes delivered over every link direction so far."""
-        return sum(d.bytes_delivered for d in self.directions.values())
+        return sum(d.bytes_delivered for d in self._wires())
 
     def link_busy_ps(self) -> dict[str, int]:
         """Busy time of every link direction so far."""
-        return {d.name: d.busy_ps() for d in self.directions.values()}
+        return {d.name: d.busy_ps() for d in self._wires()}
 
     def transfer(self, src: int, dst: int, stream: str, nbytes: int) -> Event:
         """Send ``nbytes`` that board ``src`` already holds to board ``dst`` along the route."""
@@ -162,6 +190,8 @@ class Cluster:
         head = min(hop.packet_bytes, nbytes)
         tail = min(hop.packet_bytes, nbytes - head)
         yield head_ready
+        if self.message_ps[hop.name]:
+            yield self.env.timeout(self.message_ps[hop.name])
         yield hop.send(stream, head)
         head_done.succeed()
         if nbytes - head - tail > 0:

@@ -247,8 +247,10 @@ def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], tr
         rate = int(cable.link.effective_gbps * 1e9)
         caps = [cap for cap in (a.link_cap_bits_per_s(), b.link_cap_bits_per_s()) if cap is not None]
         spec = LinkSpec(effective_bits_per_s=min([rate, *caps]),
-                        fixed_latency_ps=ps_from_ns(cable.link.fixed_latency_ns(cable.length_m)),
-                        packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
+                        fixed_latency_ps=ps_from_ns(cable.link.wire_latency_ns(cable.length_m)),
+                        packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes,
+                        message_latency_ps=ps_from_ns(cable.link.latency_ns.software),
+                        medium=cable.link_id if cable.link.shared_medium else None)
         cables.append((a.index, b.index, f"link{a.index}-{b.index}", spec))
     return Cluster.assemble(env, [device.fabric for device in devices], cables, trace=trace)
 

@@ -35,6 +35,15 @@ def test_peaks_by_hand():
     assert COMPUTE["rpi3b_plus_a53"].peak_macs_per_s(32) == 4 * 1400e6 * 4 * 0.5
     assert COMPUTE["jetson_tx2_gpu"].peak_macs_per_s(16) == 665.6e9
     assert COMPUTE["jetson_tx2_gpu"].clock_mhz == 1300
+    assert COMPUTE["pynq_z1_ps_a9"].peak_macs_per_s(32) == COMPUTE["pynq_z2_ps_a9"].peak_macs_per_s(32)
+    assert COMPUTE["jetson_tx2_cpu"].peak_macs_per_s(32) == 4 * 2000e6 * 4 * 1.0
+    assert COMPUTE["edge_gpu_ampere"].peak_macs_per_s(32) == 9750e9
+    assert COMPUTE["aws_t2_micro"].peak_macs_per_s(32) == 1 * 3300e6 * 8 * 1.0
+
+
+def test_library_has_the_edge_devices_of_the_seed_papers():
+    assert {"pynq_z1_ps_a9", "jetson_tx2_cpu", "jetson_tx2_gpu", "edge_gpu_ampere", "aws_t2_micro"} <= set(COMPUTE)
+    assert COMPUTE["edge_gpu_ampere"].kind is ComputeKind.GPU and COMPUTE["jetson_tx2_cpu"].kind is ComputeKind.CPU
 
 
 def test_node_time_by_hand():
@@ -137,7 +146,7 @@ def test_library_mistakes_are_all_reported_with_places(tmp_path):
     text = LIBRARY.replace("    cores: {value: 4, source: S44}\n", "    cores: 4\n", 1)
     text = text.replace("    clock_mhz: {value: 1400, source: S61}",
                         "    peak_gmacs: {32: {value: 1, source: S61}}\n    clock_mhz: {value: 1400, source: S61}")
-    text = text.replace("simd_bits: {value: 128, source: A2}", "simd_bitz: {value: 128, source: A2}")
+    text = text.replace("simd_bits: {value: 128, source: A2}", "simd_bitz: {value: 128, source: A2}", 1)
     problems = _problems(tmp_path, text)
     assert re.match(r"hardware number 4 has no source", problems["compute_devices.zcu102_ps_a53.cores"])
     assert problems["compute_devices.pynq_z2_ps_a9.simd_bitz"].startswith(

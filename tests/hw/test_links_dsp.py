@@ -13,8 +13,9 @@ LINKS = load_link_types()
 DSP = load_dsp_types()
 
 
-def test_link_library_has_the_five_types():
-    assert set(LINKS) == {"aurora64b66b_10g", "eth10g_udp_hw", "eth40g_dpdk", "eth1g_tcp_kernel", "wifi_lcp"}
+def test_link_library_has_the_shipped_types():
+    assert {"aurora64b66b_10g", "eth10g_udp_hw", "eth40g_dpdk", "eth1g_tcp_kernel", "wifi_lcp",
+            "eth1g_switch_kernel"} <= set(LINKS)
 
 
 def test_aurora_rate_and_time_by_hand():
@@ -41,6 +42,21 @@ def test_wifi_reproduces_lcp_measurement():
     wifi = LINKS["wifi_lcp"]
     assert wifi.effective_gbps == pytest.approx(0.06224)
     assert wifi.transfer_time_ns(64, 0) == pytest.approx(8.83e6, abs=1.0)   # 8.83 ms for 64 B
+    # the whole measured latency is a per-message cost; nothing is paid again per packet
+    assert wifi.latency_ns.software == pytest.approx(8.83e6 - 64 * 8 / 0.06224, abs=1.0)
+    assert wifi.wire_latency_ns(0) == 0 and wifi.shared_medium
+
+
+def test_switched_gigabit_ethernet_by_hand():
+    eth = LINKS["eth1g_switch_kernel"]
+    assert not eth.shared_medium and eth.effective_gbps == pytest.approx(0.941)
+    # per packet: one 1538 B frame stored and forwarded (12.304 us) + 5 ns/m; per message: 50 us kernel sockets
+    assert eth.wire_latency_ns(10) == pytest.approx(1538 * 8 / 1.0 + 50)
+    assert eth.transfer_time_ns(1500, 10) == pytest.approx(50_000 + 12_304 + 50 + 12_000 / 0.941)
+
+
+def test_only_wifi_is_a_shared_medium():
+    assert {name for name, link in LINKS.items() if link.shared_medium} == {"wifi_lcp"}
 
 
 @given(st.sampled_from(sorted(LINKS)), st.integers(0, 10**9), st.integers(0, 10**9),

@@ -273,3 +273,29 @@ def test_route_does_not_depend_on_cable_order(data):
     ids = [d.id for d in platform.devices]
     src, dst = data.draw(st.sampled_from(ids)), data.draw(st.sampled_from(ids))
     assert [(a, b) for _, a, b in platform.route(src, dst)] == [(a, b) for _, a, b in shuffled.route(src, dst)]
+
+
+def test_raspberry_pis_and_a_pynq_on_wifi_and_switched_ethernet_form_a_platform(tmp_path):
+    doc = _doc(["{id: rpi0, compute: rpi3b_plus_a53}", "{id: rpi1, compute: rpi3b_plus_a53}",
+                _fpga("pynq", board="pynq_z2", channel="ps_ddr3")],
+               ["{between: [rpi0, rpi1], link: wifi_lcp}", "{between: [rpi0, pynq], link: wifi_lcp}",
+                "{between: [rpi1, pynq], link: eth1g_switch_kernel}"])
+    platform = load_platform_file(_write(tmp_path, doc))
+    assert [type(d).__name__ for d in platform.devices] == ["ComputeDevice", "ComputeDevice", "FpgaDevice"]
+    wifi_a, wifi_b, eth = platform.cables
+    assert wifi_a.link.shared_medium and wifi_b.link.shared_medium and not eth.link.shared_medium
+    assert platform.route("rpi1", "pynq") == ((eth, "rpi1", "pynq"),)
+
+
+def test_all_wifi_cables_of_a_pynq_share_its_one_radio_port(tmp_path):
+    devices = ["{id: rpi0, compute: rpi3b_plus_a53}", "{id: rpi1, compute: rpi3b_plus_a53}",
+               _fpga("pynq", board="pynq_z2", channel="ps_ddr3")]
+    wifi = ["{between: [rpi0, pynq], link: wifi_lcp}", "{between: [rpi1, pynq], link: wifi_lcp}"]
+    platform = load_platform_file(_write(tmp_path, _doc(devices, wifi)))
+    assert [cable.link_id for cable in platform.cables] == ["wifi_lcp", "wifi_lcp"]
+    # a dedicated link still needs a port per cable: the PYNQ-Z2 has one RJ45
+    eth = [w.replace("wifi_lcp", "eth1g_switch_kernel") for w in wifi]
+    problems = _problems(tmp_path, _doc(devices, eth))
+    assert list(problems) == ["platform.cables[1].link"]
+    assert "device 'pynq' (board pynq_z2) has no free port for link type 'eth1g_switch_kernel'" in \
+        problems["platform.cables[1].link"]
