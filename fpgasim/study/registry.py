@@ -14,6 +14,7 @@ from fpgasim.errors import ConfigError
 from fpgasim.study.dsodenet.study import DSODENET_STUDY
 from fpgasim.study.experiment.study import EXPERIMENT_STUDY
 from fpgasim.study.protocol import Study
+from fpgasim.study.scission.study import SCISSION_STUDY
 
 __all__ = ["STUDIES", "study_kind", "study_of"]
 
@@ -21,6 +22,7 @@ __all__ = ["STUDIES", "study_kind", "study_of"]
 STUDIES: dict[str, Study] = {study.kind: study for study in (
     EXPERIMENT_STUDY,
     DSODENET_STUDY,
+    SCISSION_STUDY,
 )}
 
 
