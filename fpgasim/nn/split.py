@@ -23,6 +23,7 @@ The TL (Ahn et al. 2021, seed-papers.md §c): a 2×2/2 max pool on the device (K
 
 from __future__ import annotations
 
+import difflib
 import io
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,7 +32,6 @@ from math import prod
 import numpy as np
 
 from fpgasim.errors import BadArgument
-from fpgasim.nn._checks import known_names
 from fpgasim.nn.graph import Graph, NodeSpec
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.layers import Shape
@@ -144,7 +144,9 @@ def check_split(graph: Graph, node: str, rule: SplitRule = SplitRule.BRANCHES) -
     _single_io(graph)
     names = [n.name for n in graph.nodes]
     if node not in names:
-        raise BadArgument(f"split node {node!r}: no such node in graph {graph.name!r}; {known_names(node, names)}")
+        close = difflib.get_close_matches(node, names, n=3)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise BadArgument(f"split node {node!r}: no such node in graph {graph.name!r} ({len(names)} nodes){hint}")
     open_ = _open_counts(graph, rule)[names.index(node)]
     if open_:
         raise BadArgument(f"split node {node!r} is inside a branch of graph {graph.name!r}: a cut after it leaves "

@@ -22,7 +22,7 @@ from fpgasim.hw.platform import FpgaDevice, Platform, PlatformSection, load_plat
 from fpgasim.kernels import TiledConvDesign, load_kernel_file
 from fpgasim.nn import zoo_graph
 from fpgasim.nn.graph import Graph
-from fpgasim.nn.split import ByteAccounting, SplitRule, check_split, split_points
+from fpgasim.nn.split import ByteAccounting, SplitRule, check_split, split_points, tl_applies
 from fpgasim.study.common.documents import check_data
 from fpgasim.study.scission.predict import Predictor
 from fpgasim.study.scission.released import ReleasedData, read_released
@@ -226,11 +226,20 @@ def _node_problems(study: ScissionStudy, graph: Graph, doc: YamlDocument) -> lis
         try:
             if split:
                 check_split(graph, node, study.split_rule)
+                _check_tl(graph, node)
             elif node not in names:
                 check_split(graph, node, study.split_rule)  # raises: no such node, closest names
         except BadArgument as exc:
             problems.append(doc.problem(_ROOT + at, str(exc)))
     return problems
+
+
+def _check_tl(graph: Graph, node: str) -> None:
+    """Refuse a TL after ``node`` where :func:`~fpgasim.nn.split.with_transfer_layer` would."""
+    shape = graph.node(node).out_shape
+    if node in graph.outputs or not tl_applies(shape):
+        raise BadArgument(f"transfer layer after {node!r}: its output {shape} is not (C, H, W) with H, W > 1 "
+                          "(or it is the network's output); the 2x2 max pool does not apply")
 
 
 def _alignment(study: ScissionStudy, graph: Graph, data: ReleasedData, doc: YamlDocument) -> tuple[dict[int, int],
