@@ -138,9 +138,13 @@ class Panel:
 
 
 def save_panels(path: Path, panels: Sequence[Panel], *, title: str) -> None:
-    """Line plots side by side, one per panel (the ScissionLite per-split and what-if figures)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.6), squeeze=False)
-    for ax, panel in zip(axes[0], panels, strict=True):
+    """Line plots, one per panel, two panels per row (the ScissionLite per-split and what-if figures)."""
+    columns = min(2, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.0 * columns, 4.8 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
         for label, points in panel.series.items():
             xs = [x for x, y in points if y is not None]
             ax.plot(xs, [y for _, y in points if y is not None], marker="o", markersize=3, label=label)

@@ -163,7 +163,8 @@ class ScissionStudy:
     name: DirName
     network: NetworkSection
     split_rule: SplitRule = SplitRule.BRANCHES
-    #: bytes of an emulated tensor in the report (the released data is always .npy sizes).
+    #: bytes of an emulated transfer: float32 data, or with the released .npy header (the released
+    #: data always has .npy sizes).
     bytes: ByteAccounting = ByteAccounting.NPY
     predictor: Predictor = Predictor.CORRECTED
     link: LinkSection

@@ -13,7 +13,8 @@ device or FPGA board as the device, a compute device as the edge, one cable):
 
 A test checks the sum against the executor running the split placement of the whole graph. The
 link carries the tensor's data (``word_bits``: 32, float32, unless an FPGA device's design sets
-another width); the ``.npy`` header is not sent.
+another width). With ``ByteAccounting.NPY`` each transfer also carries the ``.npy`` header the
+released tool's file has (128 B here), added at the cable's payload rate after the run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fpgasim.kernels import TiledConvDesign
 from fpgasim.mapping.graph_plan import plan_graph
 from fpgasim.nn.graph import Graph, NodeSpec
 from fpgasim.nn.graph_ops import Op
-from fpgasim.nn.split import SplitRule, blocks, tl_applies
+from fpgasim.nn.split import ByteAccounting, SplitRule, blocks, npy_header_bytes, tl_applies, tl_shape
 from fpgasim.sim.executor import GraphEmulation, execute
 from fpgasim.study.scission.predict import Candidate
 
@@ -67,7 +68,8 @@ def _ends(run: GraphEmulation) -> dict[str, int]:
     return {node.name: node.end_ps for node in run.nodes}
 
 
-def _cut(pair: EmulatedPair, shape: tuple[int, int, int], batch: int, *, tl: bool) -> tuple[float, float, float, int]:
+def _cut(pair: EmulatedPair, shape: tuple[int, int, int], batch: int, *, tl: bool,
+         accounting: ByteAccounting) -> tuple[float, float, float, int]:
     """(device TL s, transfer s, edge TL s, bytes) of k's tensor crossing the pair's cable."""
     specs = [NodeSpec(name="split", op=Op.INPUT, attrs={"shape": shape})]
     placement = {"split": pair.device}
@@ -83,10 +85,16 @@ def _cut(pair: EmulatedPair, shape: tuple[int, int, int], batch: int, *, tl: boo
     nodes = {node.name: node for node in run.nodes}
     down = (nodes["tl_down"].end_ps - nodes["tl_down"].start_ps) / _PS_PER_S if tl else 0.0
     up = (nodes["tl_up"].end_ps - nodes["tl_up"].start_ps) / _PS_PER_S if tl else 0.0
-    return down, (transfer.end_ps - transfer.start_ps) / _PS_PER_S, up, transfer.nbytes
+    seconds, nbytes = (transfer.end_ps - transfer.start_ps) / _PS_PER_S, transfer.nbytes
+    if accounting is ByteAccounting.NPY:
+        header = npy_header_bytes(tl_shape(shape) if tl else shape, batch)
+        (cable,) = pair.platform.cables
+        seconds, nbytes = seconds + 8 * header / (cable.link.effective_gbps * 1e9), nbytes + header
+    return down, seconds, up, nbytes
 
 
-def emulated_candidates(graph: Graph, pair: EmulatedPair, rule: SplitRule = SplitRule.BRANCHES) -> tuple[Candidate, ...]:
+def emulated_candidates(graph: Graph, pair: EmulatedPair, rule: SplitRule = SplitRule.BRANCHES,
+                        accounting: ByteAccounting = ByteAccounting.FLOAT32) -> tuple[Candidate, ...]:
     """One candidate per block of ``graph`` (label: the split node), timed on ``pair``.
 
     Raises:
@@ -106,10 +114,10 @@ def emulated_candidates(graph: Graph, pair: EmulatedPair, rule: SplitRule = Spli
             candidates.append(Candidate(index=block.index, label=block.last, position=positions[block.last],
                                         device_s=device_s, edge_s=0.0, local=True, nbytes=0, tl_nbytes=None))
             continue
-        _, transfer_s, _, nbytes = _cut(pair, node.out_shape, graph.batch, tl=False)
+        _, transfer_s, _, nbytes = _cut(pair, node.out_shape, graph.batch, tl=False, accounting=accounting)
         tl = {}
         if tl_applies(node.out_shape):
-            down, tl_transfer, up, tl_nbytes = _cut(pair, node.out_shape, graph.batch, tl=True)
+            down, tl_transfer, up, tl_nbytes = _cut(pair, node.out_shape, graph.batch, tl=True, accounting=accounting)
             tl = {"tl_nbytes": tl_nbytes, "tl_device_s": down, "tl_edge_s": up, "tl_transfer_s": tl_transfer}
         candidates.append(Candidate(
             index=block.index, label=block.last, position=positions[block.last], device_s=device_s,

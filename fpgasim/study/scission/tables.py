@@ -218,7 +218,7 @@ def compute(plan: ScissionPlan) -> dict[str, Any]:
     if plan.pairs:
         emulated = {}
         for name, pair in plan.pairs.items():
-            candidates = emulated_candidates(loaded.graph, pair, study.split_rule)
+            candidates = emulated_candidates(loaded.graph, pair, study.split_rule, study.bytes)
             whatif_sets[f"emulated:{name}"] = candidates
             emulated[name] = _device(candidates, plan, study.predictor)
             emulated[name]["device"] = pair.platform.device(name).spec_id if hasattr(

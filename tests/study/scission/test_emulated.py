@@ -11,7 +11,7 @@ from fpgasim.hw.platform import Cable, ComputeDevice, FpgaDevice, Platform
 from fpgasim.kernels import load_kernel_file
 from fpgasim.mapping.graph_plan import plan_graph
 from fpgasim.nn import Graph, NodeSpec
-from fpgasim.nn.split import TL_DOWN, blocks, with_transfer_layer
+from fpgasim.nn.split import TL_DOWN, ByteAccounting, blocks, with_transfer_layer
 from fpgasim.sim.executor import execute
 from fpgasim.study.scission.emulated import EmulatedPair, emulated_candidates
 from fpgasim.study.scission.predict import Link, breakdown
@@ -71,3 +71,12 @@ def test_split_sum_equals_the_whole_placement(device) -> None:
     first = candidates[0]
     assert first.tl_nbytes * 4 == first.nbytes           # 16x16 -> 8x8: a quarter of the bytes cross
     assert first.tl_transfer_s < first.transfer_s and first.transfer_s > 0.0274
+
+
+def test_npy_accounting_adds_the_header_at_the_link_rate() -> None:
+    device = ComputeDevice(id="tx2", spec=load_compute_devices()["jetson_tx2_gpu"], spec_id="jetson_tx2_gpu")
+    graph, pair = _net(), _pair(device)
+    plain = emulated_candidates(graph, pair)[0]
+    npy = emulated_candidates(graph, pair, accounting=ByteAccounting.NPY)[0]
+    assert npy.nbytes - plain.nbytes == npy.tl_nbytes - plain.tl_nbytes == 128
+    assert npy.transfer_s - plain.transfer_s == pytest.approx(128 * 8 / 60e6, rel=1e-9)
