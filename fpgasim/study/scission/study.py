@@ -16,7 +16,9 @@ from fpgasim.study.common.documents import data_key_problem, data_lookup
 from fpgasim.study.protocol import Fidelity, Limits, Objectives, RunOptions, RunOutput
 from fpgasim.study.scission.config import LoadedScission, load_scission, scission_from_data
 from fpgasim.study.scission.report import write_scission
-from fpgasim.study.scission.tables import ScissionPlan, compute, plan_scission
+from fpgasim.study.scission.emulated import emulated_candidates
+from fpgasim.study.scission.released import released_candidates
+from fpgasim.study.scission.tables import ScissionPlan, constraints_of, plan_scission, summary
 
 __all__ = ["SCISSION_STUDY", "ScissionStudyKind"]
 
@@ -27,6 +29,7 @@ class ScissionStudyKind:
     kind = "scission_study"
     modes = ()
     sweep_model = "the split-latency model (released data or emulated blocks)"
+    sweep_needs_kernel = False
 
     def load(self, path: Path) -> LoadedScission:
         """:func:`~fpgasim.study.scission.config.load_scission`."""
@@ -48,18 +51,24 @@ class ScissionStudyKind:
                          lines=(f"wrote {out}/",))
 
     def evaluate(self, loaded: LoadedScission, fidelity: Fidelity) -> Objectives:
-        """The first device's best split (either fidelity: the model is the same).
+        """The first device's best split under ``constraints`` (either fidelity: the model is the
+        same); only that device is timed (no what-if, no functional run).
 
         Returns:
-            ``(objectives, rows)``: latency_ms, speedup (over the best split without the TL),
-            link_bytes of the best split with the TL; one row naming the split.
+            ``(objectives, rows)``: latency_ms of the best split with the TL, speedup over the best
+            split without, link_bytes it sends; one row naming the split.
         """
-        doc = compute(plan_scission(loaded))
-        source = doc.get("released") or doc["emulated"]
-        name, device = next(iter(source["devices"].items()))
-        s = device["summary"]
+        plan = plan_scission(loaded)
+        study = loaded.study
+        if study.released is not None:
+            name = study.released.devices[0]
+            candidates = released_candidates(loaded.released, name, study.released.edge, loaded.positions)
+        else:
+            name, pair = next(iter(plan.pairs.items()))
+            candidates = emulated_candidates(loaded.graph, pair, study.split_rule, study.bytes)
+        s = summary(candidates, plan.link, constraints_of(study.constraints, loaded), study.predictor)
         best = s["best_tl"]
-        objectives = {"latency_ms": 1e3 * best["latency_s"], "speedup": float(s["speedup_vs_no_tl"] or 0.0),
+        objectives = {"latency_ms": 1e3 * best["latency_s"], "speedup": float(s["speedup_vs_no_tl"]),
                       "link_bytes": float(best["bytes"])}
         rows = [{"name": f"{name}: split after {best['label']}", "latency_ms": 1e3 * best["latency_s"],
                  "tiling": "-", "partition": "-", "bottleneck": "-"}]

@@ -89,3 +89,30 @@ def test_the_shipped_experiment_runs(tmp_path, capsys) -> None:
     result = json.loads((out / "results.json").read_text())
     assert set(result["emulated"]["devices"]) == {"tx2_cpu", "tx2_gpu"}
     assert result["functional"]["splits"][0]["edge_input_changed_fraction"] > 0.5
+
+
+def _sweep(tmp_path: Path, axes: str, extra: str = "") -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(f"schema: 1\nsweep:\n  name: s\n  base: {SHIPPED}\n  axes:\n{axes}\n"
+                    f"  objectives: [latency_ms, speedup]\n  recheck: {{top_k: 0}}\n{extra}")
+    return path
+
+
+def test_a_sweep_over_bandwidth_finds_where_the_tl_stops_paying(tmp_path, capsys) -> None:
+    path = _sweep(tmp_path, "    - {key: scission_study.link.bandwidth_mbps, values: [1, 60, 5000]}")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    points = json.loads((tmp_path / "out" / "points.json").read_text())
+    speedups = [p["analytical"]["speedup"] for p in sorted(points["points"], key=lambda p: p["index"])]
+    assert speedups[0] == 1.0                        # 1 Mb/s: device-only either way
+    assert round(speedups[1], 2) == 1.71             # the study's link: the TL pays
+    assert speedups[2] < 1.0                         # 5 Gb/s on the TX2 CPU: sending the full input is faster
+
+
+@pytest.mark.parametrize(("axes", "extra", "fragment"), [
+    ("    - {key: kernel.clock_mhz, values: [100]}", "", "kernel.clock_mhz"),
+    ("    - {key: scission_study.link.ping_ms, values: [1, 2]}", "  constraints: [fits]\n",
+     "'fits' needs a kernel design; a scission_study places none"),
+])
+def test_a_sweep_of_the_study_refuses_kernel_keys_and_fits(tmp_path, capsys, axes, extra, fragment) -> None:
+    assert main(["sweep", str(_sweep(tmp_path, axes, extra)), "--out", str(tmp_path / "out")]) == 2
+    assert fragment in capsys.readouterr().err
