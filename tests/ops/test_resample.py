@@ -3,26 +3,16 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import FixedFormat, FixedTensor
 from fpgasim.ops import max_pool2d_ref, upsample_nearest_f32, upsample_nearest_fixed, upsample_nearest_ref
+from tests.strategies.numeric import upsample_cases
 
 FMT = FixedFormat(total_bits=16, int_bits=6, signed=True)
 
 
-@st.composite
-def _cases(draw):
-    n, c, h, w = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
-    scale = draw(st.integers(1, 3))
-    out_h = draw(st.integers(scale * h, scale * (h + 1) - 1))
-    out_w = draw(st.integers(scale * w, scale * (w + 1) - 1))
-    seed = draw(st.integers(0, 2**31 - 1))
-    return np.random.default_rng(seed).integers(FMT.min_int, FMT.max_int + 1, (n, c, h, w)), scale, out_h, out_w
-
-
-@given(_cases())
+@given(upsample_cases(FMT))
 def test_fixed_and_f32_equal_the_reference(case) -> None:
     """Upsampling only copies values, so the derived error bound is 0 in every form."""
     ints, scale, out_h, out_w = case
@@ -38,7 +28,7 @@ def test_fixed_and_f32_equal_the_reference(case) -> None:
                                                          min(j // scale, ints.shape[3] - 1)])
 
 
-@given(_cases())
+@given(upsample_cases(FMT))
 def test_max_pool_after_upsample_gives_back_the_input(case) -> None:
     """The device TL (2x2/2 max pool) undoes the edge TL on an even-sized upsample: pool(up(x)) = x."""
     ints, _, _, _ = case

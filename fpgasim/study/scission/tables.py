@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fpgasim.errors import BadArgument
-from fpgasim.hw.platform import Platform
+from fpgasim.hw.platform import FpgaDevice, Platform
 from fpgasim.nn.evaluate import agreement, evaluate_ref, synthetic_weights
 from fpgasim.nn.split import TL_UP, blocks, with_transfer_layer
 from fpgasim.study.scission.config import ConstraintsSection, LoadedScission
@@ -221,8 +221,8 @@ def compute(plan: ScissionPlan) -> dict[str, Any]:
             candidates = emulated_candidates(loaded.graph, pair, study.split_rule, study.bytes)
             whatif_sets[f"emulated:{name}"] = candidates
             emulated[name] = _device(candidates, plan, study.predictor)
-            emulated[name]["device"] = pair.platform.device(name).spec_id if hasattr(
-                pair.platform.device(name), "spec_id") else pair.platform.device(name).board.id
+            device = pair.platform.device(name)
+            emulated[name]["device"] = device.board.id if isinstance(device, FpgaDevice) else device.spec_id
             emulated[name]["stands_for"] = study.emulated.stands_for.get(name)
         doc["emulated"] = {"edge": study.emulated.edge, "devices": emulated,
                            "link": {c.link_id: c.link.effective_gbps for c in loaded.platform.cables}}

@@ -44,7 +44,7 @@ def _run(tmp_path: Path, doc: dict, capsys) -> tuple[int, str, Path]:
 
 
 def test_released_path_writes_the_report_and_reproduces_the_readme(tmp_path, capsys) -> None:
-    code, err, out = _run(tmp_path, _doc(), capsys)
+    code, err, out = _run(tmp_path, _doc(privacy={"keep_on_device": ["features.conv0"]}), capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == [".fpgasim-outputs.json", "report.md", "results.json", "splits.png", "whatif.png"]
     result = json.loads((out / "results.json").read_text())
@@ -52,7 +52,9 @@ def test_released_path_writes_the_report_and_reproduces_the_readme(tmp_path, cap
     assert round(gpu["summary"]["local_s"], 4) == 0.3904
     assert gpu["summary"]["best_tl"]["label"] == "1" and round(gpu["summary"]["best_tl"]["latency_s"], 4) == 0.0825
     assert round(gpu["summary"]["speedup_vs_local"], 2) == 4.73 and round(gpu["summary"]["speedup_vs_no_tl"], 2) == 1.76
+    # conv0 kept on the device (through the alignment: Keras layer 2) = the paper's first split forbidden
     assert gpu["privacy"]["best_tl"]["label"] == "51"
+    assert result["released"]["devices"]["tx2_cpu"]["privacy"]["best_tl"]["label"] == "2"
     run = result["released"]["readme_run"]
     assert [[round(t["latency_s"], 4), t["keras_layer"]] for t in run["top"]] == run["printed"]["top"]
     assert len(result["network"]["blocks"]) == 22
