@@ -20,7 +20,7 @@ BOARDS_DIR = Path(__file__).resolve().parents[2] / "boards"
 #: Environment variable that points the library at another directory.
 BOARDS_DIR_ENV = "FPGASIM_BOARDS_DIR"
 #: Files in the boards directory that are not boards.
-NON_BOARD_FILES = frozenset({"links.yaml", "dsp_types.yaml", "compute.yaml"})
+NON_BOARD_FILES = frozenset({"links.yaml", "dsp_types.yaml", "compute.yaml", "device_fits.yaml"})
 
 
 def boards_dir() -> Path:

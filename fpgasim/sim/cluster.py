@@ -6,8 +6,9 @@ boards share no cable), and Super-LIP's XFER: boards that need the same operand 
 ``1/P`` of it from their own DDR and exchange the shares over the links, concurrently with
 their DDR traffic. Cables of one shared medium (Wi-Fi) use one wire for all their directions:
 one transmitter at a time, packet by packet round robin between the transfers on it. A link's
-per-message cost (software stack) is spent on each hop before the transfer's first packet. Link receivers drain eagerly (the on-chip buffer takes bytes as they
-arrive), so the bounded receive FIFO throttles the sender through its credits.
+per-message cost (software stack) is spent on each hop before the transfer's first packet.
+Link receivers drain eagerly (the on-chip buffer takes bytes as they arrive), so the bounded
+receive FIFO throttles the sender through its credits.
 """
 
 from __future__ import annotations

@@ -35,11 +35,11 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
-from fpgasim.hw.compute import OpClass
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
 from fpgasim.mapping.device import element_bytes
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
+from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn import PoolKind
@@ -59,7 +59,7 @@ from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
 
 __all__ = ["Numerics", "NodeRun", "NodeValues", "CarriedValues", "carried_values", "TransferRun", "GraphEmulation",
-           "execute", "op_class"]
+           "execute"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,16 +151,6 @@ class GraphEmulation:
     #: SimPy events processed (``fpgasim.sim._events.processed_events``) and those with an id.
     events: int = 0
     events_scheduled: int = 0
-
-
-#: The throughput model's op class of each op a compute device runs.
-_OP_CLASS = {Op.CONV: OpClass.DENSE_CONV, Op.DEPTHWISE: OpClass.DEPTHWISE, Op.POINTWISE: OpClass.POINTWISE,
-             Op.LINEAR: OpClass.FC, Op.POOL: OpClass.POOL, Op.GLOBAL_POOL: OpClass.POOL}
-
-
-def op_class(op: Op) -> OpClass:
-    """The compute-device op class of ``op`` (everything not listed is element-wise work)."""
-    return _OP_CLASS.get(op, OpClass.ELEMENTWISE)
 
 
 def _elements(shape: tuple[int, ...], batch: int) -> int:
@@ -595,11 +585,10 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
         device = group[0]
         duration = item.duration_ps
         if duration is None:
-            in_elems = sum(_elements(shape, batch) for shape in node.in_shapes)
-            seconds = device.spec.node_time_s(op_class=op_class(node.op), macs=node.macs * batch,
-                                              elementwise_ops=node.elementwise_ops * batch,
-                                              bytes_moved=(in_elems + _elements(node.out_shape, batch))
-                                              * element_bytes, element_bits=8 * element_bytes)
+            work = node_work(node, batch, element_bytes)
+            seconds = device.spec.node_time_s(op_class=work.op_class, macs=work.macs,
+                                              elementwise_ops=work.elementwise_ops, bytes_moved=work.bytes_moved,
+                                              element_bits=8 * element_bytes)
             duration = device.clock.delay_ps(env.now, device.clock.cycles_ceil(seconds))
         return {0: env.process(software_node(env, device.clock, device=device.id, name=node.name,
                                              duration_ps=duration, trace=trace))}

@@ -19,6 +19,7 @@ from fpgasim.errors import ConfigError
 from fpgasim.hw import load_board_file, load_compute_devices, load_dsp_types, load_link_types
 from fpgasim.hw.platform import load_platform_file
 from fpgasim.kernels.loader import load_kernel_file
+from fpgasim.mapping.device_fit import load_device_fits
 from fpgasim.nn.sources import load_network_file
 from fpgasim.study.protocol import Study
 from fpgasim.study.registry import STUDIES
@@ -38,6 +39,7 @@ DOCUMENT_KINDS: dict[str, Callable[[Path], Any]] = {
     "link_types": load_link_types,
     "dsp_types": load_dsp_types,
     "compute_devices": load_compute_devices,
+    "device_fits": load_device_fits,
     "kernel": load_kernel_file,
     "platform": load_platform_file,
     "network": load_network_file,

@@ -13,11 +13,13 @@ from fpgasim.hw import BOARDS_DIR, ComputeKind, ComputeSpec, Efficiency, OpClass
 from tests.strategies.platforms import COMPUTE, compute_specs
 
 
-def test_library_has_the_required_devices_uncalibrated():
+def test_library_has_the_required_devices_and_only_the_a53s_are_calibrated():
     assert {"zcu102_ps_a53", "zcu104_ps_a53", "pynq_z2_ps_a9", "rpi3b_plus_a53"} <= set(COMPUTE)
-    for spec in COMPUTE.values():
-        assert not spec.efficiency.calibrated
-        assert all(spec.efficiency.of(op) == 1.0 for op in OpClass)
+    a53s = {"zcu102_ps_a53", "zcu104_ps_a53", "rpi3b_plus_a53"}   # fitted: tests/mapping/test_device_fit.py
+    for name, spec in COMPUTE.items():
+        assert spec.efficiency.calibrated is (name in a53s)
+        if name not in a53s:
+            assert all(spec.efficiency.of(op) == 1.0 for op in OpClass) and spec.dispatch_overhead_us == 0
 
 
 @pytest.mark.parametrize(("compute_id", "board_id"), [("zcu102_ps_a53", "zcu102"), ("zcu104_ps_a53", "zcu104"),
@@ -47,7 +49,7 @@ def test_library_has_the_edge_devices_of_the_seed_papers():
 
 
 def test_node_time_by_hand():
-    a53 = COMPUTE["zcu104_ps_a53"]
+    a53 = replace(COMPUTE["zcu104_ps_a53"], efficiency=Efficiency(), dispatch_overhead_us=0.0)   # the peak bound
     # 9.6e8 MACs at 9.6 GMAC/s = 0.1 s; 1e8 B at 17.064 GB/s = 5.86 ms -> compute bound
     assert a53.node_time_s(op_class=OpClass.DENSE_CONV, macs=960_000_000, elementwise_ops=0,
                            bytes_moved=100_000_000, element_bits=32) == pytest.approx(0.1)

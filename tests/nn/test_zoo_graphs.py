@@ -23,7 +23,7 @@ from fpgasim.nn import Graph, Op, zoo_graph, zoo_network
 TORCHVISION = {  # name: (num_params, GFLOPS as printed on the model card)
     "resnet18": (11_689_512, 1.81), "resnet50": (25_557_032, 4.09), "mobilenet_v2": (3_504_872, 0.30),
     "densenet121": (7_978_856, 2.83), "densenet169": (14_149_480, 3.36), "squeezenet1_1": (1_235_496, 0.35),
-    "alexnet_fc": (61_100_840, 0.71), "vgg16_fc": (138_357_544, 15.47),
+    "alexnet_fc": (61_100_840, 0.71), "vgg16_fc": (138_357_544, 15.47), "squeezenet1_0": (1_248_424, 0.82),
 }
 WITH_BATCH_NORM = {"resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "densenet121", "densenet169"}
 

@@ -5,7 +5,6 @@ transfer and hop, before the first packet, and never blocks the wire."""
 from __future__ import annotations
 
 import dataclasses
-from fractions import Fraction
 
 import pytest
 import simpy

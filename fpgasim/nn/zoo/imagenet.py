@@ -159,6 +159,34 @@ def densenet169(*, batch: int = 1, batch_norm: bool = False) -> Graph:
 
 # --- SqueezeNet, AlexNet, VGG ---------------------------------------------------------------------
 
+def _fire(b: GraphBuilder, prefix: str, squeeze: int, expand: int) -> None:
+    """A fire module: squeeze 1×1 → expand 1×1 ‖ expand 3×3, concatenated."""
+    s = b.conv_bn(f"{prefix}.squeeze", out_channels=squeeze, kernel=1)
+    e1 = b.conv_bn(f"{prefix}.expand1x1", s, out_channels=expand, kernel=1)
+    e3 = b.conv_bn(f"{prefix}.expand3x3", s, out_channels=expand, kernel=3, padding=1)
+    b.add(f"{prefix}.concat", Op.CONCAT, e1, e3)
+
+
+def squeezenet1_0(*, batch: int = 1) -> Graph:
+    """SqueezeNet 1.0 as its paper defines it (Iandola et al. 2016; torchvision's layer names): a 7×7/2
+    conv of 96, then fire modules between three max pools. torchvision's ceil-mode pools give
+    109 → 54 → 27 → 13 at 224×224; the middle one (54 → 27) is a floor-mode pool with padding 1
+    here: the same sizes and work, windows shifted by one element."""
+    b = GraphBuilder("squeezenet1_0", _IMAGE, batch=batch, batch_norm=False)
+    b.conv_bn("features.0", out_channels=96, kernel=7, stride=2)
+    fires = {3: (16, 64), 4: (16, 64), 5: (32, 128), 7: (32, 128), 8: (48, 192), 9: (48, 192), 10: (64, 256),
+             12: (64, 256)}
+    for index in range(2, 13):
+        if index in (2, 6, 11):
+            b.add(f"features.{index}", Op.POOL, kind="max", kernel=3, stride=2, padding=1 if index == 6 else 0)
+            continue
+        _fire(b, f"features.{index}", *fires[index])
+    b.conv_bn("classifier.1", out_channels=_CLASSES, kernel=1)
+    b.add("classifier.pool", Op.GLOBAL_POOL, kind="avg")
+    b.add("flatten", Op.FLATTEN)
+    return b.build()
+
+
 def squeezenet1_1(*, batch: int = 1) -> Graph:
     """SqueezeNet 1.1: fire modules (squeeze 1×1 → expand 1×1 ‖ expand 3×3); its ceil-mode pools
     give floor-mode sizes at 224×224."""
@@ -170,12 +198,7 @@ def squeezenet1_1(*, batch: int = 1) -> Graph:
         if index in (2, 5, 8):
             b.add(f"features.{index}", Op.POOL, kind="max", kernel=3, stride=2)
             continue
-        squeeze, expand = fires[index]
-        prefix = f"features.{index}"
-        s = b.conv_bn(f"{prefix}.squeeze", out_channels=squeeze, kernel=1)
-        e1 = b.conv_bn(f"{prefix}.expand1x1", s, out_channels=expand, kernel=1)
-        e3 = b.conv_bn(f"{prefix}.expand3x3", s, out_channels=expand, kernel=3, padding=1)
-        b.add(f"{prefix}.concat", Op.CONCAT, e1, e3)
+        _fire(b, f"features.{index}", *fires[index])
     b.conv_bn("classifier.1", out_channels=_CLASSES, kernel=1)
     b.add("classifier.pool", Op.GLOBAL_POOL, kind="avg")
     b.add("flatten", Op.FLATTEN)

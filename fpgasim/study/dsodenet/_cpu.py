@@ -13,17 +13,31 @@ operation as two 64-bit halves — Arm Cortex-A53 / Cortex-A9 NEON TRMs, unverif
 ``efficiency`` (the fraction of that SIMD peak a software framework reaches on these layers:
 an UNVERIFIED, uncalibrated knob, never fitted to a paper's speedup) come from the YAML, each with
 its ``source`` text.
+
+The *calibrated* model (:func:`calibrated_layer_ps`) times the same layers on a compute device of
+``boards/compute.yaml`` with efficiencies fitted to measured software (``fpgasim fit-devices``):
+each leaf layer (a convolution, a depthwise or pointwise half of a DSC block, the classifier) is a
+node of the device's roofline with its op class and dispatch overhead, an ODE block runs its
+leaves and one element-wise state update (read h and f, write h) per evaluation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import math
+from dataclasses import replace
+
 from fpgasim.config import Fraction, PosInt, Str, config_class
 from fpgasim.errors import BadArgument
+from fpgasim.hw.compute import ComputeSpec, OpClass
+from fpgasim.mapping.software import graph_software_s
+from fpgasim.nn.composite import DscBlock, OdeBlock
+from fpgasim.nn.graph import Graph
+from fpgasim.nn.network import Network
 from fpgasim.sim.clock import duration_ps_ceil
 
-__all__ = ["CpuModel", "cpu_ops_per_s", "cpu_time_ps"]
+__all__ = ["CpuModel", "cpu_ops_per_s", "cpu_time_ps", "calibrated_spec", "calibrated_layer_ps"]
 
 
 @config_class
@@ -66,3 +80,34 @@ def cpu_time_ps(ops: int, model: CpuModel, processor: Any) -> int:
     if isinstance(ops, bool) or not isinstance(ops, int) or ops < 0:
         raise BadArgument(f"ops={ops!r}: expected an integer >= 0")
     return duration_ps_ceil(ops, cpu_ops_per_s(model, processor))
+
+
+def calibrated_spec(device: ComputeSpec, efficiency_from: ComputeSpec | None) -> ComputeSpec:
+    """``device`` with the efficiencies and dispatch overhead of ``efficiency_from`` (None: its own)."""
+    if efficiency_from is None:
+        return device
+    return replace(device, efficiency=efficiency_from.efficiency,
+                   dispatch_overhead_us=efficiency_from.dispatch_overhead_us)
+
+
+def _leaves(layer: Any) -> tuple:
+    if isinstance(layer, OdeBlock):
+        return tuple(leaf for sub in layer.layers for leaf in _leaves(sub))
+    if isinstance(layer, DscBlock):
+        return tuple(layer.layers)
+    return (layer,)
+
+
+def calibrated_layer_ps(layer: Any, spec: ComputeSpec, *, element_bits: int, batch: int) -> int:
+    """Picoseconds for ``spec`` to run one top-level layer (module docstring), rounded up."""
+    leaves = _leaves(layer)
+    table = Network(name=f"{layer.name}.leaves", input_shape=tuple(leaves[0].in_shape), layers=leaves, batch=batch,
+                    chained=False)
+    seconds = graph_software_s(Graph.from_network(table), spec, element_bits)
+    if isinstance(layer, OdeBlock):
+        c, h, w = layer.in_shape
+        state = batch * c * h * w
+        update = spec.node_time_s(op_class=OpClass.ELEMENTWISE, macs=0, elementwise_ops=state,
+                                  bytes_moved=3 * state * -(-element_bits // 8), element_bits=element_bits)
+        seconds = layer.evals * (seconds + update)
+    return math.ceil(seconds * 1e12)

@@ -15,7 +15,8 @@ ran on the PS, and out when the layer after it runs there (as a PYNQ-style drive
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fpgasim.errors import BadArgument
@@ -36,7 +37,7 @@ from fpgasim.sim.ode_engine import (
     OdeEngineParams, OdeWork, PlBlock, PlLayer, PlLayerKind, check_tiling, eval_cycles,
 )
 from fpgasim.study.dsodenet.config import ALL_ON_CHIP, TimingSpec
-from fpgasim.study.dsodenet._cpu import cpu_time_ps
+from fpgasim.study.dsodenet._cpu import calibrated_layer_ps, cpu_time_ps
 
 __all__ = ["on_chip_names", "pl_blocks", "placed_plan", "software_ops", "layer_ops", "engine_params", "TimingResult",
            "time_variant", "PS", "PL", "WEIGHTS"]
@@ -132,9 +133,10 @@ def _platform(board: Any, design: DscOdeDesign, spec: TimingSpec, with_pl: bool)
 
 
 def placed_plan(network: Network, blocks: dict[str, PlBlock], design: DscOdeDesign, board: Any,
-                spec: TimingSpec) -> GraphPlan:
+                spec: TimingSpec, layer_ps: Callable[[Any], int] | None = None) -> GraphPlan:
     """The executor's plan of ``spec.images`` inferences (module docstring): the layers named in
-    ``blocks`` on the PL engine, every other layer on the PS for the CPU model's time.
+    ``blocks`` on the PL engine, every other layer on the PS for the CPU model's time
+    (``layer_ps(layer)``; None: the peak-bound model ``spec.cpu``).
 
     Raises:
         BadArgument: a board without a processor, an unknown memory channel.
@@ -163,8 +165,10 @@ def placed_plan(network: Network, blocks: dict[str, PlBlock], design: DscOdeDesi
                     in_elems=0 if names[position - 1] in blocks else _elems(node.in_shapes[0]),
                     out_elems=0 if names[position + 1] in blocks else _elems(node.out_shape))))
             else:
-                plans.append(NodePlan(device=PS, engine=Engine.SOFTWARE, **at, duration_ps=cpu_time_ps(
-                    layer_ops(network.layer(node.name)), spec.cpu, board.processor)))
+                layer = network.layer(node.name)
+                plans.append(NodePlan(device=PS, engine=Engine.SOFTWARE, **at, duration_ps=(
+                    cpu_time_ps(layer_ops(layer), spec.cpu, board.processor) if layer_ps is None
+                    else layer_ps(layer))))
     return GraphPlan(graph=graph, platform=_platform(board, design, spec, bool(blocks)), fpgas={},
                      nodes=tuple(plans), word_bits=design.precision.word_bits)
 
@@ -197,6 +201,18 @@ class TimingResult:
     pl_cycles_per_image: int
     #: per PL block: 0 when its state stays on chip, else DDR bytes (read + write) per evaluation.
     spill_bytes_per_step: dict[str, int] = field(default_factory=dict)
+    #: with the calibrated software model: software-only latency and the PS+PL latency per image.
+    software_calibrated_ps: int | None = None
+    image_calibrated_ps: int | None = None
+    #: of the calibrated software-only latency, the per-node dispatch overhead.
+    software_dispatch_ps: int | None = None
+
+    @property
+    def speedup_calibrated(self) -> float | None:
+        """calibrated software ÷ emulated latency with the PS layers on the calibrated model."""
+        if self.software_calibrated_ps is None:
+            return None
+        return self.software_calibrated_ps / self.image_calibrated_ps
 
     @property
     def speedup(self) -> float:
@@ -210,11 +226,14 @@ class TimingResult:
 
 
 def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesign, board: Any,
-                 spec: TimingSpec, spilled: frozenset[str] = frozenset()) -> TimingResult:
+                 spec: TimingSpec, spilled: frozenset[str] = frozenset(),
+                 calibrated: ComputeSpec | None = None) -> TimingResult:
     """Emulate ``spec.images`` inferences on the executor and compare with the software model.
 
     Args:
         spilled: on-chip blocks whose state does not fit on chip and lives in DDR.
+        calibrated: the calibrated software model's device (None: only the peak-bound model);
+            given, the PS+PL plan runs again with the PS layers on it.
 
     Raises:
         BadArgument: a bad ``on_chip`` entry, an unknown memory channel or host port, a PL layer the
@@ -234,6 +253,19 @@ def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesig
     run = {node.name: node for node in execute(plan, trace=False).nodes}
     last, images = network.layers[-1].name, spec.images
     image_ps = [run[f"image{i}.{last}"].end_ps - run[f"image{i}.input"].start_ps for i in range(images)]
+    software_calibrated_ps = image_calibrated_ps = software_dispatch_ps = None
+    if calibrated is not None:
+        def layer_ps(layer: Any) -> int:
+            return calibrated_layer_ps(layer, calibrated, element_bits=spec.cpu.element_bits, batch=network.batch)
+
+        software_calibrated_ps = sum(layer_ps(layer) for layer in network.layers)
+        no_dispatch = replace(calibrated, dispatch_overhead_us=0.0)
+        software_dispatch_ps = software_calibrated_ps - sum(
+            calibrated_layer_ps(layer, no_dispatch, element_bits=spec.cpu.element_bits, batch=network.batch)
+            for layer in network.layers)
+        again = {node.name: node for node in execute(placed_plan(network, blocks, design, board, spec, layer_ps),
+                                                     trace=False).nodes}
+        image_calibrated_ps = again[f"image{images - 1}.{last}"].end_ps - again[f"image{images - 1}.input"].start_ps
     weights_ps = run[WEIGHTS].end_ps - run[WEIGHTS].start_ps if WEIGHTS in run else 0
     breakdown: dict[str, int] = {}
     for item in plan.nodes:
@@ -249,4 +281,6 @@ def time_variant(network: Network, on_chip: tuple[str, ...], design: DscOdeDesig
                         breakdown_ps={k: v // images for k, v in sorted(breakdown.items())},
                         pl_cycles_per_image=sum(eval_cycles(block, params) * block.evals for block in blocks.values()),
                         spill_bytes_per_step={name: (block.spill_in_elems + block.spill_out_elems)
-                                              * params.element_bytes for name, block in blocks.items()})
+                                              * params.element_bytes for name, block in blocks.items()},
+                        software_calibrated_ps=software_calibrated_ps, image_calibrated_ps=image_calibrated_ps,
+                        software_dispatch_ps=software_dispatch_ps)

@@ -17,7 +17,7 @@ from typing import Any
 from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.fixedpoint import Overflow, Rounding
-from fpgasim.hw import load_board
+from fpgasim.hw import load_board, load_compute_devices
 from fpgasim.kernels.dsc_ode import DscOdeDesign
 from fpgasim.kernels.fit import FitLimits
 from fpgasim.kernels.loader import kernel_path, load_kernel
@@ -26,7 +26,7 @@ from fpgasim.nn.odenet import DscScope, OdeNetSpec
 from fpgasim.study.common.documents import check_data
 from fpgasim.study.dsodenet._cpu import CpuModel
 
-__all__ = ["NetworkDefaults", "VariantSpec", "AccuracySpec", "TimingSpec", "PaperSpec", "OdeStudy",
+__all__ = ["NetworkDefaults", "VariantSpec", "AccuracySpec", "CalibratedCpu", "TimingSpec", "PaperSpec", "OdeStudy",
            "OdeStudyFile", "load_ode_study", "ALL_ON_CHIP", "LoadedOdeStudy", "load_study", "study_from_data"]
 
 #: ``on_chip: [all]`` keeps every block except pre/post-processing on the PL.
@@ -93,6 +93,17 @@ class AccuracySpec:
 
 
 @config_class
+class CalibratedCpu:
+    """The calibrated software model: a compute device of ``boards/compute.yaml`` (its peak and
+    bandwidth) with the fitted efficiencies and dispatch overhead of a calibrated device."""
+
+    #: compute device id whose cores run the software (e.g. zcu104_ps_a53).
+    device: Str
+    #: calibrated device whose efficiencies and overhead are used (None: ``device``'s own).
+    efficiency_from: Str | None = None
+
+
+@config_class
 class TimingSpec:
     """The emulated latency on the board versus the software model."""
 
@@ -110,8 +121,10 @@ class TimingSpec:
     memory: Str = "ps_ddr4"
     #: board host port of the DMA (its width; it runs at the engine clock, capped at its max).
     host_port: Str = "s_axi_hp"
-    #: software model of the Arm cores.
+    #: software model of the Arm cores at the SIMD peak (the bound: ``speedup_peak_bound``).
     cpu: CpuModel
+    #: the software model fitted to measurements (``speedup_calibrated``; None: not reported).
+    calibrated_cpu: CalibratedCpu | None = None
 
 
 @config_class
@@ -197,6 +210,7 @@ def _checks(document: OdeStudyFile, doc: YamlDocument) -> list[Problem]:
     for i, bits in enumerate(study.fit_bit_widths):
         if not 8 <= bits <= 32:
             problems.append(doc.problem(root + ("fit_bit_widths", i), f"{bits}: expected 8..32"))
+    problems += _calibrated_cpu_problems(study.timing.calibrated_cpu, doc, root + ("timing", "calibrated_cpu"))
     acc = study.accuracy
     if acc is not None:
         if acc.variant not in names:
@@ -207,6 +221,23 @@ def _checks(document: OdeStudyFile, doc: YamlDocument) -> list[Problem]:
                 problems.append(doc.problem(root + ("accuracy", "bit_widths", i), f"{bits}: expected 8..32"))
         if acc.input_hw is not None and acc.input_hw % 4:
             problems.append(doc.problem(root + ("accuracy", "input_hw"), f"{acc.input_hw}: expected a multiple of 4"))
+    return problems
+
+
+def _calibrated_cpu_problems(spec: CalibratedCpu | None, doc: YamlDocument, at: tuple) -> list[Problem]:
+    """Unknown compute-device ids, and an efficiency source that is not calibrated."""
+    if spec is None:
+        return []
+    devices = load_compute_devices()
+    problems = [doc.problem(at + (key,), f"unknown compute device {name!r}; known: {', '.join(sorted(devices))}")
+                for key, name in (("device", spec.device), ("efficiency_from", spec.efficiency_from))
+                if name is not None and name not in devices]
+    source = spec.efficiency_from or spec.device
+    if not problems and not devices[source].efficiency.calibrated:
+        calibrated = sorted(name for name, device in devices.items() if device.efficiency.calibrated)
+        problems.append(doc.problem(at + ("efficiency_from" if spec.efficiency_from else "device",),
+                                    f"compute device {source!r} is not calibrated; calibrated: "
+                                    f"{', '.join(calibrated) or 'none'}"))
     return problems
 
 

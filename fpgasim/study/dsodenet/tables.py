@@ -19,11 +19,13 @@ import numpy as np
 
 from fpgasim.errors import BadArgument, DoesNotFit
 from fpgasim.fixedpoint import Overflow, Rounding
-from fpgasim.hw import load_dsp_types
+from fpgasim.hw import load_compute_devices, load_dsp_types
+from fpgasim.hw.compute import ComputeSpec, OpClass
 from fpgasim.kernels.design import AccumulatorSpec, FixedSpec, NumberKind, PrecisionSpec
 from fpgasim.kernels.dsc_ode import DscOdeDesign
 from fpgasim.kernels.fit import evaluate_fit
 from fpgasim.kernels.network import layers_for
+from fpgasim.mapping.device_fit import load_device_fits
 from fpgasim.nn.composite import DscBlock, OdeBlock
 from fpgasim.nn.network import Network
 from fpgasim.nn.odenet import OdeNetSpec, core_params, odenet, param_rows
@@ -31,7 +33,8 @@ from fpgasim.sim.clock import us_from_ps
 from fpgasim.study.dsodenet._accuracy import (
     AccuracyConfig, calibrate_int_bits, center_classifier, make_stages, new_ref_cache, run_accuracy,
 )
-from fpgasim.study.dsodenet.config import LoadedOdeStudy, OdeStudy, load_study
+from fpgasim.study.dsodenet._cpu import calibrated_spec
+from fpgasim.study.dsodenet.config import CalibratedCpu, LoadedOdeStudy, OdeStudy, load_study
 from fpgasim.study.dsodenet._report import accuracy_plot_writer, render_report
 from fpgasim.study.dsodenet._timing import on_chip_names, time_variant
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
@@ -235,10 +238,11 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign,
         BadArgument, DoesNotFit: as :func:`plan_timing`.
     """
     spec = study.timing
+    calibrated, calibration = _calibrated(spec.calibrated_cpu)
     rows = []
     for item in plan_timing(study, board, design) if timed is None else timed:
         net, name = item.network, item.name
-        res = time_variant(net, item.on_chip, design, board, spec, spilled=item.spilled)
+        res = time_variant(net, item.on_chip, design, board, spec, spilled=item.spilled, calibrated=calibrated)
         pl_macs = sum(layer.macs for layer in net.layers if layer.name in res.on_chip)
         rows.append({"variant": name, "on_chip": list(res.on_chip), "image_us": us_from_ps(res.image_ps),
                      "first_image_us": us_from_ps(res.first_image_ps), "weights_us": us_from_ps(res.weights_ps),
@@ -248,7 +252,14 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign,
                      "pl_mac_utilisation": pl_macs / (res.pl_cycles_per_image * design.macs),
                      "breakdown_us": {k: us_from_ps(v) for k, v in res.breakdown_ps.items()},
                      "state": {block: state_label(n) for block, n in sorted(res.spill_bytes_per_step.items())},
-                     "spill_bytes_per_step": dict(sorted(res.spill_bytes_per_step.items()))})
+                     "spill_bytes_per_step": dict(sorted(res.spill_bytes_per_step.items())),
+                     "speedup_peak_bound": res.speedup})
+        if calibrated is not None:
+            rows[-1].update({"software_calibrated_us": us_from_ps(res.software_calibrated_ps),
+                             "image_calibrated_us": us_from_ps(res.image_calibrated_ps),
+                             "software_calibrated_dispatch_share":
+                                 res.software_dispatch_ps / res.software_calibrated_ps,
+                             "speedup_calibrated": res.speedup_calibrated})
     cpu, proc = spec.cpu, board.processor
     return {"board": board.id, "kernel": design.name, "precision": design.precision.describe(),
             "clock_mhz": design.clock_mhz, "engine_macs": design.macs,
@@ -256,7 +267,24 @@ def timing_table(study: OdeStudy, board: Any, design: DscOdeDesign,
                     "threads": cpu.threads or proc.cores, "element_bits": cpu.element_bits,
                     "simd_issue_fraction": cpu.simd_issue_fraction, "efficiency": cpu.efficiency,
                     "source": cpu.source},
-            "rows": rows}
+            "calibrated_cpu": calibration, "rows": rows}
+
+
+def _calibrated(spec: CalibratedCpu | None) -> tuple[ComputeSpec | None, dict[str, Any] | None]:
+    """The calibrated software model's device, and what calibrated it (the fit and its measurements)."""
+    if spec is None:
+        return None, None
+    devices = load_compute_devices()
+    source_id = spec.efficiency_from or spec.device
+    device = calibrated_spec(devices[spec.device], devices[spec.efficiency_from] if spec.efficiency_from else None)
+    fits = {name: fit for name, fit in load_device_fits().items() if source_id in fit.apply_to}
+    return device, {
+        "device": spec.device, "efficiency_from": source_id,
+        "efficiency": {str(op): device.efficiency.of(op) for op in OpClass},
+        "dispatch_overhead_us": device.dispatch_overhead_us,
+        "fits": {name: {"measured_on": fit.device,
+                        "measurements_ms": {m.network: m.latency_ms for m in fit.measurements}}
+                 for name, fit in sorted(fits.items())}}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

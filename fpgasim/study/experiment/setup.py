@@ -84,6 +84,8 @@ def _check_cabling(loaded: LoadedExperiment, board: Board, link: LinkType, board
     except BadArgument as exc:
         raise ConfigError([loaded.document.problem(("experiment", "cluster", "topology"), str(exc))]) from None
     degree = max(sum(1 for edge in edges if index in edge) for index in range(boards))
+    if link.shared_medium:
+        degree = min(degree, 1)  # every cable of a shared medium uses the board's one radio port
     kinds = {str(kind) for kind in link.port_kinds}
     ports = [port for port in board.io_ports if str(port.kind) in kinds]
     if len(ports) < degree:

@@ -300,3 +300,49 @@ def test_the_ps_pl_split_is_a_placement_on_the_executor(tmp_path: Path, images: 
     pl_share = everything.breakdown_ps["pl layer3_2"]
     assert moved.image_ps - everything.image_ps == pytest.approx(cpu["layer3_2"] - pl_share, abs=0.05 * pl_share)
     assert moved.weights_ps < everything.weights_ps
+
+
+def test_calibrated_software_model_gives_a_second_speedup(tmp_path: Path) -> None:
+    """With ``timing.calibrated_cpu`` each timed row carries both speedups: the peak bound (the old
+    ``speedup``) and the one over the fitted A53 model, whose software-only time is the sum of its
+    layers' calibrated times; the report names the measurements that calibrated it."""
+    from fpgasim.hw.compute import load_compute_devices
+    from fpgasim.study.dsodenet._cpu import calibrated_layer_ps
+
+    path = _write(tmp_path)
+    calibrated = "source: test}\n    calibrated_cpu: {device: zcu104_ps_a53}\n"
+    path.write_text(path.read_text().replace("source: test}\n", calibrated, 1))
+    results = run_ode_study(path, tmp_path / "out")
+    row = results["timing"]["rows"][0]
+    assert row["speedup_peak_bound"] == row["speedup"]
+    assert row["speedup_calibrated"] == pytest.approx(row["software_calibrated_us"] / row["image_calibrated_us"])
+    spec = load_compute_devices()["zcu104_ps_a53"]
+    loaded = load_study(path)
+    ds = loaded.study.variant("ds")
+    network = odenet(loaded.study.spec(ds))
+    expected_us = sum(calibrated_layer_ps(layer, spec, element_bits=32, batch=1) for layer in network.layers) / 1e6
+    assert row["software_calibrated_us"] == pytest.approx(expected_us)
+    assert 0 < row["software_calibrated_dispatch_share"] < 1
+    cal = results["timing"]["calibrated_cpu"]
+    assert cal["device"] == cal["efficiency_from"] == "zcu104_ps_a53"
+    assert cal["fits"]["a53_lcp_rpi"]["measurements_ms"]["vgg16_fc"] == 9381
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "### Speedup over the calibrated software model" in report and "vgg16_fc 9381 ms" in report
+
+
+@pytest.mark.parametrize(("calibrated", "fragment"), [
+    ("{device: zcu104_ps_a35}", "timing.calibrated_cpu.device: unknown compute device 'zcu104_ps_a35'; known: "),
+    ("{device: pynq_z2_ps_a9}", "timing.calibrated_cpu.device: compute device 'pynq_z2_ps_a9' is not calibrated; "
+                                "calibrated: rpi3b_plus_a53, zcu102_ps_a53, zcu104_ps_a53"),
+    ("{device: pynq_z2_ps_a9, efficiency_from: rpi4}", "timing.calibrated_cpu.efficiency_from: unknown compute "
+                                                       "device 'rpi4'"),
+])
+def test_a_bad_calibrated_device_is_refused_before_anything_is_written(tmp_path: Path, calibrated: str,
+                                                                     fragment: str) -> None:
+    path = _write(tmp_path)
+    path.write_text(path.read_text().replace("source: test}\n", f"source: test}}\n    calibrated_cpu: {calibrated}\n",
+                                             1))
+    with pytest.raises(ConfigError) as info:
+        run_ode_study(path, tmp_path / "out")
+    assert fragment in str(info.value)
+    assert not (tmp_path / "out").exists()

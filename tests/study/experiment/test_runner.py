@@ -72,7 +72,7 @@ def test_impossible_cabling_is_bad_input(write_experiment, boards, topology, fra
 def test_link_type_without_a_port_on_the_board_is_bad_input(write_experiment):
     loaded = load_experiment(write_experiment(boards=2, tiling="search"))
     spec = dataclasses.replace(loaded.spec, cluster=dataclasses.replace(loaded.spec.cluster, link="wifi_lcp"))
-    with pytest.raises(ConfigError, match="runs over wifi ports; a pair of 2 boards needs 1 per board and zcu102 has 0"):
+    with pytest.raises(ConfigError, match="runs over usb, wifi ports; a pair of 2 boards needs 1 per board and zcu102 has 0"):
         run_loaded(dataclasses.replace(loaded, spec=spec))
 
 
