@@ -29,6 +29,7 @@ from fpgasim.ops.conv import (
     pointwise_conv2d_ref,
 )
 from fpgasim.ops.linear import linear_fixed, linear_ref
+from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
     avg_pool2d_fixed, avg_pool2d_ref, global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_fixed,
     max_pool2d_ref,
@@ -79,6 +80,11 @@ def _window(node: Node) -> dict[str, int]:
     return {k: node.attrs[k] for k in ("kernel", "stride", "padding")}
 
 
+def _resample(node: Node) -> dict[str, int]:
+    """The upsample kernel's arguments: the scale and the node's output size."""
+    return {"scale": node.attrs["scale"], "out_h": node.out_shape[1], "out_w": node.out_shape[2]}
+
+
 def _linear_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
     x = xs[0]
     return linear_ref(x.reshape(x.shape[0], -1), w.weight, w.bias).reshape(x.shape[0], -1, 1, 1)
@@ -122,6 +128,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.SILU: lambda n, xs, w: ew.silu_ref(xs[0]),
     Op.HARDSWISH: lambda n, xs, w: ew.hardswish_ref(xs[0]),
     Op.SOFTMAX: lambda n, xs, w: ew.softmax_ref(xs[0]),
+    Op.UPSAMPLE: lambda n, xs, w: upsample_nearest_ref(xs[0], **_resample(n)),
     **{op: (lambda n, xs, w: _relabel(n, xs[0])) for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 
@@ -213,6 +220,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.SILU: lambda n, xs, w, rq: ew.silu_fixed(xs[0], requant=rq)[0],
     Op.HARDSWISH: lambda n, xs, w, rq: ew.hardswish_fixed(xs[0], requant=rq)[0],
     Op.SOFTMAX: lambda n, xs, w, rq: ew.softmax_fixed(xs[0], requant=rq)[0],
+    Op.UPSAMPLE: lambda n, xs, w, rq: upsample_nearest_fixed(xs[0], **_resample(n))[0],
     **{op: _relabel_fixed for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 

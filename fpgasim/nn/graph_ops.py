@@ -24,6 +24,7 @@ from math import prod
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
+from fpgasim.ops.resample import upsample_size
 from fpgasim.nn.layers import Affine, Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
 
 __all__ = ["Op", "OpDef", "OPS", "REQUIRED", "Inputs", "LAYER_OPS"]
@@ -53,6 +54,7 @@ class Op(StrEnum):
     SILU = "silu"
     HARDSWISH = "hardswish"
     SOFTMAX = "softmax"
+    UPSAMPLE = "upsample"
     DSC = "dsc"
     ODE = "ode"
 
@@ -221,6 +223,16 @@ def _transpose(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     return None, tuple(_one(inputs)[p] for p in perm)
 
 
+def _upsample(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
+    c, h, w = _one(inputs)
+    size = attrs["size"]
+    if size is not None and (not isinstance(size, tuple) or len(size) != 2):
+        raise BadArgument(f"node {name!r}: size={size!r}: expected (height, width) or none")
+    out_h, out_w = upsample_size(h, w, scale=attrs["scale"], out_h=None if size is None else size[0],
+                                 out_w=None if size is None else size[1])
+    return None, (c, out_h, out_w)
+
+
 def _same(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     return None, _one(inputs)
 
@@ -304,6 +316,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.TRANSPOSE, _transpose, attrs={"perm": REQUIRED}),
     *(_def(op, _same, elementwise=_per_output)
       for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.SOFTMAX)),
+    _def(Op.UPSAMPLE, _upsample, attrs={"scale": 2, "size": None}, elementwise=_per_output),
     _def(Op.DSC, _dsc, attrs={"out_channels": REQUIRED, **_DW_ATTRS}, has_macs=True, layer_type=DscBlock,
          from_layer=lambda layer: {**_fields(*_DW_KEYS)(layer.depthwise), "out_channels": layer.pointwise.out_channels}),
     _def(Op.ODE, _ode, attrs={"layers": REQUIRED, "steps": REQUIRED, "solver": OdeSolver.EULER},

@@ -93,6 +93,9 @@ class Study(Protocol):
     modes: tuple[str, ...]
     #: how ``evaluate`` computes the analytical fidelity (a sweep report's headings).
     sweep_model: str
+    #: a sweep's base document must name one kernel design (``kernel:``), whose keys it may sweep;
+    #: False: the study places no design of its own (``kernel.*`` keys and ``fits`` are refused).
+    sweep_needs_kernel: bool
 
     def load(self, path: Path) -> Any:
         """Parse and check the document at ``path``. Raises ConfigError (every problem)."""

@@ -15,6 +15,7 @@ from fpgasim.study.dsodenet.study import DSODENET_STUDY
 from fpgasim.study.experiment.study import EXPERIMENT_STUDY
 from fpgasim.study.lcp.study import LCP_STUDY
 from fpgasim.study.protocol import Study
+from fpgasim.study.scission.study import SCISSION_STUDY
 
 __all__ = ["STUDIES", "study_kind", "study_of"]
 
@@ -23,6 +24,7 @@ STUDIES: dict[str, Study] = {study.kind: study for study in (
     EXPERIMENT_STUDY,
     DSODENET_STUDY,
     LCP_STUDY,
+    SCISSION_STUDY,
 )}
 
 

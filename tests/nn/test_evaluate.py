@@ -35,7 +35,8 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
              S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
-             S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1)]
+             S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
+             S("up", "upsample", "d", scale=2, size=(5, 4))]
     return Graph.build(name="every", batch=batch, specs=specs).expand()
 
 

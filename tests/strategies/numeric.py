@@ -16,7 +16,7 @@ from fpgasim.fixedpoint import (
 
 __all__ = [
     "fixed_formats", "roundings", "overflows", "accumulators", "requantizers",
-    "stored_ints", "fixed_tensors", "floats_in_range", "float_arrays_in_range",
+    "stored_ints", "fixed_tensors", "floats_in_range", "float_arrays_in_range", "upsample_cases",
 ]
 
 roundings = st.sampled_from(list(Rounding))
@@ -76,3 +76,15 @@ def float_arrays_in_range(draw, fmt: FixedFormat, shape: tuple[int, ...]) -> np.
     size = int(np.prod(shape, dtype=np.int64))
     values = draw(st.lists(floats_in_range(fmt), min_size=size, max_size=size))
     return np.array(values, dtype=np.float64).reshape(shape)
+
+
+@st.composite
+def upsample_cases(draw, fmt: FixedFormat) -> tuple[np.ndarray, int, int, int]:
+    """``(stored ints (N, C, H, W) of fmt, scale, out_h, out_w)`` with each output side in
+    [scale·side, scale·(side+1) − 1], the sizes nearest upsampling accepts."""
+    n, c, h, w = (draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7)))
+    scale = draw(st.integers(1, 3))
+    out_h = draw(st.integers(scale * h, scale * (h + 1) - 1))
+    out_w = draw(st.integers(scale * w, scale * (w + 1) - 1))
+    seed = draw(st.integers(0, 2**31 - 1))
+    return np.random.default_rng(seed).integers(fmt.min_int, fmt.max_int + 1, (n, c, h, w)), scale, out_h, out_w

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from fpgasim.fixedpoint import MAX_TOTAL_BITS, MIN_TOTAL_BITS, FixedFormat
 from tests.strategies.numeric import (
-    fixed_formats, fixed_tensors, float_arrays_in_range, floats_in_range, requantizers, stored_ints,
+    fixed_formats, fixed_tensors, float_arrays_in_range, floats_in_range, requantizers, stored_ints, upsample_cases,
 )
 
 
@@ -46,3 +46,12 @@ def test_floats_in_range(data, fmt: FixedFormat) -> None:
 @given(requantizers(acc_min_bits=40, acc_max_bits=48))
 def test_requantizers(rq) -> None:
     assert 40 <= rq.accumulator.bits <= 48
+
+
+@given(st.data())
+def test_upsample_cases_are_accepted_sizes(data) -> None:
+    fmt = FixedFormat(total_bits=12, int_bits=4, signed=True)
+    ints, scale, out_h, out_w = data.draw(upsample_cases(fmt))
+    _, _, h, w = ints.shape
+    assert scale * h <= out_h < scale * (h + 1) and scale * w <= out_w < scale * (w + 1)
+    assert ints.min() >= fmt.min_int and ints.max() <= fmt.max_int

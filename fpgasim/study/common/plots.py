@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +22,8 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from fpgasim.sim import TraceRecorder, merge_spans, us_from_ps  # noqa: E402
 
-__all__ = ["save_timeline", "save_speedup_plot", "save_device_speedup_plot", "SpeedupPoint", "resource_kind", "LayerSpan",
-           "RESOURCE_KINDS"]
+__all__ = ["save_timeline", "save_speedup_plot", "save_device_speedup_plot", "SpeedupPoint", "Panel", "save_panels",
+           "resource_kind", "LayerSpan", "RESOURCE_KINDS"]
 
 #: Timeline rows shown at most (the busiest tracks first within each board).
 MAX_TRACKS = 40
@@ -153,6 +154,55 @@ def save_device_speedup_plot(path: Path, *, curves: dict[str, list[SpeedupPoint]
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Panel:
+    """One axes of :func:`save_panels`.
+
+    Attributes:
+        title, xlabel, ylabel: texts. series: label → [(x, y), ...] (y None: no point there).
+        log_x: logarithmic x axis. xticklabels: names of the integer x positions 0, 1, ... (empty: numbers).
+        vlines: (x, label) dashed vertical markers.
+    """
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: dict[str, list[tuple[float, float | None]]]
+    log_x: bool = False
+    xticklabels: tuple[str, ...] = ()
+    vlines: tuple[tuple[float, str], ...] = field(default_factory=tuple)
+
+
+def save_panels(path: Path, panels: Sequence[Panel], *, title: str) -> None:
+    """Line plots, one per panel, two panels per row (the ScissionLite per-split and what-if figures)."""
+    columns = min(2, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.0 * columns, 4.8 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        for label, points in panel.series.items():
+            xs = [x for x, y in points if y is not None]
+            ax.plot(xs, [y for _, y in points if y is not None], marker="o", markersize=3, label=label)
+        for x, label in panel.vlines:
+            ax.axvline(x, linestyle="--", color="grey", linewidth=0.8)
+            ax.annotate(label, (x, 0.98), xycoords=("data", "axes fraction"), fontsize=7, rotation=90, va="top")
+        if panel.log_x:
+            ax.set_xscale("log")
+        if panel.xticklabels:
+            ax.set_xticks(range(len(panel.xticklabels)))
+            ax.set_xticklabels(panel.xticklabels, rotation=90, fontsize=6)
+        ax.set_xlabel(panel.xlabel)
+        ax.set_ylabel(panel.ylabel)
+        ax.set_title(panel.title, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)

@@ -27,6 +27,7 @@ class OdeStudyKind:
     kind = "ode_study"
     modes = ()
     sweep_model = "the study's model: fit + SimPy timing"
+    sweep_needs_kernel = True
 
     def load(self, path: Path) -> LoadedOdeStudy:
         """:func:`~fpgasim.study.dsodenet.config.load_study`."""

@@ -80,6 +80,7 @@ class ExperimentStudy:
     kind = "experiment"
     modes = tuple(mode.value for mode in Mode)
     sweep_model = "analytical model"
+    sweep_needs_kernel = True
 
     def load(self, path: Path) -> LoadedExperiment:
         """:func:`load_experiment`."""

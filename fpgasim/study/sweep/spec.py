@@ -144,8 +144,9 @@ class LoadedSweep:
         base_data: the base document, e.g. ``{"schema": 1, "experiment": {...}}``.
         base_dir: the directory the base document's relative paths are resolved from.
         base_file: the base document's file (None when inline).
-        kernel_data: the base kernel design document (``{"schema": 1, "kernel": {...}}``).
-        kernel_file: the base kernel file.
+        kernel_data: the base kernel design document (``{"schema": 1, "kernel": {...}}``; empty
+            for a study that places no design).
+        kernel_file: the base kernel file (None: the study places no design).
     """
 
     spec: Sweep
@@ -155,7 +156,7 @@ class LoadedSweep:
     base_dir: Path
     base_file: Path | None
     kernel_data: dict[str, Any]
-    kernel_file: Path
+    kernel_file: Path | None
     kind: str
 
     @property
@@ -285,6 +286,15 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     base_data, base_dir, base_file = _base(spec, doc, sweep_path)
     kind = study_kind(base_data)
     kernel_name = base_data[kind].get("kernel")
+    if not STUDIES[kind].sweep_needs_kernel:
+        problems = _key_problems(spec, doc, kind, {}, base_data)
+        if FITS in spec.constraints:
+            problems.append(doc.problem(("sweep", "constraints", spec.constraints.index(FITS)),
+                                        f"'fits' needs a kernel design; a {kind} places none"))
+        if problems:
+            raise ConfigError(problems)
+        return LoadedSweep(spec=spec, path=sweep_path, document=doc, base_data=base_data, base_dir=base_dir,
+                           base_file=base_file, kernel_data={}, kernel_file=None, kind=kind)
     if not isinstance(kernel_name, str):
         why = (" (a sweep varies one kernel design; an experiment on a `platform` names one per device, and "
                "sweeping platforms is not supported yet)" if "platform" in base_data[kind] else "")

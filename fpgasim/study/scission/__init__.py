@@ -1,0 +1,1 @@
+"""The ScissionLite study: split a network between a device and an edge, with a transfer layer."""
