@@ -11,6 +11,7 @@ from typing import Any
 
 from fpgasim.config import YamlDocument
 from fpgasim.errors import ConfigError
+from fpgasim.study.dqn_replay.study import DQN_REPLAY_STUDY
 from fpgasim.study.dsodenet.study import DSODENET_STUDY
 from fpgasim.study.experiment.study import EXPERIMENT_STUDY
 from fpgasim.study.protocol import Study
@@ -21,6 +22,7 @@ __all__ = ["STUDIES", "study_kind", "study_of"]
 STUDIES: dict[str, Study] = {study.kind: study for study in (
     EXPERIMENT_STUDY,
     DSODENET_STUDY,
+    DQN_REPLAY_STUDY,
 )}
 
 
