@@ -231,10 +231,13 @@ def expand_points(loaded: LoadedSweep) -> list[SweepPoint]:
             if point_problems:
                 problems += point_problems
                 continue
-            kernel_file = document_file(data[kind]["kernel"], loaded.base_dir, KERNELS_DIR)
-            cache_key, kernel_data, text, digest = _kernel_variant(kernel_file, overrides, kernel_cache,
-                                                                   Path(scratch))
-            kernel_problems, design = kernel_cache[cache_key]
+            if loaded.kernel_file is None:  # the study has its own hardware model, no kernel design
+                kernel_data, text, digest, kernel_problems, design = {}, None, None, (), None
+            else:
+                kernel_file = document_file(data[kind]["kernel"], loaded.base_dir, KERNELS_DIR)
+                cache_key, kernel_data, text, digest = _kernel_variant(kernel_file, overrides, kernel_cache,
+                                                                       Path(scratch))
+                kernel_problems, design = kernel_cache[cache_key]
             if kernel_problems:
                 problems += [Problem(file=where, line=None, column=None, key_path=p.key_path, message=p.message)
                              for p in kernel_problems]

@@ -144,8 +144,9 @@ class LoadedSweep:
         base_data: the base document, e.g. ``{"schema": 1, "experiment": {...}}``.
         base_dir: the directory the base document's relative paths are resolved from.
         base_file: the base document's file (None when inline).
-        kernel_data: the base kernel design document (``{"schema": 1, "kernel": {...}}``).
-        kernel_file: the base kernel file.
+        kernel_data: the base kernel design document (``{"schema": 1, "kernel": {...}}``; ``{}``
+            when the base names no kernel, as a study with its own hardware model does).
+        kernel_file: the base kernel file (None: the base names no kernel).
     """
 
     spec: Sweep
@@ -155,7 +156,7 @@ class LoadedSweep:
     base_dir: Path
     base_file: Path | None
     kernel_data: dict[str, Any]
-    kernel_file: Path
+    kernel_file: Path | None
     kind: str
 
     @property
@@ -285,14 +286,20 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     base_data, base_dir, base_file = _base(spec, doc, sweep_path)
     kind = study_kind(base_data)
     kernel_name = base_data[kind].get("kernel")
-    if not isinstance(kernel_name, str):
-        why = (" (a sweep varies one kernel design; an experiment on a `platform` names one per device, and "
-               "sweeping platforms is not supported yet)" if "platform" in base_data[kind] else "")
-        raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file{why}")])
-    kernel_file = document_file(kernel_name, base_dir, KERNELS_DIR)
-    if not kernel_file.is_file():
-        raise ConfigError([doc.problem(("sweep",), f"base {kind} kernel: file not found: {kernel_file}")])
-    kernel_data = read_yaml(kernel_file).data
+    kernel_file: Path | None = None
+    kernel_data: Any = {}
+    if kernel_name is not None or "platform" in base_data[kind]:
+        if not isinstance(kernel_name, str):
+            why = (" (a sweep varies one kernel design; an experiment on a `platform` names one per device, and "
+                   "sweeping platforms is not supported yet)" if "platform" in base_data[kind] else "")
+            raise ConfigError([doc.problem(("sweep",), f"the base {kind} names no 'kernel' file{why}")])
+        kernel_file = document_file(kernel_name, base_dir, KERNELS_DIR)
+        if not kernel_file.is_file():
+            raise ConfigError([doc.problem(("sweep",), f"base {kind} kernel: file not found: {kernel_file}")])
+        kernel_data = read_yaml(kernel_file).data
+    elif FITS in spec.constraints:
+        raise ConfigError([doc.problem(("sweep", "constraints"), f"'{FITS}' needs a kernel design; the base {kind} "
+                                                                 "names none (its study checks its own fit)")])
     problems = _key_problems(spec, doc, kind, kernel_data if isinstance(kernel_data, dict) else {}, base_data)
     if problems:
         raise ConfigError(problems)

@@ -102,7 +102,9 @@ def _inputs(loaded: LoadedSweep, digest: Callable[[Path], str] = content_sha256)
     """Every YAML the sweep reads (display name → ``digest``, by default the hash of the parsed
     content), found without expanding the points."""
     root = loaded.path.parent
-    files = {loaded.path, loaded.kernel_file} | referenced_files(loaded)
+    files = {loaded.path} | referenced_files(loaded)
+    if loaded.kernel_file is not None:
+        files.add(loaded.kernel_file)
     if loaded.base_file is not None:
         files.add(loaded.base_file)
     lib = boards_dir()

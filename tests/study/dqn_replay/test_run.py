@@ -69,3 +69,38 @@ def test_a_tree_too_large_for_the_board_exits_3(small_doc, tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 3
     assert "does not fit: BRAM18 needs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_over_a_replay_study_needs_no_kernel(small_doc, tmp_path):
+    base = small_doc()
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""schema: 1
+sweep:
+  name: replay-sweep
+  base: {base}
+  axes:
+    - {{key: dqn_replay.dqn.actors, values: [1, 2]}}
+  objectives: [latency_ms, speedup]
+  recheck: {{top_k: 0}}
+""", encoding="utf-8")
+    out = tmp_path / "sw"
+    assert main(["sweep", str(sweep), "--out", str(out), "--workers", "1", "--no-progress"]) == 0
+    points = json.loads((out / "points.json").read_text())["points"]
+    assert len(points) == 2
+    assert all(p["analytical"]["speedup"] > 1 and p["analytical"]["latency_ms"] > 0 for p in points)
+
+
+def test_the_fits_constraint_is_refused_without_a_kernel(small_doc, tmp_path, capsys):
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""schema: 1
+sweep:
+  name: replay-sweep
+  base: {small_doc()}
+  axes:
+    - {{key: dqn_replay.dqn.actors, values: [1, 2]}}
+  constraints: [fits]
+  objectives: [latency_ms, speedup]
+""", encoding="utf-8")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "sw")]) == 2
+    assert "'fits' needs a kernel design; the base dqn_replay names none" in capsys.readouterr().err
+    assert not (tmp_path / "sw").exists()
