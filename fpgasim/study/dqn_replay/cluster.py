@@ -65,8 +65,6 @@ class RunMetrics:
     start_ps: int = 0
     #: (emulated time ps, episode return) of every finished episode, all actors.
     episodes: list[tuple[int, float]] = field(default_factory=list)
-    #: (emulated time ps, mean |TD error| of the batch) per learner step.
-    td_errors: list[tuple[int, float]] = field(default_factory=list)
 
 
 class _Server:
@@ -156,7 +154,8 @@ def _sample(env, ctx: "_Context", rng: np.random.Generator) -> Generator:
     yield from transfer(ctx.fabric, LEARNER, SERVER, REQUEST_BYTES, src_link=ctx.client_link,
                         dst_link=ctx.server.link, cable_m=cable, label="sample request", receive_stack=False)
     yield from ctx.server.serve("sample", ctx.server.sample_ps(batch))
-    drawn = ctx.memory.sample_prioritized(batch, rng) if ctx.server.prioritized else ctx.memory.sample_uniform(batch, rng)
+    memory = ctx.memory
+    drawn = memory.sample_prioritized(batch, rng) if ctx.server.prioritized else memory.sample_uniform(batch, rng)
     yield from transfer(ctx.fabric, SERVER, LEARNER, batch * (ctx.size + SAMPLE_META_BYTES), src_link=ctx.server.link,
                         dst_link=ctx.client_link, cable_m=cable, label="batch", send_stack=False)
     return drawn
@@ -202,7 +201,6 @@ def _learner(env, ctx: "_Context", done: simpy.Event) -> Generator:
         if ctx.trace is not None:
             ctx.trace.span("compute", "wait for batch", start, env.now, process=LEARNER)
         td = _learn(batch, ctx.online, ctx.target, dqn)
-        metrics.td_errors.append((env.now, float(np.abs(td).mean())))
         start = env.now
         yield env.timeout(train_ps)
         metrics.learner_train_ps += train_ps

@@ -70,6 +70,11 @@ def _gap(name: str, red: dict[str, Any]) -> str:
     return f"{verdict}. Per size: {sizes}. Why: {reason}."
 
 
+def _final_return(points: list[tuple[float, float]]) -> float | None:
+    """Mean return of the last CURVE_WINDOW episodes (None: no episode finished)."""
+    return float(np.mean([r for _, r in points[-CURVE_WINDOW:]])) if points else None
+
+
 def results_document(loaded: LoadedReplayStudy, rows: list[dict[str, Any]], reds: dict[str, Any],
                      curves: dict[str, list[tuple[float, float]]], fit: dict[str, Any]) -> dict[str, Any]:
     """results.json (keys documented in the README, "In-network experience replay")."""
@@ -77,13 +82,13 @@ def results_document(loaded: LoadedReplayStudy, rows: list[dict[str, Any]], reds
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "study": study.name,
-        "reductions": {name: {k: v for k, v in red.items()} for name, red in reds.items()},
+        "reductions": reds,
         "rows": rows,
         "fpga_nic": fit,
-        "curves": {name: {"episodes": [[t, r] for t, r in points],
-                          "final_mean_return": float(np.mean([r for _, r in points[-CURVE_WINDOW:]])) if points else None}
+        "curves": {name: {"episodes": [[t, r] for t, r in points], "final_mean_return": _final_return(points)}
                    for name, points in curves.items()},
-        "paper": {"reference": study.paper.reference, **{name: list(getattr(study.paper, name)) for name in REDUCTIONS}},
+        "paper": {"reference": study.paper.reference,
+                  **{name: list(getattr(study.paper, name)) for name in REDUCTIONS}},
     }
 
 
@@ -102,7 +107,8 @@ def _report(loaded: LoadedReplayStudy, doc: dict[str, Any], trace_note: str | No
     for name, red in doc["reductions"].items():
         lines += [f"- **{name}**: {_gap(name, red)}"]
     lines += ["", "## Latency per placement (µs; mean / p99)", "",
-              "| bytes | actors | placement | sampling | insert | sample | priority update | learner idle | server busy |",
+              "| bytes | actors | placement | sampling | insert | sample | priority update | learner idle "
+              "| server busy |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in doc["rows"]:
         lines.append(f"| {r['experience_bytes']} | {r['actors']} | {r['placement']} | {r['sampling']} | "
@@ -119,7 +125,8 @@ def _report(loaded: LoadedReplayStudy, doc: dict[str, Any], trace_note: str | No
               f"- Largest power-of-two priority count that fits: BRAM only {fit['max_priorities']['bram']:,}, "
               f"URAM only {fit['max_priorities']['uram']:,}, both {fit['max_priorities']['both']:,}.",
               f"- A batch's walks: {fit['walk_cycles_batch']} cycles at {fit['clock_mhz']:g} MHz = "
-              f"{fit['walk_us_batch']:.3f} µs (levels × level_cycles + batch − 1, one walk entering per cycle).", ""]
+              f"{fit['walk_us_batch']:.3f} µs (levels × level_cycles + batch − 1, one walk entering per "
+              "cycle).", ""]
     rows = doc["rows"]
     lines += ["| bytes | actors | sampling | in_network sample (µs) | fpga_nic sample (µs) | reduction |",
               "|---|---|---|---|---|---|"]
@@ -151,7 +158,8 @@ def _latency_plot(path: Path, rows: list[dict[str, Any]], title: str) -> None:
             ax = axes[row_i][col]
             for placement in dict.fromkeys(r["placement"] for r in rows):
                 pts = sorted((r["actors"], r[f"{metric}_mean_us"], r[f"{metric}_p99_us"]) for r in rows
-                             if r["placement"] == placement and r["sampling"] == sampling and r["experience_bytes"] == size)
+                             if r["placement"] == placement and r["sampling"] == sampling
+                             and r["experience_bytes"] == size)
                 xs = [p[0] for p in pts]
                 line, = ax.plot(xs, [p[1] for p in pts], marker="o", label=f"{placement} mean")
                 ax.plot(xs, [p[2] for p in pts], linestyle=":", color=line.get_color())

@@ -77,7 +77,7 @@ def sweep_rows(loaded: LoadedReplayStudy, *, workers: int = 1,
     """Every placement × sampling at each swept experience size and actor count.
 
     Returns:
-        One row per run (see :func:`_row` keys, documented in the README), in sweep order.
+        One row per run (keys documented in docs/dqn-replay.md), in sweep order.
     """
     study, fpga = loaded.study, fpga_server(loaded)
     jobs = [(loaded, RunSetup(placement=p, sampling=s, actors=a, experience_bytes=size,
@@ -156,7 +156,8 @@ def fpga_fit(loaded: LoadedReplayStudy) -> dict[str, Any]:
         "board": board.id, "capacity": capacity, "levels": fit.levels, "priority_bits": spec.priority_bits,
         "bram18": fit.bram18, "uram": fit.uram, "bram18_available": fit.bram18_available,
         "uram_available": fit.uram_available, "fits": fit.fits, "clock_mhz": spec.clock_mhz,
-        "max_priorities": {memory: max_priorities(board, spec.priority_bits, memory) for memory in ("bram", "uram", "both")},
+        "max_priorities": {memory: max_priorities(board, spec.priority_bits, memory)
+                           for memory in ("bram", "uram", "both")},
         "walk_cycles_batch": server.walk_cycles(batch),
         "walk_us_batch": us_from_ps(server.clock.delay_ps(0, server.walk_cycles(batch))),
     }

@@ -34,7 +34,7 @@ def test_run_writes_every_file_with_the_documented_keys(small_doc, tmp_path):
 
 
 def test_run_is_deterministic(small_doc, tmp_path):
-    path = small_doc(**{"dqn_replay.curve.learner_steps": 5})
+    path = small_doc(**{"dqn_replay.curve.learner_steps": 5, "dqn_replay.sweep.experience_bytes": [None]})
     for name in ("a", "b"):
         assert main(["run", str(path), "--out", str(tmp_path / name), "--workers", "1", "--no-trace"]) == 0
     assert (tmp_path / "a" / "results.json").read_bytes() == (tmp_path / "b" / "results.json").read_bytes()
