@@ -3,8 +3,9 @@
 Owns: the config classes of the distributed-DQN replay study, the citation rule (every number
 in the document is covered by a ``source:`` defined in ``dqn_replay.sources``; experiment
 parameters cite the convention id the document gives them), the cross-field checks — at least
-one actor, a batch no larger than the memory, α and β in [0, 1], experience sizes > 0, the three
-placements the reductions compare (``kernel``, ``dpdk``, ``in_network``), link types that exist
+one actor, a batch no larger than the memory, α and β in [0, 1], experience sizes > 0 that hold
+the packed CartPole experience, the three placements the reductions compare (``kernel``,
+``dpdk``, ``in_network``), link types that exist
 and carry a ``frames:`` section, and placements the topology can realise (an on-path server needs
 two ports of the link's kind; an FPGA server needs a board whose I/O ports run the link) — and
 :class:`LoadedReplayStudy` (the study with its link types and FPGA board), from a file or from
@@ -26,6 +27,7 @@ from fpgasim.hw import load_board, load_link_types
 from fpgasim.hw._cited import cite_pass
 from fpgasim.hw.board import Board
 from fpgasim.hw.links import LinkType
+from fpgasim.study.dqn_replay.memory import EXPERIENCE_DTYPE
 
 __all__ = ["Position", "ServerKind", "Sampling", "Placement", "ServerCosts", "ClusterSpec", "DqnSpec", "SweepSpec",
            "CurveSpec", "FpgaNicSpec", "PaperSpec", "ReplayStudy", "LoadedReplayStudy", "load_study",
@@ -228,6 +230,19 @@ def _unit(doc: YamlDocument, path: tuple, value: object, name: str) -> list[Prob
     return []
 
 
+def _size_problems(doc: YamlDocument, path: tuple, size: int | None) -> list[Problem]:
+    """An experience size must be > 0 and hold the packed CartPole experience it carries."""
+    if size is None:
+        return []
+    if size <= 0:
+        return [doc.problem(path, f"{size}: expected an experience size > 0 bytes (or null for the real CartPole "
+                                  "size)")]
+    if size < EXPERIENCE_DTYPE.itemsize:
+        return [doc.problem(path, f"{size}: expected at least {EXPERIENCE_DTYPE.itemsize} bytes (the packed CartPole "
+                                  "experience it carries; larger sizes are padded)")]
+    return []
+
+
 def _dqn_problems(study: ReplayStudy, doc: YamlDocument) -> list[Problem]:
     root = ("dqn_replay", "dqn")
     dqn, problems = study.dqn, []
@@ -241,14 +256,10 @@ def _dqn_problems(study: ReplayStudy, doc: YamlDocument) -> list[Problem]:
                                     f"memory ({dqn.memory})"))
     for key in ("alpha", "beta", "gamma", "epsilon_start", "epsilon_end"):
         problems += _unit(doc, root + (key,), getattr(dqn, key), key)
-    if dqn.experience_bytes is not None and dqn.experience_bytes <= 0:
-        problems.append(doc.problem(root + ("experience_bytes",), f"{dqn.experience_bytes}: expected an experience "
-                                    "size > 0 bytes (or null for the real CartPole size)"))
+    problems += _size_problems(doc, root + ("experience_bytes",), dqn.experience_bytes)
     sweep = ("dqn_replay", "sweep")
     for i, size in enumerate(study.sweep.experience_bytes):
-        if size is not None and size <= 0:
-            problems.append(doc.problem(sweep + ("experience_bytes", i), f"{size}: expected an experience size > 0 "
-                                        "bytes (or null for the real CartPole size)"))
+        problems += _size_problems(doc, sweep + ("experience_bytes", i), size)
     for i, actors in enumerate(study.sweep.actors):
         if actors < 1:
             problems.append(doc.problem(sweep + ("actors", i), f"{actors}: expected at least 1 actor"))

@@ -48,6 +48,7 @@ def test_run_is_deterministic(small_doc, tmp_path):
     ({"dqn_replay.dqn.beta": -0.1}, "beta=-0.1: expected a number in [0, 1]"),
     ({"dqn_replay.dqn.experience_bytes": 0}, "expected an experience size > 0 bytes"),
     ({"dqn_replay.sweep.experience_bytes": [-8]}, "-8: expected an experience size > 0 bytes"),
+    ({"dqn_replay.sweep.experience_bytes": [16]}, "16: expected at least 41 bytes"),
     ({"dqn_replay.cluster.server.nic_ports": {"value": 1, "source": "K7"}}, "on_path needs a server with 2 NIC ports"),
     ({"dqn_replay.fpga_nic.board": "zcu102"}, "board 'zcu102' has 0 port(s) for link type 'eth40g_udp_hw'"),
     ({"dqn_replay.placements": [{"name": "dpdk", "stack": "eth40g_dpdk", "position": "separate"}]},
