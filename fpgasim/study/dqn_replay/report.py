@@ -60,8 +60,8 @@ def _gap(name: str, red: dict[str, Any]) -> str:
                              "paper's larger savings at every size would need a costlier hop than fpgasim's "
                              "cut-through switch (unpublished)",
         "in_network_prioritized_sampling": "both placements pay the same sum-tree walk on the server core "
-                                           "(batch × levels × tree_level_ns) and queue behind the learner's "
-                                           "priority update, which dilutes the same fixed hop saving, so "
+                                           "(batch × levels × tree_level_ns), which dilutes the same fixed "
+                                           "hop saving, so "
                                            "fpgasim's saving is below its uniform one. The paper's is above its "
                                            "access saving, which suggests its in-network server overlaps "
                                            "sampling with the traffic it forwards (unpublished); fpgasim's "
