@@ -8,7 +8,11 @@ Owns: the typed ``boards/links.yaml`` document (``schema: 1``, top-level ``link_
 In the emulator the ``software`` term is a per-message cost (a kernel socket's send and receive
 path), paid once per transfer on each hop before its first packet, off the wire; the endpoint and
 propagation terms are paid per packet (pipelined). A ``shared_medium`` link type (Wi-Fi) has one
-transmitter at a time across all its cables of a platform.
+transmitter at a time across all its cables of a platform. A link type with a ``frames:``
+section (optional; absent on the older entries, whose numbers are unchanged) also says how a
+message is cut into frames: at most ``mtu_payload_bytes`` of payload each, each adding
+``overhead_bytes`` on the wire and padded to ``min_wire_bytes``; :meth:`LinkType.wire_bytes` and :meth:`LinkType.serialisation_ns` give the
+bytes and time of every frame at the line rate after coding (:attr:`LinkType.line_gbps`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from fpgasim.config import Fraction, NonNegFloat, PosFloat, PosInt, Str, YamlDocument, config_class
+from fpgasim.config import Fraction, NonNegFloat, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class
 from fpgasim.errors import BadArgument, Problem
 from fpgasim.hw._cited import load_cited
 from fpgasim.hw.board import IoPortKind
 
-__all__ = ["LinkLatency", "LinkType", "LinkTypesDocument", "load_link_types"]
+__all__ = ["FrameFormat", "LinkLatency", "LinkType", "LinkTypesDocument", "load_link_types"]
 
 
 @config_class
@@ -34,6 +38,18 @@ class LinkLatency:
     per_meter: NonNegFloat
     #: operating-system / driver cost per transfer (per message, not per packet), ns.
     software: NonNegFloat = 0.0
+
+
+@config_class
+class FrameFormat:
+    """How a message is segmented into frames on the wire (MTU segmentation)."""
+
+    #: payload bytes per frame (MTU minus the IP and UDP/TCP headers), bytes.
+    mtu_payload_bytes: PosInt
+    #: wire bytes each frame adds to its payload (preamble, headers, FCS, inter-frame gap), bytes.
+    overhead_bytes: NonNegInt
+    #: smallest frame on the wire including its overhead (a short frame is padded), bytes.
+    min_wire_bytes: NonNegInt = 0
 
 
 @config_class
@@ -56,6 +72,49 @@ class LinkType:
     reliable: bool = False
     #: one transmitter at a time across every cable of this type in a platform (a radio channel).
     shared_medium: bool = False
+    #: frame segmentation of a message (None: the payload rate ``effective_gbps`` alone).
+    frames: FrameFormat | None = None
+
+    @property
+    def line_gbps(self) -> float:
+        """Rate of wire bytes (frames with their overhead): line rate × lanes × encoding, Gb/s."""
+        return self.line_rate_gbps * self.lanes * self.encoding_efficiency
+
+    def frame_count(self, size_bytes: int) -> int:
+        """Frames of one message of ``size_bytes`` (at least one; 1 without a ``frames`` section).
+
+        Raises:
+            BadArgument: a negative or non-integer size.
+        """
+        _check_bytes(size_bytes)
+        if self.frames is None:
+            return 1
+        return max(1, -(-size_bytes // self.frames.mtu_payload_bytes))
+
+    def wire_bytes(self, size_bytes: int) -> int:
+        """Bytes on the wire for one message: every frame's payload + overhead, padded to the minimum.
+
+        Raises:
+            BadArgument: no ``frames`` section, or a negative or non-integer size.
+        """
+        if self.frames is None:
+            raise BadArgument(f"link type {self.protocol!r} has no `frames:` section; wire_bytes needs one")
+        count = self.frame_count(size_bytes)
+        mtu, overhead, minimum = self.frames.mtu_payload_bytes, self.frames.overhead_bytes, self.frames.min_wire_bytes
+        last = size_bytes - (count - 1) * mtu
+        return (count - 1) * max(mtu + overhead, minimum) + max(last + overhead, minimum)
+
+    def serialisation_ns(self, size_bytes: int) -> float:
+        """Time to put one message on the wire, ns: ``8 × wire_bytes / line_gbps`` with frames,
+        else ``8 × size_bytes / effective_gbps``.
+
+        Raises:
+            BadArgument: a negative or non-integer size.
+        """
+        if self.frames is None:
+            _check_bytes(size_bytes)
+            return 8 * size_bytes / self.effective_gbps
+        return 8 * self.wire_bytes(size_bytes) / self.line_gbps
 
     @property
     def effective_gbps(self) -> float:
@@ -103,6 +162,11 @@ class LinkType:
         """
         _check_non_negative("size_bytes", size_bytes)
         return self.fixed_latency_ns(length_m) + 8 * size_bytes / self.effective_gbps
+
+
+def _check_bytes(size_bytes: object) -> None:
+    if isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes < 0:
+        raise BadArgument(f"size_bytes must be an int >= 0; got {size_bytes!r}")
 
 
 def _check_non_negative(name: str, value: object) -> None:

@@ -1,7 +1,7 @@
 """Compute layer: Numba kernels on fixed-point (exact integer) and float32 arrays, each with a
 float64 reference. Pure functions, no timing; the public names of every module are re-exported."""
 
-from fpgasim.ops import activations, batchnorm, conv, dsc, elementwise, linear, ode, partition, pool, resample
+from fpgasim.ops import activations, batchnorm, conv, dsc, elementwise, linear, ode, partition, pool, resample, sumtree
 from fpgasim.ops.activations import *  # noqa: F403
 from fpgasim.ops.batchnorm import *  # noqa: F403
 from fpgasim.ops.conv import *  # noqa: F403
@@ -12,8 +12,9 @@ from fpgasim.ops.ode import *  # noqa: F403
 from fpgasim.ops.partition import *  # noqa: F403
 from fpgasim.ops.pool import *  # noqa: F403
 from fpgasim.ops.resample import *  # noqa: F403
+from fpgasim.ops.sumtree import *  # noqa: F403
 
 __all__ = [
     *activations.__all__, *batchnorm.__all__, *conv.__all__, *dsc.__all__, *elementwise.__all__, *linear.__all__,
-    *ode.__all__, *partition.__all__, *pool.__all__, *resample.__all__,
+    *ode.__all__, *partition.__all__, *pool.__all__, *resample.__all__, *sumtree.__all__,
 ]

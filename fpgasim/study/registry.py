@@ -11,6 +11,7 @@ from typing import Any
 
 from fpgasim.config import YamlDocument
 from fpgasim.errors import ConfigError
+from fpgasim.study.dqn_replay.study import DQN_REPLAY_STUDY
 from fpgasim.study.dsodenet.study import DSODENET_STUDY
 from fpgasim.study.experiment.study import EXPERIMENT_STUDY
 from fpgasim.study.lcp.study import LCP_STUDY
@@ -25,6 +26,7 @@ STUDIES: dict[str, Study] = {study.kind: study for study in (
     DSODENET_STUDY,
     LCP_STUDY,
     SCISSION_STUDY,
+    DQN_REPLAY_STUDY,
 )}
 
 

@@ -15,7 +15,7 @@ DSP = load_dsp_types()
 
 def test_link_library_has_the_shipped_types():
     assert {"aurora64b66b_10g", "eth10g_udp_hw", "eth40g_dpdk", "eth1g_tcp_kernel", "wifi_lcp",
-            "eth1g_switch_kernel"} <= set(LINKS)
+            "eth1g_switch_kernel", "eth40g_kernel", "eth40g_udp_hw"} <= set(LINKS)
 
 
 def test_aurora_rate_and_time_by_hand():
