@@ -270,3 +270,25 @@ def test_the_other_op_families_equal_onnxruntime(tmp_path: Path) -> None:
     x = rng.normal(size=(3, 6, 9, 9))
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours.reshape(3, 5), _onnxruntime(path, {"x": x})["y"], rtol=1e-4, atol=1e-6)
+
+
+def test_the_shipped_onnx_example_agrees_with_onnxruntime_as_the_readme_says() -> None:
+    """experiments/models/small-cnn.onnx: fpgasim's float64 reference equals onnxruntime's float32 output,
+    and the fixed-point logits' SNR against onnxruntime grows with the width and passes 40 dB at the
+    16 bits of the shipped design (README; experiments/models/agreement_small_cnn.py prints the table)."""
+    path = Path(__file__).resolve().parents[2] / "experiments" / "models" / "small-cnn.onnx"
+    imported = import_onnx(path, input_shape=[32, 3, 32, 32])
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 3, 32, 32))
+    theirs = _onnxruntime(path, {"input": x})["logits"]
+    node = imported.outputs["logits"]
+    np.testing.assert_allclose(evaluate_ref(imported.graph, {"input": x}, imported.weights)[node].reshape(32, 10),
+                               theirs, rtol=1e-4, atol=1e-5)
+    snr = {}
+    for bits in (8, 12, 16):
+        fmt = FixedFormat(total_bits=bits, int_bits=6, signed=True)
+        requant = Requantizer(out=fmt, rounding="half_even", overflow="saturate",
+                              accumulator=Accumulator(bits=48, overflow="wrap"))
+        q = quantize(x, fmt, rounding="half_even", overflow="saturate")[0]
+        out = evaluate_fixed(imported.graph, {"input": q}, imported.weights, fmt=fmt, requant=requant)
+        snr[bits] = agreement(theirs, out[node].to_float().reshape(32, 10)).snr_db
+    assert snr[8] < snr[12] < snr[16] and snr[16] > 40
