@@ -5,13 +5,15 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
 1. ``/tmp/torchvenv/bin/python benchmarks/torch_export_check.py export DIR`` — exports torchvision's
    resnet18, mobilenet_v2, squeezenet1_1 and densenet121 (random weights, ``weights=None``, eval mode)
    with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224 into
-   DIR, plus ``DIR/torch.json`` (versions, parameter counts). Without torch it prints
+   DIR, plus ``DIR/torch-<models>.json`` (versions, parameter counts); ``--models`` names others.
+   Without torch it prints
    ``skip: ...`` and exits 0.
 2. ``.venv/bin/python benchmarks/torch_export_check.py check DIR`` — for each exported file:
    ``fpgasim network FILE --json`` (nodes, MACs), the MACs compared with the zoo graph of the same
    name (whose counts are tested against torchvision's model cards), then a timing-mode
    ``fpgasim run`` of the model on one ZCU102 with the 16-bit ⟨64,7⟩ engine; prints one line per
-   model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts).
+   model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
+   ``--network-only`` skips the timing run.
 
 The .onnx files are not committed (tens of MB each).
 """
@@ -31,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "kernels" / "superlip-conv-16bit.yaml"
 
 
-def export(folder: Path) -> int:
-    """Export :data:`MODELS` with torch (exit 0 and a ``skip:`` line without it)."""
+def export(folder: Path, models: tuple[str, ...]) -> int:
+    """Export ``models`` with torch (exit 0 and a ``skip:`` line without it)."""
     try:
         import torch
         import torchvision
@@ -41,7 +43,7 @@ def export(folder: Path) -> int:
         return 0
     folder.mkdir(parents=True, exist_ok=True)
     info = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}}
-    for name in MODELS:
+    for name in models:
         model = getattr(torchvision.models, name)(weights=None).eval()
         x = torch.randn(1, 3, 224, 224)
         start = time.perf_counter()
@@ -49,7 +51,7 @@ def export(folder: Path) -> int:
         info["models"][name] = {"params": sum(p.numel() for p in model.parameters()),
                                 "export_s": round(time.perf_counter() - start, 2)}
         print(f"exported {name}: {info['models'][name]}")
-    (folder / "torch.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / f"torch-{'-'.join(models)}.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
 
 
@@ -58,12 +60,12 @@ def _fpgasim(*args: str) -> subprocess.CompletedProcess:
                           check=False)
 
 
-def check(folder: Path) -> int:
-    """Import and run every exported model; exit 1 if any fails."""
-    from fpgasim.nn import zoo_graph
+def check(folder: Path, models: tuple[str, ...], run: bool) -> int:
+    """Import (and with ``run``, emulate) every exported model; exit 1 if any fails."""
+    from fpgasim.nn import ZOO, zoo_graph
 
     failed = 0
-    for name in MODELS:
+    for name in models:
         path = folder / f"{name}.onnx"
         if not path.exists():
             print(f"{name}: not exported ({path} missing)")
@@ -78,7 +80,12 @@ def check(folder: Path) -> int:
             continue
         document = json.loads(shown.stdout)
         macs = document["totals"]["macs"]
-        zoo_macs = zoo_graph(name).macs
+        zoo_macs = zoo_graph(name).macs if name in ZOO else None
+        compared = f"zoo {zoo_macs:,}" if zoo_macs else "not in the zoo"
+        if not run:
+            print(f"{name}: {document['totals']['nodes']} nodes, {macs:,} MACs ({compared}), "
+                  f"{document['totals']['params']:,} params; network {import_s:.1f} s")
+            continue
         with tempfile.TemporaryDirectory() as tmp:
             experiment = Path(tmp) / "experiment.yaml"
             experiment.write_text(
@@ -96,10 +103,11 @@ def check(folder: Path) -> int:
             print(f"{name}: fpgasim run exit {ran.returncode}: {ran.stderr.strip()[-400:]}")
             failed += 1
             continue
-        print(f"{name}: {document['totals']['nodes']} nodes, {macs:,} MACs (zoo {zoo_macs:,}), "
+        print(f"{name}: {document['totals']['nodes']} nodes, {macs:,} MACs ({compared}), "
               f"{document['totals']['params']:,} params; network {import_s:.1f} s; timing run on one ZCU102 "
               f"{latency:.2f} ms emulated, {run_s:.1f} s wall")
-        print(f"ratio.{name}_macs_vs_zoo: {macs / zoo_macs:.3f}")
+        if zoo_macs:
+            print(f"ratio.{name}_macs_vs_zoo: {macs / zoo_macs:.3f}")
     return 1 if failed else 0
 
 
@@ -107,8 +115,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("export", "check"))
     parser.add_argument("folder", type=Path)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="NAME",
+                        help="torchvision model names (default: " + " ".join(MODELS) + ")")
+    parser.add_argument("--network-only", action="store_true", help="check: import only, no timing run")
     args = parser.parse_args()
-    return export(args.folder) if args.step == "export" else check(args.folder)
+    models = tuple(args.models)
+    return export(args.folder, models) if args.step == "export" else check(args.folder, models, not args.network_only)
 
 
 if __name__ == "__main__":
