@@ -65,7 +65,7 @@ def _expected(graph: Graph) -> dict[str, tuple[int, ...]]:
 
 
 def _check_array(path: Path, label: str, array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    if array.dtype.kind not in "fiu" or array.dtype.kind == "b":
+    if array.dtype.kind not in "fiu":
         raise _refuse(path, f"{label} has dtype {array.dtype}; expected real numbers (float or integer)")
     if tuple(array.shape) != shape:
         raise _refuse(path, f"{label} has shape {list(array.shape)}; expected {list(shape)} (N, C, H, W: the batch, "
