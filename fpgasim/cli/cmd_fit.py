@@ -14,7 +14,8 @@ from fpgasim.hw import load_board, load_dsp_types
 from fpgasim.kernels.fit import FitLimits, FitResult, evaluate_fit
 from fpgasim.kernels.loader import load_kernel
 from fpgasim.kernels.network import layers_for
-from fpgasim.nn import ZOO, zoo_network
+from fpgasim.nn import GRAPH_NAMES, ZOO, Graph, Network, zoo_network
+from fpgasim.nn.sources import load_network
 
 __all__ = ["register", "run", "format_result"]
 
@@ -28,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("board", metavar="BOARD", help="board id (e.g. zcu102) or path to a board YAML")
     parser.add_argument("kernel", metavar="KERNEL", help="kernel design YAML path (or a name in kernels/)")
     parser.add_argument("--network", metavar="NET", default=None,
-                        help="zoo network the engine runs (" + ", ".join(sorted(ZOO)) + "); a dsc_ode "
-                             "engine's buffers are sized for its layers")
+                        help="the network the engine runs: a zoo name (" + ", ".join(sorted(ZOO)) + "), a network "
+                             ".yaml or an .onnx model; a dsc_ode engine's buffers are sized for its layers")
+    parser.add_argument("--input-shape", type=int, nargs="+", metavar="DIM",
+                        help="N C H W of an ONNX --network with dynamic dimensions")
     parser.add_argument("--json", action="store_true", help="print a machine-readable JSON document")
     parser.add_argument("--limits", choices=[v.value for v in FitLimits], default=FitLimits.DEVICE.value,
                         help="device: all available resources; finn: FINN timing-closure fractions "
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, print, and raise DoesNotFit (exit 3) when the design does not fit."""
     board = load_board(args.board)
     design = load_kernel(args.kernel)
-    layers = () if args.network is None else layers_for(design, zoo_network(args.network))
+    layers = () if args.network is None else layers_for(design, _network(args.network, args.input_shape))
     result = evaluate_fit(board, design, dsp_types=load_dsp_types(), layers=layers, limits=args.limits)
     if args.json:
         document = result.to_dict()
@@ -51,6 +54,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_result(result))
     result.raise_if_not_fit()
     return 0
+
+
+def _network(source: str, input_shape: list[int] | None) -> Network | Graph:
+    """A zoo layer chain as the chain (its layer names name the buffers); any other zoo name, network
+    YAML or ONNX model as its graph (:func:`~fpgasim.nn.sources.load_network`)."""
+    if source in ZOO and source not in GRAPH_NAMES:
+        return zoo_network(source)
+    return load_network(source, input_shape=input_shape).graph
 
 
 def _percent(value: float | None) -> str:

@@ -1,4 +1,4 @@
-"""``fpgasim run FILE.yaml [--out DIR] [--mode timing|functional]``.
+"""``fpgasim run FILE.yaml [--out DIR] [--mode timing|functional] [--input X.npy] [--save-outputs]``.
 
 Finds the document's study in the registry (by its top-level key), loads and plans it (bad
 input exits 2, a design that does not fit 3, before anything is written), checks the output
@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="write even if the output folder holds files fpgasim did not write (they are kept)")
     parser.add_argument("--no-trace", action="store_true", help="skip trace.json and timeline.png")
+    parser.add_argument("--input", type=Path, default=None, metavar="X.npy",
+                        help="functional mode, graph networks: float inputs (N, C, H, W) from a .npy file (a .npz "
+                             "with one array per input node for several inputs), quantised to the design's format")
+    parser.add_argument("--save-outputs", action="store_true",
+                        help="functional mode, graph networks: also write outputs.npz, each network output "
+                             "dequantised, keyed by its node name")
     parser.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                         help="processes for a study's independent configurations (default: all cores)")
     defaults = Limits()
@@ -123,7 +129,8 @@ def _run(args: argparse.Namespace) -> int:
     check_output_dir(out, force=args.force)
     with _Progress(status) as progress:
         output = study.run(plan, out, RunOptions(mode=args.mode, trace=not args.no_trace, workers=args.workers,
-                                                 progress=progress, limits=limits))
+                                                 progress=progress, limits=limits, input_path=args.input,
+                                                 save_outputs=args.save_outputs))
     try:
         _show(output, terminal=sys.stdout.isatty())
     except Interrupted as exc:

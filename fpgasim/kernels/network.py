@@ -1,7 +1,8 @@
 """Which layers of a network a kernel keeps on chip (``fpgasim fit --network``).
 
-Owns the translation of a :class:`~fpgasim.nn.Network` into the engine's
-:class:`~fpgasim.kernels.dsc_ode.OnChipLayer` list. Rules: composite blocks (DSC, ODE) are
+Owns the translation of a :class:`~fpgasim.nn.Network` or a :class:`~fpgasim.nn.Graph` (a zoo
+graph, a network file, an imported ONNX model: the typed layers of its nodes in topological order)
+into the engine's :class:`~fpgasim.kernels.dsc_ode.OnChipLayer` list. Rules: composite blocks (DSC, ODE) are
 expanded into their leaf layers (an ODE block's weights are stored once, however many steps it
 takes); pooling, global pooling and linear layers are not run by these engines and are left out;
 for a ``dsc_ode`` engine a leading dense convolution is the pre-processing layer and stays on the
@@ -13,7 +14,7 @@ from __future__ import annotations
 from fpgasim.errors import BadArgument
 from fpgasim.kernels.dsc_ode import DscOdeDesign, OnChipLayer, OnChipLayerKind
 from fpgasim.kernels.tiled_conv import TiledConvDesign
-from fpgasim.nn import Conv2d, Depthwise, DscBlock, Network, OdeBlock, Pointwise
+from fpgasim.nn import Conv2d, Depthwise, DscBlock, Graph, Network, OdeBlock, Pointwise
 
 __all__ = ["on_chip_layers", "layers_for"]
 
@@ -28,16 +29,27 @@ def _leaves(layers: tuple) -> list:
     return out
 
 
-def on_chip_layers(network: Network) -> tuple[OnChipLayer, ...]:
+def _layers(network: Network | Graph) -> tuple:
+    """The typed layers of a chain, or of a graph's nodes in topological order.
+
+    Raises:
+        BadArgument: ``network`` is neither.
+    """
+    if isinstance(network, Network):
+        return tuple(network.layers)
+    if isinstance(network, Graph):
+        return tuple(node.layer for node in network.nodes if node.layer is not None)
+    raise BadArgument(f"network={network!r}: expected an fpgasim.nn.Network or Graph")
+
+
+def on_chip_layers(network: Network | Graph) -> tuple[OnChipLayer, ...]:
     """Every convolution-like leaf layer of ``network`` as an :class:`OnChipLayer` (in order).
 
     Raises:
-        BadArgument: ``network`` is not a :class:`~fpgasim.nn.Network`.
+        BadArgument: ``network`` is not a :class:`~fpgasim.nn.Network` or :class:`~fpgasim.nn.Graph`.
     """
-    if not isinstance(network, Network):
-        raise BadArgument(f"network={network!r}: expected an fpgasim.nn.Network")
     result = []
-    for layer in _leaves(tuple(network.layers)):
+    for layer in _leaves(_layers(network)):
         if isinstance(layer, Depthwise):
             kind, cin, cout = OnChipLayerKind.DEPTHWISE, layer.channels, layer.channels
         elif isinstance(layer, Pointwise):
@@ -56,10 +68,10 @@ def on_chip_layers(network: Network) -> tuple[OnChipLayer, ...]:
     return tuple(result)
 
 
-def layers_for(design: TiledConvDesign | DscOdeDesign, network: Network) -> tuple[OnChipLayer, ...]:
+def layers_for(design: TiledConvDesign | DscOdeDesign, network: Network | Graph) -> tuple[OnChipLayer, ...]:
     """The layers ``design`` runs from ``network`` (module docstring rules)."""
     layers = on_chip_layers(network)
-    leaves = _leaves(tuple(network.layers))
+    leaves = _leaves(_layers(network))
     if isinstance(design, DscOdeDesign) and layers and leaves and isinstance(leaves[0], Conv2d) \
             and layers[0].kind is OnChipLayerKind.DENSE:
         layers = layers[1:]

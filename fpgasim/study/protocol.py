@@ -56,6 +56,10 @@ class RunOptions:
     progress: Callable[[str], None] | None = None
     #: the limits ``plan`` checked; ``max_trace_spans`` decides when trace.json is a summary.
     limits: Limits = Limits()
+    #: ``--input``: a .npy/.npz of float inputs for a functional run (a study without values refuses it).
+    input_path: Path | None = None
+    #: ``--save-outputs``: also write the network's dequantised outputs (``outputs.npz``).
+    save_outputs: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -93,4 +93,38 @@ def test_network_sizes_dsc_ode_buffers(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_unknown_network_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fit", "zcu102", FP32, "--network", "resnet"]) == EXIT_BAD_INPUT
-    assert "network 'resnet' is not known" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "network 'resnet': expected a zoo name, a .yaml network file or an .onnx model" in err
+    assert "did you mean" in err
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL_CNN = str(ROOT / "experiments" / "models" / "small-cnn.onnx")
+
+
+@pytest.mark.parametrize(("network", "extra", "weights", "first"), [
+    ("resnet18", [], {"weights_layer1.0.conv1", "weights_layer4.1.conv2"}, "conv1"),
+    (SMALL_CNN, ["--input-shape", "1", "3", "32", "32"], {"weights_conv2", "weights_conv3"}, "conv1"),
+    ("{file}", [], {"weights_c2"}, "c1"),
+])
+def test_network_takes_a_zoo_graph_a_network_file_and_an_onnx_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], network: str, extra: list[str], weights: set[str],
+        first: str) -> None:
+    """A dsc_ode engine sizes its buffers from the network's conv layers in any of the three forms (the
+    leading dense conv is pre-processing: no buffer)."""
+    file = tmp_path / "net.yaml"
+    file.write_text("schema: 1\nnetwork:\n  nodes:\n    - {name: x, op: input, shape: [3, 16, 16]}\n"
+                    "    - {name: c1, op: conv, inputs: [x], out_channels: 8, kernel: 3, padding: 1}\n"
+                    "    - {name: c2, op: depthwise, inputs: [c1], kernel: 3, padding: 1}\n", encoding="utf-8")
+    kernel = str(KERNELS_DIR / "dsodenet-engine.yaml")
+    code = main(["fit", "zcu104", kernel, "--network", network.format(file=file), *extra, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code in (EXIT_OK, EXIT_DOES_NOT_FIT)
+    names = {buffer["name"] for buffer in doc["buffers"]}
+    assert {name for name in names if name.startswith("weights_")} >= weights
+    assert f"weights_{first}" not in names
+
+
+def test_a_dynamic_onnx_network_without_input_shape_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fit", "zcu104", str(KERNELS_DIR / "dsodenet-engine.yaml"), "--network", SMALL_CNN]) == EXIT_BAD_INPUT
+    assert "has dynamic dimensions" in capsys.readouterr().err

@@ -249,7 +249,8 @@ def test_external_data_must_stay_in_the_model_folder(tmp_path: Path) -> None:
 
 def test_the_other_op_families_equal_onnxruntime(tmp_path: Path) -> None:
     """Per-channel constant arithmetic (affine), Split, Slice, ReduceMean, a ceil-mode pool whose size
-    equals floor mode's, HardSwish, Sigmoid·x, Mul of tensors, MatMul + Softmax."""
+    equals floor mode's, HardSwish, Sigmoid·x, HardSigmoid·x (MobileNetV3's gate), Mul of tensors,
+    MatMul + Softmax."""
     rng = np.random.default_rng(5)
     inits = [init("mean", rng.normal(0, 1, (1, 6, 1, 1))), init("std", rng.uniform(0.5, 2, (6, 1, 1))),
              init("two", np.array(2.0)), init("halves", np.array([3, 3], np.int64)),
@@ -259,14 +260,51 @@ def test_the_other_op_families_equal_onnxruntime(tmp_path: Path) -> None:
              N("Mul", ["scaled", "two"], ["doubled"], "double"), N("HardSwish", ["doubled"], ["hs"], "hswish"),
              N("MaxPool", ["hs"], ["p"], "pool", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
              N("Split", ["p", "halves"], ["a", "b"], "split", axis=1), N("Sigmoid", ["a"], ["sa"], "sig"),
-             N("Mul", ["a", "sa"], ["silu"], "silu"), N("Mul", ["silu", "b"], ["prod"], "gate"),
+             N("Mul", ["a", "sa"], ["silu"], "silu"), N("HardSigmoid", ["b"], ["hb"], "hsig", alpha=0.25, beta=0.4),
+             N("Mul", ["b", "hb"], ["gated"], "hgate"), N("Mul", ["silu", "gated"], ["prod"], "gate"),
              N("Slice", ["prod", "s0", "s1", "ax"], ["sl"], "slice"),
              N("ReduceMean", ["sl"], ["mean_hw"], "reduce", keepdims=0, axes=[2, 3]),
              N("MatMul", ["mean_hw", "mm"], ["z"], "matmul"), N("Softmax", ["z"], ["y"], "softmax", axis=1)]
     path = _save(onnx_model(nodes, inits, {"x": (3, 6, 9, 9)}, {"y": (3, 5)}, opset=17), tmp_path)
     imported = import_onnx(path)
     ops = [node.op for node in imported.graph.nodes]
-    assert ops.count(Op.AFFINE) == 3 and ops.count(Op.SLICE) == 3 and Op.SOFTMAX in ops
+    assert ops.count(Op.AFFINE) == 5 and ops.count(Op.SLICE) == 3 and Op.SOFTMAX in ops and Op.RELU6 in ops
     x = rng.normal(size=(3, 6, 9, 9))
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours.reshape(3, 5), _onnxruntime(path, {"x": x})["y"], rtol=1e-4, atol=1e-6)
+
+
+def test_the_shipped_onnx_example_agrees_with_onnxruntime_as_the_readme_says() -> None:
+    """experiments/models/small-cnn.onnx: fpgasim's float64 reference equals onnxruntime's float32 output,
+    and the fixed-point logits' SNR against onnxruntime grows with the width and passes 40 dB at the
+    16 bits of the shipped design (README; experiments/models/agreement_small_cnn.py prints the table)."""
+    path = Path(__file__).resolve().parents[2] / "experiments" / "models" / "small-cnn.onnx"
+    imported = import_onnx(path, input_shape=[32, 3, 32, 32])
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 3, 32, 32))
+    theirs = _onnxruntime(path, {"input": x})["logits"]
+    node = imported.outputs["logits"]
+    np.testing.assert_allclose(evaluate_ref(imported.graph, {"input": x}, imported.weights)[node].reshape(32, 10),
+                               theirs, rtol=1e-4, atol=1e-5)
+    snr = {}
+    for bits in (8, 12, 16):
+        fmt = FixedFormat(total_bits=bits, int_bits=6, signed=True)
+        requant = Requantizer(out=fmt, rounding="half_even", overflow="saturate",
+                              accumulator=Accumulator(bits=48, overflow="wrap"))
+        q = quantize(x, fmt, rounding="half_even", overflow="saturate")[0]
+        out = evaluate_fixed(imported.graph, {"input": q}, imported.weights, fmt=fmt, requant=requant)
+        snr[bits] = agreement(theirs, out[node].to_float().reshape(32, 10)).snr_db
+    assert snr[8] < snr[12] < snr[16] and snr[16] > 40
+
+
+def test_hard_sigmoid_clamps_at_both_ends_like_onnxruntime(tmp_path: Path) -> None:
+    """HardSigmoid lowers to affine → relu6 → affine: equal to onnxruntime over inputs far beyond both
+    clamps (default α = 0.2, β = 0.5: 0 below −2.5, 1 above 2.5)."""
+    path = _save(onnx_model([N("HardSigmoid", ["x"], ["y"], "hsig")], [], {"x": (2, 3, 4, 4)}, {"y": (2, 3, 4, 4)}),
+                 tmp_path)
+    imported = import_onnx(path)
+    x = np.random.default_rng(7).normal(0, 4, (2, 3, 4, 4))
+    theirs = _onnxruntime(path, {"x": x})["y"]
+    assert (theirs == 0).any() and (theirs == 1).any() and ((theirs > 0) & (theirs < 1)).any()
+    ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert [node.op for node in imported.graph.nodes] == [Op.INPUT, Op.AFFINE, Op.RELU6, Op.AFFINE]

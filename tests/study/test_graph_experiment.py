@@ -51,6 +51,9 @@ def test_functional_run_on_three_devices_is_bit_exact_and_traces_every_device_an
     assert {node["device"] for node in nodes.values()} == {"fpga0", "fpga1", "rpi"}
     assert nodes["c1"]["engine"] == "mac_array" and nodes["add1"]["engine"] == "vector"
     assert nodes["prob"]["engine"] == "software" and nodes["flat"]["engine"] == "relabel"
+    assert (nodes["c1"]["op"], nodes["cat1"]["op"], nodes["p1"]["op"]) == ("conv", "concat", "pool")
+    csv_rows = [line.split(",") for line in (out / "nodes.csv").read_text().splitlines()]
+    assert csv_rows[0][:2] == ["node", "op"] and ["c1", "conv"] == csv_rows[1 + list(nodes).index("c1")][:2]
     # a node starts only once its inputs are on its device
     for node in nodes.values():
         for name in node["inputs"]:

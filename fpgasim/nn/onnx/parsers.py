@@ -189,6 +189,19 @@ def _clip(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, ops[(low, high)], [ctx.tensor(node, name, 0)])
 
 
+@parser("HardSigmoid")
+def _hard_sigmoid(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """max(0, min(1, αx + β)) = relu6(6αx + 6β) / 6: ``affine`` → ``relu6`` → ``affine`` (the IR has no
+    clip to 1; MobileNetV3's squeeze-excite gates are HardSigmoids)."""
+    x = ctx.tensor(node, name, 0)
+    where, channels = ctx.where(node, name), x.shape[1]
+    alpha, beta = float(attrs.get("alpha", 0.2)), float(attrs.get("beta", 0.5))
+    full = np.full(channels, 1.0)
+    scaled = ctx.emit(where, f"{name}.scale", Op.AFFINE, [x], weights=NodeWeights(6 * alpha * full, 6 * beta * full))
+    clipped = ctx.emit(where, f"{name}.relu6", Op.RELU6, [scaled])
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.AFFINE, [clipped], weights=NodeWeights(full / 6, 0 * full))
+
+
 @parser("Softmax")
 def _softmax(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     x = ctx.tensor(node, name, 0)

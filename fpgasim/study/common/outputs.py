@@ -11,12 +11,16 @@ files the previous fpgasim run wrote there (listed in :data:`MANIFEST_NAME`); an
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from fpgasim.errors import BadArgument
 from fpgasim.study.common.interrupts import deferred_interrupts
@@ -151,6 +155,11 @@ class OutputSet:
         """Queue a canonical JSON file."""
         self.add_text(name, canonical_json(document))
 
+    def add_npz(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Queue an uncompressed ``.npz`` of ``arrays`` (``numpy.load`` reads it), deterministic: members
+        in name order, a fixed timestamp, no pickled objects."""
+        self._writers.append((name, lambda path: _write_npz(path, arrays)))
+
     def add_writer(self, name: str, write: Callable[[Path], None]) -> None:
         """Queue a file produced by ``write(path)`` (e.g. matplotlib's ``savefig``)."""
         self._writers.append((name, write))
@@ -214,6 +223,20 @@ class OutputSet:
             for temp, _ in staged:
                 temp.unlink(missing_ok=True)
         return [path for _, path in files]
+
+
+#: The zip timestamp of every ``.npz`` member (zip's earliest date): no wall clock in outputs.
+_NPZ_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key in sorted(arrays):
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_NPZ_DATE_TIME)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue())
 
 
 def _manifest_writer(names: set[str]) -> Callable[[Path], None]:

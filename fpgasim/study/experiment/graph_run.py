@@ -5,8 +5,10 @@ Owns the path of an experiment with a ``platform:`` section: build the graph (a 
 ``board``/``kernel``/``memory`` runs on that one board), every FPGA device's kernel design,
 and the plan (mapping) — turning every refusal of the graph builder, the platform loader or the
 planner into a located :class:`~fpgasim.errors.ConfigError` (file, line, key) — then run it on
-the graph executor (sim) and write ``report.md``, ``nodes.csv``, ``results.json`` and, with a
-trace, ``trace.json`` and ``timeline.png``, all or none.
+the graph executor (sim) and write ``report.md``, ``nodes.csv``, ``results.json``, with a trace
+``trace.json`` and ``timeline.png``, and with ``save_outputs`` ``outputs.npz``, all or none.
+A functional run takes seeded inputs or the user's (:mod:`~fpgasim.study.experiment.graph_values`)
+and reports its outputs' agreement with the float64 reference per word width.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
 from fpgasim.study.common.trace_output import trace_to_write
 from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
+from fpgasim.study.experiment.graph_values import WidthAgreement, float_agreement, output_arrays, read_inputs
 from fpgasim.study.experiment.setup import resolve_board
 from fpgasim.study.protocol import Limits
 
@@ -52,6 +55,8 @@ class GraphSetup:
     numerics: Numerics | None
     #: the network's own weights (an ONNX model's); None: synthetic weights from the seed.
     weights: Mapping[str, NodeWeights] | None = None
+    #: an ONNX model's graph outputs: ONNX output name → the IR node computing it (None: not ONNX).
+    onnx_outputs: Mapping[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -66,25 +71,30 @@ class GraphRunResult:
     setup: GraphSetup
     mode: Mode
     emulation: GraphEmulation
+    #: functional mode: the file the inputs came from (None: seeded uniform(-1, 1) inputs).
+    input_path: Path | None = None
+    #: functional mode: each output against the float64 reference, per word width.
+    agreement: tuple[WidthAgreement, ...] = ()
 
 
-def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] | None]:
-    """The experiment's graph and, for an ONNX model, its weights (else None: synthetic weights)."""
+def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] | None, Mapping[str, str] | None]:
+    """The experiment's graph and, for an ONNX model, its weights and output names (else None:
+    synthetic weights)."""
     ref = loaded.spec.network
     at = ("experiment", "network")
     if ref.graph is not None:
         return graph_from_section(loaded.document, at + ("graph",), ref.graph, name=loaded.spec.name,
-                                  batch=ref.batch), None
+                                  batch=ref.batch), None, None
     if ref.file is not None:
-        return load_network_file(loaded.resolve(ref.file)), None
+        return load_network_file(loaded.resolve(ref.file)), None, None
     try:
         if ref.onnx is not None:
             imported = import_onnx(loaded.resolve(ref.onnx), input_shape=ref.input_shape)
-            return imported.graph, imported.weights
+            return imported.graph, imported.weights, dict(imported.outputs)
         kwargs: dict[str, Any] = {"batch": ref.batch}
         if ref.shapes is not None:
             kwargs["shapes"] = ref.shapes
-        return zoo_graph(ref.zoo, **kwargs), None
+        return zoo_graph(ref.zoo, **kwargs), None, None
     except (BadArgument, ShapeError) as exc:
         key = at + (("onnx",) if ref.onnx is not None else ())
         raise ConfigError([loaded.document.problem(key, str(exc))]) from None
@@ -145,7 +155,7 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
         DoesNotFit: a design does not fit its board.
     """
     spec = loaded.spec
-    graph, weights = _graph(loaded)
+    graph, weights, onnx_outputs = _graph(loaded)
     platform, placement, default = _platform(loaded)
     designs = _designs(loaded, platform)
     try:
@@ -160,26 +170,42 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
     if spec.mode is Mode.FUNCTIONAL and numerics is None:
         raise ConfigError([loaded.document.problem(("experiment", "mode"), "functional mode on a platform needs a "
                                                                           "fixed-point design on an FPGA device")])
-    return GraphSetup(experiment=loaded, plan=plan, numerics=numerics, weights=weights)
+    return GraphSetup(experiment=loaded, plan=plan, numerics=numerics, weights=weights, onnx_outputs=onnx_outputs)
 
 
 def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: bool = False,
-                         progress: Callable[[str], None] | None = None) -> GraphRunResult:
-    """Execute a planned platform experiment (functional mode: seeded inputs and weights)."""
+                         progress: Callable[[str], None] | None = None, input_path: Path | None = None
+                         ) -> GraphRunResult:
+    """Execute a planned platform experiment. Functional mode quantises float inputs — the arrays
+    of ``input_path`` (.npy/.npz), else seeded uniform(-1, 1) — and the weights (the network's own,
+    else seeded) to the design's format, and measures the outputs' agreement with the float64
+    reference per word width.
+
+    Raises:
+        BadArgument: ``input_path`` in timing mode, or a bad input file (before anything runs).
+    """
     spec = setup.experiment.spec
     mode = mode or spec.mode
     functional = mode is Mode.FUNCTIONAL
     if functional and setup.numerics is None:
         raise BadArgument("functional mode on a platform needs a fixed-point design on an FPGA device")
+    if input_path is not None and not functional:
+        raise BadArgument(f"--input {input_path}: values need functional mode, and this run is in {mode} mode "
+                          "(pass --mode functional)")
     graph = setup.plan.graph
-    values = None
-    if functional:
+    if not functional:
+        emulation = execute(setup.plan, trace=trace, values=None, progress=progress)
+        return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
+    if input_path is not None:
+        inputs = read_inputs(input_path, graph)
+    else:
         rng = np.random.default_rng(spec.seed)
         inputs = {node.name: rng.uniform(-1.0, 1.0, size=(graph.batch, *node.out_shape)) for node in graph.inputs}
-        weights = setup.weights if setup.weights is not None else synthetic_weights(graph, seed=spec.seed)
-        values = carried_values(setup.plan, setup.numerics, inputs, weights)
+    weights = setup.weights if setup.weights is not None else synthetic_weights(graph, seed=spec.seed)
+    values = carried_values(setup.plan, setup.numerics, inputs, weights)
     emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
-    return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
+    matches = float_agreement(graph, inputs, weights, setup.numerics, emulation.outputs)
+    return GraphRunResult(setup=setup, mode=mode, emulation=emulation, input_path=input_path, agreement=matches)
 
 
 def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
@@ -206,8 +232,13 @@ def results_document(result: GraphRunResult) -> dict[str, Any]:
     """The ``results.json`` document of a platform run."""
     plan, emulation = result.setup.plan, result.emulation
     spec = result.setup.experiment.spec
+    functional = {}
+    if result.mode is Mode.FUNCTIONAL:
+        functional = {"agreement": [match.row() for match in result.agreement],
+                      "input": None if result.input_path is None else str(result.input_path)}
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
+        **functional,
         "experiment": {"name": spec.name, "mode": str(result.mode), "network": plan.graph.name,
                        "batch": plan.graph.batch, "word_bits": plan.word_bits,
                        "devices": [device.id for device in plan.platform.devices]},
@@ -258,7 +289,29 @@ def report_markdown(result: GraphRunResult) -> str:
     if doc["totals"]["bit_exact"] is not None:
         verdict = "bit exact" if doc["totals"]["bit_exact"] else "NOT bit exact"
         lines += ["", f"Functional check: every node {verdict} against fpgasim.ops run node by node."]
+    if result.mode is Mode.FUNCTIONAL:
+        lines += ["", *_values_markdown(result)]
     return "\n".join(lines) + "\n"
+
+
+def _values_markdown(result: GraphRunResult) -> list[str]:
+    """Where the inputs came from and the outputs' agreement with the float64 reference."""
+    source = f"`{result.input_path}`" if result.input_path is not None else \
+        f"seeded uniform(−1, 1) (seed {result.setup.experiment.spec.seed})"
+    lines = [f"Inputs: {source}, quantised to the design's format.", "",
+             "Agreement of each output with fpgasim's float64 reference (fpgasim.nn.evaluate.evaluate_ref, same "
+             "inputs and weights): logit SNR 10·log10(Σref²/Σ(out−ref)²) and the fraction of samples whose arg-max "
+             "agrees. The design's width is the emulated run; the others evaluate the network node by node with "
+             "the same integer bits, rounding and overflow.", "",
+             "| output | bits | ⟨W, I⟩ | source | SNR dB | top-1 |", "|---|---|---|---|---|---|"]
+    for match in result.agreement:
+        snr = "∞ (identical)" if match.snr_db is None else f"{match.snr_db:.1f}"
+        lines.append(f"| {match.output} | {match.word_bits} | ⟨{match.word_bits}, {match.int_bits}⟩ | "
+                     f"{'emulated' if match.emulated else 'evaluate_fixed'} | {snr} | {match.top1:.3f} |")
+    onnx = result.setup.onnx_outputs
+    if onnx:
+        lines += ["", "ONNX outputs: " + ", ".join(f"`{name}` is node `{node}`" for name, node in onnx.items()) + "."]
+    return lines
 
 
 def _csv(result: GraphRunResult) -> str:
@@ -270,11 +323,20 @@ def _csv(result: GraphRunResult) -> str:
     return buffer.getvalue()
 
 
-def write_graph_run(result: GraphRunResult, out_dir: Path, *, max_trace_spans: int = Limits().max_trace_spans
-                    ) -> list[Path]:
+def write_graph_run(result: GraphRunResult, out_dir: Path, *, max_trace_spans: int = Limits().max_trace_spans,
+                    save_outputs: bool = False) -> list[Path]:
     """Write the run's files into ``out_dir``, all or none; beyond ``max_trace_spans`` spans
-    trace.json is a summary (said in report.md)."""
+    trace.json is a summary (said in report.md). ``save_outputs`` adds ``outputs.npz``: each network
+    output node's values, dequantised (float64, N×C×H×W), keyed by the node's name.
+
+    Raises:
+        BadArgument: ``save_outputs`` for a run that computed no values (timing mode).
+    """
+    if save_outputs and result.emulation.outputs is None:
+        raise BadArgument(f"--save-outputs: a {result.mode} run computes no values (pass --mode functional)")
     out = OutputSet(out_dir)
+    if save_outputs:
+        out.add_npz("outputs.npz", output_arrays(result.emulation.outputs))
     trace, note = (None, None) if result.emulation.trace is None else \
         trace_to_write(result.emulation.trace, max_trace_spans)
     out.add_json("results.json", results_document(result))

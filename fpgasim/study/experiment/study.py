@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpgasim.errors import FpgasimError
+from fpgasim.errors import BadArgument, FpgasimError
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels.fit import evaluate_fit
 from fpgasim.nn import GRAPH_NAMES
@@ -59,9 +59,22 @@ def _wrote(paths: list[Path]) -> str:
     return "wrote " + ", ".join(str(p) for p in paths)
 
 
+def _values_flags(options: RunOptions) -> str | None:
+    """The value flags given (``--input``, ``--save-outputs``), for messages; None: neither."""
+    flags = [flag for flag, given in (("--input", options.input_path is not None),
+                                      ("--save-outputs", options.save_outputs)) if given]
+    return " and ".join(flags) or None
+
+
 def _run_graph(setup: GraphSetup, out: Path, mode: Mode | None, options: RunOptions) -> RunOutput:
     """A graph on a platform: execute, write, and show the per-node table."""
-    result = run_graph_experiment(setup, mode=mode, trace=options.trace, progress=options.progress)
+    flags = _values_flags(options)
+    effective = mode or setup.experiment.spec.mode
+    if flags and effective is not Mode.FUNCTIONAL:
+        raise BadArgument(f"{flags}: values need functional mode, and this run is in {effective} mode (pass "
+                          "--mode functional)")
+    result = run_graph_experiment(setup, mode=mode, trace=options.trace, progress=options.progress,
+                                  input_path=options.input_path)
     headers, rows = table_rows(result)
     devices = ", ".join(device.id for device in setup.plan.platform.devices)
     table = TerminalTable(title=f"{setup.name} ({result.mode}, {devices})", columns=tuple(headers),
@@ -70,7 +83,8 @@ def _run_graph(setup: GraphSetup, out: Path, mode: Mode | None, options: RunOpti
     if result.emulation.bit_exact is not None:
         verdict = "bit exact" if result.emulation.bit_exact else "NOT bit exact"
         lines.append(f"functional check: every node {verdict} against fpgasim.ops run node by node")
-    paths = write_graph_run(result, out, max_trace_spans=options.limits.max_trace_spans)
+    paths = write_graph_run(result, out, max_trace_spans=options.limits.max_trace_spans,
+                            save_outputs=options.save_outputs)
     return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))
 
 
@@ -113,6 +127,11 @@ class ExperimentStudy:
     def run(self, plan: ExperimentPlan | ComparisonPlan, out: Path, options: RunOptions) -> RunOutput:
         """Emulate and write ``results.json``, ``layers.csv``, ``report.md`` (+ trace, timeline);
         a comparison writes its ``results.json``, ``report.md`` and ``speedup.png``."""
+        flags = _values_flags(options)
+        if flags and not isinstance(plan, GraphSetup):
+            raise BadArgument(f"{flags}: only a graph network carries values end to end (a zoo graph, `graph`, `file` "
+                              "or `onnx`); this experiment is a layer list, whose functional mode checks each layer "
+                              "on its own seeded data")
         if isinstance(plan, ComparisonPlan):
             paths = write_comparison(run_comparison(plan, workers=options.workers, progress=options.progress), out)
             return RunOutput(paths=tuple(paths), text=(out / "report.md").read_text(encoding="utf-8"),

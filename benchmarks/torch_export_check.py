@@ -1,0 +1,127 @@
+"""Does a model exported by ``torch.onnx.export`` run in fpgasim without edits?
+
+Two steps, because PyTorch is not a dependency of fpgasim (install it in a separate venv):
+
+1. ``/tmp/torchvenv/bin/python benchmarks/torch_export_check.py export DIR`` — exports torchvision's
+   resnet18, mobilenet_v2, squeezenet1_1 and densenet121 (random weights, ``weights=None``, eval mode)
+   with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224 into
+   DIR, plus ``DIR/torch-<models>.json`` (versions, parameter counts); ``--models`` names others.
+   Without torch it prints
+   ``skip: ...`` and exits 0.
+2. ``.venv/bin/python benchmarks/torch_export_check.py check DIR`` — for each exported file:
+   ``fpgasim network FILE --json`` (nodes, MACs), the MACs compared with the zoo graph of the same
+   name (whose counts are tested against torchvision's model cards), then a timing-mode
+   ``fpgasim run`` of the model on one ZCU102 with the 16-bit ⟨64,7⟩ engine; prints one line per
+   model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
+   ``--network-only`` skips the timing run.
+
+The .onnx files are not committed (tens of MB each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121")
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = ROOT / "kernels" / "superlip-conv-16bit.yaml"
+
+
+def export(folder: Path, models: tuple[str, ...]) -> int:
+    """Export ``models`` with torch (exit 0 and a ``skip:`` line without it)."""
+    try:
+        import torch
+        import torchvision
+    except ImportError as exc:
+        print(f"skip: torch/torchvision not importable ({exc}); install them in a separate venv")
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    info = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}}
+    for name in models:
+        model = getattr(torchvision.models, name)(weights=None).eval()
+        x = torch.randn(1, 3, 224, 224)
+        start = time.perf_counter()
+        torch.onnx.export(model, x, str(folder / f"{name}.onnx"), opset_version=17, dynamo=False)
+        info["models"][name] = {"params": sum(p.numel() for p in model.parameters()),
+                                "export_s": round(time.perf_counter() - start, 2)}
+        print(f"exported {name}: {info['models'][name]}")
+    (folder / f"torch-{'-'.join(models)}.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+def _fpgasim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fpgasim.cli.main", *args], capture_output=True, text=True,
+                          check=False)
+
+
+def check(folder: Path, models: tuple[str, ...], run: bool) -> int:
+    """Import (and with ``run``, emulate) every exported model; exit 1 if any fails."""
+    from fpgasim.nn import ZOO, zoo_graph
+
+    failed = 0
+    for name in models:
+        path = folder / f"{name}.onnx"
+        if not path.exists():
+            print(f"{name}: not exported ({path} missing)")
+            failed += 1
+            continue
+        start = time.perf_counter()
+        shown = _fpgasim("network", str(path), "--json")
+        import_s = time.perf_counter() - start
+        if shown.returncode != 0:
+            print(f"{name}: fpgasim network exit {shown.returncode}: {shown.stderr.strip()}")
+            failed += 1
+            continue
+        document = json.loads(shown.stdout)
+        macs = document["totals"]["macs"]
+        zoo_macs = zoo_graph(name).macs if name in ZOO else None
+        compared = f"zoo {zoo_macs:,}" if zoo_macs else "not in the zoo"
+        if not run:
+            print(f"{name}: {document['totals']['nodes']} nodes, {macs:,} MACs ({compared}), "
+                  f"{document['totals']['params']:,} params; network {import_s:.1f} s")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            experiment = Path(tmp) / "experiment.yaml"
+            experiment.write_text(
+                "schema: 1\nexperiment:\n"
+                f"  name: torch-{name}\n  network: {{onnx: {path.resolve()}}}\n  board: zcu102\n"
+                f"  kernel: {KERNEL}\n  memory: {{channel: ps_ddr4, burst_bytes: 2048}}\n  mode: timing\n",
+                encoding="utf-8")
+            start = time.perf_counter()
+            ran = _fpgasim("run", str(experiment), "--out", str(Path(tmp) / "out"), "--no-trace")
+            run_s = time.perf_counter() - start
+            latency = None
+            if ran.returncode == 0:
+                latency = json.loads((Path(tmp) / "out" / "results.json").read_text())["totals"]["latency_ms"]
+        if ran.returncode != 0:
+            print(f"{name}: fpgasim run exit {ran.returncode}: {ran.stderr.strip()[-400:]}")
+            failed += 1
+            continue
+        print(f"{name}: {document['totals']['nodes']} nodes, {macs:,} MACs ({compared}), "
+              f"{document['totals']['params']:,} params; network {import_s:.1f} s; timing run on one ZCU102 "
+              f"{latency:.2f} ms emulated, {run_s:.1f} s wall")
+        if zoo_macs:
+            print(f"ratio.{name}_macs_vs_zoo: {macs / zoo_macs:.3f}")
+    return 1 if failed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=("export", "check"))
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="NAME",
+                        help="torchvision model names (default: " + " ".join(MODELS) + ")")
+    parser.add_argument("--network-only", action="store_true", help="check: import only, no timing run")
+    args = parser.parse_args()
+    models = tuple(args.models)
+    return export(args.folder, models) if args.step == "export" else check(args.folder, models, not args.network_only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
