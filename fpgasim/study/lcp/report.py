@@ -8,8 +8,8 @@ config, devices, branches, fatten_pct, model_parallel, latency_ms, compute_ms, f
 classifier on the gather device), peak_bound_ms (FPGA: the busiest device's MACs at Tm·Tn per cycle), speedup,
 speedup_compute, link_bytes, transfers, params, macs, branch_params, branch_macs,
 weight_bytes_per_device, mac_ratio (the one-device model's MACs over the largest branch's: the speedup
-of an ideal compute-bound device with a free classifier and free links), paper_latency_ms, paper_speedup}], ``speedup`` {model: {config:
-{fpgasim, compute_only, paper}}}, ``geomean_speedup`` {fpgasim, compute_only, paper, configs},
+of an ideal compute-bound device with a free classifier and free links), paper_latency_ms, paper_speedup}], ``speedup`` {model: {config label:
+{devices, fpgasim, compute_only, paper}}}, ``geomean_speedup`` {fpgasim, compute_only, paper, configs},
 ``fit`` (the kernel design's verdict on its board, FPGA studies only). Speedups are over the
 model's first configuration (one device); the geometric mean runs over every model and the
 configurations ``paper.geomean_configs`` names (LCP's 7.35× is the mean over all 25 bars of its
@@ -67,7 +67,7 @@ def results_document(plan: LcpPlan, results: list[CaseResult]) -> dict[str, Any]
                "paper_latency_ms": paper.latency_ms.get(case.model, {}).get(config.name),
                "paper_speedup": paper.speedup.get(case.model, {}).get(config.name)}
         cases.append(row)
-        speedup.setdefault(case.model, {})[config.name] = {"fpgasim": row["speedup"],
+        speedup.setdefault(case.model, {})[config.name] = {"devices": config.devices, "fpgasim": row["speedup"],
                                                            "compute_only": row["speedup_compute"],
                                                            "paper": row["paper_speedup"]}
     chosen = [row for row in cases if row["config"] in paper.geomean_configs]

@@ -45,6 +45,7 @@ def test_small_pynq_study_writes_documented_results(tmp_path: Path):
     results = json.loads((out / "results.json").read_text())
     cases = {row["config"]: row for row in results["cases"]}
     assert results["speedup"]["CifarNet"]["split4"]["paper"] == 11.2
+    assert results["speedup"]["CifarNet"]["split4"]["devices"] == 4
     assert results["speedup"]["CifarNet"]["1 dev"]["fpgasim"] == 1.0
     # compute only, the split is super-linear: 4 branches of a quarter-width CifarNet do < 1/4 of the work each
     assert cases["split4"]["speedup_compute"] > 4
