@@ -38,7 +38,7 @@ from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_acc
 from fpgasim.hw.compute import OpClass
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
-from fpgasim.mapping.device import element_bytes
+from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
@@ -235,8 +235,7 @@ class _Device:
         cycle, as XFER forwards it; compute devices: no cap)."""
         if self.context is None:
             return None
-        design = self.context.design
-        return design.stream_width_bits.weights * round(self.clock.freq_hz)
+        return stream_cap_bits_per_s(self.context.design.stream_width_bits.weights, self.clock.freq_hz)
 
 
 def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], trace: TraceRecorder | None) -> Cluster:
@@ -244,9 +243,8 @@ def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], tr
     cables = []
     for cable in plan.platform.cables:
         a, b = devices[index[cable.a]], devices[index[cable.b]]
-        rate = int(cable.link.effective_gbps * 1e9)
-        caps = [cap for cap in (a.link_cap_bits_per_s(), b.link_cap_bits_per_s()) if cap is not None]
-        spec = LinkSpec(effective_bits_per_s=min([rate, *caps]),
+        spec = LinkSpec(effective_bits_per_s=cable_bits_per_s(cable.link, [a.link_cap_bits_per_s(),
+                                                                          b.link_cap_bits_per_s()]),
                         fixed_latency_ps=ps_from_ns(cable.link.fixed_latency_ns(cable.length_m)),
                         packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes)
         cables.append((a.index, b.index, f"link{a.index}-{b.index}", spec))
