@@ -15,18 +15,26 @@ the emulator's forwarding: a head packet (min(p, B)), the middle, and a tail pac
 only once the hop upstream has delivered everything, each part delivered ``L`` after its last
 byte left:
 
-    H_k = H_{k-1} + head/r_k + L_k           (head delivered; H_0 = 0)
-    M_k = H_k + mid·τ_k + L_k                 (middle delivered; = H_k when mid = 0)
-    D_k = max(M_k, D_{k-1}) + tail/r_k + L_k  (all delivered; D_0 = when the source holds it all;
-                                               without a tail D_k = max(H_k, D_{k-1}))
+    H_k = H_{k-1} + head/r_k + L_k            (head delivered; H_0 = 0)
+    M_k = H_k + mid/r_k + L_k                  (middle delivered; = H_k when mid = 0)
+    D_k = max(M_k, D_{k-1}) + tail/r_k + L_k   (all delivered; D_0 = when the source holds it
+                                                all; without a tail D_k = max(H_k, D_{k-1}))
 
-where τ_k is the flow's time per byte in the middle of hop k: round-robin sharing gives every
-flow on a link its share, so τ_k = load_k / (B · r_k) with load_k the bytes of every flow
-crossing that link direction (the head and the tail packet go at the full rate: the other
-flows are mostly elsewhere then). A lone flow is timed exactly; concurrent all-to-all flows on
-a chain or ring within a few per cent (tests/mapping/test_link_model.py). The rate r_k is the
-cable's (:func:`~fpgasim.mapping.device.cable_bits_per_s`), at most what the receive FIFO's
-credits allow: credits·p / (p/r + 2L).
+Flows that share a link direction take turns (round robin), so the flow also ends no earlier
+than the busiest link on its route allows: hop k cannot start before H_{k-1} and carries load_k
+bytes (every flow crossing it), after which the flow's last packet still crosses the hops
+downstream:
+
+    D = max(D_h, max_k [max(min(F_k, H_{k-1}) + load_k/r_k, H_{k-1} + B/r_k) + L_k
+                        + Σ_{j>k} (last_j/r_j + L_j)])
+
+with F_k the earliest any flow's head reaches link k (the link may start on other flows' bytes
+before this one's arrive).
+
+A lone flow is timed exactly; concurrent all-to-all flows on a chain or ring within a few per
+cent (tests/mapping/test_link_model.py). The rate r_k is the cable's
+(:func:`~fpgasim.mapping.device.cable_bits_per_s`), at most what the receive FIFO's credits
+allow: credits·p / (p/r + 2L).
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ import numpy as np
 
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import Platform
-from fpgasim.mapping.device import cable_bits_per_s
+from fpgasim.kernels import TiledConvDesign
+from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
 from fpgasim.mapping.parts import IFM, WEIGHTS, xfer_groups
 from fpgasim.mapping.spec import Partition
 
@@ -108,6 +117,15 @@ class LinkModel:
                    latency_cycles=np.array(latency, dtype=np.float64), packet_bytes=np.array(packet, dtype=np.float64),
                    routes=routes, element_bytes=element_bytes)
 
+    @classmethod
+    def for_design(cls, platform: Platform, design: TiledConvDesign) -> LinkModel:
+        """The link model of a platform whose every FPGA runs ``design`` (a layer-list cluster):
+        cycles of its clock, its weight stream capping each cable."""
+        cap = stream_cap_bits_per_s(design.stream_width_bits.weights, design.clock_mhz * 1e6)
+        return cls.from_platform(platform, clock_mhz=design.clock_mhz,
+                                 caps_bits_per_s={device.id: cap for device in platform.devices},
+                                 element_bytes=element_bytes(design.precision.word_bits))
+
     def hops(self, src: str, dst: str) -> int:
         """Links on the route from ``src`` to ``dst``."""
         return len(self.routes[(src, dst)]) if src != dst else 0
@@ -123,30 +141,47 @@ class LinkModel:
             The arrival of the last flow's last byte (0 without flows or bytes).
         """
         load: list = [0.0] * len(self.bytes_per_cycle)
+        first: list = [np.inf] * len(self.bytes_per_cycle)
         for src, dst, size, _ in flows:
-            for link in self.routes[(src, dst)]:
-                load[link] = load[link] + np.asarray(size, dtype=np.float64)
+            size = np.asarray(size, dtype=np.float64)
+            for link, head_at in zip(self.routes[(src, dst)], self._heads(self.routes[(src, dst)], size)):
+                load[link] = load[link] + size
+                first[link] = np.minimum(first[link], np.where(size > 0, head_at, np.inf))
         end = np.float64(0.0)
         for src, dst, size, ready in flows:
             route = self.routes[(src, dst)]
             end = np.maximum(end, self._flow(route, np.asarray(size, dtype=np.float64), [load[k] for k in route],
-                                             ready))
+                                             [first[k] for k in route], ready))
         return np.asarray(end)
 
-    def _flow(self, route: tuple[int, ...], size: np.ndarray, loads: list, ready) -> np.ndarray:
-        """The recurrence of the module docstring for one flow of ``size`` bytes."""
-        safe = np.where(size > 0, size, 1.0)
+    def _heads(self, route: tuple[int, ...], size: np.ndarray) -> list[np.ndarray]:
+        """When the flow's first packet reaches each hop of ``route`` (alone on the links)."""
+        at, found = np.zeros_like(size), []
+        for link in route:
+            found.append(at)
+            at = at + np.minimum(self.packet_bytes[link], size) / self.bytes_per_cycle[link] + self.latency_cycles[link]
+        return found
+
+    def _flow(self, route: tuple[int, ...], size: np.ndarray, loads: list, firsts: list, ready) -> np.ndarray:
+        """The closed form of the module docstring for one flow of ``size`` bytes."""
         head_done = np.zeros_like(size)
         all_done = np.asarray(ready, dtype=np.float64) + np.zeros_like(size)
-        for link, load in zip(route, loads, strict=True):
+        bounds = []  # per hop: when its link has carried every flow's bytes, and the last packet's time there
+        for link, load, start in zip(route, loads, firsts, strict=True):
             rate, latency, packet = self.bytes_per_cycle[link], self.latency_cycles[link], self.packet_bytes[link]
             head = np.minimum(packet, size)
             tail = np.minimum(packet, size - head)
             mid = size - head - tail
+            busy = np.maximum(np.minimum(start, head_done) + np.maximum(load, size) / rate, head_done + size / rate)
+            bounds.append((busy + latency, np.where(tail > 0, tail, head) / rate + latency))
             head_done = head_done + head / rate + latency
-            mid_done = head_done + np.where(mid > 0, mid * np.maximum(load, size) / (safe * rate) + latency, 0.0)
+            mid_done = head_done + np.where(mid > 0, mid / rate + latency, 0.0)
             all_done = np.where(tail > 0, np.maximum(mid_done, all_done) + tail / rate + latency,
                                 np.maximum(head_done, all_done))
+        downstream = np.zeros_like(size)
+        for busy_until, last in reversed(bounds):
+            all_done = np.maximum(all_done, busy_until + downstream)
+            downstream = downstream + last
         return np.where(size > 0, all_done, 0.0)
 
     def xfer(self, partition: Partition, devices: Sequence[str] | None = None) -> XferCost | None:
@@ -173,9 +208,16 @@ class LinkModel:
                 key = (operand, tuple((counts[WEIGHTS][link], counts[IFM][link], self.bytes_per_cycle[link],
                                        self.latency_cycles[link], self.packet_bytes[link]) for link in route))
                 signatures.setdefault(key, (operand, route))
+        before = {operand: np.full(len(self.bytes_per_cycle), -1) for operand in routes}
+        for operand, found in routes.items():
+            for route in found:
+                for position, link in enumerate(route):
+                    if before[operand][link] < 0 or position < before[operand][link]:
+                        before[operand][link] = position
         return XferCost(links=self, partition=partition, weight_counts=counts[WEIGHTS], ifm_counts=counts[IFM],
                         classes=tuple(signatures.values()), hop_flows_weights=hop_count[WEIGHTS],
-                        hop_flows_ifm=hop_count[IFM])
+                        hop_flows_ifm=hop_count[IFM], weight_hops_before=before[WEIGHTS],
+                        ifm_hops_before=before[IFM])
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +230,8 @@ class XferCost:
         classes: one (operand, route) per distinct flow shape (equal flows are timed once).
         hop_flows_weights, hop_flows_ifm: Σ over flows of their hops (bytes over every link =
             share × this).
+        weight_hops_before, ifm_hops_before: per directed link, the fewest hops a flow of that
+            operand crosses before it (−1: none crosses it) — when the link's first bytes can come.
     """
 
     links: LinkModel
@@ -197,6 +241,8 @@ class XferCost:
     classes: tuple[tuple[str, tuple[int, ...]], ...]
     hop_flows_weights: int
     hop_flows_ifm: int
+    weight_hops_before: np.ndarray
+    ifm_hops_before: np.ndarray
 
     def shares_bytes(self, w_tile_elems, ifm_tile_elems) -> tuple[np.ndarray, np.ndarray]:
         """The largest share one board reads and sends of a weight and of an IFM tile, bytes."""
@@ -215,10 +261,20 @@ class XferCost:
         """
         w, i = self.shares_bytes(w_tile_elems, ifm_tile_elems)
         end = np.maximum(np.where(w > 0, w_read_cycles, 0.0), np.where(i > 0, ifm_read_cycles, 0.0))
+        links = self.links
         for operand, route in self.classes:
             size, ready = (w, w_read_cycles) if operand == WEIGHTS else (i, ifm_read_cycles)
-            loads = [self.weight_counts[link] * w + self.ifm_counts[link] * i for link in route]
-            end = np.maximum(end, self.links._flow(route, np.asarray(size, dtype=np.float64), loads, ready))
+            loads, firsts = [], []
+            for link in route:
+                loads.append(self.weight_counts[link] * w + self.ifm_counts[link] * i)
+                hop_time = links.latency_cycles[link]
+                first = np.inf
+                for hops, share in ((self.weight_hops_before[link], w), (self.ifm_hops_before[link], i)):
+                    if hops >= 0:
+                        first = np.minimum(first, np.where(share > 0, hops * (
+                            np.minimum(links.packet_bytes[link], share) / links.bytes_per_cycle[link] + hop_time), np.inf))
+                firsts.append(first)
+            end = np.maximum(end, links._flow(route, np.asarray(size, dtype=np.float64), loads, firsts, ready))
         return end
 
     def link_bytes(self, w_tile_elems, ifm_tile_elems) -> np.ndarray:

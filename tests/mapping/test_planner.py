@@ -11,7 +11,7 @@ from fpgasim.hw import load_board, load_link_types
 from fpgasim.hw.platform import Platform
 from fpgasim.kernels import load_kernel_file
 from fpgasim.mapping import ModelVariant, partition_candidates, search_tiling
-from fpgasim.mapping.device import element_bytes, resource_bounds, stream_cap_bits_per_s, stream_rates
+from fpgasim.mapping.device import resource_bounds, stream_rates
 from fpgasim.mapping.layer_plan import Planner, plan_layers
 from fpgasim.mapping.link_model import LinkModel
 from fpgasim.mapping.parts import board_parts
@@ -31,9 +31,7 @@ LINK = load_link_types()["aurora64b66b_10g"]
 def _links(topology: str, boards: int) -> LinkModel:
     platform = Platform.homogeneous(boards=boards, board=BOARD, kernel_path=KERNEL, memory_channel="ps_ddr4",
                                     topology=topology, link_id="aurora64b66b_10g", link=LINK)
-    cap = stream_cap_bits_per_s(DESIGN.stream_width_bits.weights, DESIGN.clock_mhz * 1e6)
-    return LinkModel.from_platform(platform, clock_mhz=DESIGN.clock_mhz, caps_bits_per_s={
-        device.id: cap for device in platform.devices}, element_bytes=element_bytes(DESIGN.precision.word_bits))
+    return LinkModel.for_design(platform, DESIGN)
 
 
 def _small_network() -> Network:

@@ -16,7 +16,7 @@ from fpgasim.hw import Board, LinkType, is_board_path, load_board, load_dsp_type
 from fpgasim.hw.platform import Platform, topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.mapping import Partition, ResourceBounds, StreamRates
-from fpgasim.mapping.device import element_bytes, resource_bounds, stream_cap_bits_per_s, stream_rates
+from fpgasim.mapping.device import element_bytes, resource_bounds, stream_rates
 from fpgasim.mapping.layer_plan import LayerKind, LayerSetup, Planner, plan_layers
 from fpgasim.mapping.link_model import LinkModel
 from fpgasim.nn import ZOO, Network, zoo_network
@@ -137,10 +137,7 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
                                     fifo_bytes=cluster.fifo_bytes)
     links = None
     if boards > 1 and spec.partition.planner is Planner.LINK_AWARE:
-        cap = stream_cap_bits_per_s(design.stream_width_bits.weights, design.clock_mhz * 1e6)
-        links = LinkModel.from_platform(platform, clock_mhz=design.clock_mhz,
-                                        caps_bits_per_s={device.id: cap for device in platform.devices},
-                                        element_bytes=element_bytes(design.precision.word_bits))
+        links = LinkModel.for_design(platform, design)
     layers, skipped = plan_layers(network, design=design, rates=rates, bounds=bounds,
                                   ddr_bytes_per_s=channel.sustained_bytes_per_s, burst_bytes=spec.memory.burst_bytes,
                                   boards=boards, search_all_tiles=spec.tiling.policy is TilingPolicy.SEARCH,
