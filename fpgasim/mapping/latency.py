@@ -80,7 +80,8 @@ def xfer_shared(shape: ConvShape, partition: Partition, tm, tr, tc) -> tuple[np.
 
 
 def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates: StreamRates,
-                   variant: ModelVariant, xfer: XferCost | None = None) -> dict[str, np.ndarray]:
+                   variant: ModelVariant, xfer: XferCost | None = None, link_bound: bool = False
+                   ) -> dict[str, np.ndarray]:
     """Evaluate the model for broadcastable arrays of tile sizes (no argument checks).
 
     Args:
@@ -91,6 +92,8 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
             (:meth:`~fpgasim.mapping.link_model.LinkModel.xfer`); ``t_link`` is then the time until
             a board holds every share of a step (routes, shared links, per-message latency,
             cut-through lag). None: the link-blind term, the received share ÷ ``rates.link``.
+        link_bound: with ``xfer``, cut the exchange to the board's own DDR reads of its shares (a
+            lower bound of the latency, which grows with the link term; the search prunes with it).
 
     Returns:
         float64 arrays (cycles) ``t_i, t_w, t_c, t_o, t_link_w, t_link_i, t_link, l_in, l_out,
@@ -134,7 +137,10 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         t_w = np.where(share_w, t_w / ps, t_w) + zero
         t_i = np.where(share_i, t_i / pm, t_i) + zero
         t_link_w, t_link_i = w_shared * ((ps - 1) / ps) / a + zero, i_shared * ((pm - 1) / pm) / a + zero
-        t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
+        if link_bound:
+            t_link = np.maximum(np.where(w_shared > 0, t_w, 0.0), np.where(i_shared > 0, t_i, 0.0)) + zero
+        else:
+            t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
         link_bytes = xfer.link_bytes(w_shared, i_shared) + zero
     elif a is not None:
         if ps > 1:

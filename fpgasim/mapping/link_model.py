@@ -51,7 +51,7 @@ from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_b
 from fpgasim.mapping.parts import IFM, WEIGHTS, xfer_groups
 from fpgasim.mapping.spec import Partition
 
-__all__ = ["LinkModel", "XferCost", "Flow"]
+__all__ = ["LinkModel", "Routes", "XferCost", "Flow"]
 
 #: One transfer: (source device, destination device, bytes, cycle when the source holds all of it).
 Flow = tuple[str, str, object, object]
@@ -135,54 +135,63 @@ class LinkModel:
 
         Args:
             flows: (source, destination, bytes, ready) with ``bytes`` and ``ready`` (the cycle
-                the source holds all the bytes) scalars or broadcastable arrays.
+                the source holds all the bytes) scalars.
 
         Returns:
             The arrival of the last flow's last byte (0 without flows or bytes).
         """
-        load: list = [0.0] * len(self.bytes_per_cycle)
-        first: list = [np.inf] * len(self.bytes_per_cycle)
-        for src, dst, size, _ in flows:
-            size = np.asarray(size, dtype=np.float64)
-            for link, head_at in zip(self.routes[(src, dst)], self._heads(self.routes[(src, dst)], size)):
-                load[link] = load[link] + size
-                first[link] = np.minimum(first[link], np.where(size > 0, head_at, np.inf))
-        end = np.float64(0.0)
-        for src, dst, size, ready in flows:
-            route = self.routes[(src, dst)]
-            end = np.maximum(end, self._flow(route, np.asarray(size, dtype=np.float64), [load[k] for k in route],
-                                             [first[k] for k in route], ready))
-        return np.asarray(end)
+        if not flows:
+            return np.float64(0.0)
+        routes = [self.routes[(src, dst)] for src, dst, _, _ in flows]
+        size = np.array([[float(size) for _, _, size, _ in flows]])
+        ready = np.array([[float(ready) for _, _, _, ready in flows]])
+        return self.transfers(Routes.of(self, routes), size, ready)[0]
 
-    def _heads(self, route: tuple[int, ...], size: np.ndarray) -> list[np.ndarray]:
-        """When the flow's first packet reaches each hop of ``route`` (alone on the links)."""
-        at, found = np.zeros_like(size), []
-        for link in route:
-            found.append(at)
-            at = at + np.minimum(self.packet_bytes[link], size) / self.bytes_per_cycle[link] + self.latency_cycles[link]
-        return found
+    def transfers(self, routes: Routes, size: np.ndarray, ready: np.ndarray) -> np.ndarray:
+        """The closed form of the module docstring for N sets of F concurrent flows at once.
 
-    def _flow(self, route: tuple[int, ...], size: np.ndarray, loads: list, firsts: list, ready) -> np.ndarray:
-        """The closed form of the module docstring for one flow of ``size`` bytes."""
-        head_done = np.zeros_like(size)
-        all_done = np.asarray(ready, dtype=np.float64) + np.zeros_like(size)
-        bounds = []  # per hop: when its link has carried every flow's bytes, and the last packet's time there
-        for link, load, start in zip(route, loads, firsts, strict=True):
-            rate, latency, packet = self.bytes_per_cycle[link], self.latency_cycles[link], self.packet_bytes[link]
-            head = np.minimum(packet, size)
-            tail = np.minimum(packet, size - head)
-            mid = size - head - tail
-            busy = np.maximum(np.minimum(start, head_done) + np.maximum(load, size) / rate, head_done + size / rate)
-            bounds.append((busy + latency, np.where(tail > 0, tail, head) / rate + latency))
-            head_done = head_done + head / rate + latency
-            mid_done = head_done + np.where(mid > 0, mid / rate + latency, 0.0)
-            all_done = np.where(tail > 0, np.maximum(mid_done, all_done) + tail / rate + latency,
-                                np.maximum(head_done, all_done))
-        downstream = np.zeros_like(size)
-        for busy_until, last in reversed(bounds):
+        Args:
+            routes: the F flows' routes (:meth:`Routes.of`).
+            size, ready: (N, F) bytes of each flow and when its source holds them all, cycles.
+
+        Returns:
+            (N,) arrival of each set's last byte, cycles.
+        """
+        rate, latency, packet, valid = routes.rate, routes.latency, routes.packet, routes.valid
+        links = routes.links
+        size = size[:, :, None]  # (N, F, 1) against (F, H)
+        head = np.minimum(packet, size)
+        tail = np.minimum(packet, size - head)
+        mid = size - head - tail
+        hop = np.where(valid, head / rate + latency, 0.0)
+        reach = np.cumsum(hop, axis=2) - hop  # when the head reaches each hop, alone on the links
+        load = size[:, :, 0] @ routes.incidence  # (N, E): bytes of every flow crossing each link
+        sent = np.where(size > 0, reach, np.inf).reshape(size.shape[0], -1)
+        first = np.full(load.shape, np.inf)
+        for link, crossing in routes.crossings:
+            first[:, link] = sent[:, crossing].min(axis=1)
+        safe = np.where(valid, links, 0)
+        hop_load, hop_first = load[:, safe], first[:, safe]
+        head_done = np.zeros(size.shape[:2])
+        all_done = np.broadcast_to(ready, size.shape[:2]).astype(np.float64)
+        bounds, lasts = [], []
+        for h in range(valid.shape[1]):
+            ok = valid[:, h]
+            r, lat = rate[:, h], latency[:, h]
+            b, hd, tl, md = size[:, :, 0], head[:, :, h], tail[:, :, h], mid[:, :, h]
+            busy = np.maximum(np.minimum(hop_first[:, :, h], head_done) + np.maximum(hop_load[:, :, h], b) / r,
+                              head_done + b / r)
+            bounds.append(np.where(ok, busy + lat, 0.0))
+            lasts.append(np.where(ok, np.where(tl > 0, tl, hd) / r + lat, 0.0))
+            new_head = head_done + hd / r + lat
+            mid_done = new_head + np.where(md > 0, md / r + lat, 0.0)
+            done = np.where(tl > 0, np.maximum(mid_done, all_done) + tl / r + lat, np.maximum(new_head, all_done))
+            head_done, all_done = np.where(ok, new_head, head_done), np.where(ok, done, all_done)
+        downstream = np.zeros_like(all_done)
+        for busy_until, last in zip(reversed(bounds), reversed(lasts)):
             all_done = np.maximum(all_done, busy_until + downstream)
             downstream = downstream + last
-        return np.where(size > 0, all_done, 0.0)
+        return np.where(size[:, :, 0] > 0, all_done, 0.0).max(axis=1, initial=0.0)
 
     def xfer(self, partition: Partition, devices: Sequence[str] | None = None) -> XferCost | None:
         """The XFER exchange of ``partition`` on ``devices`` (board index → device id; default the
@@ -191,58 +200,70 @@ class LinkModel:
         groups = xfer_groups(partition)
         if not groups:
             return None
-        counts = {WEIGHTS: np.zeros(len(self.bytes_per_cycle)), IFM: np.zeros(len(self.bytes_per_cycle))}
-        routes: dict[str, list[tuple[int, ...]]] = {WEIGHTS: [], IFM: []}
-        hop_count = {WEIGHTS: 0, IFM: 0}
+        routes, weights = [], []
         for group in groups:
             for src in group.members:
                 for dst in group.members:
                     if src != dst:
-                        route = self.routes[(devices[src], devices[dst])]
-                        routes[group.operand].append(route)
-                        counts[group.operand][list(route)] += 1
-                        hop_count[group.operand] += len(route)
-        signatures: dict[tuple, tuple[str, tuple[int, ...]]] = {}
-        for operand, found in routes.items():
-            for route in found:
-                key = (operand, tuple((counts[WEIGHTS][link], counts[IFM][link], self.bytes_per_cycle[link],
-                                       self.latency_cycles[link], self.packet_bytes[link]) for link in route))
-                signatures.setdefault(key, (operand, route))
-        before = {operand: np.full(len(self.bytes_per_cycle), -1) for operand in routes}
-        for operand, found in routes.items():
-            for route in found:
-                for position, link in enumerate(route):
-                    if before[operand][link] < 0 or position < before[operand][link]:
-                        before[operand][link] = position
-        return XferCost(links=self, partition=partition, weight_counts=counts[WEIGHTS], ifm_counts=counts[IFM],
-                        classes=tuple(signatures.values()), hop_flows_weights=hop_count[WEIGHTS],
-                        hop_flows_ifm=hop_count[IFM], weight_hops_before=before[WEIGHTS],
-                        ifm_hops_before=before[IFM])
+                        routes.append(self.routes[(devices[src], devices[dst])])
+                        weights.append(group.operand == WEIGHTS)
+        weights = np.array(weights)
+        hops = np.array([len(route) for route in routes])
+        return XferCost(links=self, partition=partition, routes=Routes.of(self, routes), weights=weights,
+                        hop_flows_weights=int(hops[weights].sum()), hop_flows_ifm=int(hops[~weights].sum()))
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    """F routes padded to the longest (H hops): link index, rate, latency, packet per hop, and
+    which hops exist (``valid``)."""
+
+    links: np.ndarray
+    valid: np.ndarray
+    rate: np.ndarray
+    latency: np.ndarray
+    packet: np.ndarray
+    #: (F, E): how often each flow crosses each link direction.
+    incidence: np.ndarray
+    #: per link direction crossed: (link, flat indices f·H + h of the hops that cross it).
+    crossings: tuple[tuple[int, np.ndarray], ...]
+
+    @classmethod
+    def of(cls, model: LinkModel, routes: Sequence[tuple[int, ...]]) -> Routes:
+        """The padded arrays of ``routes`` on ``model``'s links."""
+        width = max((len(route) for route in routes), default=0)
+        links = np.full((len(routes), width), -1, dtype=np.int64)
+        for index, route in enumerate(routes):
+            links[index, :len(route)] = route
+        valid = links >= 0
+        safe = np.where(valid, links, 0)
+        incidence = np.zeros((len(routes), len(model.bytes_per_cycle)))
+        for index, route in enumerate(routes):
+            for link in route:
+                incidence[index, link] += 1
+        flat = links.ravel()
+        crossings = tuple((int(link), np.flatnonzero(flat == link)) for link in np.unique(flat[flat >= 0]))
+        return cls(links=links, valid=valid, rate=model.bytes_per_cycle[safe], latency=model.latency_cycles[safe],
+                   packet=model.packet_bytes[safe], incidence=incidence, crossings=crossings)
 
 
 @dataclass(frozen=True, slots=True)
 class XferCost:
-    """The XFER exchange of one partition: which link directions its flows cross.
+    """The XFER exchange of one partition: every share flow of both operands.
 
     Attributes:
         links: the link model. partition: the split.
-        weight_counts, ifm_counts: weight / IFM share flows crossing each directed link.
-        classes: one (operand, route) per distinct flow shape (equal flows are timed once).
+        routes: every flow (a board's share to one peer). weights: which flows carry weight shares.
         hop_flows_weights, hop_flows_ifm: Σ over flows of their hops (bytes over every link =
             share × this).
-        weight_hops_before, ifm_hops_before: per directed link, the fewest hops a flow of that
-            operand crosses before it (−1: none crosses it) — when the link's first bytes can come.
     """
 
     links: LinkModel
     partition: Partition
-    weight_counts: np.ndarray
-    ifm_counts: np.ndarray
-    classes: tuple[tuple[str, tuple[int, ...]], ...]
+    routes: Routes
+    weights: np.ndarray
     hop_flows_weights: int
     hop_flows_ifm: int
-    weight_hops_before: np.ndarray
-    ifm_hops_before: np.ndarray
 
     def shares_bytes(self, w_tile_elems, ifm_tile_elems) -> tuple[np.ndarray, np.ndarray]:
         """The largest share one board reads and sends of a weight and of an IFM tile, bytes."""
@@ -260,22 +281,19 @@ class XferCost:
             w_read_cycles, ifm_read_cycles: when a board's own share of each is read from DDR.
         """
         w, i = self.shares_bytes(w_tile_elems, ifm_tile_elems)
-        end = np.maximum(np.where(w > 0, w_read_cycles, 0.0), np.where(i > 0, ifm_read_cycles, 0.0))
-        links = self.links
-        for operand, route in self.classes:
-            size, ready = (w, w_read_cycles) if operand == WEIGHTS else (i, ifm_read_cycles)
-            loads, firsts = [], []
-            for link in route:
-                loads.append(self.weight_counts[link] * w + self.ifm_counts[link] * i)
-                hop_time = links.latency_cycles[link]
-                first = np.inf
-                for hops, share in ((self.weight_hops_before[link], w), (self.ifm_hops_before[link], i)):
-                    if hops >= 0:
-                        first = np.minimum(first, np.where(share > 0, hops * (
-                            np.minimum(links.packet_bytes[link], share) / links.bytes_per_cycle[link] + hop_time), np.inf))
-                firsts.append(first)
-            end = np.maximum(end, links._flow(route, np.asarray(size, dtype=np.float64), loads, firsts, ready))
-        return end
+        columns = np.broadcast_arrays(w, i, np.asarray(w_read_cycles, dtype=np.float64),
+                                      np.asarray(ifm_read_cycles, dtype=np.float64))
+        shape = columns[0].shape
+        w, i, w_ready, i_ready = (column.ravel() for column in columns)
+        # a share is a function of its tile, and so is the tile's read time: the pair of read times
+        # identifies a row; the search's many tilings have few distinct pairs
+        _, first, inverse = np.unique(w_ready + 1j * i_ready, return_index=True, return_inverse=True)
+        w, i, w_ready, i_ready = (column[first][:, None] for column in (w, i, w_ready, i_ready))
+        size = np.where(self.weights, w, i)
+        ready = np.where(self.weights, w_ready, i_ready)
+        reads = np.maximum(np.where(w > 0, w_ready, 0.0), np.where(i > 0, i_ready, 0.0))[:, 0]
+        end = np.maximum(reads, self.links.transfers(self.routes, size, ready))
+        return end[inverse.ravel()].reshape(shape)
 
     def link_bytes(self, w_tile_elems, ifm_tile_elems) -> np.ndarray:
         """Bytes delivered over every link direction (every hop) for one inner step, whole cluster."""

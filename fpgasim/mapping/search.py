@@ -81,6 +81,29 @@ def _check_fixed(name: str, value: int | None) -> None:
         raise BadArgument(f"search_tiling: {name}={value!r}: expected None or an integer >= 1")
 
 
+#: Candidates priced exactly at once by the link-aware search (in order of their lower bound).
+_PRICE_BLOCK = 512
+
+
+def _bound_and_price(shape: ConvShape, tiles: tuple, where: np.ndarray, partition: Partition, rates: StreamRates,
+                     variant: ModelVariant, xfer: XferCost, best_cycles: float, best_index: int) -> tuple[float, int]:
+    """Branch and bound over one chunk of fitting candidates: the latency with the exchange cut to
+    its own DDR reads is a lower bound (the latency grows with the link term), so candidates are
+    priced exactly in order of that bound until it exceeds the best found. Ties go to the lower
+    candidate index, as the exhaustive scan would choose."""
+    bound = latency_arrays(shape, *tiles, partition, rates, variant, xfer, link_bound=True)["cycles"]
+    order = np.argsort(bound, kind="stable")
+    for first in range(0, len(order), _PRICE_BLOCK):
+        block = order[first:first + _PRICE_BLOCK]
+        if bound[block[0]] > best_cycles:
+            break
+        cycles = latency_arrays(shape, *(tile[block] for tile in tiles), partition, rates, variant, xfer)["cycles"]
+        low = cycles.min()
+        if low < best_cycles or (low == best_cycles and where[block][cycles == low].min() < best_index):
+            best_cycles, best_index = float(low), int(where[block][cycles == low].min())
+    return best_cycles, best_index
+
+
 def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRates,
                   variant: ModelVariant | str = ModelVariant.COMPLETE, partition: Partition | None = None,
                   fixed_tm: int | None = None, fixed_tn: int | None = None, exhaustive: bool = False,
@@ -136,10 +159,15 @@ def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRate
         if n_ok == 0:
             min_dsp, min_bram = min(min_dsp, int(dsp.min())), min(min_bram, int(bram.min()))
             continue
-        cycles = latency_arrays(shape, tm[ok], tn[ok], tr[ok], tc[ok], partition, rates, variant, xfer)["cycles"]
-        j = int(np.argmin(cycles))
-        if cycles[j] < best_cycles:
-            best_cycles, best_index = float(cycles[j]), start + int(np.flatnonzero(ok)[j])
+        where = start + np.flatnonzero(ok)
+        if xfer is None:
+            cycles = latency_arrays(shape, tm[ok], tn[ok], tr[ok], tc[ok], partition, rates, variant)["cycles"]
+            j = int(np.argmin(cycles))
+            if cycles[j] < best_cycles:
+                best_cycles, best_index = float(cycles[j]), int(where[j])
+            continue
+        best_cycles, best_index = _bound_and_price(shape, (tm[ok], tn[ok], tr[ok], tc[ok]), where, partition, rates,
+                                                   variant, xfer, best_cycles, best_index)
     if best_index < 0:
         dsp_fails = min_dsp >= bounds.dsp if variant is ModelVariant.RELEASED else min_dsp > bounds.dsp
         resource, demand, bound = (("DSP", min_dsp, bounds.dsp) if dsp_fails else ("BRAM18", min_bram, bounds.bram18))

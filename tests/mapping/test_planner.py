@@ -6,6 +6,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from fpgasim.hw import load_board, load_link_types
 from fpgasim.hw.platform import Platform
@@ -106,3 +107,25 @@ def test_link_aware_plans_see_the_redistribution():
     blind_ms = sum(item.analytical.cycles for item in blind.layers) / 1e5
     assert aware_ms > blind_ms
     assert sum(item.redistribution_cycles for item in aware.layers) > 0
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(m=st.sampled_from([16, 48, 96]), n=st.sampled_from([3, 16, 64]), size=st.sampled_from([13, 27, 55]),
+       kernel=st.sampled_from([1, 3, 5]), topology=st.sampled_from(["chain", "ring", "fully_connected"]),
+       boards=st.integers(2, 8), data=st.data())
+def test_the_pruned_search_finds_the_exhaustive_optimum(monkeypatch, m, n, size, kernel, topology, boards, data):
+    """Branch and bound (priced in order of the link-free lower bound) = pricing every tiling."""
+    from fpgasim.mapping import ConvShape, ResourceBounds
+    from fpgasim.mapping import search as search_module
+
+    shape = ConvShape(batch=1, out_channels=m, in_channels=n, out_h=size, out_w=size, kernel=kernel,
+                      padding=kernel // 2)
+    partition = data.draw(st.sampled_from(partition_candidates(shape, boards)))
+    links = _links(topology if boards > 2 or topology != "ring" else "chain", boards)
+    options = {"bounds": resource_bounds(BOARD, DESIGN), "rates": stream_rates(DESIGN, DDR, LINK),
+               "partition": partition, "xfer": links.xfer(partition)}
+    pruned = search_tiling(shape, **options)
+    with monkeypatch.context() as patch:
+        patch.setattr(search_module, "_PRICE_BLOCK", 10**9)
+        everything = search_tiling(shape, **options)
+    assert (pruned.tiling, pruned.latency.cycles) == (everything.tiling, everything.latency.cycles)
