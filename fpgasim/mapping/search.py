@@ -81,8 +81,9 @@ def _check_fixed(name: str, value: int | None) -> None:
         raise BadArgument(f"search_tiling: {name}={value!r}: expected None or an integer >= 1")
 
 
-#: Candidates priced exactly at once by the link-aware search (in order of their lower bound).
-_PRICE_BLOCK = 512
+#: Candidates the link-aware search prices exactly at first (in order of their lower bound); each
+#: further block is twice as large.
+_PRICE_BLOCK = 16
 
 
 def _bound_and_price(shape: ConvShape, tiles: tuple, where: np.ndarray, partition: Partition, rates: StreamRates,
@@ -93,8 +94,10 @@ def _bound_and_price(shape: ConvShape, tiles: tuple, where: np.ndarray, partitio
     candidate index, as the exhaustive scan would choose."""
     bound = latency_arrays(shape, *tiles, partition, rates, variant, xfer, link_bound=True)["cycles"]
     order = np.argsort(bound, kind="stable")
-    for first in range(0, len(order), _PRICE_BLOCK):
-        block = order[first:first + _PRICE_BLOCK]
+    first, size = 0, _PRICE_BLOCK
+    while first < len(order):
+        block = order[first:first + size]
+        first, size = first + size, 2 * size
         if bound[block[0]] > best_cycles:
             break
         cycles = latency_arrays(shape, *(tile[block] for tile in tiles), partition, rates, variant, xfer)["cycles"]
