@@ -92,8 +92,10 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
             (:meth:`~fpgasim.mapping.link_model.LinkModel.xfer`); ``t_link`` is then the time until
             a board holds every share of a step (routes, shared links, per-message latency,
             cut-through lag). None: the link-blind term, the received share ÷ ``rates.link``.
-        link_bound: with ``xfer``, cut the exchange to the board's own DDR reads of its shares (a
-            lower bound of the latency, which grows with the link term; the search prunes with it).
+        link_bound: with ``xfer``, price the exchange by its lower bound
+            (:meth:`~fpgasim.mapping.link_model.XferCost.lower_bound`: own reads, each link's bytes
+            at its rate): a lower bound of the latency, which grows with the link term; the search
+            prunes with it.
 
     Returns:
         float64 arrays (cycles) ``t_i, t_w, t_c, t_o, t_link_w, t_link_i, t_link, l_in, l_out,
@@ -138,7 +140,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         t_i = np.where(share_i, t_i / pm, t_i) + zero
         t_link_w, t_link_i = w_shared * ((ps - 1) / ps) / a + zero, i_shared * ((pm - 1) / pm) / a + zero
         if link_bound:
-            t_link = np.maximum(np.where(w_shared > 0, t_w, 0.0), np.where(i_shared > 0, t_i, 0.0)) + zero
+            t_link = xfer.lower_bound(w_shared, i_shared, t_w, t_i) + zero
         else:
             t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
         link_bytes = xfer.link_bytes(w_shared, i_shared) + zero

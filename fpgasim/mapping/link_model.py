@@ -209,8 +209,13 @@ class LinkModel:
                         weights.append(group.operand == WEIGHTS)
         weights = np.array(weights)
         hops = np.array([len(route) for route in routes])
-        return XferCost(links=self, partition=partition, routes=Routes.of(self, routes), weights=weights,
-                        hop_flows_weights=int(hops[weights].sum()), hop_flows_ifm=int(hops[~weights].sum()))
+        padded = Routes.of(self, routes)
+        w_count, i_count = weights.astype(np.float64) @ padded.incidence, (~weights).astype(np.float64) @ padded.incidence
+        terms = {(w_count[k], i_count[k], self.bytes_per_cycle[k], self.latency_cycles[k])
+                 for k in range(len(self.bytes_per_cycle)) if w_count[k] or i_count[k]}
+        return XferCost(links=self, partition=partition, routes=padded, weights=weights,
+                        hop_flows_weights=int(hops[weights].sum()), hop_flows_ifm=int(hops[~weights].sum()),
+                        _link_terms=tuple(sorted(terms)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +269,8 @@ class XferCost:
     weights: np.ndarray
     hop_flows_weights: int
     hop_flows_ifm: int
+    #: distinct (weight flows, IFM flows, rate, latency) of the link directions the flows cross.
+    _link_terms: tuple[tuple[float, float, float, float], ...] = ()
 
     def shares_bytes(self, w_tile_elems, ifm_tile_elems) -> tuple[np.ndarray, np.ndarray]:
         """The largest share one board reads and sends of a weight and of an IFM tile, bytes."""
@@ -294,6 +301,16 @@ class XferCost:
         reads = np.maximum(np.where(w > 0, w_ready, 0.0), np.where(i > 0, i_ready, 0.0))[:, 0]
         end = np.maximum(reads, self.links.transfers(self.routes, size, ready))
         return end[inverse.ravel()].reshape(shape)
+
+    def lower_bound(self, w_tile_elems, ifm_tile_elems, w_read_cycles, ifm_read_cycles) -> np.ndarray:
+        """A cheap lower bound of :meth:`cycles`: the board's own reads, and every link direction's
+        bytes serialised at its rate plus its latency (no flow can end before its link is through)."""
+        w, i = self.shares_bytes(w_tile_elems, ifm_tile_elems)
+        end = np.maximum(np.where(w > 0, w_read_cycles, 0.0), np.where(i > 0, ifm_read_cycles, 0.0))
+        for w_count, i_count, rate, latency in self._link_terms:
+            load = w_count * w + i_count * i
+            end = np.maximum(end, np.where(load > 0, load / rate + latency, 0.0))
+        return end
 
     def link_bytes(self, w_tile_elems, ifm_tile_elems) -> np.ndarray:
         """Bytes delivered over every link direction (every hop) for one inner step, whole cluster."""

@@ -88,8 +88,8 @@ _PRICE_BLOCK = 16
 
 def _bound_and_price(shape: ConvShape, tiles: tuple, where: np.ndarray, partition: Partition, rates: StreamRates,
                      variant: ModelVariant, xfer: XferCost, best_cycles: float, best_index: int) -> tuple[float, int]:
-    """Branch and bound over one chunk of fitting candidates: the latency with the exchange cut to
-    its own DDR reads is a lower bound (the latency grows with the link term), so candidates are
+    """Branch and bound over one chunk of fitting candidates: the latency with the exchange at its
+    lower bound is a lower bound (the latency grows with the link term), so candidates are
     priced exactly in order of that bound until it exceeds the best found. Ties go to the lower
     candidate index, as the exhaustive scan would choose."""
     bound = latency_arrays(shape, *tiles, partition, rates, variant, xfer, link_bound=True)["cycles"]

@@ -126,3 +126,16 @@ def test_uneven_parts_do_not_share():
     odd = ConvShape(batch=1, out_channels=90, in_channels=3, out_h=55, out_w=55, kernel=11, stride=4)
     assert xfer_shared(odd, Partition(pm=4), 23, 13, 13) == (False, True)  # 23, 23, 23, 21 channels: 1 tile each
     assert xfer_shared(odd, Partition(pm=4), 22, 13, 13) == (False, False)  # 2, 2, 2, 1 tiles
+
+
+@settings(max_examples=25, deadline=None)
+@given(topology=st.sampled_from([t for t in TOPOLOGIES if t[1] >= 3]), link=st.sampled_from(
+    ["aurora64b66b_10g", "eth10g_udp_hw"]), w_tile=st.integers(1, 40_000), ifm_tile=st.integers(1, 40_000),
+    reads=st.tuples(st.floats(0, 5000), st.floats(0, 5000)), data=st.data())
+def test_the_search_bound_is_a_lower_bound(topology, link, w_tile, ifm_tile, reads, data):
+    kind, boards = topology
+    divisors = [d for d in range(1, boards + 1) if boards % d == 0]
+    pm = data.draw(st.sampled_from(divisors))
+    xfer = _model(_platform(kind, boards, link)).xfer(Partition(pr=boards // pm, pm=pm))
+    bound = float(xfer.lower_bound(w_tile, ifm_tile, *reads))
+    assert bound <= float(xfer.cycles(w_tile, ifm_tile, *reads)) + 1e-9
