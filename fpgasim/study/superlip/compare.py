@@ -162,6 +162,27 @@ def run_comparison(plan: ComparisonPlan, *, workers: int = 1,
     return Comparison(experiment=plan.experiment, networks=networks)
 
 
+#: Model-vs-emulator gaps beyond this fraction get a line naming the layer and resource behind them.
+GAP_NOTED = 0.05
+
+
+def _gap(result: ConfigResult) -> float:
+    return result.run.summary()["analytical_latency_ms"] / result.run.time_ms - 1
+
+
+def _gap_note(result: ConfigResult) -> str:
+    """Which layer differs most between model and emulator, and the emulator's busiest resource there."""
+    def off(layer) -> float:
+        return abs(layer.plan.analytical.cycles + layer.plan.redistribution_cycles - layer.emulated.cycles
+                   - layer.emulated.redistribution_cycles)
+    worst = max(result.run.layers, key=off)
+    model = worst.plan.analytical.cycles + worst.plan.redistribution_cycles
+    emulated = worst.emulated.cycles + worst.emulated.redistribution_cycles
+    return (f"- {result.label}: model {100 * _gap(result):+.1f} %; most of it in {worst.plan.layer.name} "
+            f"(model {model:,.0f} vs emulated {emulated:,.0f} cycles with redistribution, partition "
+            f"{worst.plan.partition}; the emulator's busiest resource there: {worst.emulated.bottleneck})")
+
+
 def _markdown(comparison: Comparison) -> str:
     spec = comparison.experiment.spec
     paper = spec.comparison.paper
@@ -179,6 +200,7 @@ def _markdown(comparison: Comparison) -> str:
         lines += [f"## {network}\n", markdown_table(headers, rows),
                   "Analytical: the plan's model latency (link-aware rows: XFER on the real routes and the "
                   "redistribution between layers; blind rows: the earlier model without them).\n"]
+        lines += [_gap_note(r) for r in results if abs(_gap(r)) > GAP_NOTED] + [""]
         for result in results[:1] + [r for r in results if r.boards == 2][:1]:
             lines += [f"### {network}: {result.label}, per layer\n",
                       markdown_table([h for h, _, _ in COLUMNS], layer_rows(result.run))]
