@@ -292,9 +292,9 @@ class XferCost:
                                       np.asarray(ifm_read_cycles, dtype=np.float64))
         shape = columns[0].shape
         w, i, w_ready, i_ready = (column.ravel() for column in columns)
-        # a share is a function of its tile, and so is the tile's read time: the pair of read times
-        # identifies a row; the search's many tilings have few distinct pairs
-        _, first, inverse = np.unique(w_ready + 1j * i_ready, return_index=True, return_inverse=True)
+        # the search's many tilings have few distinct (share, read) rows: price each once
+        _, first, inverse = np.unique(np.stack([w, i, w_ready, i_ready], axis=1), axis=0, return_index=True,
+                                      return_inverse=True)
         w, i, w_ready, i_ready = (column[first][:, None] for column in (w, i, w_ready, i_ready))
         size = np.where(self.weights, w, i)
         ready = np.where(self.weights, w_ready, i_ready)
