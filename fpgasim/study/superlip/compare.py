@@ -179,8 +179,9 @@ def _gap_note(result: ConfigResult) -> str:
     model = worst.plan.analytical.cycles + worst.plan.redistribution_cycles
     emulated = worst.emulated.cycles + worst.emulated.redistribution_cycles
     return (f"- {result.label}: model {100 * _gap(result):+.1f} %; most of it in {worst.plan.layer.name} "
-            f"(model {model:,.0f} vs emulated {emulated:,.0f} cycles with redistribution, partition "
-            f"{worst.plan.partition}; the emulator's busiest resource there: {worst.emulated.bottleneck})")
+            f"(model {model:,.0f} vs emulated {emulated:,.0f} cycles, of which redistribution before it "
+            f"{worst.plan.redistribution_cycles:,.0f} vs {worst.emulated.redistribution_cycles:,}; partition "
+            f"{worst.plan.partition}; the emulator's busiest resource while it ran: {worst.emulated.bottleneck})")
 
 
 def _markdown(comparison: Comparison) -> str:

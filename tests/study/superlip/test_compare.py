@@ -70,4 +70,4 @@ def test_blind_rows_and_large_gaps_are_named(write_experiment, tmp_path):
     for row in (aware, blind):
         gap = row.run.summary()["analytical_latency_ms"] / row.run.time_ms - 1
         assert (f"- {row.label}: model" in report) == (abs(gap) > 0.05)
-    assert "busiest resource there" in report  # the blind plan misses the redistribution (> 5 %)
+    assert "busiest resource while it ran" in report  # the blind plan misses the redistribution (> 5 %)
