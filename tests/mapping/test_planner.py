@@ -129,3 +129,13 @@ def test_the_pruned_search_finds_the_exhaustive_optimum(monkeypatch, m, n, size,
         patch.setattr(search_module, "_PRICE_BLOCK", 10**9)
         everything = search_tiling(shape, **options)
     assert (pruned.tiling, pruned.latency.cycles) == (everything.tiling, everything.latency.cycles)
+
+
+@pytest.mark.slow
+def test_the_blind_planner_reproduces_the_earlier_emulation():
+    """The flagship's 2-board row before link-aware planning, emulated again (results.json of cb25ec9)."""
+    from fpgasim.study.experiment.experiment import Mode
+    from fpgasim.study.experiment.runner import run_setup
+
+    summary = run_setup(_setup(2, "pair", Planner.BLIND), mode=Mode.TIMING).summary()
+    assert (round(summary["latency_ms"], 5), summary["link_bytes"]) == (10.81024, 14212224)
