@@ -131,9 +131,8 @@ def test_the_pruned_search_finds_the_exhaustive_optimum(monkeypatch, m, n, size,
     assert (pruned.tiling, pruned.latency.cycles) == (everything.tiling, everything.latency.cycles)
 
 
-@pytest.mark.slow
 def test_the_blind_planner_reproduces_the_earlier_emulation():
-    """The flagship's 2-board row before link-aware planning, emulated again (results.json of cb25ec9)."""
+    """The flagship's 2-board row before link-aware planning, emulated again (results.json of cb25ec9; ~3 s)."""
     from fpgasim.study.experiment.experiment import Mode
     from fpgasim.study.experiment.runner import run_setup
 
