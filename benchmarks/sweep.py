@@ -1,6 +1,6 @@
 """Sweep benchmark: analytical points/s (vectorised vs a Python loop) and emulated points on 2 workers.
 
-Run: ``.venv/bin/python benchmarks/sweep.py [--repeats N] [--emulated-points K]``
+Run: ``.venv/bin/python benchmarks/sweep.py [--repeats N] [--emulated-points K] [--plan-repeats N] [--no-emulated]``
 
 Prints:
 
@@ -12,6 +12,12 @@ Prints:
   grid. Vectorised and loop runs alternate ``--repeats`` times; the ratio is the median of the
   per-pair ratios (both see the same machine load).
 - ``points_per_s_per_core``: the vectorised rate (median; numpy runs on one core).
+- ``plan.vgg16_8_boards_s``: wall seconds (median of ``--plan-repeats``) of a whole-network plan
+  search for VGG16 (13 conv layers) on 8 ZCU102 in a ring over Aurora with the link-aware planner
+  (every layer's partitions and tilings, redistribution between layers, dynamic programming),
+  with the design's ⟨Tm,Tn⟩ (``kernel``) and with every tile size searched (``search``);
+  ``ratio.plan_link_aware_vs_blind`` is link-aware ÷ blind wall time for the same search (median
+  of per-pair ratios).
 - ``ratio.two_workers_vs_one``: wall time of ``K`` emulator re-checks (AlexNet tilings on one
   ZCU102, the sweep's own evaluator) in this process ÷ on a 2-process pool (after a warm-up
   pass; runs alternate ``--emulated-repeats`` times; median of the per-pair ratios).
@@ -88,6 +94,39 @@ def _partition():
     return Partition()
 
 
+def plan(repeats: int) -> dict[str, tuple[float, float]]:
+    """Per tiling policy: median wall seconds of the link-aware VGG16 8-board plan, and the median
+    per-pair ratio link-aware ÷ blind (the two alternate)."""
+    import dataclasses
+
+    from fpgasim.mapping.layer_plan import Planner
+    from fpgasim.study.experiment.experiment import NetworkRef, PartitionSpec, TilingPolicy, load_experiment
+    from fpgasim.study.experiment.setup import build_setup
+
+    loaded = load_experiment(ROOT / "experiments" / "superlip-alexnet.yaml")
+    found = {}
+    for policy in (TilingPolicy.KERNEL, TilingPolicy.SEARCH):
+        variants = {}
+        for planner in Planner:
+            spec = dataclasses.replace(
+                loaded.spec, network=NetworkRef(zoo="vgg16_conv", batch=1), comparison=None,
+                tiling=dataclasses.replace(loaded.spec.tiling, policy=policy), partition=PartitionSpec(planner=planner),
+                cluster=dataclasses.replace(loaded.spec.cluster, boards=8, topology="ring"))
+            variants[planner] = dataclasses.replace(loaded, spec=spec)
+        build_setup(variants[Planner.LINK_AWARE])  # warm-up (YAML, imports)
+        aware, ratios = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            build_setup(variants[Planner.LINK_AWARE])
+            seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            build_setup(variants[Planner.BLIND])
+            aware.append(seconds)
+            ratios.append(seconds / (time.perf_counter() - start))
+        found[str(policy)] = (statistics.median(aware), statistics.median(ratios))
+    return found
+
+
 def emulated(count: int, out_dir: Path, repeats: int) -> tuple[float, float, float]:
     """Median wall seconds of ``count`` emulator re-checks in process and on a 2-process pool, and
     the median per-pair ratio (serial and pooled runs alternate ``repeats`` times)."""
@@ -129,6 +168,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--emulated-points", type=int, default=12)
     parser.add_argument("--emulated-repeats", type=int, default=3)
+    parser.add_argument("--plan-repeats", type=int, default=3)
+    parser.add_argument("--no-emulated", action="store_true", help="skip the emulator re-check timing")
     parser.add_argument("--out", type=Path, default=Path("results") / "bench-sweep")
     args = parser.parse_args()
     vec, loop, ratio = analytical(args.repeats)
@@ -136,6 +177,11 @@ def main() -> None:
     print(f"points_per_s_per_core: {vec:.0f}")
     print(f"rates: vectorised {vec / 1e6:.2f} M points/s, python loop {loop / 1e3:.1f} k points/s "
           f"(VGG16 conv3_1, 64x32x56x56 tilings, ZCU102 16-bit)")
+    for policy, (seconds, ratio) in plan(args.plan_repeats).items():
+        print(f"plan.vgg16_8_boards_s.{policy}: {seconds:.2f}")
+        print(f"ratio.plan_link_aware_vs_blind.{policy}: {ratio:.1f}")
+    if args.no_emulated:
+        return
     one, two, ratio = emulated(args.emulated_points, args.out, args.emulated_repeats)
     print(f"ratio.two_workers_vs_one: {ratio:.2f}")
     print(f"emulated: {args.emulated_points} AlexNet points, 1 worker {one:.1f} s, 2 workers {two:.1f} s; "

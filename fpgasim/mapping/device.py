@@ -17,12 +17,26 @@ from fpgasim.kernels import TiledConvDesign, window_outputs
 from fpgasim.mapping.spec import ResourceBounds, StreamRates, Tiling, rate_from_bandwidth
 from fpgasim.nn import Conv2d, Linear, Pool
 
-__all__ = ["element_bytes", "stream_rates", "resource_bounds", "linear_as_conv", "pool_tiling", "FpgaContext"]
+__all__ = ["element_bytes", "stream_rates", "resource_bounds", "linear_as_conv", "pool_tiling", "FpgaContext",
+           "stream_cap_bits_per_s", "cable_bits_per_s"]
 
 
 def element_bytes(word_bits: int) -> int:
     """Bytes one value occupies in DDR and on a stream (1, 2 or 4)."""
     return 1 if word_bits <= 8 else 2 if word_bits <= 16 else 4
+
+
+def stream_cap_bits_per_s(width_bits: int, freq_hz: float) -> int:
+    """The most one FPGA device's stream can feed a link: one weight-stream width per engine
+    cycle (XFER forwards what the weight DMA reads), bits/s."""
+    return width_bits * round(freq_hz)
+
+
+def cable_bits_per_s(link: LinkType, caps_bits_per_s: list[int | None]) -> int:
+    """Payload rate of one direction of a cable: the link type's effective rate, capped by the
+    stream of each FPGA end (``None``: a compute device, no cap). The emulator's links and the
+    planner's link model both take their rate from here."""
+    return min([int(link.effective_gbps * 1e9), *(cap for cap in caps_bits_per_s if cap is not None)])
 
 
 def stream_rates(design: TiledConvDesign, ddr_bytes_per_s: float, link: LinkType | None = None) -> StreamRates:

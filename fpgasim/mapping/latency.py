@@ -21,9 +21,10 @@ import numpy as np
 
 from fpgasim.errors import BadArgument
 from fpgasim.kernels.conv_schedule import window_extent
+from fpgasim.mapping.link_model import XferCost
 from fpgasim.mapping.spec import Bottleneck, ConvShape, ModelVariant, Partition, StreamRates, Tiling
 
-__all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant"]
+__all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant", "xfer_shared"]
 
 #: Order of the per-output-tile terms; ties in the max go to the earliest.
 BOTTLENECK_ORDER = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_READ_WEIGHTS,
@@ -43,18 +44,64 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _pieces(n: int, parts: int) -> list[int]:
+    """Sizes of the ``parts`` contiguous pieces of n (⌈n/parts⌉ each, the last shorter or empty),
+    as :func:`fpgasim.mapping.parts.board_parts` splits a dimension."""
+    size = -(-n // parts)
+    return [max(min(size, n - index * size), 0) for index in range(parts)]
+
+
+def _even(pieces: list[int], tile) -> np.ndarray | bool:
+    """Every piece walks the same number of ``tile``-sized tiles (and none is empty)."""
+    if min(pieces) == 0:
+        return False
+    counts = [np.ceil(piece / tile) for piece in set(pieces)]
+    even = True
+    for count in counts[1:]:
+        even = even & (count == counts[0])
+    return even
+
+
+def xfer_shared(shape: ConvShape, partition: Partition, tm, tr, tc) -> tuple[np.ndarray | bool, np.ndarray | bool]:
+    """Whether the boards share the weights and the IFM tiles (XFER) at these tile sizes.
+
+    XFER exchanges tile k for tile k, so a group shares only when its members walk the same number
+    of tiles (the emulator's rule): weight sharers differ in batch, row and column part, IFM sharers
+    in output-channel part. Uneven parts read the whole operand themselves.
+    """
+    weights = partition.spatial > 1
+    if weights:
+        weights = (_even(_pieces(shape.batch, partition.pb), 1) & _even(_pieces(shape.out_h, partition.pr), tr)
+                   & _even(_pieces(shape.out_w, partition.pc), tc))
+    ifm = partition.pm > 1
+    if ifm:
+        ifm = _even(_pieces(shape.out_channels, partition.pm), tm)
+    return weights, ifm
+
+
 def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates: StreamRates,
-                   variant: ModelVariant) -> dict[str, np.ndarray]:
+                   variant: ModelVariant, xfer: XferCost | None = None, link_bound: bool = False
+                   ) -> dict[str, np.ndarray]:
     """Evaluate the model for broadcastable arrays of tile sizes (no argument checks).
 
     Args:
         shape: the layer. tm, tn, tr, tc: integer arrays (or ints) of tile sizes >= 1.
         partition: the split over boards; rates: stream rates in elements per cycle.
         variant: released or complete.
+        xfer: complete variant: the XFER exchange over the platform's links
+            (:meth:`~fpgasim.mapping.link_model.LinkModel.xfer`); ``t_link`` is then the time until
+            a board holds every share of a step (routes, shared links, per-message latency,
+            cut-through lag). None: the link-blind term, the received share ÷ ``rates.link``.
+        link_bound: with ``xfer``, price the exchange by its lower bound
+            (:meth:`~fpgasim.mapping.link_model.XferCost.lower_bound`: own reads, each link's bytes
+            at its rate): a lower bound of the latency, which grows with the link term; the search
+            prunes with it.
 
     Returns:
         float64 arrays (cycles) ``t_i, t_w, t_c, t_o, t_link_w, t_link_i, t_link, l_in, l_out,
-        fill, drain, cycles`` and ``steps`` (⌈N/Tn⌉) and ``tiles`` (outer iterations per board).
+        fill, drain, cycles`` and ``steps`` (⌈N/Tn⌉) and ``tiles`` (outer iterations per board), and
+        ``link_bytes``: with ``xfer``, the bytes one inner step's exchange moves over every hop
+        (whole cluster; else 0).
         The DDR terms are per board, after the XFER share.
     """
     m, n, k, s = shape.out_channels, shape.in_channels, shape.kernel, shape.stride
@@ -77,7 +124,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
     t_c = (k * k) * tr * tc
     t_o = tm * tr * tc / rates.ofm
     zero = np.zeros_like(t_c)
-    t_link_w, t_link_i = zero, zero
+    t_link_w, t_link_i, link_bytes = zero, zero, zero
     if a is not None and variant is ModelVariant.RELEASED:
         if ps == 1 and pm == 1:  # the code's fallback row: link term on the whole weight tile
             t_link_w = w_tile / a + zero
@@ -86,6 +133,17 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         if pm > 1:
             t_i, t_link_i = t_i / pm, ifm_tile / a / pm + zero
         t_link = np.maximum(t_link_w, t_link_i)
+    elif a is not None and xfer is not None:
+        share_w, share_i = xfer_shared(shape, partition, tm, tr, tc)
+        w_shared, i_shared = w_tile * share_w, ifm_tile * share_i
+        t_w = np.where(share_w, t_w / ps, t_w) + zero
+        t_i = np.where(share_i, t_i / pm, t_i) + zero
+        t_link_w, t_link_i = w_shared * ((ps - 1) / ps) / a + zero, i_shared * ((pm - 1) / pm) / a + zero
+        if link_bound:
+            t_link = xfer.lower_bound(w_shared, i_shared, t_w, t_i) + zero
+        else:
+            t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
+        link_bytes = xfer.link_bytes(w_shared, i_shared) + zero
     elif a is not None:
         if ps > 1:
             t_w, t_link_w = t_w / ps, w_tile * ((ps - 1) / ps) / a + zero
@@ -111,7 +169,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         fill, drain = zero, zero
     return {"t_i": t_i, "t_w": t_w, "t_c": t_c, "t_o": t_o, "t_link_w": t_link_w, "t_link_i": t_link_i,
             "t_link": t_link, "l_in": l_in, "l_out": l_out, "steps": steps, "tiles": tiles,
-            "fill": fill, "drain": drain, "cycles": cycles}
+            "fill": fill, "drain": drain, "cycles": cycles, "link_bytes": link_bytes}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +190,8 @@ class LayerLatency:
         cycles: released: tiles·L_out; complete: (tiles − 1)·L_out + fill + drain.
         bottleneck: the term attaining L_out (ties: compute, IFM, weights, OFM, link).
         variant: the model variant evaluated.
+        link_step_bytes: priced on the platform's links: bytes one inner step's XFER exchange
+            moves over every hop, whole cluster (0 otherwise).
     """
 
     t_i_cycles: float
@@ -150,6 +210,7 @@ class LayerLatency:
     cycles: float
     bottleneck: Bottleneck
     variant: ModelVariant
+    link_step_bytes: float = 0.0
 
     def time_ms(self, clock_mhz: float) -> float:
         """Latency in milliseconds at ``clock_mhz``."""
@@ -165,7 +226,8 @@ class LayerLatency:
 
 
 def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, partition: Partition | None = None,
-                  variant: ModelVariant | str = ModelVariant.COMPLETE, boards: int | None = None) -> LayerLatency:
+                  variant: ModelVariant | str = ModelVariant.COMPLETE, boards: int | None = None,
+                  xfer: XferCost | None = None) -> LayerLatency:
     """Analytical latency of one conv layer with one tiling (one board of the partition).
 
     Args:
@@ -174,6 +236,7 @@ def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, parti
         partition: the split over boards (default: all 1).
         variant: ``released`` or ``complete`` (default, the physically complete model).
         boards: if given, the partition's product must equal it.
+        xfer: the XFER exchange over the platform's links (see :func:`latency_arrays`).
 
     Returns:
         :class:`LayerLatency` with every term and the bottleneck label.
@@ -189,7 +252,7 @@ def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, parti
         if not isinstance(value, cls):
             raise BadArgument(f"layer_latency: {name}={value!r}: expected a {cls.__name__}")
     partition.check(shape, boards=boards)
-    arrays = latency_arrays(shape, tiling.tm, tiling.tn, tiling.tr, tiling.tc, partition, rates, variant)
+    arrays = latency_arrays(shape, tiling.tm, tiling.tn, tiling.tr, tiling.tc, partition, rates, variant, xfer)
     v = {key: float(value) for key, value in arrays.items()}
     steps = int(v["steps"])
     terms = (steps * v["t_c"], steps * v["t_i"], steps * v["t_w"], v["t_o"], steps * v["t_link"])
@@ -198,4 +261,4 @@ def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, parti
                         t_link_w_cycles=v["t_link_w"], t_link_i_cycles=v["t_link_i"], t_link_cycles=v["t_link"],
                         l_in_cycles=v["l_in"], l_out_cycles=v["l_out"], steps=steps, tiles=int(v["tiles"]),
                         fill_cycles=v["fill"], drain_cycles=v["drain"], cycles=v["cycles"],
-                        bottleneck=label, variant=variant)
+                        bottleneck=label, variant=variant, link_step_bytes=v["link_bytes"])

@@ -1,12 +1,19 @@
 """Planning a layer list on one or more identical boards: every conv, FC and pooling layer's
 tiles, partition and model latency.
 
-Owns :func:`plan_layers` — the per-layer choice the ``board``/``kernel``/``cluster`` form of an
+Owns :func:`plan_layers` and :class:`Planner` — the per-layer choice the ``board``/``kernel``/``cluster`` form of an
 experiment (Super-LIP, AlexNet, VGG16) runs and sweeps evaluate: a conv or FC layer (FC as a 1×1
 convolution on a 1×1 map) gets its ⟨Tm,Tn,Tr,Tc⟩ from the analytical model (Tm, Tn fixed by the
 design unless every tile size is searched) and its partition ⟨Pb,Pr,Pc,Pm⟩ (searched per layer,
 or fixed); a pooling layer runs on the pool unit, each board pooling the region its next conv
 part needs (docs/emulated-layers.md), priced by the pool unit's closed form.
+
+Two planners (:class:`Planner`): ``link_aware`` prices the platform's links
+(:class:`~fpgasim.mapping.link_model.LinkModel`: XFER per tile step on the real routes, and the
+redistribution between layers whose partitions differ) and chooses the partitions of all layers
+jointly by dynamic programming over the layer order (state: the previous conv's partition);
+``blind`` is the earlier planner — each layer's partition alone, the link a receive rate, no
+redistribution — kept to compare against.
 """
 
 from __future__ import annotations
@@ -14,21 +21,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fpgasim.errors import BadArgument, DoesNotFit
 from fpgasim.kernels import TiledConvDesign
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling
 from fpgasim.kernels.pool_schedule import PoolTiling
 from fpgasim.mapping.device import element_bytes, linear_as_conv, pool_tiling
 from fpgasim.mapping.latency import LayerLatency, layer_latency
+from fpgasim.mapping.link_model import LinkModel
 from fpgasim.mapping.parts import board_parts
 from fpgasim.mapping.pool_model import PoolRates, pool_estimate
-from fpgasim.mapping.redistribute import needed_input, through_pools
-from fpgasim.mapping.search import search_partition, search_tiling
+from fpgasim.mapping.redistribute import exchange_pairs, needed_input, through_pools, transfers
+from fpgasim.mapping.search import TilingChoice, partition_candidates, search_partition, search_tiling
 from fpgasim.mapping.spec import (
     Bottleneck, ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, conv_shape, rate_from_bandwidth,
 )
 from fpgasim.nn import Conv2d, Linear, Network, Pool
 
-__all__ = ["LayerKind", "LayerSetup", "plan_layers"]
+__all__ = ["LayerKind", "LayerSetup", "Planner", "plan_layers"]
+
+
+class Planner(StrEnum):
+    """How a multi-board plan sees the links."""
+
+    #: XFER on the real routes and redistribution between layers priced; partitions chosen jointly.
+    LINK_AWARE = "link_aware"
+    #: The earlier planner: each layer's partition alone, the link as one receive rate, no redistribution.
+    BLIND = "blind"
 
 
 class LayerKind(StrEnum):
@@ -57,6 +75,10 @@ class LayerSetup:
         kind: conv, linear or pool.
         source: the network's layer as declared (FC: the :class:`~fpgasim.nn.Linear`).
         regions: pool only: the output region each board pools (index = board).
+        redistribution_cycles: link-aware plans: the model's time to move the previous conv's
+            outputs to the boards that need them before this layer (0 otherwise).
+        redistribution_bytes: bytes that move for that, counted on every hop.
+        xfer_link_bytes: link-aware plans: bytes the XFER exchange moves over every hop.
     """
 
     layer: Conv2d | Pool
@@ -68,21 +90,97 @@ class LayerSetup:
     kind: LayerKind = LayerKind.CONV
     source: object | None = None
     regions: tuple[ConvPart, ...] = ()
+    redistribution_cycles: float = 0.0
+    redistribution_bytes: float = 0.0
+    xfer_link_bytes: float = 0.0
 
 
-def _choose(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, rates: StreamRates, boards: int,
-            *, search_all_tiles: bool, partition: Partition | None) -> tuple[Tiling, Partition]:
+def _options(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, rates: StreamRates, boards: int,
+             *, search_all_tiles: bool, partition: Partition | None, links: LinkModel | None) -> list[TilingChoice]:
+    """The layer's candidate (partition, tiling) choices: the best partition alone (blind), every
+    fitting partition with its best tiling (link-aware, for the joint choice), or the fixed one."""
     if partition is not None:
         partition.check(shape, boards=boards)
     fixed = {} if search_all_tiles else {"fixed_tm": design.parallelism.tm, "fixed_tn": design.parallelism.tn}
     if partition is None and boards > 1:
-        choice = search_partition(shape, boards=boards, bounds=bounds, rates=rates,
-                                  variant=ModelVariant.COMPLETE, **fixed)
-        return choice.tiling, choice.partition
+        if links is None:
+            return [search_partition(shape, boards=boards, bounds=bounds, rates=rates,
+                                     variant=ModelVariant.COMPLETE, **fixed)]
+        found, error = [], None
+        for candidate in partition_candidates(shape, boards):
+            try:
+                found.append(search_tiling(shape, bounds=bounds, rates=rates, variant=ModelVariant.COMPLETE,
+                                           partition=candidate, xfer=links.xfer(candidate), **fixed))
+            except DoesNotFit as exc:
+                error = exc
+        if not found:
+            raise error if error is not None else BadArgument(f"no partition over {boards} boards fits {shape}")
+        return found
     partition = partition or Partition()
-    choice = search_tiling(shape, bounds=bounds, rates=rates, variant=ModelVariant.COMPLETE,
-                           partition=partition, **fixed)
-    return choice.tiling, partition
+    xfer = None if links is None else links.xfer(partition)
+    return [search_tiling(shape, bounds=bounds, rates=rates, variant=ModelVariant.COMPLETE,
+                          partition=partition, xfer=xfer, **fixed)]
+
+
+class _Exchange:
+    """The model's redistribution between two consecutive conv layers for any pair of partitions."""
+
+    def __init__(self, links: LinkModel, batch: int, nbytes: int):
+        self.links, self.batch, self.nbytes = links, batch, nbytes
+        self._parts: dict[tuple[str, Partition], list[ConvPart]] = {}
+
+    def parts(self, layer: Conv2d, partition: Partition) -> list[ConvPart]:
+        key = (layer.name, partition)
+        if key not in self._parts:
+            self._parts[key] = board_parts(layer, self.batch, partition)
+        return self._parts[key]
+
+    def cost(self, previous: Conv2d, before: Partition, layer: Conv2d, after: Partition,
+             pools: tuple[Pool, ...]) -> tuple[float, float]:
+        """(cycles, bytes over every hop) of moving ``previous``'s outputs for ``layer``."""
+        moved = transfers(self.parts(previous, before), layer, self.parts(layer, after), list(pools))
+        if not moved:
+            return 0.0, 0.0
+        ids = self.links.devices
+        flows = [(ids[src], ids[dst], elems * self.nbytes, 0.0) for (src, dst), elems in moved.items()]
+        hops = sum(size * self.links.hops(src, dst) for src, dst, size, _ in flows)
+        return float(self.links.flows_cycles(flows)), float(hops)
+
+
+def _joint(options: list[list[TilingChoice]], convs: list[Conv2d], links_between: list[tuple[Pool, ...] | None],
+           exchange: _Exchange | None) -> list[tuple[TilingChoice, float, float]]:
+    """Dynamic programming over the layer order: each layer's choice minimising the layers'
+    model latency plus the redistribution between consecutive layers (state: the previous
+    layer's choice; ties go to the earlier, preferred candidate). Returns each layer's choice
+    with the redistribution cycles and bytes before it."""
+    best: list[float] = [choice.latency.cycles for choice in options[0]]
+    back: list[list[int]] = [[-1] * len(options[0])]
+    for index in range(1, len(options)):
+        pools = links_between[index]
+        row, links = [], []
+        for choice in options[index]:
+            if pools is None or exchange is None:
+                j = min(range(len(best)), key=lambda k: (best[k], k))
+                row.append(best[j] + choice.latency.cycles)
+            else:
+                totals = [best[k] + exchange.cost(convs[index - 1], options[index - 1][k].partition, convs[index],
+                                                  choice.partition, pools)[0] for k in range(len(best))]
+                j = min(range(len(totals)), key=lambda k: (totals[k], k))
+                row.append(totals[j] + choice.latency.cycles)
+            links.append(j)
+        best, back = row, back + [links]
+    picks = [min(range(len(best)), key=lambda k: (best[k], k))]
+    for index in range(len(options) - 1, 0, -1):
+        picks.append(back[index][picks[-1]])
+    picks.reverse()
+    chosen = []
+    for index, pick in enumerate(picks):
+        choice, moved = options[index][pick], (0.0, 0.0)
+        if index and links_between[index] is not None and exchange is not None:
+            moved = exchange.cost(convs[index - 1], options[index - 1][picks[index - 1]].partition, convs[index],
+                                  choice.partition, links_between[index])
+        chosen.append((choice, *moved))
+    return chosen
 
 
 def _pool_regions(flat: tuple, position: int, planned: dict[int, LayerSetup], network: Network
@@ -147,7 +245,8 @@ def _plan_pool(flat: tuple, position: int, planned: dict[int, LayerSetup], netwo
 
 def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates, bounds: ResourceBounds,
                 ddr_bytes_per_s: float, burst_bytes: int, boards: int, search_all_tiles: bool,
-                partition: Partition | None, pooling: bool) -> tuple[tuple[LayerSetup, ...], tuple[str, ...]]:
+                partition: Partition | None, pooling: bool, links: LinkModel | None = None
+                ) -> tuple[tuple[LayerSetup, ...], tuple[str, ...]]:
     """Plan every conv, FC and pooling layer of ``network`` (composite blocks expanded).
 
     Args:
@@ -160,6 +259,9 @@ def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates
         partition: the same partition for every layer, or None to search one per layer.
         pooling: emulate pooling layers on the pool unit (False: they are skipped and only map
             the data between boards).
+        links: the platform's links (:class:`Planner` ``link_aware``): XFER priced on them and the
+            partitions of all layers chosen jointly with the redistribution they cause; None:
+            the blind planner.
 
     Returns:
         The planned layers in network order, and the names of the layers not emulated.
@@ -176,6 +278,7 @@ def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates
                             chunk_elems=max(1, burst_bytes // nbytes))
     planned: dict[int, LayerSetup] = {}
     skipped = []
+    modelled = []  # (position, conv form, kind, shape, candidate choices)
     for position, layer in enumerate(flat):
         if isinstance(layer, Linear):
             conv, kind = linear_as_conv(layer), LayerKind.LINEAR
@@ -186,13 +289,26 @@ def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates
                 skipped.append(layer.name)
             continue
         shape = conv_shape(conv, batch=network.batch)
-        tiling, chosen = _choose(shape, design, bounds, rates, boards, search_all_tiles=search_all_tiles,
-                                 partition=partition)
-        kwargs = {"rates": rates, "partition": chosen}
+        modelled.append((position, conv, kind, shape, _options(
+            shape, design, bounds, rates, boards, search_all_tiles=search_all_tiles, partition=partition,
+            links=links if boards > 1 else None)))
+    pairs = exchange_pairs(network)
+    between = [None] + [pairs[position][1] if pairs.get(position, (None,))[0] == modelled[index][0] else None
+                        for index, (position, *_) in enumerate(modelled[1:])]
+    exchange = _Exchange(links, network.batch, nbytes) if links is not None and boards > 1 else None
+    chosen = _joint([options for *_, options in modelled], [conv for _, conv, *_ in modelled], between,
+                    exchange) if modelled else []
+    for (position, conv, kind, shape, _), (choice, moved_cycles, moved_bytes) in zip(modelled, chosen, strict=True):
+        tiling, part = choice.tiling, choice.partition
+        xfer = links.xfer(part) if exchange is not None else None
+        analytical = layer_latency(shape, tiling, variant=ModelVariant.COMPLETE, rates=rates, partition=part,
+                                   xfer=xfer)
+        xfer_bytes = analytical.tiles * analytical.steps * analytical.link_step_bytes
         planned[position] = LayerSetup(
-            layer=conv, shape=shape, tiling=tiling, partition=chosen, kind=kind, source=layer,
-            analytical=layer_latency(shape, tiling, variant=ModelVariant.COMPLETE, **kwargs),
-            released=layer_latency(shape, tiling, variant=ModelVariant.RELEASED, **kwargs))
+            layer=conv, shape=shape, tiling=tiling, partition=part, kind=kind, source=flat[position],
+            analytical=analytical, redistribution_cycles=moved_cycles, redistribution_bytes=moved_bytes,
+            xfer_link_bytes=xfer_bytes,
+            released=layer_latency(shape, tiling, variant=ModelVariant.RELEASED, rates=rates, partition=part))
     for position, layer in enumerate(flat):
         if isinstance(layer, Pool):
             if pooling:

@@ -1,6 +1,6 @@
 """Between layers: which board must send how many bytes to which, when the partition changes.
 
-Owns: the region arithmetic. After layer *i*, board *k* holds its output part in its own DDR.
+Owns: which layers exchange data (:func:`exchange_pairs`) and the region arithmetic. After layer *i*, board *k* holds its output part in its own DDR.
 Layer *i+1*'s part on board *j* needs an input region (its batch items, the input channels of
 the groups its output channels use, and the rows/columns of its output tile range *with the
 halo*). Mapped back through any pooling layers in between (pooling runs where its input is),
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fpgasim.kernels.conv_schedule import ConvPart, input_window
-from fpgasim.nn import Conv2d, Pool
+from fpgasim.nn import Conv2d, Linear, Network, Pool
 
-__all__ = ["Region", "needed_input", "through_pools", "held_output", "transfers"]
+__all__ = ["Region", "needed_input", "through_pools", "held_output", "transfers", "exchange_pairs"]
 
 Span = tuple[int, int]
 
@@ -95,3 +95,29 @@ def transfers(previous: list[ConvPart], layer: Conv2d, parts: list[ConvPart], po
             if elems:
                 flows[(src, dst)] = elems
     return dict(sorted(flows.items()))
+
+
+def exchange_pairs(network: Network) -> dict[int, tuple[int, tuple[Pool, ...]]]:
+    """Which conv layers receive the previous conv layer's outputs across the boards.
+
+    In a chained network, a conv layer whose previous non-pooling layer is a conv layer reads
+    that layer's outputs (through the pooling layers between them). Never in an unchained layer
+    table, after an FC layer or across another layer kind.
+
+    Returns:
+        ``{position of the conv in network.flat_layers(): (position of the previous conv, pools
+        between)}``.
+    """
+    if not network.chained:
+        return {}
+    pairs: dict[int, tuple[int, tuple[Pool, ...]]] = {}
+    previous, pools = None, []
+    for position, layer in enumerate(network.flat_layers()):
+        if isinstance(layer, Pool):
+            pools.append(layer)
+            continue
+        is_conv = hasattr(layer, "as_conv") and not isinstance(layer, Linear)
+        if is_conv and previous is not None:
+            pairs[position] = (previous, tuple(pools))
+        previous, pools = (position if is_conv else None), []
+    return pairs

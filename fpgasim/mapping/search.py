@@ -23,6 +23,7 @@ import numpy as np
 from fpgasim.errors import BadArgument, DoesNotFit, FitReport
 from fpgasim.kernels.resources import released_bram18, released_dsp
 from fpgasim.mapping.latency import LayerLatency, latency_arrays, layer_latency, parse_variant
+from fpgasim.mapping.link_model import LinkModel, XferCost
 from fpgasim.mapping.spec import ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, Tiling
 
 __all__ = ["TilingChoice", "search_tiling", "tile_candidates", "partition_candidates", "search_partition",
@@ -80,10 +81,36 @@ def _check_fixed(name: str, value: int | None) -> None:
         raise BadArgument(f"search_tiling: {name}={value!r}: expected None or an integer >= 1")
 
 
+#: Candidates the link-aware search prices exactly at first (in order of their lower bound); each
+#: further block is twice as large.
+_PRICE_BLOCK = 16
+
+
+def _bound_and_price(shape: ConvShape, tiles: tuple, where: np.ndarray, partition: Partition, rates: StreamRates,
+                     variant: ModelVariant, xfer: XferCost, best_cycles: float, best_index: int) -> tuple[float, int]:
+    """Branch and bound over one chunk of fitting candidates: the latency with the exchange at its
+    lower bound is a lower bound (the latency grows with the link term), so candidates are
+    priced exactly in order of that bound until it exceeds the best found. Ties go to the lower
+    candidate index, as the exhaustive scan would choose."""
+    bound = latency_arrays(shape, *tiles, partition, rates, variant, xfer, link_bound=True)["cycles"]
+    order = np.argsort(bound, kind="stable")
+    first, size = 0, _PRICE_BLOCK
+    while first < len(order):
+        block = order[first:first + size]
+        first, size = first + size, 2 * size
+        if bound[block[0]] > best_cycles:
+            break
+        cycles = latency_arrays(shape, *(tile[block] for tile in tiles), partition, rates, variant, xfer)["cycles"]
+        low = cycles.min()
+        if low < best_cycles or (low == best_cycles and where[block][cycles == low].min() < best_index):
+            best_cycles, best_index = float(low), int(where[block][cycles == low].min())
+    return best_cycles, best_index
+
+
 def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRates,
                   variant: ModelVariant | str = ModelVariant.COMPLETE, partition: Partition | None = None,
                   fixed_tm: int | None = None, fixed_tn: int | None = None, exhaustive: bool = False,
-                  chunk_candidates: int = DEFAULT_CHUNK) -> TilingChoice:
+                  chunk_candidates: int = DEFAULT_CHUNK, xfer: XferCost | None = None) -> TilingChoice:
     """Minimum-latency tiling of one layer on one board of ``partition`` within ``bounds``.
 
     Args:
@@ -93,6 +120,8 @@ def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRate
             any unfixed factor are searched. A fixed factor may exceed its dimension.
         exhaustive: visit every tiling instead of the dominant ones (same result, slower).
         chunk_candidates: candidates per numpy chunk.
+        xfer: the XFER exchange over the platform's links (complete variant; see
+            :func:`~fpgasim.mapping.latency.latency_arrays`).
 
     Returns:
         :class:`TilingChoice`.
@@ -133,10 +162,15 @@ def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRate
         if n_ok == 0:
             min_dsp, min_bram = min(min_dsp, int(dsp.min())), min(min_bram, int(bram.min()))
             continue
-        cycles = latency_arrays(shape, tm[ok], tn[ok], tr[ok], tc[ok], partition, rates, variant)["cycles"]
-        j = int(np.argmin(cycles))
-        if cycles[j] < best_cycles:
-            best_cycles, best_index = float(cycles[j]), start + int(np.flatnonzero(ok)[j])
+        where = start + np.flatnonzero(ok)
+        if xfer is None:
+            cycles = latency_arrays(shape, tm[ok], tn[ok], tr[ok], tc[ok], partition, rates, variant)["cycles"]
+            j = int(np.argmin(cycles))
+            if cycles[j] < best_cycles:
+                best_cycles, best_index = float(cycles[j]), int(where[j])
+            continue
+        best_cycles, best_index = _bound_and_price(shape, (tm[ok], tn[ok], tr[ok], tc[ok]), where, partition, rates,
+                                                   variant, xfer, best_cycles, best_index)
     if best_index < 0:
         dsp_fails = min_dsp >= bounds.dsp if variant is ModelVariant.RELEASED else min_dsp > bounds.dsp
         resource, demand, bound = (("DSP", min_dsp, bounds.dsp) if dsp_fails else ("BRAM18", min_bram, bounds.bram18))
@@ -147,7 +181,7 @@ def search_tiling(shape: ConvShape, *, bounds: ResourceBounds, rates: StreamRate
     tr, tc, tm, tn = (int(axis[i]) for axis, i in zip(axes, np.unravel_index(best_index, dims)))
     tiling = Tiling(tm=tm, tn=tn, tr=tr, tc=tc)
     dsp, bram = _resources(shape, tm, tn, tr, tc, bounds.data_bits, variant)
-    latency = layer_latency(shape, tiling, rates=rates, partition=partition, variant=variant)
+    latency = layer_latency(shape, tiling, rates=rates, partition=partition, variant=variant, xfer=xfer)
     return TilingChoice(tiling=tiling, partition=partition, latency=latency, dsp=int(dsp), bram18=int(bram),
                         candidates_evaluated=total, candidates_feasible=feasible)
 
@@ -184,7 +218,8 @@ def partition_candidates(shape: ConvShape, boards: int) -> tuple[Partition, ...]
 
 def search_partition(shape: ConvShape, *, boards: int, bounds: ResourceBounds, rates: StreamRates,
                      variant: ModelVariant | str = ModelVariant.COMPLETE,
-                     candidates: tuple[Partition, ...] | None = None, **tiling_options) -> TilingChoice:
+                     candidates: tuple[Partition, ...] | None = None, links: LinkModel | None = None,
+                     **tiling_options) -> TilingChoice:
     """Best partition (and its best tiling) of one layer over ``boards`` boards.
 
     Args:
@@ -192,6 +227,7 @@ def search_partition(shape: ConvShape, *, boards: int, bounds: ResourceBounds, r
         boards: number of boards; every candidate's product must equal it.
         candidates: partitions to try (default: :func:`partition_candidates`). Ties in latency
             go to the preferred one (:func:`partition_preference`), whatever the given order.
+        links: price each candidate's XFER exchange on these links (None: link-blind).
         tiling_options: passed to :func:`search_tiling` (fixed_tm, fixed_tn, exhaustive …).
 
     Returns:
@@ -213,7 +249,7 @@ def search_partition(shape: ConvShape, *, boards: int, bounds: ResourceBounds, r
     for candidate in sorted(candidates, key=partition_preference):
         try:
             choice = search_tiling(shape, bounds=bounds, rates=rates, variant=variant, partition=candidate,
-                                   **tiling_options)
+                                   xfer=None if links is None else links.xfer(candidate), **tiling_options)
         except DoesNotFit as error:
             last_error = error
             continue

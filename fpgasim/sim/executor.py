@@ -37,7 +37,7 @@ from simpy.events import Event
 from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
-from fpgasim.mapping.device import element_bytes
+from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
@@ -225,8 +225,7 @@ class _Device:
         cycle, as XFER forwards it; compute devices: no cap)."""
         if self.context is None:
             return None
-        design = self.context.design
-        return design.stream_width_bits.weights * round(self.clock.freq_hz)
+        return stream_cap_bits_per_s(self.context.design.stream_width_bits.weights, self.clock.freq_hz)
 
 
 def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], trace: TraceRecorder | None) -> Cluster:
@@ -234,9 +233,8 @@ def _cluster(env: simpy.Environment, plan: GraphPlan, devices: list[_Device], tr
     cables = []
     for cable in plan.platform.cables:
         a, b = devices[index[cable.a]], devices[index[cable.b]]
-        rate = int(cable.link.effective_gbps * 1e9)
-        caps = [cap for cap in (a.link_cap_bits_per_s(), b.link_cap_bits_per_s()) if cap is not None]
-        spec = LinkSpec(effective_bits_per_s=min([rate, *caps]),
+        spec = LinkSpec(effective_bits_per_s=cable_bits_per_s(cable.link, [a.link_cap_bits_per_s(),
+                                                                          b.link_cap_bits_per_s()]),
                         fixed_latency_ps=ps_from_ns(cable.link.wire_latency_ns(cable.length_m)),
                         packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes,
                         message_latency_ps=ps_from_ns(cable.link.latency_ns.software),

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
-from fpgasim.hw.platform import Platform
 from fpgasim.kernels import NumberKind
 from fpgasim.mapping.device import FpgaContext
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.mapping.parts import board_parts, xfer_groups
-from fpgasim.mapping.redistribute import transfers
+from fpgasim.mapping.redistribute import exchange_pairs, transfers
 from fpgasim.nn import Graph, Pool, PoolKind
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
 from fpgasim.ops.linear import linear_f32, linear_fixed
@@ -197,42 +196,18 @@ class _PoolData:
 
 
 def _redistribution_points(setup: RunSetup) -> list[tuple[LayerSetup, list[Pool]] | None]:
-    """Where the boards exchange the previous conv's outputs: for each planned layer, None or
-    ``(next conv, pools between)``. The exchange happens before the first pool of a conv → pools →
-    conv run (each board then pools what its next conv part needs), or before the conv when no
-    pool is between. Never in an unchained layer table, after an FC layer or across another
-    layer kind."""
+    """Where the boards exchange the previous conv's outputs (:func:`exchange_pairs`): for each
+    planned layer, None or ``(next conv, pools between)``. The exchange happens before the first
+    emulated pool of a conv → pools → conv run (each board then pools what its next conv part
+    needs), or before the conv when no pool between is emulated."""
     points: list[tuple[LayerSetup, list[Pool]] | None] = [None] * len(setup.layers)
-    if not setup.network.chained:
-        return points
     index_of = {item.layer.name: index for index, item in enumerate(setup.layers)}
-    after_conv, first_pool, pools = False, None, []
-    for layer in setup.network.flat_layers():
-        index = index_of.get(layer.name)
-        item = setup.layers[index] if index is not None else None
-        if item is not None and item.kind is LayerKind.POOL:
-            first_pool = index if first_pool is None else first_pool
-            pools.append(layer)
-            continue
-        if item is None and isinstance(layer, Pool):  # not emulated: mapped through where it runs
-            pools.append(layer)
-            continue
-        is_conv = item is not None and item.kind is LayerKind.CONV
-        if is_conv and after_conv:
-            points[index if first_pool is None else first_pool] = (item, pools)
-        after_conv, first_pool, pools = is_conv, None, []
+    flat = setup.network.flat_layers()
+    for position, (previous, pools) in exchange_pairs(setup.network).items():
+        index = index_of[flat[position].name]
+        emulated = [index_of[flat[k].name] for k in range(previous + 1, position) if flat[k].name in index_of]
+        points[emulated[0] if emulated else index] = (setup.layers[index], list(pools))
     return points
-
-
-def _platform(setup: RunSetup) -> Platform:
-    """The run's boards as a platform: ``board0``… cabled as the experiment's topology."""
-    spec = setup.experiment.spec
-    cluster = spec.cluster
-    return Platform.homogeneous(boards=setup.boards, board=setup.board, kernel_path=setup.experiment.resolve(spec.kernel),
-                                memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
-                                topology=str(cluster.topology), link_id=cluster.link if setup.link else None,
-                                link=setup.link, length_m=cluster.cable_length_m, packet_bytes=cluster.packet_bytes,
-                                fifo_bytes=cluster.fifo_bytes)
 
 
 def _node_plans(setup: RunSetup, graph: Graph) -> tuple[NodePlan, ...]:
@@ -294,7 +269,7 @@ def emulate(setup: RunSetup, *, functional: bool, trace: bool,
         progress: called with each layer's name when it starts.
     """
     graph = Graph.from_network(setup.network)
-    platform = _platform(setup)
+    platform = setup.platform
     context = FpgaContext(device_id="board0", board=setup.board, design=setup.design,
                           ddr_bytes_per_s=setup.ddr_bytes_per_s, burst_bytes=setup.experiment.spec.memory.burst_bytes,
                           rates=setup.rates, bounds=setup.bounds)

@@ -18,6 +18,7 @@ from pydantic import Field
 from fpgasim.config import Bool, DirName, NonNegInt, PosFloat, PosInt, Str, YamlDocument, config_class, load, read_yaml
 from fpgasim.config.yaml_source import KeyPath
 from fpgasim.errors import ConfigError, Problem
+from fpgasim.mapping.layer_plan import Planner
 from fpgasim.nn.sources import GraphSpec
 from fpgasim.study.common.documents import check_data
 
@@ -134,6 +135,9 @@ class PartitionSpec:
     policy: PartitionPolicy = PartitionPolicy.SEARCH
     #: (Pb, Pr, Pc, Pm) used for every layer when ``policy: fixed``.
     factors: dict[Str, PosInt] | None = None
+    #: ``link_aware`` prices the links (XFER routes, redistribution) and chooses partitions jointly;
+    #: ``blind`` is the earlier per-layer planner (see :class:`~fpgasim.mapping.layer_plan.Planner`).
+    planner: Planner = Planner.LINK_AWARE
 
 
 @config_class
@@ -172,6 +176,8 @@ class ScaleOutPoint:
 
     boards: BoardCount
     topology: Topology
+    #: the planner of this configuration (``blind``: the earlier plan, for comparison).
+    planner: Planner = Planner.LINK_AWARE
 
 
 @config_class

@@ -2,7 +2,9 @@
 
 Analytical byte counts (whole cluster): per board, every outer tile loads ⌈N/Tn⌉ IFM and
 weight tiles and stores one OFM tile; with XFER sharing the received share comes over the
-link instead of DDR (the same terms as :func:`fpgasim.mapping.latency_arrays`).
+link instead of DDR (the same terms as :func:`fpgasim.mapping.latency_arrays`). A link-aware
+plan counts link bytes on every hop of their routes (XFER and redistribution) and adds the
+redistribution it predicts to the latency.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ def analytical_objectives(setup: RunSetup) -> tuple[dict[str, float], list[dict[
         loads = lat.tiles * lat.steps
         ddr_read += loads * (lat.t_i_cycles * rates.ifm + lat.t_w_cycles * rates.weights)
         ddr_write += lat.tiles * lat.t_o_cycles * rates.ofm
-        if rates.link is not None:
+        if layer.xfer_link_bytes or layer.redistribution_bytes:  # link-aware: every hop counted
+            link += (layer.xfer_link_bytes + layer.redistribution_bytes) / nbytes / boards
+        elif rates.link is not None:
             link += loads * (lat.t_link_w_cycles + lat.t_link_i_cycles) * rates.link
-        cycles += lat.cycles
+        cycles += lat.cycles + layer.redistribution_cycles
         macs += layer.shape.macs
         t = layer.tiling
         layers.append({"name": layer.layer.name, "latency_ms": lat.time_ms(clock_mhz),

@@ -115,8 +115,8 @@ class RunResult:
 
     @property
     def analytical_cycles(self) -> float:
-        """The complete analytical model's total."""
-        return sum(layer.plan.analytical.cycles for layer in self.layers)
+        """The complete analytical model's total (with the redistribution a link-aware plan predicts)."""
+        return sum(layer.plan.analytical.cycles + layer.plan.redistribution_cycles for layer in self.layers)
 
     @property
     def released_cycles(self) -> float:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw import Board, LinkType, is_board_path, load_board, load_dsp_types, load_link_types
-from fpgasim.hw.platform import topology_edges
+from fpgasim.hw.platform import Platform, topology_edges
 from fpgasim.kernels import TiledConvDesign, check_fit, load_kernel_file
 from fpgasim.mapping import Partition, ResourceBounds, StreamRates
 from fpgasim.mapping.device import element_bytes, resource_bounds, stream_rates
-from fpgasim.mapping.layer_plan import LayerKind, LayerSetup, plan_layers
+from fpgasim.mapping.layer_plan import LayerKind, LayerSetup, Planner, plan_layers
+from fpgasim.mapping.link_model import LinkModel
 from fpgasim.nn import ZOO, Network, zoo_network
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 
@@ -39,6 +40,7 @@ class RunSetup:
     ddr_bytes_per_s: float
     link: LinkType | None
     boards: int
+    platform: Platform
 
     @property
     def clock_mhz(self) -> float:
@@ -129,13 +131,22 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
     factors = spec.partition.factors or {}
     fixed = (Partition(**{key: factors.get(key, 1) for key in ("pb", "pr", "pc", "pm")})
              if spec.partition.policy is PartitionPolicy.FIXED else None)
+    cluster = spec.cluster
+    platform = Platform.homogeneous(boards=boards, board=board, kernel_path=loaded.resolve(spec.kernel),
+                                    memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
+                                    topology=str(cluster.topology), link_id=cluster.link if link else None,
+                                    link=link, length_m=cluster.cable_length_m, packet_bytes=cluster.packet_bytes,
+                                    fifo_bytes=cluster.fifo_bytes)
+    links = None
+    if boards > 1 and spec.partition.planner is Planner.LINK_AWARE:
+        links = LinkModel.for_design(platform, design)
     layers, skipped = plan_layers(network, design=design, rates=rates, bounds=bounds,
                                   ddr_bytes_per_s=channel.sustained_bytes_per_s, burst_bytes=spec.memory.burst_bytes,
                                   boards=boards, search_all_tiles=spec.tiling.policy is TilingPolicy.SEARCH,
-                                  partition=fixed, pooling=spec.network.pooling)
+                                  partition=fixed, pooling=spec.network.pooling, links=links)
     if not any(item.kind is not LayerKind.POOL for item in layers):
         raise ConfigError([loaded.document.problem(("experiment", "network"), "the network has no conv layer to run")])
     return RunSetup(experiment=loaded, board=board, design=design, network=network, layers=tuple(layers),
                     skipped=tuple(skipped), rates=rates, bounds=bounds,
-                    ddr_bytes_per_s=channel.sustained_bytes_per_s, link=link, boards=boards)
+                    ddr_bytes_per_s=channel.sustained_bytes_per_s, link=link, boards=boards, platform=platform)
 

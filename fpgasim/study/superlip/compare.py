@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fpgasim.errors import BadArgument
+from fpgasim.mapping.layer_plan import Planner
 from fpgasim.study.experiment.experiment import (
     LoadedExperiment, Mode, NetworkRef, PartitionPolicy, PartitionSpec, TilingPolicy, TilingSpec,
 )
@@ -34,6 +35,7 @@ class ConfigResult:
 
     label: str
     boards: int
+    planner: Planner
     run: RunResult
     speedup_vs_a: float
     speedup_vs_b: float
@@ -46,7 +48,8 @@ class ConfigResult:
     def to_dict(self) -> dict[str, Any]:
         """This configuration's entry in ``results.json``."""
         summary = self.run.summary()
-        return {"label": self.label, "boards": self.boards, "latency_ms": summary["latency_ms"],
+        return {"label": self.label, "boards": self.boards, "planner": str(self.planner),
+                "latency_ms": summary["latency_ms"],
                 "analytical_latency_ms": summary["analytical_latency_ms"],
                 "released_model_latency_ms": summary["released_model_latency_ms"],
                 "speedup_vs_a": self.speedup_vs_a, "speedup_vs_b": self.speedup_vs_b,
@@ -63,31 +66,31 @@ class Comparison:
 
 
 def _variant(loaded: LoadedExperiment, network: NetworkRef, *, policy: TilingPolicy, boards: int,
-             topology: str | None) -> LoadedExperiment:
+             topology: str | None, planner: Planner) -> LoadedExperiment:
     spec = loaded.spec
     if topology is None:
         cluster = dataclasses.replace(spec.cluster, boards=boards)
     else:
         cluster = dataclasses.replace(spec.cluster, boards=boards, topology=topology)
     new = dataclasses.replace(spec, network=network, tiling=TilingSpec(policy=policy), cluster=cluster,
-                              partition=PartitionSpec(policy=PartitionPolicy.SEARCH), comparison=None)
+                              partition=PartitionSpec(policy=PartitionPolicy.SEARCH, planner=planner), comparison=None)
     return dataclasses.replace(loaded, spec=new)
 
 
-def _plan(spec_network: NetworkRef, scale_out) -> list[tuple[str, TilingPolicy, int, str | None]]:
-    plan = [("(a) 1 board, kernel tiling", TilingPolicy.KERNEL, 1, None),
-            ("(b) 1 board, best tiling per layer", TilingPolicy.SEARCH, 1, None)]
-    plan += [(f"(c) {p.boards} boards, {p.topology}", TilingPolicy.SEARCH, p.boards, str(p.topology))
-             for p in scale_out]
+def _plan(spec_network: NetworkRef, scale_out) -> list[tuple[str, TilingPolicy, int, str | None, Planner]]:
+    plan = [("(a) 1 board, kernel tiling", TilingPolicy.KERNEL, 1, None, Planner.LINK_AWARE),
+            ("(b) 1 board, best tiling per layer", TilingPolicy.SEARCH, 1, None, Planner.LINK_AWARE)]
+    plan += [(f"(c) {p.boards} boards, {p.topology}" + (", blind planner" if p.planner is Planner.BLIND else ""),
+              TilingPolicy.SEARCH, p.boards, str(p.topology), p.planner) for p in scale_out]
     return plan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ComparisonPlan:
-    """Every configuration of a comparison, planned and in order: (network, label, boards, setup)."""
+    """Every configuration of a comparison, planned and in order: (network, label, boards, planner, setup)."""
 
     experiment: LoadedExperiment
-    configurations: tuple[tuple[str, str, int, RunSetup], ...]
+    configurations: tuple[tuple[str, str, int, Planner, RunSetup], ...]
 
     @property
     def name(self) -> str:
@@ -108,9 +111,10 @@ def plan_comparison(loaded: LoadedExperiment) -> ComparisonPlan:
     configurations = []
     for ref in (spec.network, *spec.comparison.networks):
         name = ref.zoo + (f"/{ref.shapes}" if ref.shapes else "")
-        for label, policy, boards, topology in _plan(ref, spec.comparison.scale_out):
-            setup = build_setup(_variant(loaded, ref, policy=policy, boards=boards, topology=topology))
-            configurations.append((name, label, boards, setup))
+        for label, policy, boards, topology, planner in _plan(ref, spec.comparison.scale_out):
+            setup = build_setup(_variant(loaded, ref, policy=policy, boards=boards, topology=topology,
+                                         planner=planner))
+            configurations.append((name, label, boards, planner, setup))
     return ComparisonPlan(experiment=loaded, configurations=tuple(configurations))
 
 
@@ -132,52 +136,78 @@ def run_comparison(plan: ComparisonPlan, *, workers: int = 1,
     """
     if workers < 1:
         raise BadArgument(f"--workers={workers}: expected >= 1")
-    labels = [(name, label, boards) for name, label, boards, _ in plan.configurations]
-    setups = [setup for _, _, _, setup in plan.configurations]
+    labels = [(name, label, boards, planner) for name, label, boards, planner, _ in plan.configurations]
+    setups = [setup for *_, setup in plan.configurations]
     if workers > 1:
         with WorkerPool(workers) as pool:
             futures = [pool.submit(_run_one, setup) for setup in setups]
             runs = []
-            for future, (name, label, _) in zip(futures, labels, strict=True):
+            for future, (name, label, *_) in zip(futures, labels, strict=True):
                 runs.append(future.result())
                 if progress is not None:
                     progress(f"{name}: {label}")
     else:
         runs = []
-        for setup, (name, label, _) in zip(setups, labels, strict=True):
+        for setup, (name, label, *_) in zip(setups, labels, strict=True):
             runs.append(_run_one(setup))
             if progress is not None:
                 progress(f"{name}: {label}")
     networks: dict[str, list[ConfigResult]] = {}
-    for run, (name, label, boards) in zip(runs, labels, strict=True):
+    for run, (name, label, boards, planner) in zip(runs, labels, strict=True):
         results = networks.setdefault(name, [])
         base_a = results[0].run.time_ms if results else run.time_ms
         base_b = results[1].run.time_ms if len(results) > 1 else run.time_ms
-        results.append(ConfigResult(label=label, boards=boards, run=run,
+        results.append(ConfigResult(label=label, boards=boards, planner=planner, run=run,
                                     speedup_vs_a=base_a / run.time_ms, speedup_vs_b=base_b / run.time_ms))
     return Comparison(experiment=plan.experiment, networks=networks)
+
+
+#: Model-vs-emulator gaps beyond this fraction get a line naming the layer and resource behind them.
+GAP_NOTED = 0.05
+
+
+def _gap(result: ConfigResult) -> float:
+    return result.run.summary()["analytical_latency_ms"] / result.run.time_ms - 1
+
+
+def _gap_note(result: ConfigResult) -> str:
+    """Which layer differs most between model and emulator, and the emulator's busiest resource there."""
+    def off(layer) -> float:
+        return abs(layer.plan.analytical.cycles + layer.plan.redistribution_cycles - layer.emulated.cycles
+                   - layer.emulated.redistribution_cycles)
+    worst = max(result.run.layers, key=off)
+    model = worst.plan.analytical.cycles + worst.plan.redistribution_cycles
+    emulated = worst.emulated.cycles + worst.emulated.redistribution_cycles
+    return (f"- {result.label}: model {100 * _gap(result):+.1f} %; most of it in {worst.plan.layer.name} "
+            f"(model {model:,.0f} vs emulated {emulated:,.0f} cycles, of which redistribution before it "
+            f"{worst.plan.redistribution_cycles:,.0f} vs {worst.emulated.redistribution_cycles:,}; partition "
+            f"{worst.plan.partition}; the emulator's busiest resource while it ran: {worst.emulated.bottleneck})")
 
 
 def _markdown(comparison: Comparison) -> str:
     spec = comparison.experiment.spec
     paper = spec.comparison.paper
     lines = [f"# {spec.name}\n", f"{spec.description or ''}\n"]
-    headers = ["configuration", "latency ms (emulated)", "analytical ms", "released-model ms",
-               "speedup vs (a)", "speedup vs (b)", "super-linear?"]
+    headers = ["configuration", "latency ms (emulated)", "analytical ms", "model vs emulator",
+               "released-model ms", "speedup vs (a)", "speedup vs (b)", "super-linear?"]
     for network, results in comparison.networks.items():
         # (a) comes before (b): no speedup of (a) vs (b) applies ("–"; results.json keeps 1.0)
         rows = [[r.label, f"{r.run.time_ms:.3f}", f"{r.run.summary()['analytical_latency_ms']:.3f}",
+                 f"{100 * (r.run.summary()['analytical_latency_ms'] / r.run.time_ms - 1):+.1f} %",
                  f"{r.run.summary()['released_model_latency_ms']:.3f}", f"{r.speedup_vs_a:.2f}x",
                  "–" if index == 0 else f"{r.speedup_vs_b:.2f}x",
                  ("yes" if r.super_linear else "no") if r.boards > 1 else ""]
                 for index, r in enumerate(results)]
-        lines += [f"## {network}\n", markdown_table(headers, rows)]
+        lines += [f"## {network}\n", markdown_table(headers, rows),
+                  "Analytical: the plan's model latency (link-aware rows: XFER on the real routes and the "
+                  "redistribution between layers; blind rows: the earlier model without them).\n"]
+        lines += [_gap_note(r) for r in results if abs(_gap(r)) > GAP_NOTED] + [""]
         for result in results[:1] + [r for r in results if r.boards == 2][:1]:
             lines += [f"### {network}: {result.label}, per layer\n",
                       markdown_table([h for h, _, _ in COLUMNS], layer_rows(result.run))]
     if paper is not None:
         first = next(iter(comparison.networks.values()))
-        ours = [r for r in first if r.boards == paper.boards]
+        ours = [r for r in first if r.boards == paper.boards and r.planner is Planner.LINK_AWARE]
         if ours:
             lines.append(f"**Published:** {paper.speedup:g}x with {paper.boards} boards ({paper.source}). "
                          f"**fpgasim:** {ours[0].speedup_vs_a:.2f}x over (a), {ours[0].speedup_vs_b:.2f}x over (b).\n")
@@ -196,13 +226,18 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
     }
     first = next(iter(comparison.networks.values()))
     if paper is not None:
-        match = [r for r in first if r.boards == paper.boards]
+        match = [r for r in first if r.boards == paper.boards and r.planner is Planner.LINK_AWARE]
         if match:
             document["headline"] = {"boards": paper.boards, "speedup_vs_a": match[0].speedup_vs_a,
                                     "speedup_vs_b": match[0].speedup_vs_b, "paper_speedup": paper.speedup,
                                     "super_linear": match[0].super_linear}
-    curves = {network: [(1, 1.0)] + [(r.boards, r.speedup_vs_a) for r in results if r.boards > 1]
-              for network, results in comparison.networks.items()}
+    curves = {}
+    for network, results in comparison.networks.items():
+        for planner in Planner:
+            points = [(r.boards, r.speedup_vs_a) for r in results if r.boards > 1 and r.planner is planner]
+            if points:
+                name = network if planner is Planner.LINK_AWARE else f"{network} ({planner} planner)"
+                curves[name] = [(1, 1.0)] + points
     out = OutputSet(out_dir)
     out.add_json("results.json", document)
     out.add_text("report.md", _markdown(comparison))

@@ -50,3 +50,24 @@ def test_a_speedup_that_does_not_apply_is_a_dash(write_experiment, tmp_path):
     assert b.endswith("| 1.00x |  |") and two.endswith(("x | yes |", "x | no |"))
     document = json.loads((tmp_path / "out" / "results.json").read_text())
     assert document["comparison"]["alexnet_conv/merged"][0]["speedup_vs_b"] == 1.0  # results.json unchanged
+
+
+def test_blind_rows_and_large_gaps_are_named(write_experiment, tmp_path):
+    """A blind-planner row sits beside the link-aware one; a model-vs-emulator gap beyond 5 % gets
+    a line naming its layer and the emulator's busiest resource there."""
+    extra = COMPARISON.replace("scale_out: [{boards: 2, topology: pair}]",
+                               "scale_out: [{boards: 2, topology: pair}, {boards: 2, topology: pair, planner: blind}]")
+    loaded = load_experiment(write_experiment(kernel="superlip-conv-64x7-fp32.yaml", extra=extra))
+    comparison = run_comparison(plan_comparison(loaded))
+    aware, blind = comparison.networks["alexnet_conv/merged"][2:]
+    assert (str(aware.planner), str(blind.planner)) == ("link_aware", "blind")
+    assert blind.label.endswith("blind planner")
+    write_comparison(comparison, tmp_path / "out")
+    document = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [row["planner"] for row in document["comparison"]["alexnet_conv/merged"][2:]] == ["link_aware", "blind"]
+    assert document["headline"]["speedup_vs_a"] == pytest.approx(aware.speedup_vs_a)  # the link-aware row
+    report = (tmp_path / "out" / "report.md").read_text()
+    for row in (aware, blind):
+        gap = row.run.summary()["analytical_latency_ms"] / row.run.time_ms - 1
+        assert (f"- {row.label}: model" in report) == (abs(gap) > 0.05)
+    assert "busiest resource while it ran" in report  # the blind plan misses the redistribution (> 5 %)
