@@ -83,6 +83,10 @@ def _run_graph(setup: GraphSetup, out: Path, mode: Mode | None, options: RunOpti
     if result.emulation.bit_exact is not None:
         verdict = "bit exact" if result.emulation.bit_exact else "NOT bit exact"
         lines.append(f"functional check: every node {verdict} against fpgasim.ops run node by node")
+    for match in (match for match in result.agreement if match.emulated):
+        snr = "identical" if match.snr_db is None else f"SNR {match.snr_db:.1f} dB"
+        lines.append(f"agreement of {match.output} with the float64 reference at {match.word_bits} bits: {snr}, top-1 "
+                     f"{match.top1:.3f} (other widths in report.md)")
     paths = write_graph_run(result, out, max_trace_spans=options.limits.max_trace_spans,
                             save_outputs=options.save_outputs)
     return RunOutput(paths=tuple(paths), table=table, lines=(*lines, _wrote(paths)))

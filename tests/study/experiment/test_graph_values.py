@@ -116,11 +116,12 @@ def test_run_with_input_and_save_outputs_writes_the_dequantised_outputs_of_that_
     assert "| fc | 16 | ⟨16, 6⟩ | emulated |" in report and "`y` is node `fc`" in report
 
 
-def test_a_platform_run_saves_its_outputs_and_reports_seeded_inputs(tmp_path: Path) -> None:
+def test_a_platform_run_saves_its_outputs_and_reports_seeded_inputs(tmp_path: Path, capsys) -> None:
     """The shipped three-device experiment: no --input (seeded inputs), --save-outputs."""
     out = tmp_path / "out"
     assert main(["run", str(ROOT / "experiments" / "hetero-residual.yaml"), "--out", str(out), "--save-outputs",
                  "--no-trace"]) == 0
+    assert "agreement of prob with the float64 reference at 16 bits: SNR" in capsys.readouterr().out
     saved = np.load(out / "outputs.npz", allow_pickle=False)
     assert saved.files == ["prob"] and saved["prob"].shape == (1, 10, 1, 1)
     assert abs(float(saved["prob"].sum()) - 1) < 0.01  # a softmax, dequantised
