@@ -21,6 +21,7 @@ from rich.table import Table
 
 from fpgasim.cli._args import worker_count
 from fpgasim.config import read_yaml
+from fpgasim.errors import BadArgument
 from fpgasim.study.common.interrupts import Interrupted
 from fpgasim.study.common.outputs import check_output_dir
 from fpgasim.study.protocol import Limits, RunOptions, RunOutput
@@ -122,6 +123,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         check_output_dir(args.out, force=args.force)
     study = study_of(read_yaml(args.document))
+    if (args.input is not None or args.save_outputs) and not study.takes_input_values:
+        raise BadArgument(f"{args.document}: --input and --save-outputs need a graph network run on the user's "
+                          f"values; a {study.kind} runs its own inputs")
     limits = Limits(max_events=args.max_events, max_memory_mb=args.max_memory_mb,
                     max_trace_spans=args.max_trace_spans, trace=not args.no_trace)
     plan = study.plan(study.load(args.document), limits=limits)

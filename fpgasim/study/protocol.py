@@ -100,6 +100,9 @@ class Study(Protocol):
     #: a sweep's base document must name one kernel design (``kernel:``), whose keys it may sweep;
     #: False: the study places no design of its own (``kernel.*`` keys and ``fits`` are refused).
     sweep_needs_kernel: bool
+    #: ``run`` takes a user's input values and can save the network's outputs (``--input``,
+    #: ``--save-outputs``); False: the CLI refuses both flags before anything runs.
+    takes_input_values: bool
 
     def load(self, path: Path) -> Any:
         """Parse and check the document at ``path``. Raises ConfigError (every problem)."""

@@ -30,6 +30,7 @@ class ReplayStudyKind:
     modes = ()
     sweep_model = "the study's SimPy cluster (dpdk vs in_network, prioritized sampling)"
     sweep_needs_kernel = False  # the FPGA NIC's fit is checked by the study itself
+    takes_input_values = False
 
     def load(self, path: Path) -> LoadedReplayStudy:
         """:func:`~fpgasim.study.dqn_replay.config.load_study`."""

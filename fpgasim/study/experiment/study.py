@@ -99,6 +99,7 @@ class ExperimentStudy:
     modes = tuple(mode.value for mode in Mode)
     sweep_model = "analytical model"
     sweep_needs_kernel = True
+    takes_input_values = True
 
     def load(self, path: Path) -> LoadedExperiment:
         """:func:`load_experiment`."""

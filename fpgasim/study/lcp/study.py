@@ -26,6 +26,8 @@ class LcpStudyKind:
     kind = "lcp_study"
     modes = ()
     sweep_model = "none"
+    sweep_needs_kernel = False  # its cases name their own devices and designs
+    takes_input_values = False
 
     def load(self, path: Path) -> LoadedLcpStudy:
         """:func:`~fpgasim.study.lcp.config.load_lcp_study`."""

@@ -30,6 +30,7 @@ class ScissionStudyKind:
     modes = ()
     sweep_model = "the split-latency model (released data or emulated blocks)"
     sweep_needs_kernel = False
+    takes_input_values = False
 
     def load(self, path: Path) -> LoadedScission:
         """:func:`~fpgasim.study.scission.config.load_scission`."""
