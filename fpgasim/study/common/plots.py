@@ -23,7 +23,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from fpgasim.sim import TraceRecorder, merge_spans, us_from_ps  # noqa: E402
 
 __all__ = ["save_timeline", "save_speedup_plot", "save_device_speedup_plot", "SpeedupPoint", "Panel", "save_panels",
-           "resource_kind", "LayerSpan", "RESOURCE_KINDS"]
+           "resource_kind", "LayerSpan", "RESOURCE_KINDS", "save_figure", "finish_axes"]
 
 #: Timeline rows shown at most (the busiest tracks first within each board).
 MAX_TRACKS = 40
@@ -34,6 +34,20 @@ RESOURCE_KINDS = {"compute": "tab:blue", "stream port": "tab:orange", "DDR": "ta
 
 #: A layer (graph node) on the timeline: name, start ps, end ps.
 LayerSpan = tuple[str, int, int]
+
+
+def save_figure(fig, path: Path, *, dpi: int = 110) -> None:
+    """Lay out, write as PNG (format explicit: the path ends in ``.tmp``) and free ``fig``."""
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=dpi)
+    plt.close(fig)
+
+
+def finish_axes(ax, title: str, *, legend_fontsize: int = 8) -> None:
+    """The house style of a line plot's axes: a light grid, a small legend, the title."""
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=legend_fontsize)
+    ax.set_title(title)
 
 
 def resource_kind(track: str) -> str:
@@ -83,9 +97,7 @@ def save_timeline(trace: TraceRecorder, path: Path, *, title: str, layers: Seque
     ax.invert_yaxis()
     ax.set_xlabel("time (µs)")
     ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
@@ -111,12 +123,8 @@ def save_speedup_plot(path: Path, *, curves: dict[str, list[tuple[int, float]]],
     ax.set_xscale("log", base=2)
     ax.set_xticks(counts)
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    finish_axes(ax, title)
+    save_figure(fig, path)
 
 
 #: A labelled point of a speedup plot: (devices, speedup, configuration label).
@@ -151,12 +159,8 @@ def save_device_speedup_plot(path: Path, *, curves: dict[str, list[SpeedupPoint]
     ax.set_yscale("log")
     ax.set_xticks(counts)
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    finish_axes(ax, title)
+    save_figure(fig, path)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,6 +207,4 @@ def save_panels(path: Path, panels: Sequence[Panel], *, title: str) -> None:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

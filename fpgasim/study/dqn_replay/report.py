@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet  # noqa: E402
+from fpgasim.study.common.plots import finish_axes, save_figure  # noqa: E402
 from fpgasim.study.common.trace_output import trace_to_write  # noqa: E402
 from fpgasim.study.dqn_replay.config import LoadedReplayStudy  # noqa: E402
 from fpgasim.study.dqn_replay.runner import (  # noqa: E402
@@ -171,9 +172,7 @@ def _latency_plot(path: Path, rows: list[dict[str, Any]], title: str) -> None:
             ax.grid(True, alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def _curve_plot(path: Path, curves: dict[str, list[tuple[float, float]]], title: str) -> None:
@@ -187,12 +186,8 @@ def _curve_plot(path: Path, curves: dict[str, list[tuple[float, float]]], title:
         ax.plot(t[t.size - mean.size:], mean, label=name)
     ax.set_xlabel("emulated wall-clock time (ms)")
     ax.set_ylabel(f"episode return (mean of {CURVE_WINDOW})")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=100)
-    plt.close(fig)
+    finish_axes(ax, title)
+    save_figure(fig, path, dpi=100)
 
 
 def write_replay_study(loaded: LoadedReplayStudy, out: Path, options: RunOptions) -> RunOutput:
