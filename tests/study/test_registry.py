@@ -37,3 +37,19 @@ def test_dispatching_code_names_no_study(path):
     text = path.read_text(encoding="utf-8")
     for name in [*STUDIES, "comparison", "superlip", "dsodenet"]:
         assert not re.search(rf"(?<![\w/]){name}(?![\w/])", text), f"{path.name} names {name!r}"
+
+
+EXPERIMENTS = PACKAGE.parent / "experiments"
+
+
+#: superlip-alexnet plans 21 configurations (~11 s); `make run` runs it without --out.
+@pytest.mark.parametrize("document", sorted(p for p in EXPERIMENTS.glob("*.yaml") if p.stem != "superlip-alexnet"),
+                         ids=lambda p: p.name)
+def test_every_shipped_plan_names_its_default_output_folder(document):
+    """`fpgasim run` without --out writes to results/<plan.name>: every study's plan has one."""
+    from fpgasim.config import read_yaml
+    from fpgasim.study.registry import study_of
+
+    study = study_of(read_yaml(document))
+    plan = study.plan(study.load(document))
+    assert isinstance(plan.name, str) and plan.name and "/" not in plan.name

@@ -223,6 +223,11 @@ class LoadedReplayStudy:
     document: YamlDocument
     path: Path
 
+    @property
+    def name(self) -> str:
+        """The study's name: the default output folder ``results/<name>``."""
+        return self.study.name
+
 
 def _unit(doc: YamlDocument, path: tuple, value: object, name: str) -> list[Problem]:
     if not 0.0 <= float(value) <= 1.0:
