@@ -11,30 +11,32 @@ shortest by hops, ties as the emulator breaks them) — and the closed forms bui
   share to every peer while its DMA still reads it), vectorised over arrays of tile sizes.
 
 The time of one flow of B bytes over hops k = 1…h (docs/analytical-model.md, "Links") follows
-the emulator's forwarding: a head packet (min(p, B)), the middle, and a tail packet that leaves
-only once the hop upstream has delivered everything, each part delivered ``L`` after its last
-byte left:
+the emulator's forwarding: on each hop the link's per-message cost S_k (its software stack, off
+the wire), then a head packet (min(p, B)), the middle, and a tail packet that leaves only once
+the hop upstream has delivered everything, each part delivered ``L`` (endpoint + propagation)
+after its last byte left:
 
-    H_k = H_{k-1} + head/r_k + L_k            (head delivered; H_0 = 0)
+    H_k = H_{k-1} + S_k + head/r_k + L_k      (head delivered; H_0 = 0)
     M_k = H_k + mid/r_k + L_k                  (middle delivered; = H_k when mid = 0)
     D_k = max(M_k, D_{k-1}) + tail/r_k + L_k   (all delivered; D_0 = when the source holds it
                                                 all; without a tail D_k = max(H_k, D_{k-1}))
 
 Flows that share a link direction take turns (round robin), so the flow also ends no earlier
-than the busiest link on its route allows: hop k cannot start before H_{k-1} and carries load_k
+than the busiest link on its route allows: hop k cannot start before A_k and carries load_k
 bytes (every flow crossing it), after which the flow's last packet still crosses the hops
 downstream:
 
-    D = max(D_h, max_k [max(min(F_k, H_{k-1}) + load_k/r_k, H_{k-1} + B/r_k) + L_k
+    D = max(D_h, max_k [max(min(F_k, A_k) + load_k/r_k, A_k + B/r_k) + L_k
                         + Σ_{j>k} (last_j/r_j + L_j)])
 
-with F_k the earliest any flow's head reaches link k (the link may start on other flows' bytes
-before this one's arrive).
+with A_k = H_{k-1} + S_k when the flow's head may leave on link k, F_k the earliest any flow's
+head leaves on it (the link may start on other flows' bytes before this one's arrive), and a
+flow of one packet paying S_j again downstream.
 
 A lone flow is timed exactly; concurrent all-to-all flows on a chain or ring within a few per
 cent (tests/mapping/test_link_model.py). The rate r_k is the cable's
 (:func:`~fpgasim.mapping.device.cable_bits_per_s`), at most what the receive FIFO's credits
-allow: credits·p / (p/r + 2L).
+allow: credits·p / (p/r + 2L) (the credit returns L after the packet is consumed).
 """
 
 from __future__ import annotations
@@ -64,8 +66,10 @@ class LinkModel:
     Attributes:
         devices: device ids in platform order.
         bytes_per_cycle: payload rate of each directed link (credit-limited), bytes per engine cycle.
-        latency_cycles: fixed latency of each directed link (endpoint, software, propagation), cycles.
+        latency_cycles: per-packet latency of each directed link (endpoint and propagation), cycles.
         packet_bytes: link transaction granularity of each directed link.
+        message_cycles: per-message cost of each directed link (the link type's software stack),
+            paid once per transfer on each hop before its first packet, off the wire, cycles.
         routes: (source, destination) → directed link indices along the route.
         element_bytes: bytes per value (tile sizes are given in elements).
     """
@@ -76,6 +80,7 @@ class LinkModel:
     packet_bytes: np.ndarray
     routes: dict[tuple[str, str], tuple[int, ...]]
     element_bytes: int
+    message_cycles: np.ndarray
 
     @classmethod
     def from_platform(cls, platform: Platform, *, clock_mhz: float, caps_bits_per_s: dict[str, int | None],
@@ -93,18 +98,19 @@ class LinkModel:
         """
         if not clock_mhz > 0:
             raise BadArgument(f"LinkModel: clock_mhz={clock_mhz!r}: expected > 0")
-        rate, latency, packet = [], [], []
+        rate, latency, message, packet = [], [], [], []
         ns_per_cycle = 1e3 / clock_mhz
         for cable in platform.cables:
             bits = cable_bits_per_s(cable.link, [caps_bits_per_s.get(cable.a), caps_bits_per_s.get(cable.b)])
             wire_ns_per_byte = 8e9 / bits
-            fixed_ns = cable.fixed_latency_ns
+            fixed_ns = cable.link.wire_latency_ns(cable.length_m)  # the emulator's per-packet (and credit) latency
             credits = cable.fifo_bytes // cable.packet_bytes
             credit_bytes_per_ns = credits * cable.packet_bytes / (cable.packet_bytes * wire_ns_per_byte + 2 * fixed_ns)
             bytes_per_ns = min(1 / wire_ns_per_byte, credit_bytes_per_ns)
             for _ in range(2):  # a → b, then b → a
                 rate.append(bytes_per_ns * ns_per_cycle)
                 latency.append(fixed_ns / ns_per_cycle)
+                message.append(cable.link.latency_ns.software / ns_per_cycle)
                 packet.append(cable.packet_bytes)
         ids = tuple(device.id for device in platform.devices)
         routes = {}
@@ -115,7 +121,7 @@ class LinkModel:
                                                for cable, start, _ in platform.route(src, dst))
         return cls(devices=ids, bytes_per_cycle=np.array(rate, dtype=np.float64),
                    latency_cycles=np.array(latency, dtype=np.float64), packet_bytes=np.array(packet, dtype=np.float64),
-                   routes=routes, element_bytes=element_bytes)
+                   routes=routes, element_bytes=element_bytes, message_cycles=np.array(message, dtype=np.float64))
 
     @classmethod
     def for_design(cls, platform: Platform, design: TiledConvDesign) -> LinkModel:
@@ -157,16 +163,16 @@ class LinkModel:
         Returns:
             (N,) arrival of each set's last byte, cycles.
         """
-        rate, latency, packet, valid = routes.rate, routes.latency, routes.packet, routes.valid
+        rate, latency, message, packet, valid = routes.rate, routes.latency, routes.message, routes.packet, routes.valid
         links = routes.links
         size = size[:, :, None]  # (N, F, 1) against (F, H)
         head = np.minimum(packet, size)
         tail = np.minimum(packet, size - head)
         mid = size - head - tail
-        hop = np.where(valid, head / rate + latency, 0.0)
-        reach = np.cumsum(hop, axis=2) - hop  # when the head reaches each hop, alone on the links
+        lead = np.where(valid, message + head / rate + latency, 0.0)
+        start = np.cumsum(lead, axis=2) - lead + message  # when the head leaves on each hop, alone on the links
         load = size[:, :, 0] @ routes.incidence  # (N, E): bytes of every flow crossing each link
-        sent = np.where(size > 0, reach, np.inf).reshape(size.shape[0], -1)
+        sent = np.where(size > 0, start, np.inf).reshape(size.shape[0], -1)
         first = np.full(load.shape, np.inf)
         for link, crossing in routes.crossings:
             first[:, link] = sent[:, crossing].min(axis=1)
@@ -177,13 +183,14 @@ class LinkModel:
         bounds, lasts = [], []
         for h in range(valid.shape[1]):
             ok = valid[:, h]
-            r, lat = rate[:, h], latency[:, h]
+            r, lat, msg = rate[:, h], latency[:, h], message[:, h]
             b, hd, tl, md = size[:, :, 0], head[:, :, h], tail[:, :, h], mid[:, :, h]
-            busy = np.maximum(np.minimum(hop_first[:, :, h], head_done) + np.maximum(hop_load[:, :, h], b) / r,
-                              head_done + b / r)
+            leaves = head_done + msg
+            busy = np.maximum(np.minimum(hop_first[:, :, h], leaves) + np.maximum(hop_load[:, :, h], b) / r,
+                              leaves + b / r)
             bounds.append(np.where(ok, busy + lat, 0.0))
-            lasts.append(np.where(ok, np.where(tl > 0, tl, hd) / r + lat, 0.0))
-            new_head = head_done + hd / r + lat
+            lasts.append(np.where(ok, np.where(tl > 0, tl / r + lat, msg + hd / r + lat), 0.0))
+            new_head = leaves + hd / r + lat
             mid_done = new_head + np.where(md > 0, md / r + lat, 0.0)
             done = np.where(tl > 0, np.maximum(mid_done, all_done) + tl / r + lat, np.maximum(new_head, all_done))
             head_done, all_done = np.where(ok, new_head, head_done), np.where(ok, done, all_done)
@@ -211,7 +218,8 @@ class LinkModel:
         hops = np.array([len(route) for route in routes])
         padded = Routes.of(self, routes)
         w_count, i_count = weights.astype(np.float64) @ padded.incidence, (~weights).astype(np.float64) @ padded.incidence
-        terms = {(w_count[k], i_count[k], self.bytes_per_cycle[k], self.latency_cycles[k])
+        fixed = self.latency_cycles + self.message_cycles
+        terms = {(w_count[k], i_count[k], self.bytes_per_cycle[k], fixed[k])
                  for k in range(len(self.bytes_per_cycle)) if w_count[k] or i_count[k]}
         return XferCost(links=self, partition=partition, routes=padded, weights=weights,
                         hop_flows_weights=int(hops[weights].sum()), hop_flows_ifm=int(hops[~weights].sum()),
@@ -220,13 +228,14 @@ class LinkModel:
 
 @dataclass(frozen=True, slots=True)
 class Routes:
-    """F routes padded to the longest (H hops): link index, rate, latency, packet per hop, and
-    which hops exist (``valid``)."""
+    """F routes padded to the longest (H hops): link index, rate, latency, message cost, packet per
+    hop, and which hops exist (``valid``)."""
 
     links: np.ndarray
     valid: np.ndarray
     rate: np.ndarray
     latency: np.ndarray
+    message: np.ndarray
     packet: np.ndarray
     #: (F, E): how often each flow crosses each link direction.
     incidence: np.ndarray
@@ -249,7 +258,8 @@ class Routes:
         flat = links.ravel()
         crossings = tuple((int(link), np.flatnonzero(flat == link)) for link in np.unique(flat[flat >= 0]))
         return cls(links=links, valid=valid, rate=model.bytes_per_cycle[safe], latency=model.latency_cycles[safe],
-                   packet=model.packet_bytes[safe], incidence=incidence, crossings=crossings)
+                   message=model.message_cycles[safe], packet=model.packet_bytes[safe], incidence=incidence,
+                   crossings=crossings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +279,7 @@ class XferCost:
     weights: np.ndarray
     hop_flows_weights: int
     hop_flows_ifm: int
-    #: distinct (weight flows, IFM flows, rate, latency) of the link directions the flows cross.
+    #: distinct (weight flows, IFM flows, rate, latency + message cost) of the link directions the flows cross.
     _link_terms: tuple[tuple[float, float, float, float], ...] = ()
 
     def shares_bytes(self, w_tile_elems, ifm_tile_elems) -> tuple[np.ndarray, np.ndarray]:
@@ -304,7 +314,8 @@ class XferCost:
 
     def lower_bound(self, w_tile_elems, ifm_tile_elems, w_read_cycles, ifm_read_cycles) -> np.ndarray:
         """A cheap lower bound of :meth:`cycles`: the board's own reads, and every link direction's
-        bytes serialised at its rate plus its latency (no flow can end before its link is through)."""
+        bytes serialised at its rate plus its latency and message cost (no flow can end before its link is
+        through, nor start on it before its message cost)."""
         w, i = self.shares_bytes(w_tile_elems, ifm_tile_elems)
         end = np.maximum(np.where(w > 0, w_read_cycles, 0.0), np.where(i > 0, ifm_read_cycles, 0.0))
         for w_count, i_count, rate, latency in self._link_terms:

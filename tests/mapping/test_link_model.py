@@ -39,8 +39,9 @@ def _emulate(platform: Platform, flows: list[tuple[int, int, int]]) -> float:
     cables = []
     for cable in platform.cables:
         spec = LinkSpec(effective_bits_per_s=cable_bits_per_s(cable.link, [CAP, CAP]),
-                        fixed_latency_ps=ps_from_ns(cable.fixed_latency_ns), packet_bytes=cable.packet_bytes,
-                        fifo_bytes=cable.fifo_bytes)
+                        fixed_latency_ps=ps_from_ns(cable.link.wire_latency_ns(cable.length_m)),
+                        packet_bytes=cable.packet_bytes, fifo_bytes=cable.fifo_bytes,
+                        message_latency_ps=ps_from_ns(cable.link.latency_ns.software))
         cables.append((platform.index(cable.a), platform.index(cable.b), f"link{cable.index}", spec))
     cluster = Cluster.assemble(env, [None] * len(platform.devices), cables, trace=None)
     arrived = []
@@ -83,6 +84,43 @@ def test_a_lone_flow_is_timed_exactly(topology, link, size, length_m, data):
     # here, per hop) and rounds each latency to whole ps
     hops = links.hops(f"board{src}", f"board{dst}")
     assert model == pytest.approx(_emulate(platform, [(src, dst, size)]), rel=2e-3, abs=0.15 * hops)
+
+
+def _byte_cycles(link: str) -> float:
+    """One byte's time on the wire of ``link``, cycles (the emulator starts packets on byte edges)."""
+    return 8e9 / cable_bits_per_s(LINKS[link], [CAP, CAP]) * CLOCK_MHZ / 1e3
+
+
+@settings(max_examples=15, deadline=None)
+@given(topology=st.sampled_from([("pair", 2), ("chain", 3), ("chain", 4), ("ring", 3), ("ring", 4)]),
+       size=st.integers(1, 20_000), data=st.data())
+def test_a_lone_flow_pays_the_software_stack_once_per_hop(topology, size, data):
+    """Switched 1 GbE with a 50 µs kernel-socket cost per message: the model pays it once per hop
+    before the head packet, as the emulator does, not per packet."""
+    kind, boards = topology
+    platform = _platform(kind, boards, "eth1g_switch_kernel")
+    src, dst = data.draw(st.lists(st.integers(0, boards - 1), min_size=2, max_size=2, unique=True))
+    links = _model(platform)
+    model = float(links.flows_cycles([(f"board{src}", f"board{dst}", size, 0.0)]))
+    # each hop's head and tail start on the wire's next byte edge
+    hops = links.hops(f"board{src}", f"board{dst}")
+    assert model == pytest.approx(_emulate(platform, [(src, dst, size)]), rel=1e-4, abs=2 * _byte_cycles(
+        "eth1g_switch_kernel") * hops)
+
+
+@pytest.mark.parametrize("kind,boards,flows", [
+    ("pair", 2, [(0, 1, 9000), (1, 0, 200)]),                       # opposite directions: independent
+    ("chain", 3, [(0, 2, 3000), (1, 2, 3000)]),                     # two flows into one link direction
+    ("chain", 4, [(0, 3, 5000), (1, 3, 1000), (2, 3, 7000)]),       # three converge on the last link
+    ("ring", 3, [(a, b, 4000) for a in range(3) for b in range(3) if a != b]),   # all-to-all
+    ("ring", 4, [(a, b, 2000 + 500 * a) for a in range(4) for b in range(4) if a != b]),
+])
+def test_concurrent_flows_with_a_software_stack(kind, boards, flows):
+    """Small flow sets on switched 1 GbE (software cost per message, store-and-forward latency per
+    packet) start together: the model agrees with the emulator within 2 %."""
+    platform = _platform(kind, boards, "eth1g_switch_kernel")
+    model = float(_model(platform).flows_cycles([(f"board{a}", f"board{b}", n, 0.0) for a, b, n in flows]))
+    assert model == pytest.approx(_emulate(platform, flows), rel=0.02)
 
 
 @pytest.mark.parametrize("kind,boards", [("chain", 5), ("ring", 8), ("ring", 6), ("fully_connected", 4)])
