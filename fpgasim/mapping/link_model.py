@@ -12,13 +12,14 @@ shortest by hops, ties as the emulator breaks them) — and the closed forms bui
 
 The time of one flow of B bytes over hops k = 1…h (docs/analytical-model.md, "Links") follows
 the emulator's forwarding: on each hop the link's per-message cost S_k (its software stack, off
-the wire), then a head packet (min(p, B)), the middle, and a tail packet that leaves only once
-the hop upstream has delivered everything, each part delivered ``L`` (endpoint + propagation)
-after its last byte left:
+the wire), then a head packet (min(p, B)) and at once the middle behind it (the wire stays
+busy), and a tail packet that leaves only once the hop upstream has delivered everything; every
+packet is delivered ``L`` (endpoint + propagation) after its last byte left, and the head's
+delivery releases the next hop:
 
     H_k = H_{k-1} + S_k + head/r_k + L_k      (head delivered; H_0 = 0)
-    M_k = H_k + mid/r_k + L_k                  (middle delivered; = H_k when mid = 0)
-    D_k = max(M_k, D_{k-1}) + tail/r_k + L_k   (all delivered; D_0 = when the source holds it
+    E_k = H_{k-1} + S_k + (head + mid)/r_k     (head and middle have left)
+    D_k = max(E_k, D_{k-1}) + tail/r_k + L_k   (all delivered; D_0 = when the source holds it
                                                 all; without a tail D_k = max(H_k, D_{k-1}))
 
 Flows that share a link direction take turns (round robin), so the flow also ends no earlier
@@ -191,8 +192,8 @@ class LinkModel:
             bounds.append(np.where(ok, busy + lat, 0.0))
             lasts.append(np.where(ok, np.where(tl > 0, tl / r + lat, msg + hd / r + lat), 0.0))
             new_head = leaves + hd / r + lat
-            mid_done = new_head + np.where(md > 0, md / r + lat, 0.0)
-            done = np.where(tl > 0, np.maximum(mid_done, all_done) + tl / r + lat, np.maximum(new_head, all_done))
+            done = np.where(tl > 0, np.maximum(leaves + (hd + md) / r, all_done) + tl / r + lat,
+                            np.maximum(new_head, all_done))
             head_done, all_done = np.where(ok, new_head, head_done), np.where(ok, done, all_done)
         downstream = np.zeros_like(all_done)
         for busy_until, last in zip(reversed(bounds), reversed(lasts)):

@@ -6,7 +6,9 @@ boards share no cable), and Super-LIP's XFER: boards that need the same operand 
 ``1/P`` of it from their own DDR and exchange the shares over the links, concurrently with
 their DDR traffic. Cables of one shared medium (Wi-Fi) use one wire for all their directions:
 one transmitter at a time, packet by packet round robin between the transfers on it. A link's
-per-message cost (software stack) is spent on each hop before the transfer's first packet.
+per-message cost (software stack) is spent on each hop before the transfer's first packet; then
+the transfer's packets follow one another on the wire (cut-through, pipelined: each is delivered
+the link's latency after its last byte left, the first releases the next hop).
 Link receivers drain eagerly (the on-chip buffer takes bytes as they arrive), so the bounded
 receive FIFO throttles the sender through its credits.
 """
@@ -186,20 +188,22 @@ class Cluster:
 
     def _hop(self, hop: LinkDirection, stream: str, nbytes: int, head_ready: Event, all_ready: Event,
              head_done: Event, all_done: Event) -> Generator[Event, object, None]:
-        """Cut-through forwarding on one hop: the first packet leaves as soon as it is there,
-        the middle follows, the last packet only once the upstream has all of it."""
+        """Cut-through forwarding on one hop, pipelined: after the message cost the head packet
+        leaves as soon as it is there and the middle follows it on the wire at once (each packet is
+        delivered its latency after its last byte left); the head's delivery releases the next hop;
+        the last packet leaves only once the upstream has all of it (the stream's jobs are served
+        in order, so it follows the middle)."""
         head = min(hop.packet_bytes, nbytes)
         tail = min(hop.packet_bytes, nbytes - head)
         yield head_ready
         if self.message_ps[hop.name]:
             yield self.env.timeout(self.message_ps[hop.name])
-        yield hop.send(stream, head)
-        head_done.succeed()
+        head_delivered = hop.send(stream, head)
+        head_delivered.callbacks.append(lambda _event: head_done.succeed())
         if nbytes - head - tail > 0:
-            yield hop.send(stream, nbytes - head - tail)
+            hop.send(stream, nbytes - head - tail)
         yield all_ready
-        if tail:
-            yield hop.send(stream, tail)
+        yield hop.send(stream, tail) if tail else head_delivered
         all_done.succeed()
 
     def _forward(self, hops: list[LinkDirection], stream: str, nbytes: int, started: Event,

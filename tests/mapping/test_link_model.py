@@ -127,7 +127,8 @@ def test_concurrent_flows_with_a_software_stack(kind, boards, flows):
 @pytest.mark.parametrize("link", ["aurora64b66b_10g", "eth10g_udp_hw"])
 def test_all_to_all_on_shared_links(kind, boards, link):
     """Every board sends to every other at once (XFER's pattern): flows share link directions round
-    robin; the model's fair share is within 6 % (measured: −5 % … 0 %)."""
+    robin; the model's fair share is within 6 % (measured: 0 … +5.6 %, most on rings, where flows
+    that started early on a shared link finish before its whole load)."""
     platform = _platform(kind, boards, link)
     flows = [(a, b, 5000 + 37 * a + b) for a in range(boards) for b in range(boards) if a != b]
     model = float(_model(platform).flows_cycles([(f"board{a}", f"board{b}", n, 0.0) for a, b, n in flows]))
@@ -150,7 +151,8 @@ def test_a_slower_link_and_a_longer_cable_cost_more():
     aurora = float(_model(_platform("pair", 2, "aurora64b66b_10g")).flows_cycles(flows))
     eth = float(_model(_platform("pair", 2, "eth10g_udp_hw")).flows_cycles(flows))
     far = float(_model(_platform("pair", 2, "aurora64b66b_10g", 100.0)).flows_cycles(flows))
-    assert eth > aurora and far == pytest.approx(aurora + 3 * 99 * 5 / 10, rel=1e-9)  # 3 messages × 5 ns/m
+    # the packets pipeline: the last one's latency (99 m × 5 ns/m more) is all that shows
+    assert eth > aurora and far == pytest.approx(aurora + 99 * 5 / 10, rel=1e-9)
 
 
 def test_no_xfer_without_a_shared_operand():

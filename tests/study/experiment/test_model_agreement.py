@@ -22,7 +22,8 @@ no zero padding at the borders (a border effect of the single-board model, not o
 With any of them the gap must still be within 30 %, and the resource the emulator names as the
 bottleneck of the worst layer is reported. Where that resource is a link direction shared by
 several XFER flows, the model's round-robin fair share (mapping/link_model.py) is an
-approximation: measured −8.5 … +6.4 % on such cases, so they are held to 10 %.
+approximation: measured −8.5 … +6.4 % on such cases (+0.6 … +4.3 % on 120 seeded configurations
+since a message's packets pipeline on the links), so they are held to 10 %.
 """
 
 import dataclasses
