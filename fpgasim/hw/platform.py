@@ -2,10 +2,11 @@
 
 Owns: the device kinds of a platform (:class:`FpgaDevice` — a board with its own kernel design,
 :class:`ComputeDevice` — a CPU/GPU from ``boards/compute.yaml``), :class:`Cable` (one link
-instance), :class:`Platform` with its routing rule (shortest path by hops, ties broken by device
-declaration order), the cabling of today's homogeneous clusters (:func:`topology_edges`), and
-loading a platform from YAML — an experiment's ``platform:`` section or a standalone document
-(schema in ``docs/boards.md``, "Platforms") — reporting every problem at once with its place:
+instance), :class:`Platform` with its routing rule (:func:`shortest_path`: by hops, ties broken by
+device declaration order; the emulator's cluster routes by it too), the cabling of today's
+homogeneous clusters (:func:`topology_edges`), and loading a platform from YAML — an
+experiment's ``platform:`` section or a standalone document (schema in ``docs/boards.md``,
+"Platforms") — reporting every problem at once with its place:
 unknown board / compute / link / memory-channel ids (closest match), missing files, the graph
 rules of :mod:`fpgasim.hw._platform_checks`, and a free I/O port of the link's kinds at each FPGA
 end of every cable (compute devices have unlimited ports).
@@ -14,6 +15,7 @@ end of every cable (compute devices have unlimited ports).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +33,7 @@ from fpgasim.hw.compute import ComputeSpec
 from fpgasim.hw.links import LinkType
 
 __all__ = [
-    "FpgaDevice", "ComputeDevice", "PlatformDevice", "Cable", "Hop", "Platform", "topology_edges",
+    "FpgaDevice", "ComputeDevice", "PlatformDevice", "Cable", "Hop", "Platform", "topology_edges", "shortest_path",
     "MemoryEntry", "DeviceEntry", "CableEntry", "PlatformSection", "PlatformDocument",
     "load_platform_section", "load_platform_file",
     "DEFAULT_BURST_BYTES", "DEFAULT_LENGTH_M", "DEFAULT_PACKET_BYTES", "DEFAULT_FIFO_BYTES",
@@ -133,6 +135,30 @@ def topology_edges(kind: str, boards: int) -> list[tuple[int, int]]:
     raise BadArgument(f"topology {kind!r}: expected pair, chain, ring or fully_connected")
 
 
+def shortest_path(neighbours: Sequence[Sequence[int]], src: int, dst: int) -> list[int] | None:
+    """Nodes of a shortest path ``src`` → ``dst`` by hop count, or None when ``dst`` is unreachable.
+
+    The one routing rule of the planner (:meth:`Platform.route`) and the emulator
+    (:meth:`fpgasim.sim.cluster.Cluster.route`): breadth-first search visiting each node's
+    ``neighbours`` in the order given (both pass ascending index), so among equally short paths the
+    one through lower-indexed nodes wins.
+    """
+    previous = {src: src}
+    queue = deque([src])
+    while queue and dst not in previous:
+        node = queue.popleft()
+        for nxt in neighbours[node]:
+            if nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    if dst not in previous:
+        return None
+    path = [dst]
+    while path[-1] != src:
+        path.append(previous[path[-1]])
+    return path[::-1]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Platform:
     """Devices and cables; obeys :func:`graph_problems` (checked at construction) and has a device.
@@ -180,31 +206,17 @@ class Platform:
         return self.devices[self.index(device_id)]
 
     def route(self, src_id: str, dst_id: str) -> tuple[Hop, ...]:
-        """Hops from ``src_id`` to ``dst_id``: a shortest path by hop count.
-
-        Breadth-first search visiting each device's neighbours in declaration order, so among
-        equally short paths the one through earlier-declared devices wins. ``src == dst``: no hop.
+        """Hops from ``src_id`` to ``dst_id``: :func:`shortest_path` with each device's neighbours in
+        declaration order, so among equally short paths the one through earlier-declared devices
+        wins (a platform is connected, so a path exists). ``src == dst``: no hop.
 
         Raises:
             BadArgument: an unknown device id.
         """
         src, dst = self.index(src_id), self.index(dst_id)
-        previous: dict[int, tuple[int, Cable]] = {}
-        seen, queue = {src}, deque([src])
-        while queue and dst not in seen:
-            node = queue.popleft()
-            for nxt, cable in self._neighbours[node]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    previous[nxt] = (node, cable)
-                    queue.append(nxt)
-        hops: list[Hop] = []
-        node = dst
-        while node != src:
-            before, cable = previous[node]
-            hops.append((cable, self.devices[before].id, self.devices[node].id))
-            node = before
-        return tuple(reversed(hops))
+        path = shortest_path([[nxt for nxt, _ in items] for items in self._neighbours], src, dst)
+        cables = {(node, nxt): cable for node, items in enumerate(self._neighbours) for nxt, cable in items}
+        return tuple((cables[(a, b)], self.devices[a].id, self.devices[b].id) for a, b in zip(path, path[1:]))
 
     @classmethod
     def homogeneous(cls, *, boards: int, board: Board, kernel_path: Path, memory_channel: str,

@@ -15,7 +15,6 @@ receive FIFO throttles the sender through its credits.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
-from fpgasim.hw.platform import topology_edges
+from fpgasim.hw.platform import shortest_path, topology_edges
 from fpgasim.kernels.conv_schedule import InnerStep
 from fpgasim.mapping.parts import XferGroup
 from fpgasim.sim.clock import Clock
@@ -150,22 +149,15 @@ class Cluster:
         return list({id(direction): direction for direction in self.directions.values()}.values())
 
     def route(self, src: int, dst: int) -> list[LinkDirection]:
-        """Link directions of the shortest path src → dst (ties: lowest board index first)."""
-        previous = {src: src}
-        queue = deque([src])
-        while queue:
-            node = queue.popleft()
-            for nxt in sorted(b for (a, b) in self.directions if a == node):
-                if nxt not in previous:
-                    previous[nxt] = node
-                    queue.append(nxt)
-        if dst not in previous:
+        """Link directions of the shortest path src → dst: the platform's routing rule
+        (:func:`~fpgasim.hw.platform.shortest_path`, ties to the lowest board index)."""
+        neighbours: list[list[int]] = [[] for _ in self.fabrics]
+        for a, b in sorted(self.directions):
+            neighbours[a].append(b)
+        path = shortest_path(neighbours, src, dst)
+        if path is None:
             raise BadArgument(f"board{dst} is not reachable from board{src}: the topology does not connect them")
-        path, node = [], dst
-        while node != src:
-            path.append(self.directions[(previous[node], node)])
-            node = previous[node]
-        return path[::-1]
+        return [self.directions[(a, b)] for a, b in zip(path, path[1:])]
 
     def link_bytes(self) -> int:
         """Bytes delivered over every link direction so far."""

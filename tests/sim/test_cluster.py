@@ -1,11 +1,16 @@
 """Cut-through forwarding in the cluster: a message's packets pipeline on the wire, the head
-releases the next hop, the tail waits for the upstream to have everything."""
+releases the next hop, the tail waits for the upstream to have everything; routes are the
+platform's."""
 
 from __future__ import annotations
 
+import pytest
 import simpy
+from hypothesis import given, strategies as st
 
+from fpgasim.errors import BadArgument
 from fpgasim.sim.cluster import Cluster, LinkSpec
+from tests.strategies.platforms import connected_platforms
 
 BYTE_PS = 1_000            # 8 Gb/s: one byte per nanosecond
 PACKET = 256
@@ -58,3 +63,26 @@ def test_the_tail_waits_for_the_upstream_to_have_everything():
 def test_a_single_packet_is_forwarded_as_soon_as_it_arrives():
     hops = 3
     assert _arrival(_chain(hops + 1), 0, hops, 100) == hops * (100 * BYTE_PS + LATENCY_PS)
+
+
+@given(st.data())
+def test_the_cluster_routes_as_the_platform(data):
+    """One routing rule: on any connected platform (random cabling and cable order) the emulator's
+    route is the planner's, link for link."""
+    platform = data.draw(connected_platforms(min_devices=2, max_devices=7))
+    spec = LinkSpec(effective_bits_per_s=10**9, fixed_latency_ps=0, packet_bytes=256, fifo_bytes=8192)
+    cluster = Cluster.assemble(simpy.Environment(), [None] * len(platform.devices),
+                               [(platform.index(c.a), platform.index(c.b), f"c{c.index}", spec)
+                                for c in platform.cables], trace=None)
+    ids = [device.id for device in platform.devices]
+    src, dst = data.draw(st.sampled_from(ids)), data.draw(st.sampled_from(ids))
+    names = {direction: key for key, direction in cluster.directions.items()}
+    emulated = [names[direction] for direction in cluster.route(platform.index(src), platform.index(dst))]
+    assert emulated == [(platform.index(a), platform.index(b)) for _, a, b in platform.route(src, dst)]
+
+
+def test_an_unreachable_board_is_named():
+    cluster = Cluster.assemble(simpy.Environment(), [None] * 3, [(0, 1, "c", LinkSpec(
+        effective_bits_per_s=10**9, fixed_latency_ps=0, packet_bytes=256, fifo_bytes=8192))], trace=None)
+    with pytest.raises(BadArgument, match=r"^board2 is not reachable from board0"):
+        cluster.route(0, 2)
