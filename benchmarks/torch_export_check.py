@@ -3,8 +3,10 @@
 Two steps, because PyTorch is not a dependency of fpgasim (install it in a separate venv):
 
 1. ``/tmp/torchvenv/bin/python benchmarks/torch_export_check.py export DIR`` — exports torchvision's
-   resnet18, mobilenet_v2, squeezenet1_1 and densenet121 (random weights, ``weights=None``, eval mode)
-   with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224 into
+   resnet18, mobilenet_v2, squeezenet1_1, densenet121 and googlenet (random weights, ``weights=None``,
+   eval mode: GoogLeNet's auxiliary classifiers run only in training, so the export has none)
+   with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224
+   (inception_v3 at 1×3×299×299, its input size) into
    DIR, plus ``DIR/torch-<models>.json`` (versions, parameter counts); ``--models`` names others.
    Without torch it prints
    ``skip: ...`` and exits 0.
@@ -28,7 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121")
+MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121", "googlenet")
+#: Input side of the models that are not exported at 224×224 (torchvision's own input size).
+INPUT_SIDE = {"inception_v3": 299}
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "kernels" / "superlip-conv-16bit.yaml"
 
@@ -45,7 +49,8 @@ def export(folder: Path, models: tuple[str, ...]) -> int:
     info = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}}
     for name in models:
         model = getattr(torchvision.models, name)(weights=None).eval()
-        x = torch.randn(1, 3, 224, 224)
+        side = INPUT_SIDE.get(name, 224)
+        x = torch.randn(1, 3, side, side)
         start = time.perf_counter()
         torch.onnx.export(model, x, str(folder / f"{name}.onnx"), opset_version=17, dynamo=False)
         info["models"][name] = {"params": sum(p.numel() for p in model.parameters()),

@@ -7,10 +7,12 @@ operations per cycle: ⌈output elements × K² / lanes⌉ cycles per tile) and 
 tile through the OFM stream from a ping-pong output buffer).
 
 A tile is ``channels`` × ``rows`` × ``cols`` output elements of one sample; its input window is
-the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read, clipped to the map (padding is
-never read from DDR). In functional mode the loader slices the window out of the DDR image,
-filling the padding with ``math.pad_value``; ``math.pool`` reduces it (an unpadded pooling op)
-and the store process writes the tile into the output image. Timing mode moves no data.
+the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read, clipped to the map (padding, and a
+ceil-mode window's overhang past it, is never read from DDR). In functional mode the loader slices
+the window out of the DDR image, filling the padding and overhang with ``math.pad_value``;
+``math.pool`` reduces it (an unpadded pooling op, told the tile so that an average divides each
+window by its layer-wide divisor) and the store process writes the tile into the output image.
+Timing mode moves no data.
 """
 
 from __future__ import annotations
@@ -40,13 +42,15 @@ class PoolMath:
     Attributes:
         ifm: input image (B, C, H, W) as stored in DDR.
         ofm: output image (B, C, OH, OW); each board writes its region.
-        pool: ``window (1, c, halo_h, halo_w) -> (1, c, rows, cols)``, an unpadded pooling op.
+        pool: ``(window (1, c, halo_h, halo_w), its tile) -> (1, c, rows, cols)``, an unpadded pooling
+            op (the tile's output rows/columns select an average's divisors,
+            :func:`fpgasim.ops.pool.pool_divisors`).
         pad_value: value of the padding inside a window (max: the format's minimum, avg: 0).
     """
 
     ifm: np.ndarray
     ofm: np.ndarray
-    pool: Callable[[np.ndarray], np.ndarray]
+    pool: Callable[[np.ndarray, PoolTile], np.ndarray]
     pad_value: float | int
 
 
@@ -117,7 +121,7 @@ def pool_layer(
             run.steps += 1
             run.macs += tile.ofm_elems * layer.kernel ** 2
             in_buf.release()
-            out_buf.fill(math.pool(window) if math is not None else None)
+            out_buf.fill(math.pool(window, tile) if math is not None else None)
 
     def store() -> Generator[Event, object, None]:
         for tile in tiles:
