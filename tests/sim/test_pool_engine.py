@@ -51,6 +51,21 @@ def test_tiles_cover_the_region_once_with_their_windows() -> None:
     assert pool_compute_cycles(24, 3, 8) == 27 and pool_compute_cycles(1, 2, 8) == 1
 
 
+def test_a_ceil_mode_tile_reads_the_map_and_pads_the_overhang() -> None:
+    """3x3/2 on 8 rows: ceil mode gives 4 output rows (floor 3); the last row's window, input rows 6..8,
+    loads rows 6 and 7 and pads one row past the map; the conv redistribution maps it back the same way."""
+    from fpgasim.mapping.redistribute import Region, through_pools
+
+    pool = _pool(hw=8, kernel=3, stride=2, padding=0, ceil_mode=True)
+    assert (pool.out_h, _pool(hw=8, kernel=3, stride=2, padding=0).out_h) == (4, 3)
+    tiles = list(pool_tiles(pool, _whole(pool), PoolTiling(channels=3, rows=1, cols=4)))
+    last = tiles[-1]
+    assert (last.out_rows, last.in_rows, last.pad_top, last.halo_h) == ((3, 4), (6, 8), 0, 3)
+    assert (last.in_cols, last.halo_w) == ((0, 8), 9)
+    region = Region((0, 1), (0, 3), (3, 4), (0, 4))
+    assert through_pools(region, [pool]) == Region((0, 1), (0, 3), (6, 8), (0, 8))
+
+
 def test_timeline_by_hand(env: simpy.Environment) -> None:
     """One tile: 4 channels of a 4x4 map, 2x2/2 -> 2x2 output; 16-bit values."""
     pool = _pool(channels=4, hw=4, kernel=2, stride=2, padding=0)
