@@ -17,7 +17,7 @@ and ONNX's ceil mode, whose last window may run past the right padding), and
   hardware in floor mode).
   Fixed point: the window's stored integers are summed exactly (int64) and the sum is put into the
   requantizer's accumulator register (its width and overflow mode, counted as
-  ``accumulator``); then the real quotient ``sum·2^-fx / kernel²`` is rounded ONCE to the output
+  ``accumulator``); then the real quotient ``sum·2^-fx / divisor`` is rounded ONCE to the output
   grid with the requantizer's rounding mode — an exact rational division, as a divider with a
   remainder would do (truncate = floor, half_up = ties toward +∞, half_even = ties to even); then
   it is fitted into the output format with the requantizer's overflow mode (``output``).
@@ -87,8 +87,7 @@ def pool_divisors(in_h: int, in_w: int, *, kernel: int, stride: int, padding: in
         BadArgument: bad kernel/stride/padding/ceil_mode. ShapeError: an empty output.
     """
     probe = np.empty((1, 1, check_int_param("in_h", in_h, 1), check_int_param("in_w", in_w, 1)), dtype=np.int8)
-    k, s, p, oh, ow = _geometry(probe, kernel, stride, padding, ceil_mode)
-    return np.outer(_window_counts(in_h, k, s, p, oh), _window_counts(in_w, k, s, p, ow))
+    return _divisors(probe, *_geometry(probe, kernel, stride, padding, ceil_mode), None)
 
 
 def _padded(x: np.ndarray, k: int, s: int, p: int, oh: int, ow: int, value: float) -> np.ndarray:
