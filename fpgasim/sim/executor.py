@@ -53,7 +53,7 @@ from fpgasim.sim.conv_engine import BoardFabric, EngineParams, TileMath, conv_la
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.ode_engine import OdeFabric, OdeWork, ode_node
 from fpgasim.sim.port import StreamPort
-from fpgasim.kernels.pool_schedule import PoolTile, PoolTiling
+from fpgasim.kernels.pool_schedule import PoolTiling
 from fpgasim.sim.pool_engine import PoolMath, pool_layer
 from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
@@ -317,19 +317,19 @@ class CarriedValues:
         node, pool = item.node, item.node.layer
         fmt, requant = self.numerics.fmt, self.numerics.requant
         is_max = pool.kind is PoolKind.MAX
-        divisors = pool_divisors(pool.in_h, pool.in_w, kernel=pool.kernel, stride=pool.stride, padding=pool.padding,
-                                 ceil_mode=pool.ceil_mode)
 
-        def window_op(window: np.ndarray, tile: PoolTile) -> np.ndarray:
+        def window_op(window: np.ndarray, divisors: np.ndarray) -> np.ndarray:
             tensor = FixedTensor(window.astype(fmt.storage_dtype), fmt)
             if is_max:
                 return max_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0)[0].values
             return avg_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0, requant=requant,
-                                    divisors=divisors[slice(*tile.out_rows), slice(*tile.out_cols)])[0].values
+                                    divisors=divisors)[0].values
 
         ofm = np.zeros((self.batch, pool.channels, pool.out_h, pool.out_w), dtype=np.int64)
         return PoolMath(ifm=self.out[node.inputs[0]].values.astype(np.int64), ofm=ofm, pool=window_op,
-                        pad_value=int(fmt.min_int) if is_max else 0)
+                        pad_value=int(fmt.min_int) if is_max else 0, divisors=pool_divisors(
+                            pool.in_h, pool.in_w, kernel=pool.kernel, stride=pool.stride, padding=pool.padding,
+                            ceil_mode=pool.ceil_mode))
 
 
 def carried_values(plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.ndarray],

@@ -104,16 +104,12 @@ def test_estimate_matches_the_emulator_without_contention(env: simpy.Environment
     assert ends[10**11] == pytest.approx(estimate.cycles, rel=0.02)
 
 
-def _geometry(pool: Pool, tile) -> dict:
-    """The layer's direct pool (tile None) or a tile's unpadded pool with its share of the divisors."""
-    whole = {"kernel": pool.kernel, "stride": pool.stride}
-    if tile is None:
-        return {**whole, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
-    if pool.kind is PoolKind.MAX:
-        return {**whole, "padding": 0}
-    divisors = pool_divisors(pool.in_h, pool.in_w, kernel=pool.kernel, stride=pool.stride, padding=pool.padding,
-                             ceil_mode=pool.ceil_mode)
-    return {**whole, "padding": 0, "divisors": divisors[slice(*tile.out_rows), slice(*tile.out_cols)]}
+def _window(pool: Pool, divisors) -> dict:
+    """The layer's direct pool (divisors None) or a tile's unpadded pool with its share of the divisors."""
+    geometry = {"kernel": pool.kernel, "stride": pool.stride}
+    if divisors is None:
+        return {**geometry, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
+    return {**geometry, "padding": 0, **({} if pool.kind is PoolKind.MAX else {"divisors": divisors})}
 
 
 def _fixed_case(kind: str, x: np.ndarray, pool: Pool):
@@ -122,18 +118,18 @@ def _fixed_case(kind: str, x: np.ndarray, pool: Pool):
                           accumulator=Accumulator(bits=24, overflow=Overflow.SATURATE))
     ints = np.clip(np.round(x * 2**fmt.frac_bits), fmt.min_int, fmt.max_int).astype(np.int64)
 
-    def op(values: np.ndarray, tile=None) -> np.ndarray:
+    def op(values: np.ndarray, divisors=None) -> np.ndarray:
         tensor = FixedTensor(values.astype(fmt.storage_dtype), fmt)
         if kind == "max":
-            return max_pool2d_fixed(tensor, **_geometry(pool, tile))[0].values
-        return avg_pool2d_fixed(tensor, requant=requant, **_geometry(pool, tile))[0].values
+            return max_pool2d_fixed(tensor, **_window(pool, divisors))[0].values
+        return avg_pool2d_fixed(tensor, requant=requant, **_window(pool, divisors))[0].values
 
     return ints, op, (fmt.min_int if kind == "max" else 0)
 
 
 def _float_case(kind: str, x: np.ndarray, pool: Pool):
     f = max_pool2d_f32 if kind == "max" else avg_pool2d_f32
-    return (x.astype(np.float32), lambda values, tile=None: f(values, **_geometry(pool, tile)),
+    return (x.astype(np.float32), lambda values, divisors=None: f(values, **_window(pool, divisors)),
             -np.inf if kind == "max" else 0.0)
 
 
@@ -155,7 +151,8 @@ def test_assembled_output_equals_the_direct_op(number, kind, hw, kernel, stride,
     ofm = np.zeros_like(reference)
     env = simpy.Environment()
     fabric = _fabric(env)
-    math = PoolMath(ifm=ifm, ofm=ofm, pool=op, pad_value=pad)
+    math = PoolMath(ifm=ifm, ofm=ofm, pool=op, pad_value=pad,
+                    divisors=pool_divisors(hw, hw, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode))
     # two "boards" on one fabric, each pooling half of the rows (overlapping by one row)
     half = pool.out_h // 2 + 1
     for rows in ((0, half), (half - 1, pool.out_h)):

@@ -29,7 +29,6 @@ from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, m
 from fpgasim.sim import TraceRecorder
 from fpgasim.sim.conv_engine import TileMath
 from fpgasim.sim.executor import execute
-from fpgasim.kernels.pool_schedule import PoolTile
 from fpgasim.sim.pool_engine import PoolMath
 from fpgasim.mapping.layer_plan import LayerKind, LayerSetup
 from fpgasim.study.experiment.setup import RunSetup
@@ -157,18 +156,9 @@ class _PoolData:
         pool: Pool = item.layer
         batch = setup.network.batch
         x = rng.uniform(-1.0, 1.0, size=(batch, pool.channels, pool.in_h, pool.in_w))
+        geometry = {"kernel": pool.kernel, "stride": pool.stride}
+        whole = {**geometry, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
         is_max = pool.kind is PoolKind.MAX
-        divisors = pool_divisors(pool.in_h, pool.in_w, kernel=pool.kernel, stride=pool.stride, padding=pool.padding,
-                                 ceil_mode=pool.ceil_mode)
-
-        def geometry(tile: PoolTile | None) -> dict:
-            """The whole layer's pool (tile None), or a tile's unpadded pool with its part of the divisors."""
-            whole = {"kernel": pool.kernel, "stride": pool.stride}
-            if tile is None:
-                return {**whole, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
-            return {**whole, "padding": 0} if is_max else \
-                {**whole, "padding": 0, "divisors": divisors[slice(*tile.out_rows), slice(*tile.out_cols)]}
-
         self.overflows = 0
         if setup.design.precision.kind is NumberKind.FIXED:
             spec = setup.design.precision.fixed
@@ -176,12 +166,12 @@ class _PoolData:
             qx, _ = quantize(x, fmt, rounding=spec.rounding, overflow=spec.overflow)
             ifm = qx.values.astype(np.int64)
 
-            def direct(values: np.ndarray, tile: PoolTile | None = None) -> np.ndarray:
+            def direct(values: np.ndarray, window: dict) -> np.ndarray:
                 tensor = FixedTensor(values.astype(fmt.storage_dtype), fmt)
                 if is_max:
-                    out, counts = max_pool2d_fixed(tensor, **geometry(tile))
+                    out, counts = max_pool2d_fixed(tensor, **window)
                 else:
-                    out, counts = avg_pool2d_fixed(tensor, requant=requant, **geometry(tile))
+                    out, counts = avg_pool2d_fixed(tensor, requant=requant, **window)
                 self.overflows += counts.output
                 return out.values
 
@@ -190,14 +180,19 @@ class _PoolData:
             ifm = x.astype(np.float32)
             op = max_pool2d_f32 if is_max else avg_pool2d_f32
 
-            def direct(values: np.ndarray, tile: PoolTile | None = None) -> np.ndarray:
-                return op(values, **geometry(tile))
+            def direct(values: np.ndarray, window: dict) -> np.ndarray:
+                return op(values, **window)
 
             pad_value = -np.inf if is_max else 0.0
-        self.reference = direct(ifm)
+
+        def tile_op(window: np.ndarray, divisors: np.ndarray) -> np.ndarray:
+            return direct(window, {**geometry, "padding": 0, **({} if is_max else {"divisors": divisors})})
+
+        self.reference = direct(ifm, whole)
         self.overflows = 0  # count the emulated tiles only
         self.ofm = np.zeros_like(self.reference)
-        self.pool_math = PoolMath(ifm=ifm, ofm=self.ofm, pool=direct, pad_value=pad_value)
+        self.pool_math = PoolMath(ifm=ifm, ofm=self.ofm, pool=tile_op, pad_value=pad_value,
+                                  divisors=pool_divisors(pool.in_h, pool.in_w, **whole))
 
     def math(self) -> PoolMath:
         """The pooling unit's view: DDR images and the tile op."""
