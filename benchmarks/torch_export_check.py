@@ -3,8 +3,10 @@
 Two steps, because PyTorch is not a dependency of fpgasim (install it in a separate venv):
 
 1. ``/tmp/torchvenv/bin/python benchmarks/torch_export_check.py export DIR`` — exports torchvision's
-   resnet18, mobilenet_v2, squeezenet1_1 and densenet121 (random weights, ``weights=None``, eval mode)
-   with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224 into
+   resnet18, mobilenet_v2, squeezenet1_1, densenet121 and googlenet (random weights, ``weights=None``,
+   eval mode: GoogLeNet's auxiliary classifiers run only in training, so the export has none)
+   with ``torch.onnx.export(model, x, path, opset_version=17, dynamo=False)`` at 1×3×224×224
+   (inception_v3 at 1×3×299×299, its input size) into
    DIR, plus ``DIR/torch-<models>.json`` (versions, parameter counts); ``--models`` names others.
    Without torch it prints
    ``skip: ...`` and exits 0.
@@ -14,6 +16,11 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
    ``fpgasim run`` of the model on one ZCU102 with the 16-bit ⟨64,7⟩ engine; prints one line per
    model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
    ``--network-only`` skips the timing run.
+3. ``.venv/bin/python benchmarks/torch_export_check.py agree DIR`` — fpgasim's float64 reference
+   (:func:`fpgasim.nn.evaluate.evaluate_ref`) against onnxruntime's float32 output on one seeded
+   input, at every pooling node (ceil-mode ones included) and at the logits: the largest error
+   relative to the tensor's largest magnitude, and whether the top-1 class agrees (needs
+   ``onnxruntime``, a test extra).
 
 The .onnx files are not committed (tens of MB each).
 """
@@ -28,7 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
-MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121")
+MODELS = ("resnet18", "mobilenet_v2", "squeezenet1_1", "densenet121", "googlenet")
+#: Input side of the models that are not exported at 224×224 (torchvision's own input size).
+INPUT_SIDE = {"inception_v3": 299}
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = ROOT / "kernels" / "superlip-conv-16bit.yaml"
 
@@ -45,7 +54,8 @@ def export(folder: Path, models: tuple[str, ...]) -> int:
     info = {"torch": torch.__version__, "torchvision": torchvision.__version__, "models": {}}
     for name in models:
         model = getattr(torchvision.models, name)(weights=None).eval()
-        x = torch.randn(1, 3, 224, 224)
+        side = INPUT_SIDE.get(name, 224)
+        x = torch.randn(1, 3, side, side)
         start = time.perf_counter()
         torch.onnx.export(model, x, str(folder / f"{name}.onnx"), opset_version=17, dynamo=False)
         info["models"][name] = {"params": sum(p.numel() for p in model.parameters()),
@@ -111,16 +121,55 @@ def check(folder: Path, models: tuple[str, ...], run: bool) -> int:
     return 1 if failed else 0
 
 
+def agree(folder: Path, models: tuple[str, ...]) -> int:
+    """Compare fpgasim's float reference with onnxruntime at every pool and the logits; exit 1 if any
+    relative error exceeds 1e-5 (float32 rounding is ~1e-7)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from fpgasim.nn.evaluate import evaluate_ref
+    from fpgasim.nn.onnx import import_onnx
+
+    failed = 0
+    for name in models:
+        path = folder / f"{name}.onnx"
+        imported = import_onnx(path)
+        model = onnx.load(str(path))
+        ir_names = {node.name for node in imported.graph.nodes}
+        pools = {n.name: n.output[0] for n in model.graph.node
+                 if n.op_type in ("MaxPool", "AveragePool") and n.name in ir_names}
+        model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(o) for o in pools.values())
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        source = imported.graph.inputs[0]
+        x = np.random.default_rng(0).uniform(-1, 1, (imported.graph.batch, *source.out_shape))
+        theirs = dict(zip([o.name for o in session.get_outputs()],
+                          session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})))
+        ours = evaluate_ref(imported.graph, {source.name: x}, imported.weights)
+        logits_name, logits_node = next(iter(imported.outputs.items()))
+        pairs = {**{node: (ours[node], theirs[out]) for node, out in pools.items()},
+                 "logits": (ours[logits_node].reshape(theirs[logits_name].shape), theirs[logits_name])}
+        worst = max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs.values())
+        top1 = bool((pairs["logits"][0].argmax(1) == pairs["logits"][1].argmax(1)).all())
+        ceil = sum(1 for node in imported.graph.nodes if node.op == "pool" and node.attrs["ceil_mode"])
+        print(f"{name}: {len(pools)} pools ({ceil} in ceil mode) and the logits against onnxruntime: largest "
+              f"relative error {worst:.1e}, top-1 {'agrees' if top1 else 'differs'}")
+        failed += worst > 1e-5 or not top1
+    return 1 if failed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=("export", "check"))
+    parser.add_argument("step", choices=("export", "check", "agree"))
     parser.add_argument("folder", type=Path)
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="NAME",
                         help="torchvision model names (default: " + " ".join(MODELS) + ")")
     parser.add_argument("--network-only", action="store_true", help="check: import only, no timing run")
     args = parser.parse_args()
     models = tuple(args.models)
-    return export(args.folder, models) if args.step == "export" else check(args.folder, models, not args.network_only)
+    if args.step == "export":
+        return export(args.folder, models)
+    return agree(args.folder, models) if args.step == "agree" else check(args.folder, models, not args.network_only)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Composite blocks are shown expanded, as the engines run them. ``macs`` counts co
 connected multiply-accumulates per sample, as torchvision and the papers do; pooling, element-wise
 and activation work is the separate ``elementwise_ops`` column. ``engine`` is the FPGA engine of
 :data:`fpgasim.mapping.graph_plan.FPGA_ENGINES` that runs the op, or ``software`` when only a
-CPU/GPU device can.
+CPU/GPU device can. A pooling node also says whether it pools in ceil mode (``ceil_mode`` in the
+JSON, ``pool (ceil)`` in the table's op column).
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ def _engine(op: Any) -> str:
 
 def network_document(loaded: Any) -> dict[str, Any]:
     """The ``--json`` document: ``nodes`` [{name, op, inputs, output_shape, macs, params, elementwise_ops,
-    engine}] and ``totals`` {macs, params, elementwise_ops, nodes}."""
+    engine}, and ``ceil_mode`` for a pool] and ``totals`` {macs, params, elementwise_ops, nodes}."""
+    from fpgasim.nn import Op
+
     graph = loaded.graph.expand()
     nodes = [{"name": node.name, "op": str(node.op), "inputs": list(node.inputs), "output_shape": list(node.out_shape),
               "macs": node.macs, "params": node.params, "elementwise_ops": node.elementwise_ops,
-              "engine": _engine(node.op)} for node in graph.nodes]
+              "engine": _engine(node.op), **({"ceil_mode": node.attrs["ceil_mode"]} if node.op is Op.POOL else {})}
+             for node in graph.nodes]
     return {"schema_version": JSON_SCHEMA_VERSION, "network": graph.name, "source": loaded.source,
             "batch": graph.batch, "nodes": nodes,
             "totals": {"macs": graph.macs, "params": loaded.params, "elementwise_ops": graph.elementwise_ops,
@@ -56,7 +60,7 @@ def network_document(loaded: Any) -> dict[str, Any]:
 def format_table(document: dict[str, Any]) -> str:
     """Render the document as a fixed-width table with a totals line."""
     header = ["name", "op", "inputs", "output", "MACs", "params", "elementwise", "engine"]
-    body = [[n["name"], n["op"], ", ".join(n["inputs"]) or "-", "x".join(map(str, n["output_shape"])),
+    body = [[n["name"], n["op"] + (" (ceil)" if n.get("ceil_mode") else ""), ", ".join(n["inputs"]) or "-", "x".join(map(str, n["output_shape"])),
              f"{n['macs']:,}", f"{n['params']:,}", f"{n['elementwise_ops']:,}", n["engine"]]
             for n in document["nodes"]]
     totals = document["totals"]

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from fpgasim.errors import BadArgument
+from fpgasim.ops.conv import output_size
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -39,15 +40,16 @@ def parse_choice(owner: str, field: str, enum_type: type[E], value: object) -> E
         raise BadArgument(f"{owner}: {field}={value!r}: expected one of {allowed}") from None
 
 
-def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, axis: str) -> int:
-    """Output size ``(in + 2·padding − kernel) // stride + 1``; BadArgument if the window does not fit."""
-    span = in_size + 2 * padding - kernel
-    if span < 0:
+def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, axis: str, *,
+             ceil_mode: bool = False) -> int:
+    """Output size of a sliding window (:func:`fpgasim.ops.conv.output_size`, floor or ceil mode);
+    BadArgument naming ``owner`` if the window does not fit."""
+    if in_size + 2 * padding - kernel < 0:
         raise BadArgument(
             f"{owner}: kernel={kernel} does not fit in_{axis}={in_size} with padding={padding}: "
             f"expected kernel <= in_{axis} + 2*padding"
         )
-    return span // stride + 1
+    return output_size(in_size, kernel, stride, padding, ceil_mode=ceil_mode)
 
 
 def known_names(word: str, known: Iterable[str]) -> str:

@@ -76,8 +76,8 @@ def synthetic_weights(graph: Graph, *, seed: int) -> dict[str, NodeWeights]:
 
 # --- float64 ------------------------------------------------------------------------------------
 
-def _window(node: Node) -> dict[str, int]:
-    return {k: node.attrs[k] for k in ("kernel", "stride", "padding")}
+def _window(node: Node) -> dict[str, int | bool]:
+    return {k: node.attrs[k] for k in ("kernel", "stride", "padding", "ceil_mode")}
 
 
 def _resample(node: Node) -> dict[str, int]:

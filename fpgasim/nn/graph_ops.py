@@ -281,6 +281,7 @@ def _fields(*names: str) -> Callable[[object], dict[str, object]]:
 
 _CONV_ATTRS = {"out_channels": REQUIRED, "kernel": REQUIRED, "stride": 1, "padding": 0, "groups": 1, "bias": True}
 _DW_ATTRS = {"kernel": REQUIRED, "stride": 1, "padding": 0, "bias": True}
+_POOL_ATTRS = {"kind": REQUIRED, "kernel": REQUIRED, "stride": REQUIRED, "padding": 0, "ceil_mode": False}
 
 
 def _def(op: Op, infer: Infer, *, inputs: tuple[int, int | None] = (1, 1), attrs: Mapping | None = None,
@@ -302,8 +303,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.LINEAR, _linear, attrs={"out_features": REQUIRED, "bias": True}, has_macs=True, layer_type=Linear,
          from_layer=_fields("out_features", "bias"),
          weight_shape=lambda layer: (layer.out_features, layer.in_features)),
-    _def(Op.POOL, _pool, attrs={"kind": REQUIRED, "kernel": REQUIRED, "stride": REQUIRED, "padding": 0},
-         elementwise=_windows, layer_type=Pool, from_layer=_fields("kind", "kernel", "stride", "padding")),
+    _def(Op.POOL, _pool, attrs=_POOL_ATTRS, elementwise=_windows, layer_type=Pool, from_layer=_fields(*_POOL_ATTRS)),
     _def(Op.GLOBAL_POOL, _global_pool, attrs={"kind": REQUIRED}, elementwise=_per_input,
          layer_type=GlobalAvgPool, from_layer=lambda layer: {"kind": PoolKind.AVG}),
     _def(Op.AFFINE, _affine, elementwise=_per_output, weight_shape=lambda layer: (layer.channels,)),

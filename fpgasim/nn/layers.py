@@ -221,9 +221,11 @@ class Pool:
         channels: channel count (unchanged).
         in_h, in_w: input size in elements.
         kernel, stride, padding: window size, stride and zero padding per side.
+        ceil_mode: PyTorch's / ONNX's ceil-mode output size (the last window may run past the
+            right padding; :func:`fpgasim.ops.conv.output_size`); False = floor mode.
 
     Raises:
-        BadArgument: a bad kind, a non-positive size or a window that does not fit.
+        BadArgument: a bad kind, a non-positive size, a non-bool ceil_mode or a window that does not fit.
     """
 
     name: str
@@ -234,6 +236,7 @@ class Pool:
     kernel: int
     stride: int
     padding: int = 0
+    ceil_mode: bool = False
 
     def __post_init__(self) -> None:
         check_name("Pool", self.name)
@@ -242,11 +245,19 @@ class Pool:
         for field in ("channels", "in_h", "in_w", "kernel", "stride"):
             check_int(owner, field, getattr(self, field), minimum=1)
         check_int(owner, "padding", self.padding, minimum=0)
+        check_bool(owner, "ceil_mode", self.ceil_mode)
         out_size(owner, self.in_h, self.kernel, self.stride, self.padding, "h")
         out_size(owner, self.in_w, self.kernel, self.stride, self.padding, "w")
 
-    out_h = Conv2d.out_h
-    out_w = Conv2d.out_w
+    @property
+    def out_h(self) -> int:
+        """Output height in elements (floor or ceil mode)."""
+        return out_size(self.name, self.in_h, self.kernel, self.stride, self.padding, "h", ceil_mode=self.ceil_mode)
+
+    @property
+    def out_w(self) -> int:
+        """Output width in elements (floor or ceil mode)."""
+        return out_size(self.name, self.in_w, self.kernel, self.stride, self.padding, "w", ceil_mode=self.ceil_mode)
 
     @property
     def in_shape(self) -> Shape:

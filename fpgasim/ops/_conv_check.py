@@ -29,14 +29,20 @@ def check_int_param(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
-def output_size(in_size: int, kernel: int, stride: int, padding: int) -> int:
+def output_size(in_size: int, kernel: int, stride: int, padding: int, *, ceil_mode: bool = False) -> int:
     """Output length of one spatial dimension: ``(in + 2·padding − kernel) // stride + 1``.
+
+    The one home of the sliding-window output-size formula. In ``ceil_mode`` (PyTorch's and ONNX's
+    pooling option) the division rounds up, ``⌈(in + 2·padding − kernel) / stride⌉ + 1``, less one
+    when the last window would start in the right padding (at ``>= in + padding``), so every window
+    starts inside the input or the left padding; its end may run past the right padding.
 
     Args:
         in_size: input length in elements (≥ 1).
         kernel: kernel length in elements (≥ 1).
         stride: step between windows in elements (≥ 1).
         padding: zeros added on each side, in elements (≥ 0).
+        ceil_mode: round the window count up (see above) instead of down.
 
     Returns:
         The output length in elements (≥ 1).
@@ -55,7 +61,10 @@ def output_size(in_size: int, kernel: int, stride: int, padding: int) -> int:
             f"kernel={kernel} is larger than the padded input {in_size}+2*{padding}={padded}: "
             "expected kernel <= in_size + 2*padding (the output would be empty)"
         )
-    return (padded - kernel) // stride + 1
+    if not ceil_mode:
+        return (padded - kernel) // stride + 1
+    out = -(-(padded - kernel) // stride) + 1
+    return out - 1 if (out - 1) * stride >= in_size + padding else out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

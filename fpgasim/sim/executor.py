@@ -43,7 +43,7 @@ from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn import PoolKind
-from fpgasim.ops import align_bias, avg_pool2d_fixed, conv2d_int_sums, max_pool2d_fixed
+from fpgasim.ops import align_bias, avg_pool2d_fixed, conv2d_int_sums, max_pool2d_fixed, pool_divisors
 from fpgasim.sim._events import processed_events
 from fpgasim.sim.clock import Clock, exact_decimal, hz_from_mhz, ps_from_ns
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, build_fabric
@@ -312,21 +312,24 @@ class CarriedValues:
 
     def _pool_math(self, item: NodePlan) -> PoolMath:
         """The pool unit's DDR images and window op (an unpadded pool of each window, whose
-        padding the unit fills with the format's minimum for max, zero for average)."""
+        padding and ceil-mode overhang the unit fills with the format's minimum for max, zero for
+        average; an average divides each window by the layer's divisor of its position)."""
         node, pool = item.node, item.node.layer
         fmt, requant = self.numerics.fmt, self.numerics.requant
         is_max = pool.kind is PoolKind.MAX
 
-        def window_op(window: np.ndarray) -> np.ndarray:
+        def window_op(window: np.ndarray, divisors: np.ndarray) -> np.ndarray:
             tensor = FixedTensor(window.astype(fmt.storage_dtype), fmt)
             if is_max:
                 return max_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0)[0].values
-            return avg_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0,
-                                    requant=requant)[0].values
+            return avg_pool2d_fixed(tensor, kernel=pool.kernel, stride=pool.stride, padding=0, requant=requant,
+                                    divisors=divisors)[0].values
 
         ofm = np.zeros((self.batch, pool.channels, pool.out_h, pool.out_w), dtype=np.int64)
         return PoolMath(ifm=self.out[node.inputs[0]].values.astype(np.int64), ofm=ofm, pool=window_op,
-                        pad_value=int(fmt.min_int) if is_max else 0)
+                        pad_value=int(fmt.min_int) if is_max else 0, divisors=pool_divisors(
+                            pool.in_h, pool.in_w, kernel=pool.kernel, stride=pool.stride, padding=pool.padding,
+                            ceil_mode=pool.ceil_mode))
 
 
 def carried_values(plan: GraphPlan, numerics: Numerics, inputs: dict[str, np.ndarray],

@@ -7,10 +7,13 @@ operations per cycle: ⌈output elements × K² / lanes⌉ cycles per tile) and 
 tile through the OFM stream from a ping-pong output buffer).
 
 A tile is ``channels`` × ``rows`` × ``cols`` output elements of one sample; its input window is
-the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read, clipped to the map (padding is
-never read from DDR). In functional mode the loader slices the window out of the DDR image,
-filling the padding with ``math.pad_value``; ``math.pool`` reduces it (an unpadded pooling op)
-and the store process writes the tile into the output image. Timing mode moves no data.
+the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read, clipped to the map (padding, and a
+ceil-mode window's overhang past it, is never read from DDR). In functional mode the loader slices
+the window out of the DDR image, filling the padding and overhang with ``math.pad_value``;
+``math.pool`` reduces it (an unpadded pooling op, given the tile's share of the layer's divisors so
+that an average divides each window by its own) and the store process writes the tile into the output
+image.
+Timing mode moves no data.
 """
 
 from __future__ import annotations
@@ -40,14 +43,17 @@ class PoolMath:
     Attributes:
         ifm: input image (B, C, H, W) as stored in DDR.
         ofm: output image (B, C, OH, OW); each board writes its region.
-        pool: ``window (1, c, halo_h, halo_w) -> (1, c, rows, cols)``, an unpadded pooling op.
+        pool: ``(window (1, c, halo_h, halo_w), divisors (rows, cols)) -> (1, c, rows, cols)``, an
+            unpadded pooling op (an average divides each window by its divisor; max ignores them).
         pad_value: value of the padding inside a window (max: the format's minimum, avg: 0).
+        divisors: the layer's (OH, OW) window divisors (:func:`fpgasim.ops.pool.pool_divisors`).
     """
 
     ifm: np.ndarray
     ofm: np.ndarray
-    pool: Callable[[np.ndarray], np.ndarray]
+    pool: Callable[[np.ndarray, np.ndarray], np.ndarray]
     pad_value: float | int
+    divisors: np.ndarray
 
 
 def _window(math: PoolMath, tile: PoolTile) -> np.ndarray:
@@ -117,7 +123,8 @@ def pool_layer(
             run.steps += 1
             run.macs += tile.ofm_elems * layer.kernel ** 2
             in_buf.release()
-            out_buf.fill(math.pool(window) if math is not None else None)
+            out_buf.fill(None if math is None else
+                         math.pool(window, math.divisors[slice(*tile.out_rows), slice(*tile.out_cols)]))
 
     def store() -> Generator[Event, object, None]:
         for tile in tiles:

@@ -51,6 +51,30 @@ def test_network_yaml_and_onnx_sources(tmp_path: Path, capsys) -> None:
     assert document["totals"]["params"] == sum(n["params"] for n in document["nodes"])
 
 
+def test_a_ceil_mode_pool_is_shown_and_validated(tmp_path: Path, capsys) -> None:
+    """``op: pool`` takes ``ceil_mode: true`` (5x5 -> 3x3 with 2x2/2 windows, floor mode 2x2), the table
+    and the JSON show it; a non-bool ceil_mode is located at its key, exit 2."""
+    nodes = [{"name": "x", "op": "input", "shape": [2, 5, 5]},
+             {"name": "p", "op": "pool", "inputs": ["x"], "kind": "max", "kernel": 2, "stride": 2, "ceil_mode": True},
+             {"name": "q", "op": "pool", "inputs": ["p"], "kind": "avg", "kernel": 3, "stride": 1}]
+    network = tmp_path / "net.yaml"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "ceil", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    document = _json(capsys, str(network))
+    pools = {n["name"]: n for n in document["nodes"] if n["op"] == "pool"}
+    assert pools["p"]["ceil_mode"] is True and pools["p"]["output_shape"] == [2, 3, 3]
+    assert pools["q"]["ceil_mode"] is False and pools["q"]["output_shape"] == [2, 1, 1]
+    assert main(["network", str(network)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:-2]}
+    assert "pool (ceil)" in rows["p"] and "(ceil)" not in rows["q"]
+    nodes[1]["ceil_mode"] = "yes"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "ceil", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    assert main(["network", str(network)]) == 2
+    err = capsys.readouterr().err
+    assert "net.yaml:" in err and "network.nodes[1].ceil_mode" in err and "expected True or False" in err
+
+
 def test_bad_sources_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["network", "resnet-9000"]) == 2
     assert "expected a zoo name, a .yaml network file or an .onnx model" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from onnx import helper
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, quantize
-from fpgasim.nn import Op
+from fpgasim.nn import Op, Pool
 from fpgasim.nn.evaluate import agreement, evaluate_fixed, evaluate_ref
 from fpgasim.nn.onnx import import_onnx
 from tests.strategies.onnx_models import BATCH, init, onnx_dags, onnx_model
@@ -195,8 +195,6 @@ def test_non_onnx_and_truncated_files_are_refused(tmp_path: Path) -> None:
      [init("w", np.ones((4, 4, 3, 1)))], r"kernel_shape=\[3, 1\]: the graph IR holds square windows"),
     ([N("Conv", ["x", "w"], ["y"], "c", pads=[0, 0, 1, 1])], [init("w", np.ones((4, 4, 2, 2)))],
      r"pads=\[0, 0, 1, 1\]"),
-    ([N("MaxPool", ["x"], ["y"], "mp", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)], [],
-     r"'mp' \(MaxPool\): ceil_mode=1 gives a larger output"),
 ])
 def test_bad_graphs_name_the_node(tmp_path: Path, nodes, inits, message) -> None:
     model = _tiny(nodes, inits)
@@ -272,6 +270,34 @@ def test_the_other_op_families_equal_onnxruntime(tmp_path: Path) -> None:
     x = rng.normal(size=(3, 6, 9, 9))
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours.reshape(3, 5), _onnxruntime(path, {"x": x})["y"], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(("op_type", "hw", "kernel", "stride", "pad", "include_pad", "ceil_hw", "floor_hw"), [
+    ("MaxPool", (7, 7), 2, 2, 0, 0, (4, 4), (3, 3)),       # an odd input
+    ("MaxPool", (10, 8), 3, 2, 1, 0, (6, 5), (5, 4)),      # GoogLeNet's 3x3/2 (112 -> 56, floor 55), padded
+    ("AveragePool", (10, 8), 3, 2, 1, 1, (6, 5), (5, 4)),  # the end windows divide by 6 (and 4), not 9
+    ("AveragePool", (7, 9), 2, 2, 0, 0, (4, 5), (3, 4)),   # no padding: count_include_pad=0 is the same
+    ("AveragePool", (11, 11), 3, 3, 1, 1, (4, 4), (4, 4)),  # a fifth window would start in the padding
+])
+def test_ceil_mode_pools_equal_onnxruntime(tmp_path: Path, op_type, hw, kernel, stride, pad, include_pad, ceil_hw,
+                                           floor_hw) -> None:
+    """MaxPool / AveragePool with ceil_mode=1: the output shape (larger than floor mode's where the last
+    window runs past the map) and the values (an average's end window divides by its positions inside
+    the padded map) equal onnxruntime's float output."""
+    attrs = {"kernel_shape": [kernel] * 2, "strides": [stride] * 2, "pads": [pad] * 4, "ceil_mode": 1}
+    if op_type == "AveragePool":
+        attrs["count_include_pad"] = include_pad
+    x = np.random.default_rng(sum(hw) + kernel).normal(size=(2, 3, *hw))
+    model = onnx_model([N(op_type, ["x"], ["y"], "pool", **attrs)], [], {"x": x.shape}, {"y": ("n", "c", "h", "w")})
+    path = _save(model, tmp_path)
+    imported = import_onnx(path)
+    node = imported.graph.node(imported.outputs["y"])
+    theirs = _onnxruntime(path, {"x": x})["y"]
+    assert node.attrs["ceil_mode"] is True and node.out_shape[1:] == ceil_hw == theirs.shape[2:]
+    floor = Pool(name="p", kind="max", channels=3, in_h=hw[0], in_w=hw[1], kernel=kernel, stride=stride, padding=pad)
+    assert (floor.out_h, floor.out_w) == floor_hw
+    ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[node.name]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 def test_the_shipped_onnx_example_agrees_with_onnxruntime_as_the_readme_says() -> None:

@@ -11,7 +11,7 @@ from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Overflow, OverflowCounts, Requantizer, Rounding
 from fpgasim.ops.pool import (
     avg_pool2d_f32, avg_pool2d_fixed, avg_pool2d_int_sums, avg_pool2d_ref, divide_round, global_avg_pool2d_f32,
-    global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_f32, max_pool2d_fixed, max_pool2d_ref,
+    global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_f32, max_pool2d_fixed, max_pool2d_ref, pool_divisors,
 )
 from tests.strategies.numeric import fixed_formats, fixed_tensors, roundings
 
@@ -40,6 +40,23 @@ def test_avg_pool_hand_computed_counts_padding() -> None:
     assert avg_pool2d_ref(X, kernel=3, stride=2, padding=1)[0, 0, 0, 0] == pytest.approx(8 / 9)
 
 
+def test_ceil_mode_hand_computed_odd_input() -> None:
+    """A 5x5 map, 2x2/2 windows: floor mode gives 2x2, ceil mode 3x3 whose last row/column of windows
+    holds one real row/column (max ignores the overhang; the average divides by 2, and 1 in the corner)."""
+    x = np.arange(25, dtype=float).reshape(1, 1, 5, 5)
+    assert max_pool2d_ref(x, kernel=2, stride=2, padding=0).shape == (1, 1, 2, 2)
+    assert max_pool2d_ref(x, kernel=2, stride=2, padding=0, ceil_mode=True)[0, 0].tolist() == [
+        [6, 8, 9], [16, 18, 19], [21, 23, 24]]
+    assert avg_pool2d_ref(x, kernel=2, stride=2, padding=0, ceil_mode=True)[0, 0].tolist() == [
+        [3, 5, 6.5], [13, 15, 16.5], [20.5, 22.5, 24]]
+    assert pool_divisors(5, 5, kernel=2, stride=2, padding=0, ceil_mode=True).tolist() == [[4, 4, 2], [4, 4, 2],
+                                                                                            [2, 2, 1]]
+    # padding 1, 3x3/2 on 6: ceil 4 (floor 3); the last window covers rows 6, 7 (padded) and 8 (overhang)
+    assert pool_divisors(6, 6, kernel=3, stride=2, padding=1, ceil_mode=True)[3].tolist() == [6, 6, 6, 4]
+    # 3x3/3, padding 1 on 5: a third window would start in the right padding, so ceil mode keeps 2
+    assert max_pool2d_ref(np.ones((1, 1, 5, 5)), kernel=3, stride=3, padding=1, ceil_mode=True).shape == (1, 1, 2, 2)
+
+
 shapes = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 7), st.integers(1, 7))
 
 
@@ -53,28 +70,30 @@ def pool_cases(draw):
     if k > min(h, w) + 2 * p:
         k, p = 1, 0
     s = draw(st.integers(1, 3))
-    return (n, c, h, w), k, s, p
+    return (n, c, h, w), k, s, p, draw(st.booleans())
 
 
 @given(pool_cases(), st.integers(0, 2**31))
 def test_fast_paths_match_reference(case, seed) -> None:
-    shape, k, s, p = case
+    shape, k, s, p, ceil = case
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
-    assert np.array_equal(max_pool2d_f32(x, kernel=k, stride=s, padding=p), max_pool2d_ref(x, kernel=k, stride=s, padding=p))
-    np.testing.assert_allclose(avg_pool2d_f32(x, kernel=k, stride=s, padding=p),
-                               avg_pool2d_ref(x, kernel=k, stride=s, padding=p), rtol=1e-5, atol=1e-6)
+    window = dict(kernel=k, stride=s, padding=p, ceil_mode=ceil)
+    assert np.array_equal(max_pool2d_f32(x, **window), max_pool2d_ref(x, **window))
+    np.testing.assert_allclose(avg_pool2d_f32(x, **window), avg_pool2d_ref(x, **window), rtol=1e-5, atol=1e-6)
 
 
 @given(pool_cases(), st.data())
 def test_fixed_max_and_sums_exact(case, data) -> None:
-    shape, k, s, p = case
+    shape, k, s, p, ceil = case
+    window = dict(kernel=k, stride=s, padding=p, ceil_mode=ceil)
     f = data.draw(fixed_formats(max_bits=16))
     x = data.draw(fixed_tensors(f, shape))
-    got, counts = max_pool2d_fixed(x, kernel=k, stride=s, padding=p)
+    got, counts = max_pool2d_fixed(x, **window)
     assert got.fmt == f and counts == OverflowCounts()
-    assert np.array_equal(got.to_float(), max_pool2d_ref(x.to_float(), kernel=k, stride=s, padding=p))
-    sums = avg_pool2d_int_sums(x.values, kernel=k, stride=s, padding=p)
-    assert np.array_equal(sums, np.rint(avg_pool2d_ref(x.values, kernel=k, stride=s, padding=p) * k * k))
+    assert np.array_equal(got.to_float(), max_pool2d_ref(x.to_float(), **window))
+    sums = avg_pool2d_int_sums(x.values, **window)
+    divisors = pool_divisors(shape[2], shape[3], **window)
+    assert np.array_equal(sums, np.rint(avg_pool2d_ref(x.values, **window) * divisors))
 
 
 @given(st.lists(st.integers(-(2**40), 2**40), min_size=1, max_size=10), st.integers(1, 50), roundings)
@@ -147,19 +166,31 @@ def test_bad_inputs() -> None:
         global_avg_pool2d_fixed(x, requant=None)
     with pytest.raises(BadArgument, match="x_int has dtype float64"):
         avg_pool2d_int_sums(X, kernel=2, stride=2, padding=0)
+    with pytest.raises(BadArgument, match="ceil_mode=1: expected True or False"):
+        max_pool2d_ref(X, kernel=2, stride=2, padding=0, ceil_mode=1)
+    with pytest.raises(BadArgument, match=r"divisors: shape \(2, 2\), dtype float64: expected \(2, 2\) integers"):
+        avg_pool2d_f32(X, kernel=2, stride=2, padding=0, divisors=np.ones((2, 2)))
+    with pytest.raises(BadArgument, match=r"den has dtype int64: expected integers >= 1"):
+        divide_round(np.array([1, 2]), np.array([1, 0]), Rounding.TRUNCATE)
 
 
 @given(pool_cases(), st.data(), roundings)
 def test_fixed_average_is_one_rounded_exact_division(case, data, rounding) -> None:
-    shape, k, s, p = case
+    """Floor and ceil mode. The bound: the exact average of the stored inputs (the float reference of
+    ``x.to_float()``) is rounded once onto the output grid, so the error is below one output LSB
+    (truncate) or at most half of one (half_up, half_even); an output with one more integer bit than
+    the input cannot overflow and a 40-bit accumulator holds any 12-bit window sum."""
+    shape, k, s, p, ceil = case
+    window = dict(kernel=k, stride=s, padding=p, ceil_mode=ceil)
     f = data.draw(fixed_formats(min_bits=4, max_bits=12))
     x = data.draw(fixed_tensors(f, shape))
     out_fmt = FixedFormat(total_bits=16, int_bits=f.int_bits + 1, signed=True)
-    got, counts = avg_pool2d_fixed(x, kernel=k, stride=s, padding=p, requant=rq(out_fmt, rounding))
-    sums = avg_pool2d_int_sums(x.values, kernel=k, stride=s, padding=p)
+    got, counts = avg_pool2d_fixed(x, requant=rq(out_fmt, rounding), **window)
+    sums = avg_pool2d_int_sums(x.values, **window)
+    divisors = pool_divisors(shape[2], shape[3], **window)
     shift = out_fmt.frac_bits - f.frac_bits
-    want = [divide_round(np.array([v * 2**shift if shift >= 0 else v]), k * k * 2 ** max(-shift, 0), rounding)[0]
-            for v in sums.ravel().tolist()]
+    want = [divide_round(np.array([v * 2**shift if shift >= 0 else v]), int(d) * 2 ** max(-shift, 0), rounding)[0]
+            for v, d in zip(sums.ravel().tolist(), np.broadcast_to(divisors, sums.shape).ravel().tolist())]
     assert got.values.ravel().tolist() == want and counts.total == 0
-    assert np.all(np.abs(got.to_float() - avg_pool2d_ref(x.to_float(), kernel=k, stride=s, padding=p))
-                  <= out_fmt.resolution)
+    bound = out_fmt.resolution if rounding is Rounding.TRUNCATE else out_fmt.resolution / 2
+    assert np.all(np.abs(got.to_float() - avg_pool2d_ref(x.to_float(), **window)) <= bound)

@@ -71,3 +71,39 @@ def test_imported_graphs_on_several_boards_equal_the_node_by_node_reference(boar
         assert np.array_equal(emulation.outputs[name], reference[name].to_float())
     if boards > 1 and any(placement[p] != placement[n.name] for n in graph.nodes for p in n.inputs):
         assert emulation.transfers  # values really crossed the links
+
+
+@pytest.mark.parametrize("boards", [1, 2])
+def test_ceil_mode_pools_on_the_pool_unit_equal_the_node_by_node_reference(tmp_path: Path, boards: int) -> None:
+    """Ceil-mode pools whose last windows run past the map (an odd 11x11 map, MaxPool 2x2/2: 11 -> 6, floor
+    mode 5; then an AveragePool 3x3/2 padding 1: 6 -> 4, floor mode 3, whose end windows divide by 6 and 4)
+    on the pool unit, functional: bit exact against evaluate_fixed node by node."""
+    from onnx import helper
+
+    from fpgasim.mapping.graph_plan import Engine
+    from tests.strategies.onnx_models import init, onnx_model
+
+    rng = np.random.default_rng(boards)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("MaxPool", ["c"], ["m"], name="max", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
+             helper.make_node("AveragePool", ["m"], ["y"], name="avg", kernel_shape=[3, 3], strides=[2, 2],
+                              pads=[1, 1, 1, 1], ceil_mode=1, count_include_pad=1)]
+    model = onnx_model(nodes, [init("w", rng.normal(0, 0.3, (4, 3, 3, 3)))], {"x": (BATCH, 3, 11, 11)},
+                       {"y": (BATCH, 4, 4, 4)})
+    onnx.save(model, str(tmp_path / "ceil.onnx"))
+    imported = import_onnx(tmp_path / "ceil.onnx")
+    graph, platform = imported.graph, PLATFORMS[boards]
+    assert [node.out_shape for node in graph.nodes if node.op == "pool"] == [(4, 6, 6), (4, 4, 4)]
+    ids = [device.id for device in platform.devices]
+    plan = plan_graph(graph, platform, {board: DESIGN for board in ids},
+                      {node.name: ids[index % boards] for index, node in enumerate(graph.nodes)})
+    assert {plan.plan_of(name).engine for name in ("max", "avg")} == {Engine.VECTOR}
+    requant = DESIGN.precision.fixed.requantizer()
+    x = rng.uniform(-2, 2, (BATCH, 3, 11, 11))
+    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"x": x}, imported.weights)
+    emulation = execute(plan, trace=False, values=values)
+    quantised = {"x": quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]}
+    reference = evaluate_fixed(graph, quantised, imported.weights, fmt=requant.out, requant=requant)
+    for node in graph.nodes:
+        assert np.array_equal(values.out[node.name].values, reference[node.name].values), node.name
+    assert emulation.bit_exact is True and all(run.bit_exact for run in emulation.nodes)

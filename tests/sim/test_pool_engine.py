@@ -8,7 +8,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Overflow, Requantizer, Rounding
 from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.nn import Pool, PoolKind
-from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
+from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed, pool_divisors
 from fpgasim.sim import Clock, DdrChannel, StreamPort
 from fpgasim.sim.conv_engine import BoardFabric, EngineParams
 from fpgasim.kernels.pool_schedule import PoolTiling, pool_compute_cycles, pool_tiles
@@ -16,9 +16,9 @@ from fpgasim.mapping.pool_model import PoolRates, dma_cycles, pool_estimate
 from fpgasim.sim.pool_engine import PoolMath, pool_layer
 
 
-def _pool(kind="max", channels=3, hw=7, kernel=3, stride=2, padding=1) -> Pool:
+def _pool(kind="max", channels=3, hw=7, kernel=3, stride=2, padding=1, ceil_mode=False) -> Pool:
     return Pool(name="p", kind=kind, channels=channels, in_h=hw, in_w=hw, kernel=kernel, stride=stride,
-                padding=padding)
+                padding=padding, ceil_mode=ceil_mode)
 
 
 def _whole(pool: Pool, batch: int = 1) -> ConvPart:
@@ -49,6 +49,21 @@ def test_tiles_cover_the_region_once_with_their_windows() -> None:
     assert (first.halo_w, first.in_cols, first.pad_left) == (9, (0, 7), 1)
     assert first.ifm_elems == 2 * 6 * 7 and first.ofm_elems == 2 * 3 * 4
     assert pool_compute_cycles(24, 3, 8) == 27 and pool_compute_cycles(1, 2, 8) == 1
+
+
+def test_a_ceil_mode_tile_reads_the_map_and_pads_the_overhang() -> None:
+    """3x3/2 on 8 rows: ceil mode gives 4 output rows (floor 3); the last row's window, input rows 6..8,
+    loads rows 6 and 7 and pads one row past the map; the conv redistribution maps it back the same way."""
+    from fpgasim.mapping.redistribute import Region, through_pools
+
+    pool = _pool(hw=8, kernel=3, stride=2, padding=0, ceil_mode=True)
+    assert (pool.out_h, _pool(hw=8, kernel=3, stride=2, padding=0).out_h) == (4, 3)
+    tiles = list(pool_tiles(pool, _whole(pool), PoolTiling(channels=3, rows=1, cols=4)))
+    last = tiles[-1]
+    assert (last.out_rows, last.in_rows, last.pad_top, last.halo_h) == ((3, 4), (6, 8), 0, 3)
+    assert (last.in_cols, last.halo_w) == ((0, 8), 9)
+    region = Region((0, 1), (0, 3), (3, 4), (0, 4))
+    assert through_pools(region, [pool]) == Region((0, 1), (0, 3), (6, 8), (0, 8))
 
 
 def test_timeline_by_hand(env: simpy.Environment) -> None:
@@ -89,44 +104,55 @@ def test_estimate_matches_the_emulator_without_contention(env: simpy.Environment
     assert ends[10**11] == pytest.approx(estimate.cycles, rel=0.02)
 
 
+def _window(pool: Pool, divisors) -> dict:
+    """The layer's direct pool (divisors None) or a tile's unpadded pool with its share of the divisors."""
+    geometry = {"kernel": pool.kernel, "stride": pool.stride}
+    if divisors is None:
+        return {**geometry, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
+    return {**geometry, "padding": 0, **({} if pool.kind is PoolKind.MAX else {"divisors": divisors})}
+
+
 def _fixed_case(kind: str, x: np.ndarray, pool: Pool):
     fmt = FixedFormat(total_bits=8, int_bits=2, signed=True)
     requant = Requantizer(out=fmt, rounding=Rounding.HALF_EVEN, overflow=Overflow.SATURATE,
                           accumulator=Accumulator(bits=24, overflow=Overflow.SATURATE))
     ints = np.clip(np.round(x * 2**fmt.frac_bits), fmt.min_int, fmt.max_int).astype(np.int64)
-    geometry = {"kernel": pool.kernel, "stride": pool.stride}
 
-    def op(values: np.ndarray, padding: int) -> np.ndarray:
+    def op(values: np.ndarray, divisors=None) -> np.ndarray:
         tensor = FixedTensor(values.astype(fmt.storage_dtype), fmt)
         if kind == "max":
-            return max_pool2d_fixed(tensor, padding=padding, **geometry)[0].values
-        return avg_pool2d_fixed(tensor, padding=padding, requant=requant, **geometry)[0].values
+            return max_pool2d_fixed(tensor, **_window(pool, divisors))[0].values
+        return avg_pool2d_fixed(tensor, requant=requant, **_window(pool, divisors))[0].values
 
     return ints, op, (fmt.min_int if kind == "max" else 0)
 
 
 def _float_case(kind: str, x: np.ndarray, pool: Pool):
     f = max_pool2d_f32 if kind == "max" else avg_pool2d_f32
-    return (x.astype(np.float32), lambda values, padding: f(values, kernel=pool.kernel, stride=pool.stride,
-                                                                padding=padding),
+    return (x.astype(np.float32), lambda values, divisors=None: f(values, **_window(pool, divisors)),
             -np.inf if kind == "max" else 0.0)
 
 
 @pytest.mark.parametrize("number", ["fixed", "fp32"])
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize(("hw", "kernel", "stride", "padding", "tile"), [
-    (9, 3, 2, 1, (2, 2, 3)), (8, 2, 2, 0, (3, 3, 2)), (11, 3, 2, 0, (5, 1, 5)), (6, 3, 1, 1, (1, 4, 4)),
+@pytest.mark.parametrize(("hw", "kernel", "stride", "padding", "tile", "ceil_mode"), [
+    (9, 3, 2, 1, (2, 2, 3), False), (8, 2, 2, 0, (3, 3, 2), False), (11, 3, 2, 0, (5, 1, 5), False),
+    (6, 3, 1, 1, (1, 4, 4), False),
+    # ceil mode: 8 -> 4 and 6 -> 4 outputs (floor mode 3; the last window runs past the map); 10 -> 4 (the
+    # fifth window would start in the right padding, so ceil mode drops it)
+    (8, 3, 2, 0, (2, 2, 3), True), (6, 3, 2, 1, (3, 1, 4), True), (10, 2, 3, 1, (5, 3, 1), True),
 ])
-def test_assembled_output_equals_the_direct_op(number, kind, hw, kernel, stride, padding, tile) -> None:
+def test_assembled_output_equals_the_direct_op(number, kind, hw, kernel, stride, padding, tile, ceil_mode) -> None:
     rng = np.random.default_rng(hw * 10 + kernel)
-    pool = _pool(kind=kind, channels=5, hw=hw, kernel=kernel, stride=stride, padding=padding)
+    pool = _pool(kind=kind, channels=5, hw=hw, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
     x = rng.uniform(-1.5, 1.5, size=(2, 5, hw, hw))
     ifm, op, pad = (_fixed_case if number == "fixed" else _float_case)(kind, x, pool)
-    reference = op(ifm, padding)
+    reference = op(ifm)
     ofm = np.zeros_like(reference)
     env = simpy.Environment()
     fabric = _fabric(env)
-    math = PoolMath(ifm=ifm, ofm=ofm, pool=lambda window: op(window, 0), pad_value=pad)
+    math = PoolMath(ifm=ifm, ofm=ofm, pool=op, pad_value=pad,
+                    divisors=pool_divisors(hw, hw, kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode))
     # two "boards" on one fabric, each pooling half of the rows (overlapping by one row)
     half = pool.out_h // 2 + 1
     for rows in ((0, half), (half - 1, pool.out_h)):

@@ -6,8 +6,10 @@ existing tensor (Identity, Dropout, a batch norm folded into its conv, a reshape
 IR shape) or to a constant (Shape). Nodes whose inputs are all constants never reach a parser:
 the importer folds them with ``onnx.reference``; :data:`FOLD_ONLY` are the ops accepted only
 that way (the Shape→Gather→Concat→Reshape arithmetic of torchvision's exports).
-Geometry the IR cannot express (non-square kernels, asymmetric padding, dilation, a ceil-mode
-pool whose size differs from floor mode) is refused naming the node and the attribute.
+Geometry the IR cannot express (non-square kernels, asymmetric padding, dilation) is refused naming
+the node and the attribute; a pool's ``ceil_mode`` is the IR's (an average pool's ceil-mode window
+divides by its positions inside the padded map, as ONNX's ``count_include_pad=1`` does, and as
+``count_include_pad=0`` does without padding).
 """
 
 from __future__ import annotations
@@ -260,12 +262,8 @@ def _pool(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     if kind == "avg" and window["padding"] and not attrs.get("count_include_pad", 0):
         raise BadArgument(f"{where}: count_include_pad=0 with pads={window['padding']}: the IR's average pool "
                           "divides by kernel² (count_include_pad=1)")
-    if attrs.get("ceil_mode", 0):
-        span = x.shape[2] + 2 * window["padding"] - window["kernel"]
-        if span % window["stride"]:
-            raise BadArgument(f"{where}: ceil_mode=1 gives a larger output than floor mode on input "
-                              f"{list(x.shape)}; the graph IR pools in floor mode")
-    ctx.values[node.output[0]] = ctx.emit(where, name, Op.POOL, [x], {"kind": kind, **window})
+    ceil_mode = bool(attrs.get("ceil_mode", 0))
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.POOL, [x], {"kind": kind, **window, "ceil_mode": ceil_mode})
 
 
 @parser("GlobalAveragePool", "GlobalMaxPool")

@@ -25,7 +25,7 @@ from fpgasim.mapping.redistribute import exchange_pairs, transfers
 from fpgasim.nn import Graph, Pool, PoolKind
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums
 from fpgasim.ops.linear import linear_f32, linear_fixed
-from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed
+from fpgasim.ops.pool import avg_pool2d_f32, avg_pool2d_fixed, max_pool2d_f32, max_pool2d_fixed, pool_divisors
 from fpgasim.sim import TraceRecorder
 from fpgasim.sim.conv_engine import TileMath
 from fpgasim.sim.executor import execute
@@ -157,6 +157,7 @@ class _PoolData:
         batch = setup.network.batch
         x = rng.uniform(-1.0, 1.0, size=(batch, pool.channels, pool.in_h, pool.in_w))
         geometry = {"kernel": pool.kernel, "stride": pool.stride}
+        whole = {**geometry, "padding": pool.padding, "ceil_mode": pool.ceil_mode}
         is_max = pool.kind is PoolKind.MAX
         self.overflows = 0
         if setup.design.precision.kind is NumberKind.FIXED:
@@ -165,12 +166,12 @@ class _PoolData:
             qx, _ = quantize(x, fmt, rounding=spec.rounding, overflow=spec.overflow)
             ifm = qx.values.astype(np.int64)
 
-            def direct(values: np.ndarray, padding: int) -> np.ndarray:
+            def direct(values: np.ndarray, window: dict) -> np.ndarray:
                 tensor = FixedTensor(values.astype(fmt.storage_dtype), fmt)
                 if is_max:
-                    out, counts = max_pool2d_fixed(tensor, padding=padding, **geometry)
+                    out, counts = max_pool2d_fixed(tensor, **window)
                 else:
-                    out, counts = avg_pool2d_fixed(tensor, padding=padding, requant=requant, **geometry)
+                    out, counts = avg_pool2d_fixed(tensor, requant=requant, **window)
                 self.overflows += counts.output
                 return out.values
 
@@ -179,14 +180,19 @@ class _PoolData:
             ifm = x.astype(np.float32)
             op = max_pool2d_f32 if is_max else avg_pool2d_f32
 
-            def direct(values: np.ndarray, padding: int) -> np.ndarray:
-                return op(values, padding=padding, **geometry)
+            def direct(values: np.ndarray, window: dict) -> np.ndarray:
+                return op(values, **window)
 
             pad_value = -np.inf if is_max else 0.0
-        self.reference = direct(ifm, pool.padding)
+
+        def tile_op(window: np.ndarray, divisors: np.ndarray) -> np.ndarray:
+            return direct(window, {**geometry, "padding": 0, **({} if is_max else {"divisors": divisors})})
+
+        self.reference = direct(ifm, whole)
         self.overflows = 0  # count the emulated tiles only
         self.ofm = np.zeros_like(self.reference)
-        self.pool_math = PoolMath(ifm=ifm, ofm=self.ofm, pool=lambda window: direct(window, 0), pad_value=pad_value)
+        self.pool_math = PoolMath(ifm=ifm, ofm=self.ofm, pool=tile_op, pad_value=pad_value,
+                                  divisors=pool_divisors(pool.in_h, pool.in_w, **whole))
 
     def math(self) -> PoolMath:
         """The pooling unit's view: DDR images and the tile op."""
