@@ -17,7 +17,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling, input_window, tile_spans
 from fpgasim.nn.layers import Pool
 
-__all__ = ["PoolTiling", "PoolTile", "pool_tiles", "pool_compute_cycles"]
+__all__ = ["PoolTiling", "PoolTile", "pool_tiles", "pool_compute_cycles", "split_evenly"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,3 +103,10 @@ def pool_tiles(layer: Pool, part: ConvPart, tiling: PoolTiling) -> Iterator[Pool
 def pool_compute_cycles(out_elems: int, kernel: int, lanes: int) -> int:
     """⌈out_elems · K² / lanes⌉: one window operation (compare or add) per lane per cycle."""
     return -(-out_elems * kernel * kernel // lanes)
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` cut into ``parts`` integers that differ by at most one (larger ones first): how the
+    vector unit shares a node's elements and operations among its tiles."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]

@@ -25,12 +25,13 @@ from fpgasim.mapping.parts import XferGroup
 from fpgasim.mapping.device import FpgaContext, linear_as_conv, pool_tiling, resource_bounds, stream_rates
 from fpgasim.mapping.latency import layer_latency
 from fpgasim.mapping.search import search_tiling
-from fpgasim.mapping.spec import ModelVariant, Tiling, conv_shape
+from fpgasim.mapping.spec import ModelVariant, Partition, Tiling, conv_shape
 from fpgasim.nn import Conv2d
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
 
-__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES"]
+__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "fpga_contexts",
+           "run_word_bits", "node_engine"]
 
 
 class Engine(StrEnum):
@@ -93,6 +94,10 @@ class NodePlan:
             compute device's throughput model times it).
         work: the work of an engine the caller describes (``Engine.ODE``: an
             ``fpgasim.sim.ode_engine.OdeWork``; typed loosely because ``mapping`` sits below ``sim``).
+        partition: a partitioned graph's plan: the ⟨Pb,Pr,Pc,Pm⟩ that cut the node's output over
+            ``devices`` (None: whole, or a layout no partition describes).
+        model_redistribution_cycles: a partitioned graph's plan: the link model's time for
+            ``redistribution`` (None: not modelled).
     """
 
     node: Node
@@ -108,6 +113,8 @@ class NodePlan:
     redistribution: tuple[tuple[str, str, int], ...] = ()
     duration_ps: int | None = None
     work: object | None = None
+    partition: Partition | None = None
+    model_redistribution_cycles: float | None = None
 
     @property
     def group(self) -> tuple[str, ...]:
@@ -125,6 +132,8 @@ class GraphPlan:
         fpgas: the planner's view of each FPGA device, by id.
         nodes: one plan per graph node, in the graph's topological order.
         word_bits: bits per value on every device (one number format for the whole run).
+        model: a partitioned graph's plan: the planner's prediction (a
+            :class:`~fpgasim.mapping.graph_partition.PartitionModel`); None: nodes placed by hand.
     """
 
     graph: Graph
@@ -132,6 +141,7 @@ class GraphPlan:
     fpgas: dict[str, FpgaContext]
     nodes: tuple[NodePlan, ...]
     word_bits: int
+    model: object | None = None
 
     def plan_of(self, name: str) -> NodePlan:
         """The plan of node ``name``."""
@@ -153,7 +163,7 @@ def _fpga_context(device: FpgaDevice, design: TiledConvDesign, enforce_fit: bool
                        rates=rates, bounds=bounds)
 
 
-def _word_bits(platform: Platform, designs: Mapping[str, TiledConvDesign], word_bits: int | None) -> int:
+def run_word_bits(platform: Platform, designs: Mapping[str, TiledConvDesign], word_bits: int | None) -> int:
     """The run's one number width: every FPGA design's, which must agree (values cross devices)."""
     widths = {design.precision.word_bits: device for device, design in designs.items()}
     if len(widths) > 1:
@@ -165,6 +175,21 @@ def _word_bits(platform: Platform, designs: Mapping[str, TiledConvDesign], word_
     if word_bits is None:
         raise PlacementError("a platform without FPGA devices needs the number width (word_bits) of its values")
     return word_bits
+
+
+def fpga_contexts(platform: Platform, designs: Mapping[str, TiledConvDesign],
+                  enforce_fit: bool = True) -> dict[str, FpgaContext]:
+    """The planner's view of every FPGA device, by id.
+
+    Raises:
+        PlacementError: an FPGA device without a kernel design.
+        DoesNotFit: a design does not fit its board (unless ``enforce_fit`` is False).
+    """
+    missing = [device.id for device in platform.devices if isinstance(device, FpgaDevice) and device.id not in designs]
+    if missing:
+        raise PlacementError(f"no kernel design for FPGA device(s) {', '.join(missing)}")
+    return {device.id: _fpga_context(device, designs[device.id], enforce_fit)
+            for device in platform.devices if isinstance(device, FpgaDevice)}
 
 
 def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], default: str | None) -> dict[str, str]:
@@ -198,7 +223,8 @@ def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], d
     return where
 
 
-def _engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledConvDesign | None) -> Engine:
+def node_engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledConvDesign | None) -> Engine:
+    """What runs ``node`` on ``device``; refuses an op the device has no engine for."""
     if node.op in _RELABEL:
         return Engine.RELABEL
     if isinstance(device, ComputeDevice):
@@ -258,19 +284,15 @@ def plan_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConv
         DoesNotFit: a design does not fit its board (unless ``enforce_fit`` is False).
     """
     graph = graph.expand()
-    missing = [device.id for device in platform.devices if isinstance(device, FpgaDevice) and device.id not in designs]
-    if missing:
-        raise PlacementError(f"no kernel design for FPGA device(s) {', '.join(missing)}")
-    bits = _word_bits(platform, designs, word_bits)
-    fpgas = {device.id: _fpga_context(device, designs[device.id], enforce_fit)
-             for device in platform.devices if isinstance(device, FpgaDevice)}
+    bits = run_word_bits(platform, designs, word_bits)
+    fpgas = fpga_contexts(platform, designs, enforce_fit)
     where = _placement(graph, platform, placement, default)
     plans = []
     for node in graph.nodes:
         device_id = where[node.name]
         device = platform.device(device_id)
         context = fpgas.get(device_id)
-        engine = _engine(node, device, context.design if context else None)
+        engine = node_engine(node, device, context.design if context else None)
         if engine is Engine.MAC_ARRAY:
             plans.append(_mac_array_plan(node, device_id, context, graph.batch, enforce_fit))
         elif engine is Engine.VECTOR and node.op is Op.POOL:

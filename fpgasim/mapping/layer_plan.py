@@ -33,11 +33,11 @@ from fpgasim.mapping.pool_model import PoolRates, pool_estimate
 from fpgasim.mapping.redistribute import exchange_pairs, needed_input, through_pools, transfers
 from fpgasim.mapping.search import TilingChoice, partition_candidates, search_partition, search_tiling
 from fpgasim.mapping.spec import (
-    Bottleneck, ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, conv_shape, rate_from_bandwidth,
+    Bottleneck, ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, conv_shape,
 )
 from fpgasim.nn import Conv2d, Linear, Network, Pool
 
-__all__ = ["LayerKind", "LayerSetup", "Planner", "plan_layers"]
+__all__ = ["LayerKind", "LayerSetup", "Planner", "plan_layers", "layer_choices", "pool_layer_latency"]
 
 
 class Planner(StrEnum):
@@ -95,10 +95,12 @@ class LayerSetup:
     xfer_link_bytes: float = 0.0
 
 
-def _options(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, rates: StreamRates, boards: int,
-             *, search_all_tiles: bool, partition: Partition | None, links: LinkModel | None) -> list[TilingChoice]:
+def layer_choices(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, rates: StreamRates,
+                  boards: int, *, search_all_tiles: bool, partition: Partition | None, links: LinkModel | None,
+                  devices: tuple[str, ...] | None = None) -> list[TilingChoice]:
     """The layer's candidate (partition, tiling) choices: the best partition alone (blind), every
-    fitting partition with its best tiling (link-aware, for the joint choice), or the fixed one."""
+    fitting partition with its best tiling (link-aware, for the joint choice), or the fixed one;
+    ``devices`` (board index → device id, default the platform's first) prices XFER's routes."""
     if partition is not None:
         partition.check(shape, boards=boards)
     fixed = {} if search_all_tiles else {"fixed_tm": design.parallelism.tm, "fixed_tn": design.parallelism.tn}
@@ -110,14 +112,14 @@ def _options(shape: ConvShape, design: TiledConvDesign, bounds: ResourceBounds, 
         for candidate in partition_candidates(shape, boards):
             try:
                 found.append(search_tiling(shape, bounds=bounds, rates=rates, variant=ModelVariant.COMPLETE,
-                                           partition=candidate, xfer=links.xfer(candidate), **fixed))
+                                           partition=candidate, xfer=links.xfer(candidate, devices), **fixed))
             except DoesNotFit as exc:
                 error = exc
         if not found:
             raise error if error is not None else BadArgument(f"no partition over {boards} boards fits {shape}")
         return found
     partition = partition or Partition()
-    xfer = None if links is None else links.xfer(partition)
+    xfer = None if links is None else links.xfer(partition, devices)
     return [search_tiling(shape, bounds=bounds, rates=rates, variant=ModelVariant.COMPLETE,
                           partition=partition, xfer=xfer, **fixed)]
 
@@ -208,7 +210,7 @@ def _pool_regions(flat: tuple, position: int, planned: dict[int, LayerSetup], ne
     return (whole,), Partition()
 
 
-def _pool_latency(pool: Pool, regions: tuple[ConvPart, ...], tiling: Tiling, rates: PoolRates,
+def pool_layer_latency(pool: Pool, regions: tuple[ConvPart, ...], tiling: Tiling, rates: PoolRates,
                   lanes: int) -> LayerLatency:
     """The pooling unit's model latency on its busiest board (:func:`pool_estimate`); per-tile
     terms are averages (tiles × term = the total)."""
@@ -238,7 +240,7 @@ def _plan_pool(flat: tuple, position: int, planned: dict[int, LayerSetup], netwo
     tiling = pool_tiling(design, pool)
     shape = ConvShape(batch=network.batch, out_channels=1, in_channels=1, out_h=pool.out_h, out_w=pool.out_w,
                       kernel=pool.kernel, stride=pool.stride, padding=pool.padding, groups=pool.channels)
-    latency = _pool_latency(pool, regions, tiling, rates, design.pooling_lanes)
+    latency = pool_layer_latency(pool, regions, tiling, rates, design.pooling_lanes)
     return LayerSetup(layer=pool, shape=shape, tiling=tiling, partition=partition, analytical=latency,
                       released=latency, kind=LayerKind.POOL, source=pool, regions=regions)
 
@@ -271,11 +273,8 @@ def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates
         DoesNotFit: no tiling fits the board.
     """
     flat = network.flat_layers()
-    nbytes, per_beat = element_bytes(design.precision.word_bits), design.elements_per_beat()
-    pool_rates = PoolRates(ddr=rate_from_bandwidth(bandwidth_bytes_per_s=ddr_bytes_per_s,
-                                                    bytes_per_element=nbytes, clock_mhz=design.clock_mhz),
-                            ifm=per_beat["ifm"], ofm=per_beat["ofm"],
-                            chunk_elems=max(1, burst_bytes // nbytes))
+    nbytes = element_bytes(design.precision.word_bits)
+    pool_rates = PoolRates.for_design(design, ddr_bytes_per_s=ddr_bytes_per_s, burst_bytes=burst_bytes)
     planned: dict[int, LayerSetup] = {}
     skipped = []
     modelled = []  # (position, conv form, kind, shape, candidate choices)
@@ -289,7 +288,7 @@ def plan_layers(network: Network, *, design: TiledConvDesign, rates: StreamRates
                 skipped.append(layer.name)
             continue
         shape = conv_shape(conv, batch=network.batch)
-        modelled.append((position, conv, kind, shape, _options(
+        modelled.append((position, conv, kind, shape, layer_choices(
             shape, design, bounds, rates, boards, search_all_tiles=search_all_tiles, partition=partition,
             links=links if boards > 1 else None)))
     pairs = exchange_pairs(network)

@@ -15,7 +15,7 @@ from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.mapping.spec import Partition
 from fpgasim.nn import Conv2d
 
-__all__ = ["XferGroup", "board_parts", "xfer_groups", "IFM", "WEIGHTS"]
+__all__ = ["XferGroup", "board_parts", "split_part", "xfer_groups", "IFM", "WEIGHTS"]
 
 #: Operand (stream) names shared under XFER.
 IFM, WEIGHTS = "ifm", "weights"
@@ -37,7 +37,12 @@ def _split(lo: int, hi: int, parts: int, index: int) -> tuple[int, int]:
 
 def board_parts(layer: Conv2d, batch: int, partition: Partition) -> list[ConvPart]:
     """Each board's output region; board index = ((b·Pr + r)·Pc + c)·Pm + m."""
-    whole = ConvPart.whole(layer, batch=batch)
+    return split_part(ConvPart.whole(layer, batch=batch), partition)
+
+
+def split_part(whole: ConvPart, partition: Partition) -> list[ConvPart]:
+    """``whole`` cut by ``partition`` into one region per board, in board order (any output box:
+    a conv layer's, a pooling node's, an element-wise node's)."""
     parts = []
     for b in range(partition.pb):
         for r in range(partition.pr):

@@ -1,8 +1,10 @@
 """The pooling unit's closed-form latency: the analytical twin of the emulated pool unit.
 
 Owns :func:`pool_estimate` (a max-plus recurrence over the pool unit's tiles with two-bank
-buffers), the chunk-pipelined DMA time it uses (:func:`dma_cycles`) and the rates it takes
-(:class:`PoolRates`). The layer-list planner prices pooling layers with it.
+buffers), its twin for the same unit streaming an element-wise node (:func:`vector_estimate`,
+the analytical side of :func:`fpgasim.sim.vector_engine.vector_layer`), the chunk-pipelined DMA
+time they use (:func:`dma_cycles`) and the rates they take (:class:`PoolRates`). The layer-list
+planner prices pooling layers with it, the graph partitioner every pooling and vector node.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels import TiledConvDesign
 from fpgasim.kernels.conv_schedule import ConvPart
-from fpgasim.kernels.pool_schedule import PoolTiling, pool_compute_cycles, pool_tiles
+from fpgasim.kernels.pool_schedule import PoolTiling, pool_compute_cycles, pool_tiles, split_evenly
+from fpgasim.mapping.device import element_bytes
+from fpgasim.mapping.spec import rate_from_bandwidth
+from fpgasim.nn.graph import Node
 from fpgasim.nn.layers import Pool
 
-__all__ = ["PoolRates", "PoolEstimate", "dma_cycles", "pool_estimate"]
+__all__ = ["PoolRates", "PoolEstimate", "dma_cycles", "pool_estimate", "vector_estimate", "vector_work"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,6 +32,16 @@ class PoolRates:
     ifm: float
     ofm: float
     chunk_elems: int
+
+    @classmethod
+    def for_design(cls, design: TiledConvDesign, *, ddr_bytes_per_s: float, burst_bytes: int) -> PoolRates:
+        """The rates of ``design``'s unit on a DDR channel of ``ddr_bytes_per_s`` read in bursts of
+        ``burst_bytes`` (the DMA chunk)."""
+        nbytes = element_bytes(design.precision.word_bits)
+        per_beat = design.elements_per_beat()
+        return cls(ddr=rate_from_bandwidth(bandwidth_bytes_per_s=ddr_bytes_per_s, bytes_per_element=nbytes,
+                                           clock_mhz=design.clock_mhz),
+                   ifm=per_beat["ifm"], ofm=per_beat["ofm"], chunk_elems=max(1, burst_bytes // nbytes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +92,54 @@ def pool_estimate(layer: Pool, part: ConvPart, tiling: PoolTiling, *, lanes: int
     t_i = [dma_cycles(t.ifm_elems, rates.chunk_elems, rates.ddr, rates.ifm) for t in tiles]
     t_c = [float(pool_compute_cycles(t.ofm_elems, layer.kernel, lanes)) for t in tiles]
     t_o = [dma_cycles(t.ofm_elems, rates.chunk_elems, rates.ofm, rates.ddr) for t in tiles]
-    n = len(tiles)
+    return _pipelined(t_i, t_c, t_o)
+
+
+def vector_estimate(*, input_elems: list[int], output_elems: int, operations: int, lanes: int, tile_elems: int,
+                    rates: PoolRates) -> PoolEstimate:
+    """The no-contention latency of :func:`~fpgasim.sim.vector_engine.vector_layer`: tiles of at
+    most ``tile_elems`` outputs, each reading its share of every input one after another, spending
+    ⌈operations share / lanes⌉ cycles and writing its outputs — the same recurrence as
+    :func:`pool_estimate`, the sizes cut by :func:`~fpgasim.kernels.pool_schedule.split_evenly` as there.
+
+    Raises:
+        BadArgument: lanes or tile_elems < 1.
+    """
+    if lanes < 1 or tile_elems < 1:
+        raise BadArgument(f"vector_estimate: lanes={lanes}, tile_elems={tile_elems}: expected >= 1")
+    tiles = max(1, -(-output_elems // tile_elems))
+
+    reads = [split_evenly(elems, tiles) for elems in input_elems]
+    writes, work = split_evenly(output_elems, tiles), split_evenly(operations, tiles)
+    t_i = [sum(dma_cycles(share[k], rates.chunk_elems, rates.ddr, rates.ifm) for share in reads if share[k])
+           for k in range(tiles)]
+    t_c = [float(-(-work[k] // lanes)) for k in range(tiles)]
+    t_o = [dma_cycles(writes[k], rates.chunk_elems, rates.ofm, rates.ddr) if writes[k] else 0.0 for k in range(tiles)]
+    return _pipelined(t_i, t_c, t_o)
+
+
+def vector_work(node: Node, batch: int, part: ConvPart | None = None) -> tuple[list[int], int, int]:
+    """What the vector unit streams for ``node``, or for ``part`` of its output (a node split over
+    boards): elements read from each input, elements written, element operations. A part takes
+    its share of each in proportion to its outputs (rounded up)."""
+    def volume(spans) -> int:
+        size = 1
+        for lo, hi in spans:
+            size *= max(hi - lo, 0)
+        return size
+
+    total = batch * volume((0, dim) for dim in node.out_shape)
+    inputs = [batch * volume((0, dim) for dim in shape) for shape in node.in_shapes]
+    operations = max(node.elementwise_ops, 1) * batch
+    if part is None:
+        return inputs, total, operations
+    out = volume((part.batch, part.out_ch, part.out_rows, part.out_cols))
+    return [-(-elems * out // total) for elems in inputs], out, -(-operations * out // total)
+
+
+def _pipelined(t_i: list[float], t_c: list[float], t_o: list[float]) -> PoolEstimate:
+    """Load, compute and store of n tiles through two-bank buffers (the recurrence of :func:`pool_estimate`)."""
+    n = len(t_i)
     load, comp, store = [0.0] * (n + 2), [0.0] * (n + 2), [0.0] * (n + 2)  # tile k at index k + 2
     for k in range(n):
         j = k + 2

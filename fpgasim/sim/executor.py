@@ -39,6 +39,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
 from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
+from fpgasim.mapping.pool_model import vector_work
 from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
@@ -617,8 +618,14 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
         return {i: env.process(pool_layer(env, group[i].fabric, pool, region, tiling, group[i].params,
                                           lanes=design.pooling_lanes, math=math))
                 for i, region in enumerate(regions) if not region.is_empty}
-    device, tile = group[0], design.tile
-    return {0: env.process(vector_layer(
-        env, device.fabric, name=node.name, input_elems=[_elements(shape, batch) for shape in node.in_shapes],
-        output_elems=_elements(node.out_shape, batch), operations=max(node.elementwise_ops, 1) * batch,
-        lanes=design.pooling_lanes, tile_elems=design.parallelism.tm * tile.tr * tile.tc, params=device.params))}
+    tile_elems = design.parallelism.tm * design.tile.tr * design.tile.tc
+    processes = {}
+    for i, part in enumerate(item.parts or (None,)):
+        if part is not None and part.is_empty:
+            continue
+        reads, writes, operations = vector_work(node, batch, part)
+        processes[i] = env.process(vector_layer(env, group[i].fabric, name=node.name, input_elems=reads,
+                                                output_elems=writes, operations=operations,
+                                                lanes=design.pooling_lanes, tile_elems=tile_elems,
+                                                params=group[i].params))
+    return processes

@@ -19,19 +19,14 @@ import simpy
 from simpy.events import Event
 
 from fpgasim.errors import BadArgument
+from fpgasim.kernels.pool_schedule import split_evenly
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.conv_engine import IFM, OFM, BoardFabric, EngineParams, LayerRun
 from fpgasim.sim.port import dma_read, dma_write
 from fpgasim.sim.trace import TraceRecorder
 
-__all__ = ["vector_layer", "split_evenly", "software_node"]
-
-
-def split_evenly(total: int, parts: int) -> list[int]:
-    """``total`` cut into ``parts`` integers that differ by at most one (larger ones first)."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if index < extra else 0) for index in range(parts)]
+__all__ = ["vector_layer", "software_node"]
 
 
 def vector_layer(env: simpy.Environment, fabric: BoardFabric, *, name: str, input_elems: list[int],

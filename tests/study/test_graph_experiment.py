@@ -148,12 +148,66 @@ def test_a_graph_named_with_board_kernel_memory_runs_on_that_one_board(experimen
     assert {node["device"] for node in results["nodes"]} == {"board0"}
 
 
-def test_a_graph_on_several_boards_without_a_platform_is_refused(experiment_file, tmp_path: Path, capsys) -> None:
+def test_a_graph_on_a_cluster_is_partitioned_node_by_node_and_stays_bit_exact(experiment_file, tmp_path: Path) -> None:
     document = _single_board(_document())
     document["experiment"]["cluster"] = {"boards": 2, "link": "aurora64b66b_10g"}
     path = experiment_file(document)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-trace"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["totals"]["bit_exact"] is True
+    plan = results["plan"]
+    assert plan["group"] == ["board0", "board1"] and plan["exact"] is True
+    assert plan["model_latency_ms"] > 0 and plan["emulated_latency_ms"] == results["totals"]["latency_ms"]
+    nodes = {node["name"]: node for node in results["nodes"]}
+    assert {tuple(node["devices"]) for node in nodes.values()} >= {("board0",)}
+    assert all("model_redistribution_cycles" in node for node in nodes.values())
+    report = (out / "report.md").read_text()
+    assert "## Partition plan" in report and "emulated" in report
+
+
+def test_a_platform_partition_pins_a_softmax_to_a_compute_device(experiment_file, tmp_path: Path) -> None:
+    document = _document()
+    experiment = document["experiment"]
+    experiment["platform"]["devices"][1] = {"id": "fpga1", "board": "zcu102",
+                                            "kernel": "../kernels/superlip-conv-16bit.yaml",
+                                            "memory": {"channel": "ps_ddr4", "burst_bytes": 2048}}
+    experiment["placement"] = {"partition": ["fpga0", "fpga1"], "nodes": {"prob": "rpi"}}
+    path = experiment_file(document)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-trace"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    nodes = {node["name"]: node for node in results["nodes"]}
+    assert nodes["prob"]["devices"] == ["rpi"] and nodes["prob"]["engine"] == "software"
+    assert results["totals"]["bit_exact"] is True and results["plan"]["group"] == ["fpga0", "fpga1"]
+
+
+@pytest.mark.parametrize(("edit", "where"), [
+    (lambda e: e["placement"].update(partition=["fpga0", "fpga1"]), "experiment.placement.default: not used with"),
+    (lambda e: e["placement"].update(partition=["fpga0", "rpi"], default=None),
+     "experiment.placement.partition: partition: device 'rpi' is not an FPGA device"),
+    (lambda e: e["placement"].update(partition=["fpga0", "fpga1"], default=None),
+     "experiment.placement.partition: partition: device 'fpga1' (zcu104"),
+])
+def test_partitions_the_planner_cannot_use_are_refused(experiment_file, capsys, edit, where) -> None:
+    document = _document()
+    edit(document["experiment"])
+    if document["experiment"]["placement"].get("default") is None:
+        document["experiment"]["placement"].pop("default", None)
+        document["experiment"]["placement"]["nodes"] = {"prob": "rpi"}
+    path = experiment_file(document)
+    assert main(["run", str(path), "--out", str(path.parent / "never")]) == 2
+    assert where in capsys.readouterr().err
+    assert not (path.parent / "never").exists()
+
+
+def test_a_graph_cluster_refuses_layer_list_partition_settings(experiment_file, capsys) -> None:
+    document = _single_board(_document())
+    document["experiment"]["cluster"] = {"boards": 2, "link": "aurora64b66b_10g"}
+    document["experiment"]["partition"] = {"planner": "blind"}
+    path = experiment_file(document)
     assert main(["validate", str(path)]) == 2
-    assert "experiment.cluster.boards: a graph network runs on one board" in capsys.readouterr().out
+    assert "experiment.partition: a graph network on a cluster is partitioned node by node" in capsys.readouterr().out
 
 
 def test_a_comparison_needs_zoo_layer_lists(experiment_file, capsys) -> None:

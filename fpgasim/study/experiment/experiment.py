@@ -208,6 +208,10 @@ class PlacementSpec:
     default: Str | None = None
     #: node name → device id.
     nodes: dict[Str, Str] = dataclasses.field(default_factory=dict)
+    #: FPGA devices (one board model, one design) every node not named in ``nodes`` is
+    #: partitioned over by the link-aware planner (docs/analytical-model.md, "Graphs"); instead
+    #: of ``default``.
+    partition: list[Str] | None = None
 
 
 @config_class
@@ -294,6 +298,10 @@ def _one_form(obj: ExperimentFile, doc: YamlDocument) -> list[Problem]:
                                                                  "board, kernel and memory there)"))
         if spec.placement is None:
             problems.append(doc.problem(("experiment",), "missing `placement` (which device runs each node)"))
+        elif spec.placement.partition is not None and spec.placement.default is not None:
+            problems.append(doc.problem(("experiment", "placement", "default"), "not used with `partition` (every "
+                                                                                "node not named in `nodes` is "
+                                                                                "partitioned over its devices)"))
         if spec.comparison is not None:
             problems.append(doc.problem(("experiment", "comparison"), "a comparison runs on board/kernel/cluster, "
                                                                       "not on a platform"))

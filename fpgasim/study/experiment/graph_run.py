@@ -26,7 +26,9 @@ from fpgasim.errors import BadArgument, ConfigError, ShapeError
 from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels import Resource, TiledConvDesign, evaluate_fit, load_kernel_file
+from fpgasim.mapping.graph_partition import PartitionModel, plan_partitioned_graph
 from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
+from fpgasim.mapping.layer_plan import Planner
 from fpgasim.nn import zoo_graph
 from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
 from fpgasim.nn.graph import Graph
@@ -37,9 +39,9 @@ from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execu
 from fpgasim.study.common.outputs import RESULTS_SCHEMA_VERSION, OutputSet
 from fpgasim.study.common.plots import save_timeline
 from fpgasim.study.common.trace_output import trace_to_write
-from fpgasim.study.experiment.experiment import LoadedExperiment, Mode
+from fpgasim.study.experiment.experiment import LoadedExperiment, Mode, PartitionPolicy
 from fpgasim.study.experiment.graph_values import WidthAgreement, float_agreement, output_arrays, read_inputs
-from fpgasim.study.experiment.setup import resolve_board
+from fpgasim.study.experiment.setup import cluster_platform, resolve_board
 from fpgasim.study.protocol import Limits
 
 __all__ = ["GraphSetup", "GraphRunResult", "plan_graph_experiment", "run_graph_experiment", "write_graph_run",
@@ -124,27 +126,42 @@ def _numerics(designs: dict[str, TiledConvDesign]) -> Numerics | None:
     return None
 
 
-def _platform(loaded: LoadedExperiment) -> tuple[Platform, dict[str, str], str | None]:
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where the nodes go: pinned nodes, the default device, and the devices the rest is
+    partitioned over (None: nodes are placed, not partitioned)."""
+
+    nodes: dict[str, str]
+    default: str | None
+    partition: tuple[str, ...] | None
+
+
+def _platform(loaded: LoadedExperiment) -> tuple[Platform, _Placement]:
     """The platform with the placement: the experiment's own, or — for a graph network named with
-    ``board``/``kernel``/``memory`` — that one board running every node."""
+    ``board``/``kernel``/``memory`` — that one board running every node, or its ``cluster`` of
+    boards with every node partitioned over them."""
     spec = loaded.spec
     if spec.platform is not None:
         platform = load_platform_section(loaded.document, ("experiment", "platform"), loaded.path.parent)
-        return platform, dict(spec.placement.nodes), spec.placement.default
-    if spec.cluster.boards != 1:
-        raise ConfigError([loaded.document.problem(
-            ("experiment", "cluster", "boards"),
-            f"a graph network runs on one board with `board`/`kernel`/`memory` (got boards={spec.cluster.boards}); "
-            "for several devices give a `platform` and a `placement`")])
+        group = spec.placement.partition
+        return platform, _Placement(dict(spec.placement.nodes), spec.placement.default,
+                                    None if group is None else tuple(group))
     board = resolve_board(loaded)
     try:
         board.memory_channel(spec.memory.channel)
     except (BadArgument, KeyError) as exc:
         raise ConfigError([loaded.document.problem(("experiment", "memory", "channel"), str(exc))]) from None
-    platform = Platform.homogeneous(boards=1, board=board, kernel_path=loaded.resolve(spec.kernel),
-                                    memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
-                                    topology=str(spec.cluster.topology))
-    return platform, {}, platform.devices[0].id
+    if spec.cluster.boards > 1 and (spec.partition.policy is not PartitionPolicy.SEARCH
+                                    or spec.partition.planner is not Planner.LINK_AWARE):
+        raise ConfigError([loaded.document.problem(
+            ("experiment", "partition"), "a graph network on a cluster is partitioned node by node by the "
+                                         "link-aware search; `policy: fixed` and `planner: blind` are for layer "
+                                         "lists")])
+    platform, _ = cluster_platform(loaded, board)
+    ids = tuple(device.id for device in platform.devices)
+    if len(ids) == 1:
+        return platform, _Placement({}, ids[0], None)
+    return platform, _Placement({}, None, ids)
 
 
 def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
@@ -156,15 +173,20 @@ def plan_graph_experiment(loaded: LoadedExperiment) -> GraphSetup:
     """
     spec = loaded.spec
     graph, weights, onnx_outputs = _graph(loaded)
-    platform, placement, default = _platform(loaded)
+    platform, placement = _platform(loaded)
     designs = _designs(loaded, platform)
     try:
-        plan = plan_graph(graph, platform, designs, placement, default=default)
+        if placement.partition is not None:
+            plan = plan_partitioned_graph(graph, platform, designs, placement.partition, pinned=placement.nodes)
+        else:
+            plan = plan_graph(graph, platform, designs, placement.nodes, default=placement.default)
     except PlacementError as exc:
         located = spec.placement is not None
         path = ("experiment", "placement") if located else ("experiment", "network")
-        if located and exc.node in placement:
+        if located and exc.node in placement.nodes:
             path += ("nodes", exc.node)
+        elif located and placement.partition is not None and exc.node is None:
+            path += ("partition",)
         raise ConfigError([loaded.document.problem(path, str(exc))]) from None
     numerics = _numerics(designs)
     if spec.mode is Mode.FUNCTIONAL and numerics is None:
@@ -225,7 +247,44 @@ def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
             "ddr_read_bytes": run.ddr_read_bytes, "ddr_write_bytes": run.ddr_write_bytes,
             "bit_exact": run.bit_exact,
         })
+        if plan.model is not None:
+            rows[-1].update(_partition_columns(item, run))
     return rows
+
+
+def _partition_columns(item, run) -> dict[str, Any]:
+    """A partitioned plan's extra per-node columns: where the node ran, how it was cut, and the
+    model's time beside the emulator's (engine and redistribution)."""
+    split = item.partition
+    return {"devices": list(item.group),
+            "partition": None if split is None else {"pb": split.pb, "pr": split.pr, "pc": split.pc, "pm": split.pm},
+            "redistribution_bytes": sum(nbytes for *_, nbytes in item.redistribution),
+            "redistribution_cycles": run.redistribution_cycles,
+            "model_redistribution_cycles": item.model_redistribution_cycles, "bottleneck": run.bottleneck}
+
+
+def _partition_label(row: dict[str, Any]) -> str:
+    split = row["partition"]
+    if split is None:
+        return "whole" if len(row["devices"]) == 1 else f"{len(row['devices'])} boards"
+    return f"⟨{split['pb']},{split['pr']},{split['pc']},{split['pm']}⟩"
+
+
+def _node_gap(row: dict[str, Any]) -> tuple[float, float]:
+    """(model, emulated) cycles of a node: engine plus redistribution."""
+    model = (row["analytical_cycles"] or 0.0) + (row["model_redistribution_cycles"] or 0.0)
+    return model, float(row["cycles"] + row["redistribution_cycles"])
+
+
+def plan_document(result: GraphRunResult) -> dict[str, Any] | None:
+    """results.json ``plan`` of a partitioned graph: the model's latency beside the emulator's."""
+    model: PartitionModel | None = result.setup.plan.model
+    if model is None:
+        return None
+    emulated = ms_from_ps(result.emulation.total_ps)
+    return {"planner": "link_aware", "group": list(model.group), "model_latency_ms": model.time_ms,
+            "emulated_latency_ms": emulated, "gap_percent": 100.0 * (model.time_ms - emulated) / emulated,
+            "search_states": model.states, "beam": model.beam, "exact": model.exact}
 
 
 def results_document(result: GraphRunResult) -> dict[str, Any]:
@@ -236,14 +295,18 @@ def results_document(result: GraphRunResult) -> dict[str, Any]:
     if result.mode is Mode.FUNCTIONAL:
         functional = {"agreement": [match.row() for match in result.agreement],
                       "input": None if result.input_path is None else str(result.input_path)}
+    partitioned = plan_document(result)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         **functional,
+        **({} if partitioned is None else {"plan": partitioned}),
         "experiment": {"name": spec.name, "mode": str(result.mode), "network": plan.graph.name,
                        "batch": plan.graph.batch, "word_bits": plan.word_bits,
                        "devices": [device.id for device in plan.platform.devices]},
         "totals": {"latency_ms": ms_from_ps(emulation.total_ps), "macs": plan.graph.macs_total,
-                   "link_bytes": sum(t.nbytes for t in emulation.transfers), "bit_exact": emulation.bit_exact,
+                   "link_bytes": sum(t.nbytes for t in emulation.transfers)
+                   + sum(nbytes for item in plan.nodes for *_, nbytes in item.redistribution),
+                   "bit_exact": emulation.bit_exact,
                    "peak_memory_bytes": dict(emulation.peak_memory_bytes)},
         "nodes": node_rows(result),
         "transfers": [{"tensor": t.tensor, "source": t.source, "destination": t.destination, "nbytes": t.nbytes,
@@ -266,9 +329,21 @@ def _cell(key: str, value: object) -> str:
 
 
 def table_rows(result: GraphRunResult) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of the per-node table."""
-    rows = [[_cell(key, row[key]) for _, key in _TABLE] for row in node_rows(result)]
-    return [header for header, _ in _TABLE], rows
+    """Headers and rows of the per-node table (a partitioned plan adds its split and the
+    redistribution, emulated and modelled)."""
+    rows, extra = [], result.setup.plan.model is not None
+    for row in node_rows(result):
+        cells = [_cell(key, row[key]) for _, key in _TABLE]
+        if extra:
+            cells[2:3] = [",".join(row["devices"]), _partition_label(row)]
+            cells += [_cell("cycles", row["redistribution_cycles"]),
+                      _cell("cycles", row["model_redistribution_cycles"])]
+        rows.append(cells)
+    headers = [header for header, _ in _TABLE]
+    if extra:
+        headers[2:3] = ["devices", "split"]
+        headers += ["redistribution cycles", "model redistribution cycles"]
+    return headers, rows
 
 
 def report_markdown(result: GraphRunResult) -> str:
@@ -284,14 +359,52 @@ def report_markdown(result: GraphRunResult) -> str:
     lines += ["", "| tensor | from | to | bytes | start ms | end ms |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['tensor']} | {t['source']} | {t['destination']} | {t['nbytes']} | {t['start_ms']:.4f} | "
               f"{t['end_ms']:.4f} |" for t in doc["transfers"]]
-    lines += ["", "Peak memory per device (tensors held until their last reader ran): "
-              + ", ".join(f"{device} {nbytes} B" for device, nbytes in doc["totals"]["peak_memory_bytes"].items()) + "."]
+    if "plan" in doc:
+        lines += ["", *_plan_markdown(doc)]
+    else:
+        lines += ["", "Peak memory per device (tensors held until their last reader ran): "
+                  + ", ".join(f"{device} {nbytes} B" for device, nbytes in doc["totals"]["peak_memory_bytes"].items())
+                  + "."]
     if doc["totals"]["bit_exact"] is not None:
         verdict = "bit exact" if doc["totals"]["bit_exact"] else "NOT bit exact"
         lines += ["", f"Functional check: every node {verdict} against fpgasim.ops run node by node."]
     if result.mode is Mode.FUNCTIONAL:
         lines += ["", *_values_markdown(result)]
     return "\n".join(lines) + "\n"
+
+
+#: a node's model–emulator gap worth naming: beyond this fraction of its own time and of the run's.
+_GAP_NODE, _GAP_RUN = 0.05, 0.01
+
+
+def _plan_markdown(doc: dict[str, Any]) -> list[str]:
+    """The partitioned plan: the model's latency beside the emulator's, and every node whose gap
+    matters, with the resource the emulator found busiest while it ran."""
+    plan = doc["plan"]
+    search = "exact (every live-layout state kept)" if plan["exact"] else \
+        f"beam-limited ({plan['search_states']} states at the widest step, {plan['beam']} kept)"
+    lines = ["## Partition plan", "",
+             f"Every node partitioned over {', '.join(plan['group'])} by the link-aware search "
+             f"(docs/analytical-model.md, \"Graphs\"), {search}. Model **{plan['model_latency_ms']:.4f} ms**, "
+             f"emulated **{plan['emulated_latency_ms']:.4f} ms** ({plan['gap_percent']:+.1f} %). The model sums the "
+             "nodes one after another; the emulator overlaps independent branches and their redistribution.", ""]
+    total = sum(_node_gap(row)[1] for row in doc["nodes"]) or 1.0
+    named = []
+    for row in doc["nodes"]:
+        model, emulated = _node_gap(row)
+        gap = emulated - model
+        if abs(gap) > _GAP_NODE * max(emulated, 1.0) and abs(gap) > _GAP_RUN * total:
+            named.append(f"| {row['name']} | {_partition_label(row)} | {model:,.0f} | {emulated:,.0f} | "
+                         f"{100 * gap / max(model, 1.0):+.1f} % | {row.get('bottleneck') or '–'} |")
+    if named:
+        lines += ["Nodes whose emulated time (engine + redistribution) differs from the model's by more than "
+                  f"{_GAP_NODE:.0%} of their own time and {_GAP_RUN:.0%} of the run:", "",
+                  "| node | split | model cycles | emulated cycles | gap | emulator's busiest resource |",
+                  "|---|---|---|---|---|---|", *named]
+    else:
+        lines.append(f"No node's emulated time differs from the model's by more than {_GAP_NODE:.0%}.")
+    lines += ["", "Peak memory is not tracked for a partitioned plan (each board holds boxes of tensors)."]
+    return lines
 
 
 def _values_markdown(result: GraphRunResult) -> list[str]:

@@ -202,7 +202,8 @@ def guard_setups(loaded: LoadedExperiment, setups: list[RunSetup], limits: Limit
 def estimate_graph(plan: GraphPlan, limits: Limits) -> RunEstimate:
     """The cost of a graph run in the same closed form: the MAC array's tile bursts, the vector
     unit's input and output bursts, one transaction per software node, and the link packets of
-    every tensor that crosses devices (on every hop); a functional run holds every node's output."""
+    every tensor (or redistributed box) that crosses devices, on every hop; a functional run holds
+    every node's output."""
     batch, eb = plan.graph.batch, element_bytes(plan.word_bits)
     plans = {item.node.name: item for item in plan.nodes}
     transactions = tensors = 0
@@ -219,13 +220,12 @@ def estimate_graph(plan: GraphPlan, limits: Limits) -> RunEstimate:
             transactions += 2 + _ceil(elems * eb, context.burst_bytes)
         elif item.engine is Engine.SOFTWARE:
             transactions += 1
+        moved = [(source, destination, nbytes) for source, destination, nbytes in item.redistribution]
         if item.after is None:
-            for name in set(node.inputs):
-                source = plans[name].device
-                if source != item.device:
-                    nbytes = batch * prod(plans[name].node.out_shape) * eb
-                    transactions += sum(_ceil(nbytes, cable.packet_bytes)
-                                        for cable, *_ in plan.platform.route(source, item.device))
+            moved += [(plans[name].device, item.device, batch * prod(plans[name].node.out_shape) * eb)
+                      for name in set(node.inputs) if plans[name].device != item.device]
+        for source, destination, nbytes in moved:
+            transactions += sum(_ceil(nbytes, cable.packet_bytes) for cable, *_ in plan.platform.route(source, destination))
     return memory_estimate(transactions, tensors * FUNCTIONAL_ELEMENT_BYTES, limits)
 
 

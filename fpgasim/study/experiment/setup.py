@@ -22,7 +22,7 @@ from fpgasim.mapping.link_model import LinkModel
 from fpgasim.nn import ZOO, Network, zoo_network
 from fpgasim.study.experiment.experiment import LoadedExperiment, PartitionPolicy, TilingPolicy
 
-__all__ = ["RunSetup", "build_setup", "resolve_board"]
+__all__ = ["RunSetup", "build_setup", "resolve_board", "cluster_platform"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +78,31 @@ def resolve_board(loaded: LoadedExperiment) -> Board:
         raise ConfigError([loaded.document.problem(("experiment", "board"), str(exc))]) from None
 
 
+def cluster_platform(loaded: LoadedExperiment, board: Board) -> tuple[Platform, LinkType | None]:
+    """The ``board``/``kernel``/``memory``/``cluster`` form as a platform: ``cluster.boards``
+    identical boards cabled as ``cluster.topology`` with ``cluster.link``, and that link type.
+
+    Raises:
+        ConfigError: an unknown link type, or cabling the board cannot take.
+    """
+    spec = loaded.spec
+    cluster, link = spec.cluster, None
+    if cluster.boards > 1:
+        types = load_link_types()
+        if cluster.link not in types:
+            raise ConfigError([loaded.document.problem(
+                ("experiment", "cluster", "link"),
+                f"unknown link type {cluster.link!r}; known: {', '.join(sorted(types))}")])
+        link = types[cluster.link]
+        _check_cabling(loaded, board, link, cluster.boards)
+    platform = Platform.homogeneous(boards=cluster.boards, board=board, kernel_path=loaded.resolve(spec.kernel),
+                                    memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
+                                    topology=str(cluster.topology), link_id=cluster.link if link else None,
+                                    link=link, length_m=cluster.cable_length_m, packet_bytes=cluster.packet_bytes,
+                                    fifo_bytes=cluster.fifo_bytes)
+    return platform, link
+
+
 def _check_cabling(loaded: LoadedExperiment, board: Board, link: LinkType, boards: int) -> None:
     """The topology must exist for this many boards and each board needs a port per cable."""
     spec = loaded.spec
@@ -116,27 +141,13 @@ def build_setup(loaded: LoadedExperiment) -> RunSetup:
     except (BadArgument, KeyError) as exc:
         raise ConfigError([loaded.document.problem(("experiment", "memory", "channel"), str(exc))]) from None
     boards = spec.cluster.boards
-    link = None
-    if boards > 1:
-        types = load_link_types()
-        if spec.cluster.link not in types:
-            raise ConfigError([loaded.document.problem(
-                ("experiment", "cluster", "link"),
-                f"unknown link type {spec.cluster.link!r}; known: {', '.join(sorted(types))}")])
-        link = types[spec.cluster.link]
-        _check_cabling(loaded, board, link, boards)
+    platform, link = cluster_platform(loaded, board)
     network = _network(loaded)
     rates = stream_rates(design, channel.sustained_bytes_per_s, link)
     bounds = resource_bounds(board, design)
     factors = spec.partition.factors or {}
     fixed = (Partition(**{key: factors.get(key, 1) for key in ("pb", "pr", "pc", "pm")})
              if spec.partition.policy is PartitionPolicy.FIXED else None)
-    cluster = spec.cluster
-    platform = Platform.homogeneous(boards=boards, board=board, kernel_path=loaded.resolve(spec.kernel),
-                                    memory_channel=spec.memory.channel, burst_bytes=spec.memory.burst_bytes,
-                                    topology=str(cluster.topology), link_id=cluster.link if link else None,
-                                    link=link, length_m=cluster.cable_length_m, packet_bytes=cluster.packet_bytes,
-                                    fifo_bytes=cluster.fifo_bytes)
     links = None
     if boards > 1 and spec.partition.planner is Planner.LINK_AWARE:
         links = LinkModel.for_design(platform, design)
