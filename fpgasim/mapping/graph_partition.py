@@ -25,8 +25,9 @@ that hold it (``NodePlan.redistribution``, priced by :meth:`LinkModel.flows_cycl
 model time is that redistribution plus its engine time (the MAC array's complete model, the pool
 unit's :func:`~fpgasim.mapping.pool_model.pool_estimate`, the vector unit's
 :func:`~fpgasim.mapping.pool_model.vector_estimate`, a compute device's roofline), on the slowest
-board. The search minimises their sum in topological order; the plan's predicted time schedules
-them as the executor does, independent branches overlapping on free engines (:func:`_schedule`).
+board (:func:`~fpgasim.mapping.graph_model.engine_ps`). The search minimises their sum in
+topological order; :func:`~fpgasim.mapping.graph_model.predict` times the chosen plan as the
+executor runs it, independent branches overlapping on free engines.
 
 The choice is dynamic programming over the topological order whose state is the layout of every
 live tensor (produced and still to be read): exact — equal to trying every combination — while
@@ -46,16 +47,15 @@ from fpgasim.kernels.conv_schedule import ConvPart
 from fpgasim.mapping.device import (
     FpgaContext, element_bytes, linear_as_conv, pool_tiling, stream_cap_bits_per_s, stream_rates,
 )
+from fpgasim.mapping.graph_model import engine_ps
 from fpgasim.mapping.graph_plan import (
     Engine, GraphPlan, NodePlan, PlacementError, fpga_contexts, node_engine, run_word_bits,
 )
-from fpgasim.mapping.layer_plan import layer_choices, pool_layer_latency
+from fpgasim.mapping.layer_plan import layer_choices
 from fpgasim.mapping.link_model import LinkModel
 from fpgasim.mapping.parts import board_parts, split_part, xfer_groups
-from fpgasim.mapping.pool_model import PoolRates, vector_estimate, vector_work
 from fpgasim.mapping.redistribute import Region, held_output, needed_input, through_pools
 from fpgasim.mapping.search import partition_candidates, search_tiling
-from fpgasim.mapping.software import node_work
 from fpgasim.mapping.spec import ModelVariant, Partition, conv_shape
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
@@ -86,15 +86,14 @@ class PartitionModel:
     Attributes:
         group: the boards the graph is partitioned over.
         clock_mhz: the clock the cycles count.
-        cycles: the plan's predicted time: its nodes list-scheduled (:func:`_schedule`).
-        serial_cycles: what the search minimised: every node's redistribution and engine time, summed.
+        serial_cycles: what the search minimised: every node's redistribution and engine time, summed
+            (the plan's predicted timeline, branches overlapping: :func:`~fpgasim.mapping.graph_model.predict`).
         states: the most distinct live-layout states any step of the search held.
         beam: the most it keeps; ``exact`` is False when a step had more (then pruned).
     """
 
     group: tuple[str, ...]
     clock_mhz: float
-    cycles: float
     serial_cycles: float
     states: int
     beam: int
@@ -104,10 +103,6 @@ class PartitionModel:
         """True when no step of the search pruned a state (the plan is the model's optimum)."""
         return self.states <= self.beam
 
-    @property
-    def time_ms(self) -> float:
-        """The predicted latency in milliseconds."""
-        return self.cycles / (self.clock_mhz * 1e3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +131,7 @@ class _Planner:
     def __init__(self, graph: Graph, platform: Platform, group: tuple[str, ...], contexts: Mapping[str, FpgaContext],
                  pinned: Mapping[str, str], word_bits: int):
         self.graph, self.platform, self.group, self.pinned = graph, platform, group, pinned
+        self.contexts, self.word_bits = contexts, word_bits
         self.context = contexts[group[0]]
         self.design: TiledConvDesign = self.context.design
         self.batch = graph.batch
@@ -149,8 +145,6 @@ class _Planner:
         # (its time then comes from the link model; a cable between two boards of the group names it)
         cable = next((cable for cable in platform.cables if cable.a in group and cable.b in group), None)
         self.rates = stream_rates(self.design, self.context.ddr_bytes_per_s, None if cable is None else cable.link)
-        self.pool_rates = PoolRates.for_design(self.design, ddr_bytes_per_s=self.context.ddr_bytes_per_s,
-                                               burst_bytes=self.context.burst_bytes)
         self._mac: dict[str, list[_Option]] = {}
         self._derived: dict[tuple, _Option] = {}
         self._moves: dict[tuple, tuple[float, tuple[tuple[str, str, int], ...]]] = {}
@@ -235,12 +229,10 @@ class _Planner:
         tiling = None
         if engine is Engine.VECTOR and node.op is Op.POOL:
             tiling = pool_tiling(self.design, node.layer)
-        if isinstance(device, ComputeDevice):
-            cycles = self._software_cycles(node, device)
-        else:
-            cycles = self._unit_cycles(node, engine, tiling, (None,))
-        plan = NodePlan(node=node, device=device_id, engine=engine, tiling=tiling,
-                        analytical_cycles=None if engine is Engine.RELABEL else cycles)
+        plan = NodePlan(node=node, device=device_id, engine=engine, tiling=tiling)
+        cycles = self._cycles(plan)
+        if engine is not Engine.RELABEL:
+            plan = replace(plan, analytical_cycles=cycles)
         return _Option(plan, Layout((device_id,), (region,)), needs, cycles)
 
     def _follow(self, node: Node, inputs: tuple[Layout, ...]) -> _Option | None:
@@ -270,14 +262,13 @@ class _Planner:
         devices = source.devices
         needs = tuple((device, through_pools(held_output(part), [pool]))
                       for device, part in zip(devices, parts, strict=True) if not part.is_empty)
-        tiling = pool_tiling(self.design, pool)
-        cycles = pool_layer_latency(pool, tuple(parts), tiling, self.pool_rates, self.design.pooling_lanes).cycles
         split = len(devices) > 1
-        plan = NodePlan(node=node, device=devices[0], engine=Engine.VECTOR, tiling=tiling,
-                        analytical_cycles=float(cycles), devices=devices if split else (),
-                        parts=tuple(parts) if split else (), partition=source.split if split else None)
-        return _Option(plan, Layout(devices, tuple(held_output(part) for part in parts), source.split), (needs,),
-                       float(cycles))
+        plan = NodePlan(node=node, device=devices[0], engine=Engine.VECTOR, tiling=pool_tiling(self.design, pool),
+                        devices=devices if split else (), parts=tuple(parts) if split else (),
+                        partition=source.split if split else None)
+        cycles = self._cycles(plan)
+        return _Option(replace(plan, analytical_cycles=cycles),
+                       Layout(devices, tuple(held_output(part) for part in parts), source.split), (needs,), cycles)
 
     def _follow_elementwise(self, node: Node, inputs: tuple[Layout, ...]) -> _Option:
         full = next(index for index, shape in enumerate(node.in_shapes) if tuple(shape) == tuple(node.out_shape))
@@ -326,41 +317,18 @@ class _Planner:
         """``node`` on the vector units of ``layout``'s devices, each streaming its box."""
         parts = tuple(_part(region) for region in layout.regions)
         split = len(layout.devices) > 1
-        cycles = self._unit_cycles(node, Engine.VECTOR, None, parts if split else (None,))
-        plan = NodePlan(node=node, device=layout.devices[0], engine=Engine.VECTOR, analytical_cycles=cycles,
+        plan = NodePlan(node=node, device=layout.devices[0], engine=Engine.VECTOR,
                         devices=layout.devices if split else (), parts=parts if split else (),
                         partition=layout.split if split else None)
-        return _Option(plan, layout, needs, cycles)
+        cycles = self._cycles(plan)
+        return _Option(replace(plan, analytical_cycles=cycles), layout, needs, cycles)
 
     # -- costs --------------------------------------------------------------------------------
 
-    def _unit_cycles(self, node: Node, engine: Engine, tiling, parts: tuple[ConvPart | None, ...]) -> float:
-        """The FPGA unit's model time of ``node`` on its slowest part."""
-        if engine is Engine.RELABEL:
-            return 0.0
-        if engine is Engine.VECTOR and node.op is Op.POOL:
-            whole = ConvPart(batch=(0, self.batch), out_ch=(0, node.layer.channels), out_rows=(0, node.layer.out_h),
-                             out_cols=(0, node.layer.out_w))
-            return float(pool_layer_latency(node.layer, (whole,), tiling, self.pool_rates,
-                                            self.design.pooling_lanes).cycles)
-        tile = self.design.tile
-        worst = 0.0
-        for part in parts:
-            if part is not None and part.is_empty:
-                continue
-            reads, writes, operations = vector_work(node, self.batch, part)
-            estimate = vector_estimate(input_elems=reads, output_elems=writes, operations=operations,
-                                       lanes=self.design.pooling_lanes,
-                                       tile_elems=self.design.parallelism.tm * tile.tr * tile.tc, rates=self.pool_rates)
-            worst = max(worst, estimate.cycles)
-        return worst
-
-    def _software_cycles(self, node: Node, device: ComputeDevice) -> float:
-        work = node_work(node, self.batch, self.nbytes)
-        seconds = device.spec.node_time_s(op_class=work.op_class, macs=work.macs,
-                                          elementwise_ops=work.elementwise_ops, bytes_moved=work.bytes_moved,
-                                          element_bits=8 * self.nbytes)
-        return seconds * self.design.clock_mhz * 1e6
+    def _cycles(self, plan: NodePlan) -> float:
+        """The node's engine time (:func:`~fpgasim.mapping.graph_model.engine_ps`) in group cycles."""
+        spent = engine_ps(plan, fpgas=self.contexts, platform=self.platform, batch=self.batch, word_bits=self.word_bits)
+        return spent * self.design.clock_mhz / 1e6
 
     def moves(self, option: _Option, inputs: tuple[Layout, ...]) -> tuple[float, tuple[tuple[str, str, int], ...]]:
         """(model cycles, (source, destination, bytes) flows) to bring every needed box to its board."""
@@ -424,36 +392,6 @@ def _search(planner: _Planner, graph: Graph, beam: int) -> tuple[_State, int]:
     return states[0], most
 
 
-def _schedule(graph: Graph, plans: Sequence[NodePlan], engine_cycles: Mapping[str, float]) -> float:
-    """The plan's time when independent nodes overlap, as the executor runs them: a node asks for
-    its engine on every device of its group once its inputs are done and its redistribution has
-    arrived; requests are served first come, first served (ties in graph order); an engine runs
-    one node at a time. Transfers of concurrent nodes are priced alone (they may share a link)."""
-    order = {item.node.name: index for index, item in enumerate(plans)}
-    by_name = {item.node.name: item for item in plans}
-    end: dict[str, float] = {}
-    free: dict[tuple[str, Engine], float] = {}
-    pending = set(by_name)
-    while pending:
-        ready = []
-        for name in pending:
-            item = by_name[name]
-            if all(source in end for source in item.node.inputs):
-                asks = max((end[source] for source in item.node.inputs), default=0.0) + \
-                    (item.model_redistribution_cycles or 0.0)
-                ready.append((asks, order[name], name))
-        asks, _, name = min(ready)
-        item = by_name[name]
-        start = asks
-        if item.engine is not Engine.RELABEL:
-            start = max([asks] + [free.get((device, item.engine), 0.0) for device in item.group])
-            for device in item.group:
-                free[(device, item.engine)] = start + engine_cycles[name]
-        end[name] = start + engine_cycles[name]
-        pending.remove(name)
-    return max(end.values(), default=0.0)
-
-
 def plan_partitioned_graph(graph: Graph, platform: Platform, designs: Mapping[str, TiledConvDesign],
                            group: Sequence[str], *, pinned: Mapping[str, str] | None = None,
                            beam: int = DEFAULT_BEAM) -> GraphPlan:
@@ -495,15 +433,13 @@ def plan_partitioned_graph(graph: Graph, platform: Platform, designs: Mapping[st
     contexts = fpga_contexts(platform, designs)
     planner = _Planner(graph, platform, group, contexts, pinned, bits)
     best, most = _search(planner, graph, beam)
-    decisions, engine_cycles, path = [], {}, best.path
+    decisions, path = [], best.path
     while path is not None:
         path, name, option, (cycles, moved) = path
         decisions.append(replace(option.plan, redistribution=moved, after=tuple(graph.node(name).inputs),
                                  model_redistribution_cycles=cycles))
-        engine_cycles[name] = option.cycles
     decisions.reverse()
-    model = PartitionModel(group=group, clock_mhz=planner.design.clock_mhz,
-                           cycles=_schedule(graph, decisions, engine_cycles), serial_cycles=best.cost, states=most,
+    model = PartitionModel(group=group, clock_mhz=planner.design.clock_mhz, serial_cycles=best.cost, states=most,
                            beam=beam)
     return GraphPlan(graph=graph, platform=platform, fpgas=contexts, nodes=tuple(decisions), word_bits=bits,
                      model=model)

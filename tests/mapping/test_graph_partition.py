@@ -23,6 +23,7 @@ from fpgasim.fixedpoint import quantize
 from fpgasim.hw import load_board, load_link_types
 from fpgasim.hw.platform import Platform
 from fpgasim.kernels import load_kernel_file
+from fpgasim.mapping.graph_model import predict
 from fpgasim.mapping.graph_partition import _last_reads, _Planner, plan_partitioned_graph
 from fpgasim.mapping.graph_plan import Engine, PlacementError, fpga_contexts
 from fpgasim.mapping.spec import Partition, conv_shape
@@ -154,7 +155,7 @@ def test_the_model_agrees_with_the_emulator(specs, boards: int, topology: str, l
     plan = _plan(graph, _platform(boards, topology if boards > 2 else "chain", link))
     emulated_ms = ms_from_ps(execute(plan, trace=False).total_ps)
     effects = named_effects(plan)
-    assert plan.model.time_ms == pytest.approx(emulated_ms, rel=NAMED_TOLERANCE if effects else TOLERANCE), effects
+    assert predict(plan).time_ms == pytest.approx(emulated_ms, rel=NAMED_TOLERANCE if effects else TOLERANCE), effects
 
 
 def named_effects(plan) -> list[str]:

@@ -156,14 +156,14 @@ def test_a_graph_on_a_cluster_is_partitioned_node_by_node_and_stays_bit_exact(ex
     assert main(["run", str(path), "--out", str(out), "--no-trace"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["totals"]["bit_exact"] is True
-    plan = results["plan"]
-    assert plan["group"] == ["board0", "board1"] and plan["exact"] is True
-    assert plan["model_latency_ms"] > 0 and plan["emulated_latency_ms"] == results["totals"]["latency_ms"]
+    model = results["model"]
+    assert model["partition"]["group"] == ["board0", "board1"] and model["partition"]["exact"] is True
+    assert model["latency_ms"] > 0 and model["emulated_latency_ms"] == results["totals"]["latency_ms"]
     nodes = {node["name"]: node for node in results["nodes"]}
     assert {tuple(node["devices"]) for node in nodes.values()} >= {("board0",)}
     assert all("model_redistribution_cycles" in node for node in nodes.values())
     report = (out / "report.md").read_text()
-    assert "## Partition plan" in report and "emulated" in report
+    assert "## Model" in report and "Every node partitioned over board0, board1" in report
 
 
 def test_a_platform_partition_pins_a_softmax_to_a_compute_device(experiment_file, tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_a_platform_partition_pins_a_softmax_to_a_compute_device(experiment_file
     results = json.loads((out / "results.json").read_text())
     nodes = {node["name"]: node for node in results["nodes"]}
     assert nodes["prob"]["devices"] == ["rpi"] and nodes["prob"]["engine"] == "software"
-    assert results["totals"]["bit_exact"] is True and results["plan"]["group"] == ["fpga0", "fpga1"]
+    assert results["totals"]["bit_exact"] is True and results["model"]["partition"]["group"] == ["fpga0", "fpga1"]
 
 
 @pytest.mark.parametrize(("edit", "where"), [

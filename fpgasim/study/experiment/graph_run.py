@@ -26,6 +26,7 @@ from fpgasim.errors import BadArgument, ConfigError, ShapeError
 from fpgasim.hw.platform import FpgaDevice, Platform, load_platform_section
 from fpgasim.hw import load_dsp_types
 from fpgasim.kernels import Resource, TiledConvDesign, evaluate_fit, load_kernel_file
+from fpgasim.mapping.graph_model import GraphPrediction, predict
 from fpgasim.mapping.graph_partition import PartitionModel, plan_partitioned_graph
 from fpgasim.mapping.graph_plan import GraphPlan, PlacementError, plan_graph
 from fpgasim.mapping.layer_plan import Planner
@@ -77,6 +78,8 @@ class GraphRunResult:
     input_path: Path | None = None
     #: functional mode: each output against the float64 reference, per word width.
     agreement: tuple[WidthAgreement, ...] = ()
+    #: the closed-form twin's timeline of the same plan (None: a node without a closed form).
+    prediction: GraphPrediction | None = None
 
 
 def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] | None, Mapping[str, str] | None]:
@@ -215,9 +218,10 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
         raise BadArgument(f"--input {input_path}: values need functional mode, and this run is in {mode} mode "
                           "(pass --mode functional)")
     graph = setup.plan.graph
+    prediction = predict(setup.plan)
     if not functional:
         emulation = execute(setup.plan, trace=trace, values=None, progress=progress)
-        return GraphRunResult(setup=setup, mode=mode, emulation=emulation)
+        return GraphRunResult(setup=setup, mode=mode, emulation=emulation, prediction=prediction)
     if input_path is not None:
         inputs = read_inputs(input_path, graph)
     else:
@@ -227,7 +231,8 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     values = carried_values(setup.plan, setup.numerics, inputs, weights)
     emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
     matches = float_agreement(graph, inputs, weights, setup.numerics, emulation.outputs)
-    return GraphRunResult(setup=setup, mode=mode, emulation=emulation, input_path=input_path, agreement=matches)
+    return GraphRunResult(setup=setup, mode=mode, emulation=emulation, input_path=input_path, agreement=matches,
+                          prediction=prediction)
 
 
 def node_rows(result: GraphRunResult) -> list[dict[str, Any]]:
@@ -270,21 +275,21 @@ def _partition_label(row: dict[str, Any]) -> str:
     return f"⟨{split['pb']},{split['pr']},{split['pc']},{split['pm']}⟩"
 
 
-def _node_gap(row: dict[str, Any]) -> tuple[float, float]:
-    """(model, emulated) cycles of a node: engine plus redistribution."""
-    model = (row["analytical_cycles"] or 0.0) + (row["model_redistribution_cycles"] or 0.0)
-    return model, float(row["cycles"] + row["redistribution_cycles"])
-
-
-def plan_document(result: GraphRunResult) -> dict[str, Any] | None:
-    """results.json ``plan`` of a partitioned graph: the model's latency beside the emulator's."""
-    model: PartitionModel | None = result.setup.plan.model
-    if model is None:
+def model_document(result: GraphRunResult) -> dict[str, Any] | None:
+    """results.json ``model``: the closed-form twin's latency beside the emulator's, the effects it
+    leaves out, and for a partitioned plan how its search went (None: no closed form)."""
+    prediction = result.prediction
+    if prediction is None:
         return None
     emulated = ms_from_ps(result.emulation.total_ps)
-    return {"planner": "link_aware", "group": list(model.group), "model_latency_ms": model.time_ms,
-            "emulated_latency_ms": emulated, "gap_percent": 100.0 * (model.time_ms - emulated) / emulated,
-            "search_states": model.states, "beam": model.beam, "exact": model.exact}
+    doc: dict[str, Any] = {"latency_ms": prediction.time_ms, "emulated_latency_ms": emulated,
+                           "gap_percent": 100.0 * (prediction.time_ms - emulated) / emulated if emulated else 0.0,
+                           "unmodelled": list(prediction.unmodelled)}
+    search: PartitionModel | None = result.setup.plan.model
+    if search is not None:
+        doc["partition"] = {"planner": "link_aware", "group": list(search.group), "search_states": search.states,
+                            "beam": search.beam, "exact": search.exact}
+    return doc
 
 
 def results_document(result: GraphRunResult) -> dict[str, Any]:
@@ -295,11 +300,11 @@ def results_document(result: GraphRunResult) -> dict[str, Any]:
     if result.mode is Mode.FUNCTIONAL:
         functional = {"agreement": [match.row() for match in result.agreement],
                       "input": None if result.input_path is None else str(result.input_path)}
-    partitioned = plan_document(result)
+    model = model_document(result)
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         **functional,
-        **({} if partitioned is None else {"plan": partitioned}),
+        **({} if model is None else {"model": model}),
         "experiment": {"name": spec.name, "mode": str(result.mode), "network": plan.graph.name,
                        "batch": plan.graph.batch, "word_bits": plan.word_bits,
                        "devices": [device.id for device in plan.platform.devices]},
@@ -359,8 +364,10 @@ def report_markdown(result: GraphRunResult) -> str:
     lines += ["", "| tensor | from | to | bytes | start ms | end ms |", "|---|---|---|---|---|---|"]
     lines += [f"| {t['tensor']} | {t['source']} | {t['destination']} | {t['nbytes']} | {t['start_ms']:.4f} | "
               f"{t['end_ms']:.4f} |" for t in doc["transfers"]]
-    if "plan" in doc:
-        lines += ["", *_plan_markdown(doc)]
+    if "model" in doc:
+        lines += ["", *_model_markdown(result, doc["model"])]
+    if result.setup.plan.model is not None:
+        lines += ["", "Peak memory is not tracked for a partitioned plan (each board holds boxes of tensors)."]
     else:
         lines += ["", "Peak memory per device (tensors held until their last reader ran): "
                   + ", ".join(f"{device} {nbytes} B" for device, nbytes in doc["totals"]["peak_memory_bytes"].items())
@@ -377,33 +384,36 @@ def report_markdown(result: GraphRunResult) -> str:
 _GAP_NODE, _GAP_RUN = 0.05, 0.01
 
 
-def _plan_markdown(doc: dict[str, Any]) -> list[str]:
-    """The partitioned plan: the model's latency beside the emulator's, and every node whose gap
-    matters, with the resource the emulator found busiest while it ran."""
-    plan = doc["plan"]
-    search = "exact (every live-layout state kept)" if plan["exact"] else \
-        f"beam-limited ({plan['search_states']} states at the widest step, {plan['beam']} kept)"
-    lines = ["## Partition plan", "",
-             f"Every node partitioned over {', '.join(plan['group'])} by the link-aware search "
-             f"(docs/analytical-model.md, \"Graphs\"), {search}. Model **{plan['model_latency_ms']:.4f} ms**, "
-             f"emulated **{plan['emulated_latency_ms']:.4f} ms** ({plan['gap_percent']:+.1f} %). The model sums the "
-             "nodes one after another; the emulator overlaps independent branches and their redistribution.", ""]
-    total = sum(_node_gap(row)[1] for row in doc["nodes"]) or 1.0
+def _model_markdown(result: GraphRunResult, model: dict[str, Any]) -> list[str]:
+    """The closed-form twin beside the emulator: the run's latency, the effects it leaves out, and
+    every node whose engine time it misjudges, with the resource the emulator found busiest."""
+    lines = ["## Model", ""]
+    search = model.get("partition")
+    if search is not None:
+        how = "exact (every live-layout state kept)" if search["exact"] else \
+            f"beam-limited ({search['search_states']} states at the widest step, {search['beam']} kept)"
+        lines += [f"Every node partitioned over {', '.join(search['group'])} by the link-aware search "
+                  f"(docs/analytical-model.md, \"Graphs\"), {how}.", ""]
+    lines += [f"The closed-form twin of this plan (mapping/graph_model.py) predicts **{model['latency_ms']:.4f} ms**; "
+              f"the emulator measured **{model['emulated_latency_ms']:.4f} ms** ({model['gap_percent']:+.1f} %)."]
+    if model["unmodelled"]:
+        lines += ["", "Effects of this run the prediction leaves out: " + "; ".join(model["unmodelled"]) + "."]
+    runs = {run.name: run for run in result.emulation.nodes}
+    total = max(result.emulation.total_ps, 1)
     named = []
-    for row in doc["nodes"]:
-        model, emulated = _node_gap(row)
-        gap = emulated - model
-        if abs(gap) > _GAP_NODE * max(emulated, 1.0) and abs(gap) > _GAP_RUN * total:
-            named.append(f"| {row['name']} | {_partition_label(row)} | {model:,.0f} | {emulated:,.0f} | "
-                         f"{100 * gap / max(model, 1.0):+.1f} % | {row.get('bottleneck') or '–'} |")
+    for node in result.prediction.nodes:
+        run = runs[node.name]
+        emulated = run.end_ps - run.start_ps
+        gap = emulated - node.engine_ps
+        if abs(gap) > _GAP_NODE * max(emulated, 1) and abs(gap) > _GAP_RUN * total:
+            named.append(f"| {node.name} | {node.engine_ps / 1e6:.4f} | {emulated / 1e6:.4f} | "
+                         f"{100 * gap / max(node.engine_ps, 1.0):+.1f} % | {run.bottleneck or '–'} |")
     if named:
-        lines += ["Nodes whose emulated time (engine + redistribution) differs from the model's by more than "
+        lines += ["", "Nodes whose emulated engine time differs from the model's by more than "
                   f"{_GAP_NODE:.0%} of their own time and {_GAP_RUN:.0%} of the run:", "",
-                  "| node | split | model cycles | emulated cycles | gap | emulator's busiest resource |",
-                  "|---|---|---|---|---|---|", *named]
+                  "| node | model µs | emulated µs | gap | emulator's busiest resource |", "|---|---|---|---|---|", *named]
     else:
-        lines.append(f"No node's emulated time differs from the model's by more than {_GAP_NODE:.0%}.")
-    lines += ["", "Peak memory is not tracked for a partitioned plan (each board holds boxes of tensors)."]
+        lines += ["", f"No node's emulated engine time differs from the model's by more than {_GAP_NODE:.0%}."]
     return lines
 
 

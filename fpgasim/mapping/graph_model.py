@@ -1,0 +1,198 @@
+"""The closed-form twin of the graph executor: a predicted timeline for any planned graph.
+
+Owns :func:`engine_ps` (how long a node keeps its engine, from its device's design or roofline) and
+:func:`predict` (every node's predicted start and end, and the run's latency). The executor's rules,
+in closed form:
+
+- a node asks for its engine on every device of its group once its inputs are on its device
+  (a tensor produced elsewhere is sent whole, once per destination device, as soon as it is
+  produced) or, in a partitioned plan, once its inputs are done and the boxes it needs
+  (``NodePlan.redistribution``) have arrived;
+- requests are served first come, first served (ties in graph order); an engine runs one node at a
+  time;
+- a transfer is timed by :class:`~fpgasim.mapping.link_model.LinkModel` alone on its route.
+
+Engine times are the analytical models the planners use: the MAC array's complete model
+(``NodePlan.analytical_cycles``), the pool unit's (:func:`~fpgasim.mapping.layer_plan.pool_layer_latency`),
+the vector unit's (:func:`~fpgasim.mapping.pool_model.vector_estimate`), a compute device's roofline
+(or the caller's ``duration_ps``). What the prediction leaves out is named (:data:`GraphPrediction.unmodelled`):
+nodes that run at the same time share a board's DDR channel, ports and links; a shared medium
+(Wi-Fi) carries one transfer at a time; the dsODENet engine has no closed form here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fpgasim.hw.platform import ComputeDevice, Platform
+from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.mapping.device import FpgaContext, element_bytes, stream_cap_bits_per_s
+from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
+from fpgasim.mapping.layer_plan import pool_layer_latency
+from fpgasim.mapping.link_model import LinkModel
+from fpgasim.mapping.pool_model import PoolRates, vector_estimate, vector_work
+from fpgasim.mapping.software import node_work
+from fpgasim.nn.graph_ops import Op
+
+__all__ = ["NodePrediction", "GraphPrediction", "engine_ps", "link_model_ps", "predict"]
+
+#: A LinkModel in this clock counts picoseconds.
+_PS_CLOCK_MHZ = 1e6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodePrediction:
+    """One node's predicted timeline, ps: when it asks for its engines, starts, ends."""
+
+    name: str
+    asks_ps: float
+    start_ps: float
+    end_ps: float
+    engine_ps: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphPrediction:
+    """:func:`predict`'s result.
+
+    Attributes:
+        nodes: per node, in plan order.
+        total_ps: the last node's end.
+        unmodelled: the effects of this run the prediction leaves out (empty: none applies).
+    """
+
+    nodes: tuple[NodePrediction, ...]
+    total_ps: float
+    unmodelled: tuple[str, ...]
+
+    @property
+    def time_ms(self) -> float:
+        """The predicted latency in milliseconds."""
+        return self.total_ps / 1e9
+
+
+def link_model_ps(platform: Platform, fpgas: Mapping[str, FpgaContext], word_bits: int) -> LinkModel:
+    """The platform's links in picoseconds, every FPGA's weight stream capping its cables."""
+    caps = {device.id: (stream_cap_bits_per_s(fpgas[device.id].design.stream_width_bits.weights,
+                                              fpgas[device.id].design.clock_mhz * 1e6)
+                        if device.id in fpgas else None) for device in platform.devices}
+    return LinkModel.from_platform(platform, clock_mhz=_PS_CLOCK_MHZ, caps_bits_per_s=caps,
+                                   element_bytes=element_bytes(word_bits))
+
+
+def engine_ps(item: NodePlan, *, fpgas: Mapping[str, FpgaContext], platform: Platform, batch: int,
+              word_bits: int) -> float | None:
+    """How long ``item`` keeps its engine on its slowest device, ps (None: no closed form)."""
+    node, engine = item.node, item.engine
+    if engine is Engine.RELABEL:
+        return 0.0
+    if engine is Engine.ODE:
+        return None
+    if engine is Engine.SOFTWARE:
+        if item.duration_ps is not None:
+            return float(item.duration_ps)
+        device: ComputeDevice = platform.device(item.device)
+        nbytes = element_bytes(word_bits)
+        work = node_work(node, batch, nbytes)
+        return 1e12 * device.spec.node_time_s(op_class=work.op_class, macs=work.macs,
+                                              elementwise_ops=work.elementwise_ops,
+                                              bytes_moved=work.bytes_moved, element_bits=8 * nbytes)
+    context = fpgas[item.device]
+    design = context.design
+    per_cycle_ps = 1e6 / design.clock_mhz
+    if engine is Engine.MAC_ARRAY:
+        return None if item.analytical_cycles is None else item.analytical_cycles * per_cycle_ps
+    rates = PoolRates.for_design(design, ddr_bytes_per_s=context.ddr_bytes_per_s, burst_bytes=context.burst_bytes)
+    if node.op is Op.POOL:
+        pool = node.layer
+        regions = item.parts or (ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
+                                          out_cols=(0, pool.out_w)),)
+        return pool_layer_latency(pool, tuple(regions), item.tiling, rates, design.pooling_lanes).cycles * per_cycle_ps
+    worst = 0.0
+    for part in item.parts or (None,):
+        if part is not None and part.is_empty:
+            continue
+        reads, writes, operations = vector_work(node, batch, part)
+        estimate = vector_estimate(input_elems=reads, output_elems=writes, operations=operations,
+                                   lanes=design.pooling_lanes,
+                                   tile_elems=design.parallelism.tm * design.tile.tr * design.tile.tc, rates=rates)
+        worst = max(worst, estimate.cycles)
+    return worst * per_cycle_ps
+
+
+def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction | None:
+    """The predicted timeline of ``plan`` (see the module docstring); None when a node has no
+    closed form (the dsODENet engine, a MAC-array node without its model cycles)."""
+    batch, bits = plan.graph.batch, plan.word_bits
+    links = links or link_model_ps(plan.platform, plan.fpgas, bits)
+    nbytes = element_bytes(bits)
+    times = {}
+    for item in plan.nodes:
+        spent = engine_ps(item, fpgas=plan.fpgas, platform=plan.platform, batch=batch, word_bits=bits)
+        if spent is None:
+            return None
+        times[item.node.name] = spent
+    by_name = {item.node.name: item for item in plan.nodes}
+    order = {name: index for index, name in enumerate(by_name)}
+    end: dict[str, float] = {}
+    sent: dict[tuple[str, str], float] = {}
+    free: dict[tuple[str, Engine], float] = {}
+    result: dict[str, NodePrediction] = {}
+
+    def arrival(tensor: str, device: str) -> float:
+        source = by_name[tensor].device
+        if source == device:
+            return end[tensor]
+        if (tensor, device) not in sent:
+            size = batch * nbytes
+            for dim in by_name[tensor].node.out_shape:
+                size *= dim
+            sent[(tensor, device)] = end[tensor] + float(links.flows_cycles([(source, device, size, 0.0)]))
+        return sent[(tensor, device)]
+
+    pending = set(by_name)
+    while pending:
+        ready = []
+        for name in pending:
+            item = by_name[name]
+            waits = item.node.inputs if item.after is None else item.after
+            if all(source in end for source in waits):
+                if item.after is None:
+                    asks = max((arrival(source, item.device) for source in waits), default=0.0)
+                else:
+                    moved = [(src, dst, size, 0.0) for src, dst, size in item.redistribution]
+                    asks = max((end[source] for source in waits), default=0.0) + float(links.flows_cycles(moved))
+                ready.append((asks, order[name], name))
+        asks, _, name = min(ready)
+        item = by_name[name]
+        start = asks
+        if item.engine is not Engine.RELABEL:
+            start = max([asks] + [free.get((device, item.engine), 0.0) for device in item.group])
+            for device in item.group:
+                free[(device, item.engine)] = start + times[name]
+        end[name] = start + times[name]
+        result[name] = NodePrediction(name=name, asks_ps=asks, start_ps=start, end_ps=end[name],
+                                      engine_ps=times[name])
+        pending.remove(name)
+    return GraphPrediction(nodes=tuple(result[name] for name in by_name), total_ps=max(end.values(), default=0.0),
+                           unmodelled=_unmodelled(plan, result))
+
+
+def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction]) -> tuple[str, ...]:
+    """The named effects of this run the prediction leaves out."""
+    found = []
+    if any(cable.link.shared_medium for cable in plan.platform.cables):
+        found.append("a shared medium carries one transfer at a time")
+    busy: dict[str, list[tuple[float, float]]] = {}
+    for item in plan.nodes:
+        span = timeline[item.node.name]
+        if item.engine is not Engine.RELABEL and span.end_ps > span.start_ps:
+            for device in item.group:
+                busy.setdefault(device, []).append((span.start_ps, span.end_ps))
+    for spans in busy.values():
+        spans.sort()
+        if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])):
+            found.append("nodes that run at the same time share a board's DDR channel, ports and links")
+            break
+    return tuple(found)
