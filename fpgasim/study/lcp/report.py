@@ -4,7 +4,8 @@ Owns :func:`results_document` (the documented keys below), :func:`render_report`
 :func:`write_lcp_study` (all files or none, through :class:`~fpgasim.study.common.outputs.OutputSet`).
 
 ``results.json`` (``schema_version``): ``study`` {name, device, link, fit}, ``cases`` [{model,
-config, devices, branches, fatten_pct, model_parallel, latency_ms, compute_ms, final_ms (gather and
+config, devices, branches, fatten_pct, model_parallel, latency_ms, model_latency_ms (the executor's closed-form
+twin, mapping/graph_model.py), unmodelled (the effects it leaves out), compute_ms, final_ms (gather and
 classifier on the gather device), peak_bound_ms (FPGA: the busiest device's MACs at Tm·Tn per cycle), speedup,
 speedup_compute, link_bytes, transfers, params, macs, branch_params, branch_macs,
 weight_bytes_per_device, mac_ratio (the one-device model's MACs over the largest branch's: the speedup
@@ -57,7 +58,8 @@ def results_document(plan: LcpPlan, results: list[CaseResult]) -> dict[str, Any]
         first = base.setdefault(case.model, result)
         row = {"model": case.model, "config": config.name, "devices": config.devices, "branches": config.branches,
                "fatten_pct": config.fatten_pct, "model_parallel": config.model_parallel,
-               "latency_ms": result.latency_ms, "compute_ms": result.compute_ms, "final_ms": result.final_ms,
+               "latency_ms": result.latency_ms, "model_latency_ms": result.model_ms,
+               "unmodelled": list(result.unmodelled), "compute_ms": result.compute_ms, "final_ms": result.final_ms,
                "peak_bound_ms": result.peak_bound_ms,
                "speedup": first.latency_ms / result.latency_ms, "speedup_compute": first.compute_ms / result.compute_ms,
                "link_bytes": result.link_bytes, "transfers": result.transfers, "params": case.counts.params,
@@ -104,15 +106,20 @@ def render_report(document: dict[str, Any]) -> str:
                   + ("the design is timed as published although the block model says it does not fit."
                      if not fit["fits"] else "it fits."), ""]
     lines += ["## Latency and speedup", "",
-              "`latency` includes every transfer over the link; `compute` is the busiest device's node time "
+              "`latency` includes every transfer over the link; `model` is the executor's closed-form twin "
+              "(mapping/graph_model.py) for the same plan; `compute` is the busiest device's node time "
               "(the latency if communication were free). Speedups are over the model's one-device run.", "",
-              "| model | config | devices | latency ms | paper ms | compute ms | speedup | speedup (compute) "
-              "| paper speedup | link MB |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | config | devices | latency ms | model ms | paper ms | compute ms | speedup | speedup (compute) "
+              "| paper speedup | link MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in document["cases"]:
         lines.append(f"| {row['model']} | {row['config']} | {row['devices']} | {_num(row['latency_ms'], 2)} | "
+                     f"{_num(row['model_latency_ms'], 2)} | "
                      f"{_num(row['paper_latency_ms'], 1)} | {_num(row['compute_ms'], 2)} | {_num(row['speedup'], 2)}× | "
                      f"{_num(row['speedup_compute'], 2)}× | {_num(row['paper_speedup'], 1)}"
                      f"{'×' if row['paper_speedup'] else ''} | {row['link_bytes'] / 1e6:.2f} |")
+    left_out = sorted({effect for row in document["cases"] for effect in row["unmodelled"]})
+    if left_out:
+        lines += ["", "Where `model` and `latency` differ, the effects the twin leaves out: " + "; ".join(left_out) + "."]
     lines += ["", f"Geometric-mean speedup over {', '.join(geo['configs'])} (every model): **"
               f"{_num(geo['fpgasim'], 2)}×** with communication, {_num(geo['compute_only'], 2)}× compute only; "
               f"paper {_num(geo['paper'], 2)}×.", "",

@@ -15,6 +15,7 @@ from itertools import combinations
 
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.hw.platform import Cable, ComputeDevice, FpgaDevice, Platform
+from fpgasim.mapping.graph_model import predict
 from fpgasim.mapping.graph_plan import GraphPlan, plan_graph
 from fpgasim.mapping.lcp_place import branch_placement
 from fpgasim.nn.graph import Graph
@@ -54,6 +55,8 @@ class CaseResult:
         weight_bytes_per_device: the largest weight footprint of one device.
         peak_bound_ms: FPGA only: the busiest device's MACs (largest branch + classifier) at the
             array's peak, Tm·Tn MACs per cycle (None on a compute device).
+        model_ms: the executor's closed-form twin (:func:`~fpgasim.mapping.graph_model.predict`).
+        unmodelled: the effects of this case the twin leaves out.
     """
 
     case: Case
@@ -64,6 +67,8 @@ class CaseResult:
     transfers: int
     weight_bytes_per_device: int
     peak_bound_ms: float | None
+    model_ms: float | None
+    unmodelled: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +150,7 @@ def _weight_bytes(plan: GraphPlan) -> int:
 def run_case(case: Case) -> CaseResult:
     """Emulate one case in timing mode."""
     emulation = execute(case.plan, trace=False)
+    prediction = predict(case.plan)
     busy: dict[str, int] = {}
     for run in emulation.nodes:
         busy[run.device] = busy.get(run.device, 0) + run.end_ps - run.start_ps
@@ -158,7 +164,8 @@ def run_case(case: Case) -> CaseResult:
     return CaseResult(case=case, latency_ms=ms_from_ps(emulation.total_ps), compute_ms=ms_from_ps(max(busy.values())),
                       final_ms=ms_from_ps(final), link_bytes=sum(t.nbytes for t in emulation.transfers),
                       transfers=len(emulation.transfers), weight_bytes_per_device=_weight_bytes(case.plan),
-                      peak_bound_ms=peak)
+                      peak_bound_ms=peak, model_ms=None if prediction is None else prediction.time_ms,
+                      unmodelled=() if prediction is None else prediction.unmodelled)
 
 
 def run_lcp_study(plan: LcpPlan, *, workers: int = 1, progress: Callable[[str], None] | None = None) -> list[CaseResult]:
