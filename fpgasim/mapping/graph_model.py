@@ -10,14 +10,16 @@ in closed form:
   (``NodePlan.redistribution``) have arrived;
 - requests are served first come, first served (ties in graph order); an engine runs one node at a
   time;
-- a transfer is timed by :class:`~fpgasim.mapping.link_model.LinkModel` alone on its route.
+- a transfer is timed by :class:`~fpgasim.mapping.link_model.LinkModel` alone on its route; on a
+  shared medium (Wi-Fi) it also waits for the medium, which carries the copies of one tensor
+  together and tensors in turn.
 
 Engine times are the analytical models the planners use: the MAC array's complete model
 (``NodePlan.analytical_cycles``), the pool unit's (:func:`~fpgasim.mapping.layer_plan.pool_layer_latency`),
 the vector unit's (:func:`~fpgasim.mapping.pool_model.vector_estimate`), a compute device's roofline
 (or the caller's ``duration_ps``). What the prediction leaves out is named (:data:`GraphPrediction.unmodelled`):
 nodes that run at the same time share a board's DDR channel, ports and links; a shared medium
-(Wi-Fi) carries one transfer at a time; the dsODENet engine has no closed form here.
+interleaves concurrent transfers packet by packet; the dsODENet engine has no closed form here.
 """
 
 from __future__ import annotations
@@ -140,15 +142,39 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
     free: dict[tuple[str, Engine], float] = {}
     result: dict[str, NodePrediction] = {}
 
-    def arrival(tensor: str, device: str) -> float:
+    media = {2 * cable.index + direction: cable.link_id for cable in plan.platform.cables
+             if cable.link.shared_medium for direction in (0, 1)}
+    medium_free: dict[str, float] = {}
+
+    def send(tensor: str) -> None:
+        """Every copy of ``tensor`` its readers on other devices need, sent when it is produced:
+        each timed alone on its route, and the copies crossing a shared medium no earlier than
+        the medium, taken in turn, has carried all of them (its busy time and theirs)."""
         source = by_name[tensor].device
-        if source == device:
+        size = batch * nbytes
+        for dim in by_name[tensor].node.out_shape:
+            size *= dim
+        destinations = sorted({by_name[reader].device for reader in plan.graph.consumers(tensor)
+                               if by_name[reader].after is None and by_name[reader].device != source})
+        crossing: dict[str, list[tuple[str, int]]] = {}
+        for device in destinations:
+            sent[(tensor, device)] = end[tensor] + float(links.flows_cycles([(source, device, size, 0.0)]))
+            for link in links.routes[(source, device)]:
+                if link in media:
+                    crossing.setdefault(media[link], []).append((device, link))
+        for medium, uses in crossing.items():
+            first = uses[0][1]
+            wire = sum(size / links.bytes_per_cycle[link] for _, link in uses)
+            start = max(end[tensor] + links.message_cycles[first], medium_free.get(medium, 0.0))
+            medium_free[medium] = start + wire
+            for device, link in uses:
+                sent[(tensor, device)] = max(sent[(tensor, device)], start + wire + links.latency_cycles[link])
+
+    def arrival(tensor: str, device: str) -> float:
+        if by_name[tensor].device == device:
             return end[tensor]
         if (tensor, device) not in sent:
-            size = batch * nbytes
-            for dim in by_name[tensor].node.out_shape:
-                size *= dim
-            sent[(tensor, device)] = end[tensor] + float(links.flows_cycles([(source, device, size, 0.0)]))
+            send(tensor)
         return sent[(tensor, device)]
 
     pending = set(by_name)
@@ -183,7 +209,8 @@ def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction]) -> tupl
     """The named effects of this run the prediction leaves out."""
     found = []
     if any(cable.link.shared_medium for cable in plan.platform.cables):
-        found.append("a shared medium carries one transfer at a time")
+        found.append("a shared medium interleaves concurrent transfers packet by packet (the model takes "
+                     "tensors in turn, each one's copies together)")
     busy: dict[str, list[tuple[float, float]]] = {}
     for item in plan.nodes:
         span = timeline[item.node.name]
