@@ -18,8 +18,10 @@ Engine times are the analytical models the planners use: the MAC array's complet
 (``NodePlan.analytical_cycles``), the pool unit's (:func:`~fpgasim.mapping.layer_plan.pool_layer_latency`),
 the vector unit's (:func:`~fpgasim.mapping.pool_model.vector_estimate`), a compute device's roofline
 (or the caller's ``duration_ps``). What the prediction leaves out is named (:data:`GraphPrediction.unmodelled`):
-nodes that run at the same time share a board's DDR channel, ports and links; a shared medium
-interleaves concurrent transfers packet by packet; the dsODENet engine has no closed form here.
+nodes that run at the same time on one board share its DDR channel and ports, transfers at the
+same time a link direction; a shared medium
+interleaves concurrent transfers packet by packet; the MAC pipeline fills once per inner step
+(short steps: depthwise and FC layers); the dsODENet engine has no closed form here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ __all__ = ["NodePrediction", "GraphPrediction", "engine_ps", "link_model_ps", "p
 
 #: A LinkModel in this clock counts picoseconds.
 _PS_CLOCK_MHZ = 1e6
+#: An inner step of fewer MAC-array cycles than this many pipeline depths is "short" (the named
+#: effect of tests/study/experiment/test_model_agreement.py).
+_SHORT_STEP = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,6 +150,7 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
     media = {2 * cable.index + direction: cable.link_id for cable in plan.platform.cables
              if cable.link.shared_medium for direction in (0, 1)}
     medium_free: dict[str, float] = {}
+    carried: list[tuple[float, float, tuple[int, ...]]] = []  # every transfer: (start, arrival, route)
 
     def send(tensor: str) -> None:
         """Every copy of ``tensor`` its readers on other devices need, sent when it is produced:
@@ -159,6 +165,7 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
         crossing: dict[str, list[tuple[str, int]]] = {}
         for device in destinations:
             sent[(tensor, device)] = end[tensor] + float(links.flows_cycles([(source, device, size, 0.0)]))
+            carried.append((end[tensor], sent[(tensor, device)], links.routes[(source, device)]))
             for link in links.routes[(source, device)]:
                 if link in media:
                     crossing.setdefault(media[link], []).append((device, link))
@@ -202,24 +209,41 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
                                       engine_ps=times[name])
         pending.remove(name)
     return GraphPrediction(nodes=tuple(result[name] for name in by_name), total_ps=max(end.values(), default=0.0),
-                           unmodelled=_unmodelled(plan, result))
+                           unmodelled=_unmodelled(plan, result, carried))
 
 
-def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction]) -> tuple[str, ...]:
+def _overlap(spans: list[tuple[float, float]]) -> bool:
+    """Whether any two of ``spans`` (start, end) overlap."""
+    spans = sorted(spans)
+    return any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction],
+                carried: list[tuple[float, float, tuple[int, ...]]]) -> tuple[str, ...]:
     """The named effects of this run the prediction leaves out."""
     found = []
     if any(cable.link.shared_medium for cable in plan.platform.cables):
         found.append("a shared medium interleaves concurrent transfers packet by packet (the model takes "
                      "tensors in turn, each one's copies together)")
+    short = [item.node.name for item in plan.nodes if item.engine is Engine.MAC_ARRAY and item.tiling is not None
+             and item.conv.kernel ** 2 * item.tiling.tr * item.tiling.tc
+             < _SHORT_STEP * plan.fpgas[item.device].design.pipeline_depth_cycles]
+    if short:
+        found.append(f"the MAC pipeline fills once per inner step, which the tiled model leaves out: short steps "
+                     f"(K²·Tr·Tc under {_SHORT_STEP}× the pipeline depth) in {', '.join(short[:3])}"
+                     + (f" and {len(short) - 3} more" if len(short) > 3 else ""))
     busy: dict[str, list[tuple[float, float]]] = {}
     for item in plan.nodes:
         span = timeline[item.node.name]
         if item.engine is not Engine.RELABEL and span.end_ps > span.start_ps:
             for device in item.group:
                 busy.setdefault(device, []).append((span.start_ps, span.end_ps))
-    for spans in busy.values():
-        spans.sort()
-        if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])):
-            found.append("nodes that run at the same time share a board's DDR channel, ports and links")
-            break
+    if any(_overlap(spans) for spans in busy.values()):
+        found.append("nodes that run at the same time on one board share its DDR channel and ports")
+    on_link: dict[int, list[tuple[float, float]]] = {}
+    for start, arrival, route in carried:
+        for link in route:
+            on_link.setdefault(link, []).append((start, arrival))
+    if any(_overlap(spans) for spans in on_link.values()):
+        found.append("transfers at the same time share a link direction")
     return tuple(found)
