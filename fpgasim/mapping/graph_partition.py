@@ -49,7 +49,7 @@ from fpgasim.mapping.device import (
 )
 from fpgasim.mapping.graph_model import engine_ps
 from fpgasim.mapping.graph_plan import (
-    Engine, GraphPlan, NodePlan, PlacementError, fpga_contexts, node_engine, run_word_bits,
+    Engine, GraphPlan, NodePlan, PlacementError, check_placement, fpga_contexts, node_engine, run_word_bits,
 )
 from fpgasim.mapping.layer_plan import layer_choices
 from fpgasim.mapping.link_model import LinkModel
@@ -417,14 +417,8 @@ def plan_partitioned_graph(graph: Graph, platform: Platform, designs: Mapping[st
     if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
         raise BadArgument(f"beam={beam!r}: expected an integer >= 1")
     _check_group(platform, designs, group)
-    ids = {device.id for device in platform.devices}
-    names = {node.name for node in graph.nodes}
+    check_placement(graph, platform, pinned)
     for name, device in pinned.items():
-        if name not in names:
-            raise PlacementError(f"placement names node {name!r}, which the graph does not have", node=name)
-        if device not in ids:
-            raise PlacementError(f"node {name!r} is placed on device {device!r}; the platform's devices are "
-                                 f"{', '.join(sorted(ids))}", node=name)
         if device not in group and not isinstance(platform.device(device), ComputeDevice):
             raise PlacementError(f"node {name!r} is placed on FPGA device {device!r}, outside the partition group "
                                  f"({', '.join(group)}); pin nodes to a board of the group or to a compute device",

@@ -31,7 +31,7 @@ from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
 
 __all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "fpga_contexts",
-           "run_word_bits", "node_engine"]
+           "run_word_bits", "node_engine", "check_placement"]
 
 
 class Engine(StrEnum):
@@ -192,7 +192,12 @@ def fpga_contexts(platform: Platform, designs: Mapping[str, TiledConvDesign],
             for device in platform.devices if isinstance(device, FpgaDevice)}
 
 
-def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], default: str | None) -> dict[str, str]:
+def check_placement(graph: Graph, platform: Platform, placement: Mapping[str, str]) -> None:
+    """Every node ``placement`` names is in ``graph`` and every device it names on ``platform``.
+
+    Raises:
+        PlacementError: naming the node.
+    """
     ids = {device.id for device in platform.devices}
     names = {node.name for node in graph.nodes}
     for name, device in placement.items():
@@ -201,6 +206,11 @@ def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], d
         if device not in ids:
             raise PlacementError(f"node {name!r} is placed on device {device!r}; the platform's devices are "
                                  f"{', '.join(sorted(ids))}", node=name)
+
+
+def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], default: str | None) -> dict[str, str]:
+    check_placement(graph, platform, placement)
+    ids = {device.id for device in platform.devices}
     if default is not None and default not in ids:
         raise PlacementError(f"default device {default!r} is not a device of the platform; devices: "
                              f"{', '.join(sorted(ids))}")
