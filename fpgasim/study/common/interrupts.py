@@ -10,9 +10,11 @@ by an exception cancels what has not started and kills the workers instead of wa
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import multiprocessing
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +27,8 @@ __all__ = ["Interrupted", "handle_interrupts", "deferred_interrupts", "WorkerPoo
 INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Seconds to wait for a killed worker to be reaped.
 REAP_TIMEOUT_S = 1.0
+#: Seconds after a destructor swallowed a signal's exception before it is raised again.
+_AGAIN_S = 0.05
 
 # Signals received inside deferred_interrupts(), or None outside it (main thread only).
 _deferred: list[int] | None = None
@@ -60,6 +64,22 @@ def _raise_interrupted(signo: int, frame: FrameType | None) -> None:
     raise Interrupted(signo)
 
 
+def _dropped(unraisable: object) -> None:
+    """``sys.unraisablehook`` while interrupts are handled: Python drops an exception raised in a
+    destructor ("Exception ignored in ..."), so a signal that lands while one runs (a library's
+    ``__del__``) would be lost and the command would run on. Raise it again, once the destructor
+    has returned, as the same signal arriving now."""
+    error = getattr(unraisable, "exc_value", None)
+    if isinstance(error, Interrupted) and threading.current_thread() is threading.main_thread():
+        signal.signal(error.signo, _raise_interrupted)
+        # a moment later, from another thread: the main thread then takes it past the destructor
+        again = threading.Timer(_AGAIN_S, _thread.interrupt_main, args=(error.signo,))
+        again.daemon = True
+        again.start()
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 @contextlib.contextmanager
 def handle_interrupts(*, then_exit: bool = False) -> Iterator[None]:
     """Turn SIGINT and SIGTERM into :class:`Interrupted` in this (main) thread; restore on exit.
@@ -70,7 +90,8 @@ def handle_interrupts(*, then_exit: bool = False) -> Iterator[None]:
             finished command into a death by signal while the interpreter shuts down.
 
     A signal that the invoking shell set to "ignore" (e.g. ``nohup``) stays ignored. Outside
-    the main thread nothing is installed (Python delivers signals to the main thread only).
+    the main thread nothing is installed (Python delivers signals to the main thread only). A
+    signal whose exception a destructor swallowed is raised again (:func:`_dropped`).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -79,9 +100,11 @@ def handle_interrupts(*, then_exit: bool = False) -> Iterator[None]:
     for signo, handler in previous.items():
         if handler is not signal.SIG_IGN:
             signal.signal(signo, _raise_interrupted)
+    hook, sys.unraisablehook = sys.unraisablehook, _dropped
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for signo, handler in previous.items():
             if then_exit:
                 handler = signal.SIG_IGN

@@ -45,6 +45,26 @@ def test_a_second_signal_does_not_interrupt_the_clean_up():
     assert caught.value.signo == signal.SIGINT
 
 
+class _SlowDestructor:
+    """A library object whose ``__del__`` is running when the signal arrives."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # the handler raises in here, and Python drops exceptions raised in __del__
+
+
+def test_a_signal_that_lands_in_a_destructor_is_not_lost():
+    before = _handlers()
+    with pytest.raises(Interrupted) as caught, handle_interrupts():
+        doomed = _SlowDestructor()
+        del doomed
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the command would run on if the signal were lost
+            pass
+    assert caught.value.signo == signal.SIGINT
+    assert _handlers() == before
+
+
 def test_deferred_section_completes_then_raises_with_what_it_kept():
     done = []
     with pytest.raises(Interrupted) as caught, handle_interrupts():
