@@ -17,7 +17,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling, input_window, tile_spans
 from fpgasim.nn.layers import Pool
 
-__all__ = ["PoolTiling", "PoolTile", "pool_tiles", "pool_compute_cycles", "split_evenly"]
+__all__ = ["PoolTiling", "PoolTile", "pool_tiles", "pool_compute_cycles", "split_evenly", "whole_pool_part"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,3 +110,8 @@ def split_evenly(total: int, parts: int) -> list[int]:
     vector unit shares a node's elements and operations among its tiles."""
     base, extra = divmod(total, parts)
     return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def whole_pool_part(pool: Pool, batch: int) -> ConvPart:
+    """The part that covers a pooling layer's whole output for ``batch`` samples."""
+    return ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h), out_cols=(0, pool.out_w))

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fpgasim.hw.platform import ComputeDevice, Platform
-from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.pool_schedule import whole_pool_part
 from fpgasim.mapping.device import FpgaContext, element_bytes, stream_cap_bits_per_s
 from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
 from fpgasim.mapping.layer_plan import pool_layer_latency
@@ -39,7 +39,7 @@ from fpgasim.mapping.pool_model import PoolRates, vector_estimate, vector_work
 from fpgasim.mapping.software import node_work
 from fpgasim.nn.graph_ops import Op
 
-__all__ = ["NodePrediction", "GraphPrediction", "engine_ps", "link_model_ps", "predict"]
+__all__ = ["NodePrediction", "GraphPrediction", "engine_ps", "link_model", "predict"]
 
 #: A LinkModel in this clock counts picoseconds.
 _PS_CLOCK_MHZ = 1e6
@@ -79,12 +79,14 @@ class GraphPrediction:
         return self.total_ps / 1e9
 
 
-def link_model_ps(platform: Platform, fpgas: Mapping[str, FpgaContext], word_bits: int) -> LinkModel:
-    """The platform's links in picoseconds, every FPGA's weight stream capping its cables."""
+def link_model(platform: Platform, fpgas: Mapping[str, FpgaContext], word_bits: int,
+               clock_mhz: float = _PS_CLOCK_MHZ) -> LinkModel:
+    """The platform's links in cycles of ``clock_mhz`` (default: picoseconds), every FPGA's weight
+    stream capping its cables."""
     caps = {device.id: (stream_cap_bits_per_s(fpgas[device.id].design.stream_width_bits.weights,
                                               fpgas[device.id].design.clock_mhz * 1e6)
                         if device.id in fpgas else None) for device in platform.devices}
-    return LinkModel.from_platform(platform, clock_mhz=_PS_CLOCK_MHZ, caps_bits_per_s=caps,
+    return LinkModel.from_platform(platform, clock_mhz=clock_mhz, caps_bits_per_s=caps,
                                    element_bytes=element_bytes(word_bits))
 
 
@@ -113,8 +115,7 @@ def engine_ps(item: NodePlan, *, fpgas: Mapping[str, FpgaContext], platform: Pla
     rates = PoolRates.for_design(design, ddr_bytes_per_s=context.ddr_bytes_per_s, burst_bytes=context.burst_bytes)
     if node.op is Op.POOL:
         pool = node.layer
-        regions = item.parts or (ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
-                                          out_cols=(0, pool.out_w)),)
+        regions = item.parts or (whole_pool_part(pool, batch),)
         return pool_layer_latency(pool, tuple(regions), item.tiling, rates, design.pooling_lanes).cycles * per_cycle_ps
     worst = 0.0
     for part in item.parts or (None,):
@@ -132,7 +133,7 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
     """The predicted timeline of ``plan`` (see the module docstring); None when a node has no
     closed form (the dsODENet engine, a MAC-array node without its model cycles)."""
     batch, bits = plan.graph.batch, plan.word_bits
-    links = links or link_model_ps(plan.platform, plan.fpgas, bits)
+    links = links or link_model(plan.platform, plan.fpgas, bits)
     nbytes = element_bytes(bits)
     times = {}
     for item in plan.nodes:

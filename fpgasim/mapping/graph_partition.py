@@ -44,15 +44,15 @@ from fpgasim.errors import BadArgument, DoesNotFit
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice, Platform
 from fpgasim.kernels import TiledConvDesign
 from fpgasim.kernels.conv_schedule import ConvPart
+from fpgasim.kernels.pool_schedule import whole_pool_part
 from fpgasim.mapping.device import (
-    FpgaContext, element_bytes, linear_as_conv, pool_tiling, stream_cap_bits_per_s, stream_rates,
+    FpgaContext, element_bytes, linear_as_conv, pool_tiling, stream_rates,
 )
-from fpgasim.mapping.graph_model import engine_ps
+from fpgasim.mapping.graph_model import engine_ps, link_model
 from fpgasim.mapping.graph_plan import (
     Engine, GraphPlan, NodePlan, PlacementError, check_placement, fpga_contexts, node_engine, run_word_bits,
 )
 from fpgasim.mapping.layer_plan import layer_choices
-from fpgasim.mapping.link_model import LinkModel
 from fpgasim.mapping.parts import board_parts, split_part, xfer_groups
 from fpgasim.mapping.redistribute import Region, held_output, needed_input, through_pools
 from fpgasim.mapping.search import partition_candidates, search_tiling
@@ -136,11 +136,7 @@ class _Planner:
         self.design: TiledConvDesign = self.context.design
         self.batch = graph.batch
         self.nbytes = element_bytes(word_bits)
-        caps = {device.id: (stream_cap_bits_per_s(contexts[device.id].design.stream_width_bits.weights,
-                                                  contexts[device.id].design.clock_mhz * 1e6)
-                            if device.id in contexts else None) for device in platform.devices}
-        self.links = LinkModel.from_platform(platform, clock_mhz=self.design.clock_mhz, caps_bits_per_s=caps,
-                                             element_bytes=self.nbytes)
+        self.links = link_model(platform, contexts, word_bits, clock_mhz=self.design.clock_mhz)
         # the stream rates with a link: the tiled model prices XFER only when the rates carry one
         # (its time then comes from the link model; a cable between two boards of the group names it)
         cable = next((cable for cable in platform.cables if cable.a in group and cable.b in group), None)
@@ -251,8 +247,7 @@ class _Planner:
 
     def _follow_pool(self, node: Node, source: Layout) -> _Option | None:
         pool = node.layer
-        whole = ConvPart(batch=(0, self.batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
-                         out_cols=(0, pool.out_w))
+        whole = whole_pool_part(pool, self.batch)
         if source.split is not None and source.devices == self.group:
             parts = split_part(whole, source.split)
         elif len(source.devices) == 1:

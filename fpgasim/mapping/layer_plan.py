@@ -24,7 +24,7 @@ from enum import StrEnum
 from fpgasim.errors import BadArgument, DoesNotFit
 from fpgasim.kernels import TiledConvDesign
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling
-from fpgasim.kernels.pool_schedule import PoolTiling
+from fpgasim.kernels.pool_schedule import PoolTiling, whole_pool_part
 from fpgasim.mapping.device import element_bytes, linear_as_conv, pool_tiling
 from fpgasim.mapping.latency import LayerLatency, layer_latency
 from fpgasim.mapping.link_model import LinkModel
@@ -205,8 +205,7 @@ def _pool_regions(flat: tuple, position: int, planned: dict[int, LayerSetup], ne
                                         out_cols=need.cols) if not part.is_empty else part)
             return tuple(regions), nxt.partition
         break
-    whole = ConvPart(batch=(0, network.batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
-                     out_cols=(0, pool.out_w))
+    whole = whole_pool_part(pool, network.batch)
     return (whole,), Partition()
 
 

@@ -54,7 +54,7 @@ from fpgasim.sim.conv_engine import BoardFabric, EngineParams, TileMath, conv_la
 from fpgasim.sim.ddr import DdrChannel
 from fpgasim.sim.ode_engine import OdeFabric, OdeWork, ode_node
 from fpgasim.sim.port import StreamPort
-from fpgasim.kernels.pool_schedule import PoolTiling
+from fpgasim.kernels.pool_schedule import PoolTiling, whole_pool_part
 from fpgasim.sim.pool_engine import PoolMath, pool_layer
 from fpgasim.sim.trace import TraceRecorder
 from fpgasim.sim.vector_engine import software_node, vector_layer
@@ -613,8 +613,7 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
     if node.op is Op.POOL:
         pool = node.layer
         tiling = PoolTiling.from_tiling(item.tiling)
-        regions = item.parts or (ConvPart(batch=(0, batch), out_ch=(0, pool.channels), out_rows=(0, pool.out_h),
-                                          out_cols=(0, pool.out_w)),)
+        regions = item.parts or (whole_pool_part(pool, batch),)
         return {i: env.process(pool_layer(env, group[i].fabric, pool, region, tiling, group[i].params,
                                           lanes=design.pooling_lanes, math=math))
                 for i, region in enumerate(regions) if not region.is_empty}
