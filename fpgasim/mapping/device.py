@@ -52,7 +52,8 @@ def stream_rates(design: TiledConvDesign, ddr_bytes_per_s: float, link: LinkType
             bandwidth_bytes_per_s=link.effective_gbps * 1e9 / 8, bytes_per_element=nbytes,
             clock_mhz=design.clock_mhz))
     return StreamRates(weights=min(per_beat["weights"], ddr_rate), ifm=min(per_beat["ifm"], ddr_rate),
-                       ofm=min(per_beat["ofm"], ddr_rate), link=link_rate)
+                       ofm=min(per_beat["ofm"], ddr_rate), link=link_rate,
+                       step_fill_cycles=design.pipeline_depth_cycles)
 
 
 def resource_bounds(board: Board, design: TiledConvDesign) -> ResourceBounds:

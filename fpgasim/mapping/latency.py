@@ -4,10 +4,13 @@ Owns the analytical latency of one conv layer on one board of a partition, in tw
 (:class:`~fpgasim.mapping.spec.ModelVariant`; formulas in docs/analytical-model.md and
 reference/superlip-model.md §2–3):
 
-- per-tile terms: t_I (DDR read IFM), t_W (DDR read weights), t_C = K²·Tr·Tc (compute),
-  t_O (DDR write OFM), link terms (XFER: the shared operand's part received from peers);
-- L_in = max(t_I, t_W, t_C, t_link); L_out = max(⌈N/Tn⌉·L_in, t_O);
+- per-tile terms: t_I (DDR read IFM), t_W (DDR read weights), t_C = K²·Tr·Tc (compute; plus
+  the MAC pipeline's fill at every step in ``complete``), t_O (DDR write OFM), link terms (XFER:
+  the shared operand's part received from peers);
+- L_in = max(t_I, t_W, t_C, t_link); L_out = max(⌈N/Tn⌉·L_in, t_O) (``complete``: the last of
+  the ⌈N/Tn⌉ steps loads only the remaining N mod Tn input channels);
 - cycles = groups·⌈B/Pb⌉·⌈⌈R/Pr⌉/Tr⌉·⌈⌈C/Pc⌉/Tc⌉·⌈⌈M/Pm⌉/Tm⌉·L_out (+ fill + drain in ``complete``).
+  Edge tiles of rows, columns and output channels are counted at full size.
 
 :func:`latency_arrays` evaluates arrays of tilings at once (the search's inner loop);
 :func:`layer_latency` evaluates one tiling and returns every term and the bottleneck label.
@@ -99,7 +102,9 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
 
     Returns:
         float64 arrays (cycles) ``t_i, t_w, t_c, t_o, t_link_w, t_link_i, t_link, l_in, l_out,
-        fill, drain, cycles`` and ``steps`` (⌈N/Tn⌉) and ``tiles`` (outer iterations per board), and
+        fill, drain, cycles`` (the load terms of a full step of Tn input channels), ``inner`` (one
+        output tile's inner steps), ``steps`` (⌈N/Tn⌉), ``load_steps`` (full steps' worth of
+        loads: N/Tn in ``complete``, else ⌈N/Tn⌉), ``tiles`` (outer iterations per board), and
         ``link_bytes``: with ``xfer``, the bytes one inner step's exchange moves over every hop
         (whole cluster; else 0).
         The DDR terms are per board, after the XFER share.
@@ -115,60 +120,76 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
     if variant is ModelVariant.COMPLETE:
         tm, tn = np.minimum(tm, m_local), np.minimum(tn, n)
         tr, tc = np.minimum(tr, r_local), np.minimum(tc, c_local)
-        ifm_tile = tn * window_extent(tr, s, k) * window_extent(tc, s, k)
+        window = window_extent(tr, s, k) * window_extent(tc, s, k)
     else:
-        ifm_tile = tn * tr * tc
-    w_tile = tm * tn * (k * k)
-    t_i = ifm_tile / rates.ifm
-    t_w = w_tile / rates.weights
+        window = tr * tc
     t_c = (k * k) * tr * tc
+    if variant is ModelVariant.COMPLETE:  # the MAC pipeline fills at every inner step
+        t_c = t_c + rates.step_fill_cycles
     t_o = tm * tr * tc / rates.ofm
     zero = np.zeros_like(t_c)
-    t_link_w, t_link_i, link_bytes = zero, zero, zero
-    if a is not None and variant is ModelVariant.RELEASED:
-        if ps == 1 and pm == 1:  # the code's fallback row: link term on the whole weight tile
-            t_link_w = w_tile / a + zero
-        if ps > 1:
-            t_w, t_link_w = t_w / ps, w_tile / a / ps + zero
-        if pm > 1:
-            t_i, t_link_i = t_i / pm, ifm_tile / a / pm + zero
-        t_link = np.maximum(t_link_w, t_link_i)
-    elif a is not None and xfer is not None:
-        share_w, share_i = xfer_shared(shape, partition, tm, tr, tc)
-        w_shared, i_shared = w_tile * share_w, ifm_tile * share_i
-        t_w = np.where(share_w, t_w / ps, t_w) + zero
-        t_i = np.where(share_i, t_i / pm, t_i) + zero
-        t_link_w, t_link_i = w_shared * ((ps - 1) / ps) / a + zero, i_shared * ((pm - 1) / pm) / a + zero
-        if link_bound:
-            t_link = xfer.lower_bound(w_shared, i_shared, t_w, t_i) + zero
+    share = xfer_shared(shape, partition, tm, tr, tc) if xfer is not None and variant is ModelVariant.COMPLETE \
+        else (False, False)
+
+    def step(tn_step) -> dict[str, np.ndarray]:
+        """The load terms of one inner step over ``tn_step`` input channels."""
+        ifm_tile, w_tile = tn_step * window, tm * tn_step * (k * k)
+        t_i, t_w = ifm_tile / rates.ifm, w_tile / rates.weights
+        t_link_w, t_link_i, link_bytes = zero, zero, zero
+        if a is not None and variant is ModelVariant.RELEASED:
+            if ps == 1 and pm == 1:  # the code's fallback row: link term on the whole weight tile
+                t_link_w = w_tile / a + zero
+            if ps > 1:
+                t_w, t_link_w = t_w / ps, w_tile / a / ps + zero
+            if pm > 1:
+                t_i, t_link_i = t_i / pm, ifm_tile / a / pm + zero
+            t_link = np.maximum(t_link_w, t_link_i)
+        elif a is not None and xfer is not None:
+            w_shared, i_shared = w_tile * share[0], ifm_tile * share[1]
+            t_w = np.where(share[0], t_w / ps, t_w) + zero
+            t_i = np.where(share[1], t_i / pm, t_i) + zero
+            t_link_w, t_link_i = w_shared * ((ps - 1) / ps) / a + zero, i_shared * ((pm - 1) / pm) / a + zero
+            if link_bound:
+                t_link = xfer.lower_bound(w_shared, i_shared, t_w, t_i) + zero
+            else:
+                t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
+            link_bytes = xfer.link_bytes(w_shared, i_shared) + zero
+        elif a is not None:
+            if ps > 1:
+                t_w, t_link_w = t_w / ps, w_tile * ((ps - 1) / ps) / a + zero
+            if pm > 1:
+                t_i, t_link_i = t_i / pm, ifm_tile * ((pm - 1) / pm) / a + zero
+            t_link = t_link_w + t_link_i  # one receive port per board carries both
         else:
-            t_link = xfer.cycles(w_shared, i_shared, t_w, t_i) + zero
-        link_bytes = xfer.link_bytes(w_shared, i_shared) + zero
-    elif a is not None:
-        if ps > 1:
-            t_w, t_link_w = t_w / ps, w_tile * ((ps - 1) / ps) / a + zero
-        if pm > 1:
-            t_i, t_link_i = t_i / pm, ifm_tile * ((pm - 1) / pm) / a + zero
-        t_link = t_link_w + t_link_i  # one receive port per board carries both
-    else:
-        t_link = zero
-    t_i, t_w, t_o = t_i + zero, t_w + zero, t_o + zero
-    l_in = np.maximum(np.maximum(t_i, t_w), np.maximum(t_c, t_link))
+            t_link = zero
+        t_i, t_w = t_i + zero, t_w + zero
+        return {"t_i": t_i, "t_w": t_w, "t_link_w": t_link_w, "t_link_i": t_link_i, "t_link": t_link,
+                "link_bytes": link_bytes, "l_in": np.maximum(np.maximum(t_i, t_w), np.maximum(t_c, t_link))}
+
+    full = step(tn)
+    t_i, t_w, t_link, l_in = full["t_i"], full["t_w"], full["t_link"], full["l_in"]
     steps = np.ceil(n / tn)
-    l_out = np.maximum(steps * l_in, t_o)
     tiles = (shape.groups * b_local) * np.ceil(r_local / tr) * np.ceil(c_local / tc) * np.ceil(m_local / tm)
-    cycles = tiles * l_out
     if variant is ModelVariant.COMPLETE:
-        # Output tiles pipeline as (load+compute) → store; the first tile's load+compute and the
-        # last tile's store are exposed once. Within a tile, a load → compute pipeline of n steps
-        # takes n·max(load, compute) + min(load, compute).
-        fill = steps * l_in + np.minimum(np.maximum(np.maximum(t_i, t_w), t_link), t_c)
+        # The last inner step loads the ⌈N/Tn⌉-th, shorter, slice of input channels. Output tiles
+        # pipeline as (load+compute) → store; the first tile's load+compute and the last tile's
+        # store are exposed once. Within a tile, a load → compute pipeline of n steps takes
+        # the sum of max(load, compute) plus the first step's min(load, compute).
+        inner = (steps - 1) * l_in + step(n - (steps - 1) * tn)["l_in"]
+        load_steps = n / tn
+        l_out = np.maximum(inner, t_o)
+        fill = inner + np.minimum(np.maximum(np.maximum(t_i, t_w), t_link), t_c)
         drain = t_o
         cycles = (tiles - 1) * l_out + fill + drain
     else:
+        inner, load_steps = steps * l_in, steps
+        l_out = np.maximum(inner, t_o)
         fill, drain = zero, zero
+        cycles = tiles * l_out
+    t_link_w, t_link_i, link_bytes = full["t_link_w"], full["t_link_i"], full["link_bytes"]
     return {"t_i": t_i, "t_w": t_w, "t_c": t_c, "t_o": t_o, "t_link_w": t_link_w, "t_link_i": t_link_i,
             "t_link": t_link, "l_in": l_in, "l_out": l_out, "steps": steps, "tiles": tiles,
+            "inner": inner + zero, "load_steps": load_steps + zero,
             "fill": fill, "drain": drain, "cycles": cycles, "link_bytes": link_bytes}
 
 
@@ -182,8 +203,11 @@ class LayerLatency:
         t_o_cycles: DDR write of one OFM tile.
         t_link_w_cycles, t_link_i_cycles: link receive of the weight / IFM share per tile.
         t_link_cycles: the link term inside L_in (released: max of the two; complete: sum).
-        l_in_cycles: max(t_I, t_W, t_C, t_link). l_out_cycles: max(steps·L_in, t_O).
-        steps: ⌈N/Tn⌉. tiles: outer iterations per board (groups·B'·row·col·channel tiles).
+        l_in_cycles: max(t_I, t_W, t_C, t_link) of a full step. inner_cycles: one output tile's
+            inner steps (released: steps·L_in; complete: the last step loads N mod Tn channels).
+        l_out_cycles: max(inner, t_O).
+        steps: ⌈N/Tn⌉. load_steps: full steps' worth of loads (complete: N/Tn; released: steps).
+        tiles: outer iterations per board (groups·B'·row·col·channel tiles).
         fill_cycles: the first output tile's load and compute, ⌈N/Tn⌉·L_in + min(load, compute)
             (complete only, else 0).
         drain_cycles: last store after the last compute (complete only, else 0).
@@ -202,8 +226,10 @@ class LayerLatency:
     t_link_i_cycles: float
     t_link_cycles: float
     l_in_cycles: float
+    inner_cycles: float
     l_out_cycles: float
     steps: int
+    load_steps: float
     tiles: int
     fill_cycles: float
     drain_cycles: float
@@ -217,12 +243,13 @@ class LayerLatency:
         return self.cycles / (clock_mhz * 1e3)
 
     def tile_terms_cycles(self) -> dict[Bottleneck, float]:
-        """The per-output-tile terms whose max is L_out, keyed by bottleneck label."""
+        """Each resource's busy time in one output tile, keyed by bottleneck label; the largest
+        is L_out when one resource bounds every step (each is at most L_out)."""
         return {Bottleneck.COMPUTE: self.steps * self.t_c_cycles,
-                Bottleneck.DDR_READ_IFM: self.steps * self.t_i_cycles,
-                Bottleneck.DDR_READ_WEIGHTS: self.steps * self.t_w_cycles,
+                Bottleneck.DDR_READ_IFM: self.load_steps * self.t_i_cycles,
+                Bottleneck.DDR_READ_WEIGHTS: self.load_steps * self.t_w_cycles,
                 Bottleneck.DDR_WRITE_OFM: self.t_o_cycles,
-                Bottleneck.LINK: self.steps * self.t_link_cycles}
+                Bottleneck.LINK: self.load_steps * self.t_link_cycles}
 
 
 def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, partition: Partition | None = None,
@@ -254,11 +281,12 @@ def layer_latency(shape: ConvShape, tiling: Tiling, *, rates: StreamRates, parti
     partition.check(shape, boards=boards)
     arrays = latency_arrays(shape, tiling.tm, tiling.tn, tiling.tr, tiling.tc, partition, rates, variant, xfer)
     v = {key: float(value) for key, value in arrays.items()}
-    steps = int(v["steps"])
-    terms = (steps * v["t_c"], steps * v["t_i"], steps * v["t_w"], v["t_o"], steps * v["t_link"])
+    steps, load_steps = int(v["steps"]), v["load_steps"]
+    terms = (steps * v["t_c"], load_steps * v["t_i"], load_steps * v["t_w"], v["t_o"], load_steps * v["t_link"])
     label = BOTTLENECK_ORDER[int(np.argmax(terms))]
     return LayerLatency(t_i_cycles=v["t_i"], t_w_cycles=v["t_w"], t_c_cycles=v["t_c"], t_o_cycles=v["t_o"],
                         t_link_w_cycles=v["t_link_w"], t_link_i_cycles=v["t_link_i"], t_link_cycles=v["t_link"],
-                        l_in_cycles=v["l_in"], l_out_cycles=v["l_out"], steps=steps, tiles=int(v["tiles"]),
+                        l_in_cycles=v["l_in"], inner_cycles=v["inner"], l_out_cycles=v["l_out"], steps=steps,
+                        load_steps=load_steps, tiles=int(v["tiles"]),
                         fill_cycles=v["fill"], drain_cycles=v["drain"], cycles=v["cycles"],
                         bottleneck=label, variant=variant, link_step_bytes=v["link_bytes"])

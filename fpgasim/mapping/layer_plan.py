@@ -223,7 +223,8 @@ def pool_layer_latency(pool: Pool, regions: tuple[ConvPart, ...], tiling: Tiling
         label = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_WRITE_OFM)[sums.index(max(sums))]
         lat = LayerLatency(t_i_cycles=sums[1] / n, t_w_cycles=0.0, t_c_cycles=sums[0] / n, t_o_cycles=sums[2] / n,
                            t_link_w_cycles=0.0, t_link_i_cycles=0.0, t_link_cycles=0.0,
-                           l_in_cycles=max(sums[0], sums[1]) / n, l_out_cycles=max(sums) / n, steps=1, tiles=n,
+                           l_in_cycles=max(sums[0], sums[1]) / n, inner_cycles=max(sums[0], sums[1]) / n,
+                           l_out_cycles=max(sums) / n, steps=1, load_steps=1.0, tiles=n,
                            fill_cycles=est.fill_cycles, drain_cycles=est.drain_cycles, cycles=est.cycles,
                            bottleneck=label, variant=ModelVariant.COMPLETE)
         if best is None or lat.cycles > best.cycles:

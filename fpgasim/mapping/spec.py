@@ -161,17 +161,25 @@ class StreamRates:
         ofm: o, OFM buffer → DDR.
         link: a, one board's inter-FPGA receive rate; None = no link (no XFER sharing: with
             P > 1 every board reads the whole shared operand from its own DDR).
+        step_fill_cycles: cycles the MAC pipeline takes to fill at every inner step (the
+            engine's multiplier and adder-tree depth), which the complete model adds to each
+            step's compute; 0 leaves it out (the released model has no such term).
 
     Raises:
-        BadArgument: a rate that is not a positive finite number.
+        BadArgument: a rate that is not a positive finite number, or a negative fill.
     """
 
     weights: float
     ifm: float
     ofm: float
     link: float | None = None
+    step_fill_cycles: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.step_fill_cycles, bool) or not isinstance(self.step_fill_cycles, int) \
+                or self.step_fill_cycles < 0:
+            raise BadArgument(f"StreamRates: step_fill_cycles={self.step_fill_cycles!r}: "
+                              "expected a non-negative whole number of cycles")
         for field in ("weights", "ifm", "ofm", "link"):
             value = getattr(self, field)
             if field == "link" and value is None:

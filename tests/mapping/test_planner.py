@@ -85,9 +85,12 @@ def _setup(boards: int, topology: str, planner: Planner, shapes: str = "merged")
     return build_setup(dataclasses.replace(loaded, spec=spec))
 
 
-#: analytical_latency_ms of the flagship's results.json before link-aware planning (commit cb25ec9).
-EARLIER = {("merged", 2, "pair"): 9.6633, ("merged", 4, "fully_connected"): 5.100435,
-           ("merged", 8, "ring"): 2.923755, ("per_group", 2, "pair"): 5.82927}
+#: analytical_latency_ms of the flagship's blind plans: first pinned before link-aware planning
+#: (commit cb25ec9: 9.6633, 5.100435, 2.923755, 5.82927); re-pinned when the complete model gained
+#: the MAC pipeline's fill at every inner step and the last step's shorter loads (+0.01 … +0.17 %;
+#: on 2 boards conv3 now splits its output channels, Pm=2, instead of its rows).
+EARLIER = {("merged", 2, "pair"): 9.67435, ("merged", 4, "fully_connected"): 5.107655,
+           ("merged", 8, "ring"): 2.92403, ("per_group", 2, "pair"): 5.83918}
 
 
 @pytest.mark.parametrize("shapes,boards,topology", sorted(EARLIER))
@@ -139,4 +142,5 @@ def test_the_blind_planner_reproduces_the_earlier_emulation():
     from fpgasim.study.experiment.runner import run_setup
 
     summary = run_setup(_setup(2, "pair", Planner.BLIND), mode=Mode.TIMING).summary()
-    assert (round(summary["latency_ms"], 5), summary["link_bytes"]) == (10.77814, 14212224)
+    # 10.77814 ms and 14,212,224 link bytes before the step fill moved conv3 to Pm=2 (see EARLIER)
+    assert (round(summary["latency_ms"], 5), summary["link_bytes"]) == (10.80965, 13163904)

@@ -102,23 +102,28 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     c_local = -(-shape.out_w // partition.pc)
     m_local = -(-m // partition.pm)
     ftm, ftn, ftr, ftc = float(min(tm, m_local)), float(min(tn, n)), float(min(tr, r_local)), float(min(tc, c_local))
-    ifm_tile = ftn * window_extent(ftr, s, k) * window_extent(ftc, s, k)
-    w_tile = ftm * ftn * (k * k)
-    t_i, t_w = ifm_tile / rates.ifm, w_tile / rates.weights
-    t_c = (k * k) * ftr * ftc
+    window = window_extent(ftr, s, k) * window_extent(ftc, s, k)
+    t_c = (k * k) * ftr * ftc + rates.step_fill_cycles
     t_o = ftm * ftr * ftc / rates.ofm
     ps, pm, a = partition.spatial, partition.pm, rates.link
-    t_link = 0.0
-    if a is not None:
-        if ps > 1:
-            t_w, t_link = t_w / ps, t_link + w_tile * ((ps - 1) / ps) / a
-        if pm > 1:
-            t_i, t_link = t_i / pm, t_link + ifm_tile * ((pm - 1) / pm) / a
-    l_in = max(t_i, t_w, t_c, t_link)
-    l_out = max(math.ceil(n / ftn) * l_in, t_o)
-    tiles = (shape.groups * b_local) * math.ceil(r_local / ftr) * math.ceil(c_local / ftc) * math.ceil(m_local / ftm)
+
+    def loads(channels: float) -> tuple[float, float, float]:
+        """(t_I, t_W, t_link) of one inner step over ``channels`` input channels."""
+        ifm_tile, w_tile = channels * window, ftm * channels * (k * k)
+        t_i, t_w, t_link = ifm_tile / rates.ifm, w_tile / rates.weights, 0.0
+        if a is not None:
+            if ps > 1:
+                t_w, t_link = t_w / ps, t_link + w_tile * ((ps - 1) / ps) / a
+            if pm > 1:
+                t_i, t_link = t_i / pm, t_link + ifm_tile * ((pm - 1) / pm) / a
+        return t_i, t_w, t_link
+
     steps = math.ceil(n / ftn)
-    fill = steps * l_in + min(max(t_i, t_w, t_link), t_c)  # first tile's load+compute, one load exposed
+    first = loads(ftn)
+    inner = (steps - 1) * max(*first, t_c) + max(*loads(n - (steps - 1) * ftn), t_c)
+    l_out = max(inner, t_o)
+    tiles = (shape.groups * b_local) * math.ceil(r_local / ftr) * math.ceil(c_local / ftc) * math.ceil(m_local / ftm)
+    fill = inner + min(max(first), t_c)  # first tile's load+compute, one load exposed
     cycles = (tiles - 1) * l_out + fill + t_o
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn

@@ -74,7 +74,7 @@ def test_estimate_is_within_a_factor_of_two_of_the_emulation(write_experiment):
 
 
 def test_a_run_beyond_the_limits_is_refused_naming_the_estimate_and_the_options(write_experiment, capsys):
-    path = write_experiment(network="{zoo: alexnet_conv, shapes: merged, batch: 1024}")
+    path = write_experiment(network="{zoo: vgg16_conv, batch: 256}")
     code = main(["run", str(path), "--out", str(path.parent / "out")])
     err = capsys.readouterr().err
     assert code == 2 and not (path.parent / "out").exists()
@@ -85,7 +85,7 @@ def test_a_run_beyond_the_limits_is_refused_naming_the_estimate_and_the_options(
 
 
 def test_raised_limits_let_the_plan_through(write_experiment):
-    loaded = load_experiment(write_experiment(network="{zoo: alexnet_conv, shapes: merged, batch: 1024}"))
+    loaded = load_experiment(write_experiment(network="{zoo: vgg16_conv, batch: 256}"))
     with pytest.raises(BadArgument, match="--max-events"):
         EXPERIMENT_STUDY.plan(loaded)
     plan = EXPERIMENT_STUDY.plan(loaded, limits=Limits(max_events=10**10, max_memory_mb=10**6))
