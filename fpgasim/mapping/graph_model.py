@@ -20,8 +20,9 @@ the vector unit's (:func:`~fpgasim.mapping.pool_model.vector_estimate`), a compu
 (or the caller's ``duration_ps``). What the prediction leaves out is named (:data:`GraphPrediction.unmodelled`):
 nodes that run at the same time on one board share its DDR channel and ports, transfers at the
 same time a link direction; a shared medium
-interleaves concurrent transfers packet by packet; the MAC pipeline fills once per inner step
-(short steps: depthwise and FC layers); the dsODENet engine has no closed form here.
+interleaves concurrent transfers packet by packet; each DMA transfer's fixed waits (short steps:
+depthwise and FC layers); edge tiles of rows and columns, which the tiled model computes at full
+size; the dsODENet engine has no closed form here.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ __all__ = ["NodePrediction", "GraphPrediction", "engine_ps", "link_model", "pred
 
 #: A LinkModel in this clock counts picoseconds.
 _PS_CLOCK_MHZ = 1e6
-#: An inner step of fewer MAC-array cycles than this many pipeline depths is "short" (the named
-#: effect of tests/study/experiment/test_model_agreement.py).
+#: An inner step of fewer MAC-array cycles than this many pipeline depths is "short": its DMA
+#: transfers' fixed waits (DDR arbitration, clock edges) are no longer small beside it.
 _SHORT_STEP = 20
+#: A node whose edge tiles make the model charge more than this fraction of extra work is named.
+_EDGE_EXCESS = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,13 +182,9 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
                 sent[(tensor, device)] = max(sent[(tensor, device)], start + wire + links.latency_cycles[link])
 
     def arrival(tensor: str, device: str) -> float:
-        if by_name[tensor].device == device:
-            return end[tensor]
-        if (tensor, device) not in sent:
-            send(tensor)
-        return sent[(tensor, device)]
+        return end[tensor] if by_name[tensor].device == device else sent[(tensor, device)]
 
-    pending = set(by_name)
+    pending = dict.fromkeys(by_name)  # plan order: the same prediction in every process
     while pending:
         ready = []
         for name in pending:
@@ -208,9 +207,26 @@ def predict(plan: GraphPlan, links: LinkModel | None = None) -> GraphPrediction 
         end[name] = start + times[name]
         result[name] = NodePrediction(name=name, asks_ps=asks, start_ps=start, end_ps=end[name],
                                       engine_ps=times[name])
-        pending.remove(name)
+        send(name)  # as soon as it is produced, tensors in the order their nodes are scheduled
+        del pending[name]
     return GraphPrediction(nodes=tuple(result[name] for name in by_name), total_ps=max(end.values(), default=0.0),
                            unmodelled=_unmodelled(plan, result, carried))
+
+
+def _edge_excess(item: NodePlan) -> float:
+    """How much more compute the tiled model charges a MAC-array node than its tiles hold: the
+    product over the rows and columns of one board's part of ⌈L/T⌉·T ÷ L, minus 1 (0: every
+    tile full, or not a tiled node). Channel tiles run in parallel lanes, so their edges shorten
+    only a step's loads."""
+    if item.engine is not Engine.MAC_ARRAY or item.tiling is None or item.conv is None:
+        return 0.0
+    conv, tiling, part = item.conv, item.tiling, item.partition
+    pr, pc = (part.pr, part.pc) if part is not None else (1, 1)
+    charged = 1.0
+    for size, tile in ((-(-conv.out_h // pr), tiling.tr), (-(-conv.out_w // pc), tiling.tc)):
+        tile = min(tile, size)
+        charged *= -(-size // tile) * tile / size
+    return charged - 1.0
 
 
 def _overlap(spans: list[tuple[float, float]]) -> bool:
@@ -230,9 +246,14 @@ def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction],
              and item.conv.kernel ** 2 * item.tiling.tr * item.tiling.tc
              < _SHORT_STEP * plan.fpgas[item.device].design.pipeline_depth_cycles]
     if short:
-        found.append(f"the MAC pipeline fills once per inner step, which the tiled model leaves out: short steps "
-                     f"(K²·Tr·Tc under {_SHORT_STEP}× the pipeline depth) in {', '.join(short[:3])}"
-                     + (f" and {len(short) - 3} more" if len(short) > 3 else ""))
+        found.append(f"every DMA transfer waits a few cycles for the DDR channel and the next clock edge, which "
+                     f"the tiled model leaves out: short steps (K²·Tr·Tc under {_SHORT_STEP}× the pipeline depth) "
+                     f"in {', '.join(short[:3])}" + (f" and {len(short) - 3} more" if len(short) > 3 else ""))
+    edges = [item.node.name for item in plan.nodes if _edge_excess(item) > _EDGE_EXCESS]
+    if edges:
+        found.append(f"the tiled model computes every edge tile at full size (⌈R/Tr⌉·Tr rows, ⌈C/Tc⌉·Tc columns), "
+                     f"over {_EDGE_EXCESS:.0%} more work than the emulated tiles in {', '.join(edges[:3])}"
+                     + (f" and {len(edges) - 3} more" if len(edges) > 3 else ""))
     busy: dict[str, list[tuple[float, float]]] = {}
     for item in plan.nodes:
         span = timeline[item.node.name]

@@ -3,7 +3,8 @@
 - on one device a chain's prediction is the sum of its engine times, and each engine time is the
   planner's own model (MAC array: ``analytical_cycles`` in the device's clock);
 - on random graphs placed over 1–3 boards it agrees with the emulator within 5 % wherever it
-  names no effect it leaves out (measured −4.4 … 0 %), and it never runs far from it otherwise;
+  names no effect it leaves out (measured −2.2 … +0.1 % on 200 graphs), and it never runs far
+  from it otherwise (−27 … +6 %);
 - on a shared medium it takes one tensor's copies together, as the emulated medium carries them;
 - a plan with a node it has no closed form for gives no prediction.
 """
@@ -14,7 +15,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fpgasim.hw import load_link_types
@@ -27,9 +28,9 @@ from fpgasim.sim.executor import execute
 from tests.mapping.test_graph_partition import DESIGN, _platform
 from tests.strategies.graphs import cnn_specs
 
-#: measured on 80 random graphs: −4.4 … 0 % without named effects.
+#: measured on 200 random graphs: −2.2 … +0.1 % without named effects.
 TOLERANCE = 0.05
-#: with them (short MAC steps of depthwise layers, concurrent nodes and transfers): −45 … +2 %.
+#: with them (short steps, edge tiles, concurrent nodes and transfers): −27 … +6 %.
 NAMED_TOLERANCE = 0.5
 
 
@@ -52,10 +53,17 @@ def test_on_one_device_a_chain_is_the_sum_of_its_engine_times() -> None:
         if item.engine is Engine.MAC_ARRAY:
             assert node.engine_ps == pytest.approx(item.analytical_cycles * per_cycle_ps)
         assert node.start_ps == node.asks_ps  # nothing else holds the engines
-    assert prediction.unmodelled == () or all("short steps" in effect for effect in prediction.unmodelled)
+    assert all("short steps" in effect or "edge tile" in effect for effect in prediction.unmodelled)
+
+
+#: Found by CI: 7 output rows in tiles of 2 (a half-empty edge tile), +8.7 % before the twin named it.
+_EDGE_TILE_CONV = [NodeSpec(name="x", op="input", attrs={"shape": (8, 13, 13)}),
+                   NodeSpec(name="n0", op="conv", inputs=("x",),
+                            attrs={"out_channels": 8, "kernel": 3, "stride": 2, "padding": 1})]
 
 
 @settings(max_examples=12, deadline=None)
+@example(specs=_EDGE_TILE_CONV, boards=1, link="aurora64b66b_10g", rotation=0)
 @given(specs=cnn_specs(max_nodes=5, max_channels=64, max_hw=28, min_channels=8, min_hw=8),
        boards=st.sampled_from([1, 2, 3]), link=st.sampled_from(["aurora64b66b_10g", "eth10g_udp_hw"]),
        rotation=st.integers(0, 5))
@@ -93,6 +101,22 @@ def test_a_shared_medium_carries_one_tensors_copies_together(receivers: int) -> 
     emulated = execute(plan, trace=False)
     assert prediction.total_ps == pytest.approx(emulated.total_ps, rel=0.02)
     assert any("shared medium" in effect for effect in prediction.unmodelled)
+
+
+def test_tensors_cross_a_shared_medium_as_soon_as_they_are_produced() -> None:
+    """Three tensors wait on rpi0 for one late input of their readers; each is sent when it is
+    produced, in the order it was, not when its reader is ready (5 % late before) nor in a
+    set's hash order."""
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (16, 32, 32)}),
+             NodeSpec(name="z", op="relu", inputs=("x",))]
+    placement = {"x": "rpi0", "z": "rpi0"}
+    for k in range(1, 4):
+        specs += [NodeSpec(name=f"a{k}", op="relu", inputs=("x",)),
+                  NodeSpec(name=f"b{k}", op="add", inputs=(f"a{k}", "z"))]
+        placement |= {f"a{k}": "rpi0", f"b{k}": f"rpi{k}"}
+    plan = plan_graph(Graph.build(name="fan", batch=1, specs=specs), _wifi_star(3), {}, placement, word_bits=16)
+    emulated = execute(plan, trace=False)
+    assert predict(plan).total_ps == pytest.approx(emulated.total_ps, rel=1e-3)
 
 
 def test_a_node_without_a_closed_form_gives_no_prediction() -> None:

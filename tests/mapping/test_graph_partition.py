@@ -41,7 +41,7 @@ LINKS = load_link_types()
 #: model vs emulator on random conv/pool chains of realistic size (32–128 channels, 14–32 maps) on
 #: 2–4 boards, chains and rings, Aurora and 10G Ethernet: within TOLERANCE where the plan has none
 #: of the tiled model's named effects (tests/study/experiment/test_model_agreement.py: edge tiles,
-#: uneven parts, MAC pipeline depth), within NAMED_TOLERANCE where it has one. Graphs with
+#: uneven parts, short steps), within NAMED_TOLERANCE where it has one. Graphs with
 #: branches add effects the model does not price: nodes that run at the same time share a board's
 #: DDR channel and stream ports and the links (docs/analytical-model.md, "Graphs"). Measured on 60
 #: graphs: −0.7 … 0 % without named effects, −11 … +8 % with; the widest seen, +58 %, is a 1×1 conv
@@ -174,10 +174,10 @@ def named_effects(plan) -> list[str]:
                 found.add("uneven parts")
             if any(piece % tile for piece in pieces if piece > tile) or len(set(pieces)) > 1:
                 found.add("edge tiles")
-        if shape.in_channels % t.tn or shape.out_channels % t.tm:
+        if shape.out_channels % t.tm:
             found.add("edge tiles")
         if shape.kernel ** 2 * t.tr * t.tc < 20 * depth:
-            found.add("MAC pipeline depth")
+            found.add("short steps")
     return sorted(found)
 
 
