@@ -29,6 +29,9 @@ from fpgasim.mapping.spec import Bottleneck, ConvShape, ModelVariant, Partition,
 
 __all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant", "xfer_shared"]
 
+#: Decimals of the complete model's cycles (a millionth of a cycle), so that equal latencies tie.
+_CYCLE_DECIMALS = 6
+
 #: Order of the per-output-tile terms; ties in the max go to the earliest.
 BOTTLENECK_ORDER = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_READ_WEIGHTS,
                     Bottleneck.DDR_WRITE_OFM, Bottleneck.LINK)
@@ -180,7 +183,9 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         l_out = np.maximum(inner, t_o)
         fill = inner + np.minimum(np.maximum(np.maximum(t_i, t_w), t_link), t_c)
         drain = t_o
-        cycles = (tiles - 1) * l_out + fill + drain
+        # Rounded to a millionth of a cycle: tilings that tie (e.g. N = 8 in steps of 4+4 or 5+3 when
+        # compute bounds the short step) must compare equal, not by their float rounding.
+        cycles = np.round((tiles - 1) * l_out + fill + drain, _CYCLE_DECIMALS)
     else:
         inner, load_steps = steps * l_in, steps
         l_out = np.maximum(inner, t_o)

@@ -124,7 +124,7 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     l_out = max(inner, t_o)
     tiles = (shape.groups * b_local) * math.ceil(r_local / ftr) * math.ceil(c_local / ftc) * math.ceil(m_local / ftm)
     fill = inner + min(max(first), t_c)  # first tile's load+compute, one load exposed
-    cycles = (tiles - 1) * l_out + fill + t_o
+    cycles = round((tiles - 1) * l_out + fill + t_o, 6)  # as the vectorised model rounds it
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn
     per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)
