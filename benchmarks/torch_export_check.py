@@ -15,7 +15,8 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
    name (whose counts are tested against torchvision's model cards), then a timing-mode
    ``fpgasim run`` of the model on one ZCU102 with the 16-bit ⟨64,7⟩ engine; prints one line per
    model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
-   ``--network-only`` skips the timing run.
+   ``--network-only`` skips the timing run; ``--kernel`` names another design (a sigmoid table for
+   EfficientNet and RegNetY: ``kernels/superlip-conv-16bit-sigmoid.yaml``).
 3. ``.venv/bin/python benchmarks/torch_export_check.py agree DIR`` — fpgasim's float64 reference
    (:func:`fpgasim.nn.evaluate.evaluate_ref`) against onnxruntime's float32 output on one seeded
    input, at every pooling node (ceil-mode ones included) and at the logits: the largest error
@@ -70,8 +71,8 @@ def _fpgasim(*args: str) -> subprocess.CompletedProcess:
                           check=False)
 
 
-def check(folder: Path, models: tuple[str, ...], run: bool) -> int:
-    """Import (and with ``run``, emulate) every exported model; exit 1 if any fails."""
+def check(folder: Path, models: tuple[str, ...], run: bool, kernel: Path = KERNEL) -> int:
+    """Import (and with ``run``, emulate on ``kernel``'s design) every exported model; exit 1 if any fails."""
     from fpgasim.nn import ZOO, zoo_graph
 
     failed = 0
@@ -101,7 +102,7 @@ def check(folder: Path, models: tuple[str, ...], run: bool) -> int:
             experiment.write_text(
                 "schema: 1\nexperiment:\n"
                 f"  name: torch-{name}\n  network: {{onnx: {path.resolve()}}}\n  board: zcu102\n"
-                f"  kernel: {KERNEL}\n  memory: {{channel: ps_ddr4, burst_bytes: 2048}}\n  mode: timing\n",
+                f"  kernel: {kernel.resolve()}\n  memory: {{channel: ps_ddr4, burst_bytes: 2048}}\n  mode: timing\n",
                 encoding="utf-8")
             start = time.perf_counter()
             ran = _fpgasim("run", str(experiment), "--out", str(Path(tmp) / "out"), "--no-trace")
@@ -165,11 +166,16 @@ def main() -> int:
     parser.add_argument("--models", nargs="+", default=list(MODELS), metavar="NAME",
                         help="torchvision model names (default: " + " ".join(MODELS) + ")")
     parser.add_argument("--network-only", action="store_true", help="check: import only, no timing run")
+    parser.add_argument("--kernel", type=Path, default=KERNEL,
+                        help="check: the kernel design of the timing run (default: superlip-conv-16bit; "
+                             "kernels/superlip-conv-16bit-sigmoid.yaml runs sigmoid and SiLU on the FPGA)")
     args = parser.parse_args()
     models = tuple(args.models)
     if args.step == "export":
         return export(args.folder, models)
-    return agree(args.folder, models) if args.step == "agree" else check(args.folder, models, not args.network_only)
+    if args.step == "agree":
+        return agree(args.folder, models)
+    return check(args.folder, models, not args.network_only, args.kernel)
 
 
 if __name__ == "__main__":

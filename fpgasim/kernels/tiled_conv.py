@@ -16,10 +16,12 @@ from fpgasim.errors import BadArgument, Problem
 from fpgasim.kernels.design import (
     BufferOptions, KernelType, LogicEstimate, PrecisionSpec, precision_problems, stream_problems,
 )
-from fpgasim.kernels.resources import BufferSpec, buffer_bram18, dsp_count
+from fpgasim.kernels.resources import BufferSpec, MemoryPreference, buffer_bram18, dsp_count
+from fpgasim.ops.lookup import SigmoidTable
 
 __all__ = [
-    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "TiledConvDesign",
+    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "SigmoidTableOptions",
+    "TiledConvDesign",
     "tiled_conv_checks", "tiled_conv_bram18", "tiled_conv_resources",
 ]
 
@@ -87,6 +89,22 @@ class TiledConvBuffers:
 
 
 @config_class
+class SigmoidTableOptions:
+    """A sigmoid lookup table in the vector unit, as hls4ml builds its activations: with it,
+    sigmoid and SiLU nodes run on the FPGA (:mod:`fpgasim.ops.lookup`). One copy serves two lanes
+    (a dual-port block RAM)."""
+
+    #: samples over the input range (at least 2).
+    entries: PosInt = 1024
+    #: the table covers [−input_bound, input_bound); inputs outside it read the end entries.
+    input_bound: PosFloat = 8.0
+
+    def table(self) -> SigmoidTable:
+        """The :class:`~fpgasim.ops.lookup.SigmoidTable` these options describe."""
+        return SigmoidTable(entries=self.entries, input_bound=float(self.input_bound))
+
+
+@config_class
 class TiledConvDesign:
     """A tiled convolution engine: ``kernel:`` section of a ``type: tiled_conv`` YAML."""
 
@@ -119,6 +137,9 @@ class TiledConvDesign:
     #: window operations (compares or adds) per cycle of the pooling unit beside the MAC
     #: array; default Tm (one lane per output-channel bank). Not counted in the fit.
     pool_lanes: PosInt | None = None
+    #: a sigmoid lookup table in the vector unit (sigmoid and SiLU on the FPGA); None: those ops
+    #: need a compute device. Counted in the fit.
+    sigmoid_table: SigmoidTableOptions | None = None
     #: free text.
     notes: Str | None = None
 
@@ -161,12 +182,17 @@ class TiledConvDesign:
             return BufferSpec(name=name, width_bits=bits, depth_words=depth, banks=banks,
                               double_buffered=options.double_buffered, memory=options.memory)
 
-        return (
+        specs = (
             spec("ifm", tile.ifm_buffer_rows * tile.ifm_buffer_cols, tn, opts.ifm),
             spec("weights", tile.max_kernel ** 2, tm * tn, opts.weights),
             spec("ofm", tile.tr * tile.tc, tm, opts.ofm),
             spec("bias", tm, 1, opts.bias),
         )
+        if self.sigmoid_table is not None:  # read-only: one copy per two lanes
+            specs += (BufferSpec(name="sigmoid_table", width_bits=bits, depth_words=self.sigmoid_table.entries,
+                                 banks=-(-self.pooling_lanes // 2), double_buffered=False,
+                                 memory=MemoryPreference.BRAM),)
+        return specs
 
 
 def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
@@ -180,6 +206,9 @@ def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
         problems += stream_problems(widths, design.precision.word_bits, doc, root + ("stream_width_bits",))
     if (design.tile.ifm_rows is None) != (design.tile.ifm_cols is None):
         problems.append(doc.problem(root + ("tile",), "give both ifm_rows and ifm_cols, or neither"))
+    if design.sigmoid_table is not None and design.sigmoid_table.entries < 2:
+        problems.append(doc.problem(root + ("sigmoid_table", "entries"),
+                                    f"{design.sigmoid_table.entries} entries: expected at least 2"))
     return problems
 
 

@@ -29,8 +29,9 @@ from fpgasim.mapping.spec import ModelVariant, Partition, Tiling, conv_shape
 from fpgasim.nn import Conv2d
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
+from fpgasim.ops.lookup import SigmoidTable
 
-__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "fpga_contexts",
+__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS", "fpga_contexts",
            "run_word_bits", "node_engine", "check_placement"]
 
 
@@ -50,14 +51,16 @@ class Engine(StrEnum):
     ODE = "ode"
 
 
-#: Ops each engine of an FPGA device with a tiled-conv design runs (sigmoid, SiLU and softmax
-#: need exponentials the vector unit does not have: place them on a compute device).
+#: Ops each engine of an FPGA device with a tiled-conv design runs (softmax needs exponentials
+#: the vector unit does not have: place it on a compute device).
 FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
     Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR}),
     Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.RELU, Op.RELU6,
                               Op.HARDSWISH}),
     Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }
+#: Ops the vector unit runs only from a sigmoid lookup table (the design's ``sigmoid_table``).
+TABLE_OPS = frozenset({Op.SIGMOID, Op.SILU})
 _RELABEL = FPGA_ENGINES[Engine.RELABEL]
 
 
@@ -149,6 +152,11 @@ class GraphPlan:
             if plan.node.name == name:
                 return plan
         raise BadArgument(f"no node named {name!r} in the plan")
+
+    def sigmoid_tables(self) -> dict[str, SigmoidTable]:
+        """The lookup table each sigmoid/SiLU node on an FPGA's vector unit reads, by node name."""
+        return {item.node.name: self.fpgas[item.device].design.sigmoid_table.table() for item in self.nodes
+                if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS}
 
 
 def _fpga_context(device: FpgaDevice, design: TiledConvDesign, enforce_fit: bool) -> FpgaContext:
@@ -242,9 +250,13 @@ def node_engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledCon
     for engine, ops in FPGA_ENGINES.items():
         if node.op in ops:
             return engine
+    if node.op in TABLE_OPS and design.sigmoid_table is not None:
+        return Engine.VECTOR
     runs = "; ".join(f"{engine}: {', '.join(sorted(ops))}" for engine, ops in FPGA_ENGINES.items())
+    hint = (f"; {', '.join(sorted(TABLE_OPS))} need a sigmoid lookup table in the design (kernel.sigmoid_table) "
+            "or a compute device" if node.op in TABLE_OPS else "")
     raise PlacementError(f"node {node.name!r} ({node.op}) is placed on device {device.id!r} (design "
-                         f"{design.name}), which has no engine for '{node.op}'; it runs {runs}", node=node.name)
+                         f"{design.name}), which has no engine for '{node.op}'; it runs {runs}{hint}", node=node.name)
 
 
 def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int, enforce_fit: bool) -> NodePlan:

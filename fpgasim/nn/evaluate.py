@@ -29,6 +29,7 @@ from fpgasim.ops.conv import (
     pointwise_conv2d_ref,
 )
 from fpgasim.ops.linear import linear_fixed, linear_ref
+from fpgasim.ops.lookup import SigmoidTable, sigmoid_table_fixed, silu_table_fixed
 from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
     avg_pool2d_fixed, avg_pool2d_ref, global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_fixed,
@@ -225,6 +226,10 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
 }
 
 
+#: Sigmoid and SiLU read from a lookup table (an FPGA's vector unit).
+_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed}
+
+
 def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer) -> FixedTensor | None:
     if values is None:
         return None
@@ -232,7 +237,7 @@ def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer)
 
 
 def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeights | None, *,
-                       fmt: FixedFormat, requant: Requantizer) -> FixedTensor:
+                       fmt: FixedFormat, requant: Requantizer, table: SigmoidTable | None = None) -> FixedTensor:
     """One node in fixed point: weights quantised to ``fmt``, the op's ``fpgasim.ops`` fixed kernel,
     the result requantised to ``requant.out`` (rounding/overflow of ``requant``) if not already there.
 
@@ -240,7 +245,8 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         node: the node. inputs: its producers' outputs in ``node.inputs`` order (an input node
             takes the graph input tensor as its one input). weights: real weights of a node with
             weights, else None. fmt: weight format. requant: output format, rounding, overflow and
-            accumulator of every kernel.
+            accumulator of every kernel. table: a sigmoid or SiLU node read from this lookup
+            table (an FPGA's vector unit, :mod:`fpgasim.ops.lookup`); None: computed exactly.
 
     Raises:
         BadArgument: a composite node, missing weights, a wrong number of inputs, or what the
@@ -255,15 +261,20 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         if weights is None:
             raise BadArgument(f"node {node.name!r} ({node.op}): no weights given; expected NodeWeights")
         quantised = (_quantise(weights.weight, fmt, requant), _quantise(weights.bias, fmt, requant))
-    out = _FIXED[node.op](node, list(inputs), quantised, requant)
+    if table is not None and node.op in _TABLE_FIXED:
+        out = _TABLE_FIXED[node.op](inputs[0], requant=requant, table=table)[0]
+    else:
+        out = _FIXED[node.op](node, list(inputs), quantised, requant)
     if out.fmt != requant.out:
         out = requantize(out, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]
     return out
 
 
 def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Mapping[str, NodeWeights], *,
-                   fmt: FixedFormat, requant: Requantizer) -> dict[str, FixedTensor]:
-    """Every node's fixed-point output (in ``requant.out``), node by node with :func:`compute_node_fixed`.
+                   fmt: FixedFormat, requant: Requantizer,
+                   tables: Mapping[str, SigmoidTable] | None = None) -> dict[str, FixedTensor]:
+    """Every node's fixed-point output (in ``requant.out``), node by node with :func:`compute_node_fixed`
+    (``tables``: the lookup table of each sigmoid/SiLU node that reads one).
 
     Raises:
         As :func:`evaluate_ref` and :func:`compute_node_fixed`.
@@ -276,7 +287,8 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
     for node in graph.nodes:
         xs = [inputs[node.name]] if node.op is Op.INPUT else [out[p] for p in node.inputs]
         w = weights.get(node.name) if node.opdef.weight_shape is not None else None
-        out[node.name] = compute_node_fixed(node, xs, w, fmt=fmt, requant=requant)
+        out[node.name] = compute_node_fixed(node, xs, w, fmt=fmt, requant=requant,
+                                            table=(tables or {}).get(node.name))
     return out
 
 

@@ -256,7 +256,9 @@ class CarriedValues:
                        for name, values in inputs.items()}
         self.weights = weights
         self.batch = plan.graph.batch
-        self.reference = evaluate_fixed(plan.graph, self.inputs, weights, fmt=fmt, requant=requant)
+        self.tables = plan.sigmoid_tables()
+        self.reference = evaluate_fixed(plan.graph, self.inputs, weights, fmt=fmt, requant=requant,
+                                        tables=self.tables)
         self.out: dict[str, FixedTensor] = {}
 
     def _quantised(self, values: np.ndarray | None) -> FixedTensor | None:
@@ -285,7 +287,7 @@ class CarriedValues:
         else:
             args = [self.out[name] for name in node.inputs]
             self.out[node.name] = compute_node_fixed(node, args, self.weights.get(node.name), fmt=self.numerics.fmt,
-                                                     requant=self.numerics.requant)
+                                                     requant=self.numerics.requant, table=self.tables.get(node.name))
         exact = bool(np.array_equal(self.out[node.name].values, self.reference[node.name].values))
         return exact, None, None
 

@@ -42,6 +42,32 @@ def test_16_bit_variant() -> None:
     assert requantizer.accumulator.bits == 48
 
 
+def test_a_sigmoid_table_is_a_read_only_bram_per_two_lanes() -> None:
+    design = load_kernel("superlip-conv-16bit-sigmoid")
+    assert design.sigmoid_table.table().max_error() == pytest.approx(1 / 512)
+    table = design.buffer_specs()[-1]
+    assert (table.name, table.depth_words, table.banks, table.copies) == ("sigmoid_table", 1024, 32, 1)
+    assert load_kernel("superlip-conv-16bit").sigmoid_table is None
+
+
+SIGMOID = (KERNELS_DIR / "superlip-conv-16bit-sigmoid.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("new", "key", "fragment"), [
+    ("entries: 1", "kernel.sigmoid_table.entries", "1 entries: expected at least 2"),
+    ("entries: 0", "kernel.sigmoid_table.entries", "greater than 0"),
+    ("entries: 1024, input_bound: -1.0", "kernel.sigmoid_table.input_bound", "greater than 0"),
+    ("entry: 1024", "kernel.sigmoid_table.entry", "did you mean 'entries'"),
+])
+def test_a_bad_sigmoid_table_is_refused_at_its_key(tmp_path: Path, new: str, key: str, fragment: str) -> None:
+    old = "entries: 1024, input_bound: 8.0" if "input_bound" in new else "entries: 1024"
+    path = _write(tmp_path, SIGMOID.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_kernel(path)
+    assert any(p.key_path == key and p.line is not None for p in info.value.problems), str(info.value)
+    assert fragment in str(info.value)
+
+
 def test_dsodenet_engine() -> None:
     design = load_kernel("dsodenet-engine")
     assert isinstance(design, DscOdeDesign)

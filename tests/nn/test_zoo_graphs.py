@@ -5,7 +5,7 @@ Sources:
   classification weights": ``num_params`` exact, ``GFLOPS`` = giga-MACs of conv and fc layers rounded
   to 0.01): ResNet-18 11,689,512 / 1.81; ResNet-50 25,557,032 / 4.09; MobileNet V2 3,504,872 / 0.30;
   DenseNet-121 7,978,856 / 2.83; DenseNet-169 14,149,480 / 3.36; SqueezeNet 1.1 1,235,496 / 0.35;
-  AlexNet 61,100,840 / 0.71; VGG16 138,357,544 / 15.47.
+  AlexNet 61,100,840 / 0.71; VGG16 138,357,544 / 15.47; EfficientNet-B0 5,288,548 / 0.39.
 - MobileNet v1: Howard et al. 2017, "MobileNets", Table 4 (1.0 MobileNet-224): 569 million
   mult-adds, 4.2 million parameters.
 - LeNet-5: LeCun et al. 1998, "Gradient-based learning applied to document recognition", Sec. II.B:
@@ -24,8 +24,10 @@ TORCHVISION = {  # name: (num_params, GFLOPS as printed on the model card)
     "resnet18": (11_689_512, 1.81), "resnet50": (25_557_032, 4.09), "mobilenet_v2": (3_504_872, 0.30),
     "densenet121": (7_978_856, 2.83), "densenet169": (14_149_480, 3.36), "squeezenet1_1": (1_235_496, 0.35),
     "alexnet_fc": (61_100_840, 0.71), "vgg16_fc": (138_357_544, 15.47), "squeezenet1_0": (1_248_424, 0.82),
+    "efficientnet_b0": (5_288_548, 0.39),
 }
-WITH_BATCH_NORM = {"resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "densenet121", "densenet169"}
+WITH_BATCH_NORM = {"resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "densenet121", "densenet169",
+                   "efficientnet_b0"}
 
 
 def _graph(name: str) -> Graph:

@@ -121,12 +121,41 @@ def test_a_node_on_a_device_without_an_engine_for_its_op_is_refused(platform_and
     platform, designs = platform_and_designs
     graph = Graph.build(name="g", batch=1, specs=[NodeSpec(name="x", op="input", attrs={"shape": (2, 2, 2)}),
                                                   NodeSpec(name="s", op="sigmoid", inputs=("x",))])
-    with pytest.raises(PlacementError, match=r"node 's' \(sigmoid\) is placed on device 'fpga1'.*no engine"):
+    with pytest.raises(PlacementError, match=r"node 's' \(sigmoid\) is placed on device 'fpga1'.*no engine.*"
+                                             r"sigmoid lookup table in the design \(kernel.sigmoid_table\)"):
         plan_graph(graph, platform, designs, {"s": "fpga1"})
     with pytest.raises(PlacementError, match="not placed"):
         plan_graph(graph, platform, designs, {})
     plan = plan_graph(graph, platform, designs, {"s": "rpi"})
     assert plan.plan_of("s").engine is Engine.SOFTWARE and plan.plan_of("x").device == "rpi"
+
+
+def test_sigmoid_and_silu_read_the_designs_lookup_table_on_the_vector_unit(platform_and_designs) -> None:
+    """With ``sigmoid_table`` in its design an FPGA runs sigmoid and SiLU on the vector unit, bit
+    exact against the node-by-node reference with the same table; the values are the table's,
+    not the exact σ's (2 of 5·5·4 = 100 gates at least differ at 16 bits)."""
+    from fpgasim.nn import NodeSpec
+    from fpgasim.nn.evaluate import compute_node_fixed
+    from fpgasim.ops.lookup import SigmoidTable
+
+    platform, designs = platform_and_designs
+    designs = {**designs, "fpga0": load_kernel_file(ROOT / "kernels" / "superlip-conv-16bit-sigmoid.yaml")}
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (4, 5, 5)}),
+             NodeSpec(name="c", op="conv", inputs=("x",), attrs={"out_channels": 4, "kernel": 3, "padding": 1}),
+             NodeSpec(name="g", op="sigmoid", inputs=("c",)),
+             NodeSpec(name="s", op="silu", inputs=("c",)),
+             NodeSpec(name="m", op="mul", inputs=("g", "s"))]
+    plan, result = _run((platform, designs), specs, {name: "fpga0" for name in ("c", "g", "s", "m")}, 1,
+                        functional=True)
+    assert {plan.plan_of(name).engine for name in ("g", "s")} == {Engine.VECTOR}
+    assert plan.sigmoid_tables() == {"g": SigmoidTable(), "s": SigmoidTable()}
+    assert result.bit_exact
+    values = carried_values(plan, _numerics(designs), {"x": np.random.default_rng(0).uniform(-1, 1, (1, 4, 5, 5))},
+                            synthetic_weights(plan.graph, seed=0))
+    gate = plan.plan_of("g").node
+    exact = compute_node_fixed(gate, [values.reference["c"]], None, fmt=values.numerics.fmt,
+                               requant=values.numerics.requant)
+    assert np.count_nonzero(exact.values != values.reference["g"].values) >= 2
 
 
 def test_an_unfolded_batch_norm_runs_on_the_vector_unit_bit_exact(platform_and_designs) -> None:

@@ -1,7 +1,8 @@
 """ImageNet classifiers as graphs, node names following torchvision's module names.
 
 ResNet-18/-50 (He et al. 2016, torchvision's v1.5 bottleneck: stride on the 3×3), MobileNet v1
-(Howard et al. 2017), MobileNet v2 (Sandler et al. 2018, torchvision), DenseNet-121/-169 (Huang
+(Howard et al. 2017), MobileNet v2 (Sandler et al. 2018, torchvision), EfficientNet-B0 (Tan & Le
+2019, torchvision), DenseNet-121/-169 (Huang
 et al. 2017, torchvision), SqueezeNet 1.1 (torchvision), AlexNet and VGG16 with their fully
 connected layers (torchvision's AlexNet: 64/192/384/256/256 channels, 224×224 input), and VGG-S
 (Chatfield et al. 2014, Table 1). All take a 3×224×224 input. ``batch_norm=False`` folds every
@@ -16,7 +17,8 @@ from fpgasim.nn.graph import Graph
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.zoo.builder import GraphBuilder
 
-__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "densenet121", "densenet169", "squeezenet1_1",
+__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "densenet121", "densenet169",
+           "squeezenet1_1",
            "alexnet", "vgg16", "vgg_s"]
 
 _IMAGE = (3, 224, 224)
@@ -115,6 +117,43 @@ def mobilenet_v2(*, batch: int = 1, batch_norm: bool = False) -> Graph:
                 b.add(f"{prefix}.add", Op.ADD, b.last, x)
             channels, index = width, index + 1
     b.conv_bn(f"features.{index}", out_channels=1280, kernel=1, relu=Op.RELU6)
+    return _classifier(b, _CLASSES)
+
+
+# --- EfficientNet ---------------------------------------------------------------------------------
+
+#: (expansion, kernel, first stride, channels, repeats) of EfficientNet-B0's stages (Tan & Le 2019,
+#: Table 1; torchvision's ``_efficientnet_conf``).
+_B0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
+              (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+
+
+def efficientnet_b0(*, batch: int = 1, batch_norm: bool = False) -> Graph:
+    """EfficientNet-B0 (224): MBConv blocks with SiLU and squeeze-excite (a quarter of the block's
+    input channels, sigmoid gate), torchvision's module names; stochastic depth is the identity
+    at inference."""
+    b = GraphBuilder("efficientnet_b0", _IMAGE, batch=batch, batch_norm=batch_norm)
+    b.conv_bn("features.0", out_channels=32, kernel=3, stride=2, padding=1, relu=Op.SILU)
+    channels = 32
+    for stage, (expansion, kernel, first_stride, width, repeats) in enumerate(_B0_STAGES, start=1):
+        for index in range(repeats):
+            prefix, x, stride = f"features.{stage}.{index}", b.last, first_stride if index == 0 else 1
+            hidden = channels * expansion
+            if expansion != 1:
+                b.conv_bn(f"{prefix}.expand", x, out_channels=hidden, kernel=1, relu=Op.SILU)
+            body = b.conv_bn(f"{prefix}.dw", out_channels=hidden, kernel=kernel, stride=stride,
+                             padding=(kernel - 1) // 2, groups=hidden, relu=Op.SILU)
+            b.add(f"{prefix}.se.avgpool", Op.GLOBAL_POOL, kind="avg")
+            b.add(f"{prefix}.se.fc1", Op.POINTWISE, out_channels=max(1, channels // 4))
+            b.add(f"{prefix}.se.silu", Op.SILU)
+            b.add(f"{prefix}.se.fc2", Op.POINTWISE, out_channels=hidden)
+            gate = b.add(f"{prefix}.se.sigmoid", Op.SIGMOID)
+            b.add(f"{prefix}.se.scale", Op.MUL, gate, body)
+            b.conv_bn(f"{prefix}.project", out_channels=width, kernel=1, relu=None)
+            if stride == 1 and channels == width:
+                b.add(f"{prefix}.add", Op.ADD, b.last, x)
+            channels = width
+    b.conv_bn("features.8", out_channels=1280, kernel=1, relu=Op.SILU)
     return _classifier(b, _CLASSES)
 
 

@@ -22,6 +22,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import FixedFormat, quantize
 from fpgasim.nn.evaluate import NodeWeights, agreement, evaluate_fixed, evaluate_ref
 from fpgasim.nn.graph import Graph
+from fpgasim.ops.lookup import SigmoidTable
 from fpgasim.sim.executor import Numerics
 
 __all__ = ["AGREEMENT_BITS", "WidthAgreement", "read_inputs", "float_agreement", "output_arrays"]
@@ -117,11 +118,13 @@ def _snr(value: float) -> float | None:
 
 
 def float_agreement(graph: Graph, inputs: Mapping[str, np.ndarray], weights: Mapping[str, NodeWeights],
-                    numerics: Numerics, outputs: Mapping[str, np.ndarray]) -> tuple[WidthAgreement, ...]:
+                    numerics: Numerics, outputs: Mapping[str, np.ndarray],
+                    tables: Mapping[str, SigmoidTable] | None = None) -> tuple[WidthAgreement, ...]:
     """Agreement of every network output with :func:`~fpgasim.nn.evaluate.evaluate_ref` on the
     same float inputs and weights: the run's dequantised ``outputs`` at the design's width, and
     the network evaluated at each other width of :data:`AGREEMENT_BITS` (fraction bits that the
-    design's integer bits leave; widths not above them are skipped)."""
+    design's integer bits leave; widths not above them are skipped), with the run's sigmoid
+    lookup ``tables`` (node name → table)."""
     reference = evaluate_ref(graph, inputs, weights)
     design = numerics.fmt
     rows = []
@@ -135,7 +138,7 @@ def float_agreement(graph: Graph, inputs: Mapping[str, np.ndarray], weights: Map
             requant = dataclasses.replace(numerics.requant, out=fmt)
             quantised = {name: quantize(values, fmt, rounding=requant.rounding, overflow=requant.overflow)[0]
                          for name, values in inputs.items()}
-            fixed = evaluate_fixed(graph, quantised, weights, fmt=fmt, requant=requant)
+            fixed = evaluate_fixed(graph, quantised, weights, fmt=fmt, requant=requant, tables=tables)
             got = {name: fixed[name].to_float() for name in outputs}
         for name in outputs:
             match = agreement(reference[name], got[name])
