@@ -229,6 +229,11 @@ def _edge_excess(item: NodePlan) -> float:
     return charged - 1.0
 
 
+def _first_three(names: list[str]) -> str:
+    """``a, b, c and 4 more``: the first three names and how many others."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def _overlap(spans: list[tuple[float, float]]) -> bool:
     """Whether any two of ``spans`` (start, end) overlap."""
     spans = sorted(spans)
@@ -248,12 +253,11 @@ def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction],
     if short:
         found.append(f"every DMA transfer waits a few cycles for the DDR channel and the next clock edge, which "
                      f"the tiled model leaves out: short steps (K²·Tr·Tc under {_SHORT_STEP}× the pipeline depth) "
-                     f"in {', '.join(short[:3])}" + (f" and {len(short) - 3} more" if len(short) > 3 else ""))
+                     f"in {_first_three(short)}")
     edges = [item.node.name for item in plan.nodes if _edge_excess(item) > _EDGE_EXCESS]
     if edges:
-        found.append(f"the tiled model computes every edge tile at full size (⌈R/Tr⌉·Tr rows, ⌈C/Tc⌉·Tc columns), "
-                     f"over {_EDGE_EXCESS:.0%} more work than the emulated tiles in {', '.join(edges[:3])}"
-                     + (f" and {len(edges) - 3} more" if len(edges) > 3 else ""))
+        found.append(f"the tiled model computes every edge tile at full size (⌈R/Tr⌉·Tr rows, ⌈C/Tc⌉·Tc "
+                     f"columns), over {_EDGE_EXCESS:.0%} more work than the emulated tiles in {_first_three(edges)}")
     busy: dict[str, list[tuple[float, float]]] = {}
     for item in plan.nodes:
         span = timeline[item.node.name]

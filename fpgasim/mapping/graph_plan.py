@@ -31,8 +31,8 @@ from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
 from fpgasim.ops.lookup import SigmoidTable
 
-__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS", "fpga_contexts",
-           "run_word_bits", "node_engine", "check_placement"]
+__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS",
+           "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
 
 
 class Engine(StrEnum):

@@ -27,10 +27,11 @@ from fpgasim.kernels.conv_schedule import window_extent
 from fpgasim.mapping.link_model import XferCost
 from fpgasim.mapping.spec import Bottleneck, ConvShape, ModelVariant, Partition, StreamRates, Tiling
 
-__all__ = ["BOTTLENECK_ORDER", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant", "xfer_shared"]
+__all__ = ["BOTTLENECK_ORDER", "CYCLE_DECIMALS", "LayerLatency", "latency_arrays", "layer_latency", "parse_variant",
+           "xfer_shared"]
 
 #: Decimals of the complete model's cycles (a millionth of a cycle), so that equal latencies tie.
-_CYCLE_DECIMALS = 6
+CYCLE_DECIMALS = 6
 
 #: Order of the per-output-tile terms; ties in the max go to the earliest.
 BOTTLENECK_ORDER = (Bottleneck.COMPUTE, Bottleneck.DDR_READ_IFM, Bottleneck.DDR_READ_WEIGHTS,
@@ -185,7 +186,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         drain = t_o
         # Rounded to a millionth of a cycle: tilings that tie (e.g. N = 8 in steps of 4+4 or 5+3 when
         # compute bounds the short step) must compare equal, not by their float rounding.
-        cycles = np.round((tiles - 1) * l_out + fill + drain, _CYCLE_DECIMALS)
+        cycles = np.round((tiles - 1) * l_out + fill + drain, CYCLE_DECIMALS)
     else:
         inner, load_steps = steps * l_in, steps
         l_out = np.maximum(inner, t_o)

@@ -230,8 +230,7 @@ def run_graph_experiment(setup: GraphSetup, *, mode: Mode | None = None, trace: 
     weights = setup.weights if setup.weights is not None else synthetic_weights(graph, seed=spec.seed)
     values = carried_values(setup.plan, setup.numerics, inputs, weights)
     emulation = execute(setup.plan, trace=trace, values=values, progress=progress)
-    matches = float_agreement(graph, inputs, weights, setup.numerics, emulation.outputs,
-                              tables=setup.plan.sigmoid_tables())
+    matches = float_agreement(graph, inputs, weights, setup.numerics, emulation.outputs, tables=values.tables)
     return GraphRunResult(setup=setup, mode=mode, emulation=emulation, input_path=input_path, agreement=matches,
                           prediction=prediction)
 

@@ -18,6 +18,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.kernels.conv_schedule import window_extent
 from fpgasim.kernels.resources import released_bram18, released_dsp
 from fpgasim.mapping import ConvShape, ModelVariant, Partition, ResourceBounds, StreamRates, latency_arrays
+from fpgasim.mapping.latency import CYCLE_DECIMALS
 
 __all__ = ["layer_tiling_grid", "layer_tiling_point_ref", "BITS_PER_BRAM18"]
 
@@ -124,7 +125,7 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     l_out = max(inner, t_o)
     tiles = (shape.groups * b_local) * math.ceil(r_local / ftr) * math.ceil(c_local / ftc) * math.ceil(m_local / ftm)
     fill = inner + min(max(first), t_c)  # first tile's load+compute, one load exposed
-    cycles = round((tiles - 1) * l_out + fill + t_o, 6)  # as the vectorised model rounds it
+    cycles = round((tiles - 1) * l_out + fill + t_o, CYCLE_DECIMALS)  # as the vectorised model rounds it
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn
     per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)
