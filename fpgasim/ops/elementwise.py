@@ -1,5 +1,5 @@
 """Element-wise and channel ops of graph networks: add, mul, concat, sigmoid, SiLU, HardSwish,
-softmax and global max pooling, each in float64 (``_ref``), float32 (``_f32``) and fixed point.
+GELU, softmax and global max pooling, each in float64 (``_ref``), float32 (``_f32``) and fixed point.
 
 Every tensor is (N, C, H, W). Add and mul broadcast with numpy's rules but only between 4-D
 arrays, so that a per-channel operand must be written (N, C, 1, 1) and can never be broadcast
@@ -15,11 +15,12 @@ Fixed point (each form returns ``(FixedTensor, OverflowCounts)``; operand format
   Operand formats whose exact result could leave int64 are refused (``BadArgument``).
 * **concat**: every input is requantised to ``requant.out`` (rounding, overflow; exact when its
   format already is ``requant.out``), then joined along C; the accumulator is not used.
-* **sigmoid, silu, hardswish, softmax**: computed in float64 on the exactly dequantised input,
+* **sigmoid, silu, hardswish, gelu, softmax**: computed in float64 on the exactly dequantised input,
   then quantised once to ``requant.out`` with its rounding and overflow (the accumulator is not
   used). Deterministic, so a replay is bit-exact; the error against the float64 reference is
   the output rounding alone (≤ resolution/2 for half_up/half_even, < resolution for truncate)
-  unless the value is outside ``requant.out``'s range. HardSwish is ``x·relu6(x+3)/6``; softmax
+  unless the value is outside ``requant.out``'s range. HardSwish is ``x·relu6(x+3)/6``; GELU is
+  the exact ``x·Φ(x) = x·(1 + erf(x/√2))/2`` (libm's erf, through Numba); softmax
   is taken over the channel axis (axis 1), shifted by the channel maximum for stability.
 * **global max pooling**: exact, keeps the input format, never overflows (counts are zero).
 """
@@ -28,6 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import math
+
+import numba
 import numpy as np
 
 from fpgasim.errors import BadArgument, ShapeError
@@ -40,7 +44,8 @@ __all__ = [
     "add_ref", "add_f32", "add_fixed", "mul_ref", "mul_f32", "mul_fixed",
     "concat_ref", "concat_f32", "concat_fixed",
     "sigmoid_ref", "sigmoid_f32", "sigmoid_fixed", "silu_ref", "silu_f32", "silu_fixed",
-    "hardswish_ref", "hardswish_f32", "hardswish_fixed", "softmax_ref", "softmax_f32", "softmax_fixed",
+    "hardswish_ref", "hardswish_f32", "hardswish_fixed", "gelu_ref", "gelu_f32", "gelu_fixed", "normal_cdf_ref",
+    "softmax_ref", "softmax_f32", "softmax_fixed",
     "global_max_pool2d_ref", "global_max_pool2d_f32", "global_max_pool2d_fixed",
 ]
 
@@ -242,6 +247,20 @@ def _silu(x: np.ndarray) -> np.ndarray:
     return x * _sigmoid(x)
 
 
+@numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
+def _erf(x):  # pragma: no cover - compiled; numpy has no erf
+    return math.erf(x)
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    half, root2 = x.dtype.type(0.5), x.dtype.type(math.sqrt(2.0))
+    return half * (x.dtype.type(1) + _erf(x / root2))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    return x * _normal_cdf(x)
+
+
 def _softmax(x: np.ndarray) -> np.ndarray:
     _has_channels("x", x.shape)
     e = np.exp(x - x.max(axis=1, keepdims=True))
@@ -301,6 +320,26 @@ def hardswish_f32(x: np.ndarray) -> np.ndarray:
 def hardswish_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
     """HardSwish of the dequantised ``x`` in float64, quantised to ``requant.out``; errors as :func:`sigmoid_fixed`."""
     return _via_float64(hardswish_ref, x, requant)
+
+
+def normal_cdf_ref(x: np.ndarray) -> np.ndarray:
+    """Float64 standard normal CDF ``Φ(x) = (1 + erf(x/√2)) / 2`` (any shape; GELU's gate)."""
+    return _normal_cdf(as_real_array("x", x, np.float64))
+
+
+def gelu_ref(x: np.ndarray) -> np.ndarray:
+    """Float64 GELU ``x · Φ(x)`` with the exact erf (any shape). Raises BadArgument for non-numeric input."""
+    return _gelu(as_real_array("x", x, np.float64))
+
+
+def gelu_f32(x: np.ndarray) -> np.ndarray:
+    """Float32 GELU, computed in float32."""
+    return _gelu(as_real_array("x", x, np.float32))
+
+
+def gelu_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
+    """GELU of the dequantised ``x`` in float64, quantised to ``requant.out``; errors as :func:`sigmoid_fixed`."""
+    return _via_float64(gelu_ref, x, requant)
 
 
 def softmax_ref(x: np.ndarray) -> np.ndarray:

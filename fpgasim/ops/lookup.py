@@ -1,49 +1,59 @@
-"""Sigmoid and SiLU through a lookup table, as an FPGA's vector unit computes them.
+"""Sigmoid, SiLU and GELU through a lookup table, as an FPGA's vector unit computes them.
 
-A streaming unit has no exponential; hls4ml's activations (``nnet_activation.h``) read the value
-from a table instead, sampled at ``entries`` equal steps over ``[−input_bound, input_bound)``, the
-input clipped to that range. :class:`SigmoidTable` is that table: entry ``i`` holds σ at the middle
-of step ``i``, quantised to the output format; SiLU is ``x`` times the table's σ(x), one exact
-fixed-point multiplication (:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule).
+A streaming unit has no exponential or erf; hls4ml's activations (``nnet_activation.h``) read the
+value from a table instead, sampled at ``entries`` equal steps over ``[−input_bound, input_bound)``,
+the input clipped to that range. :class:`SigmoidTable` is that table for σ and
+:class:`NormalCdfTable` for the standard normal CDF Φ: entry ``i`` holds the function at the
+middle of step ``i``, quantised to the output format. SiLU is ``x`` times the table's σ(x) and
+GELU ``x`` times the table's Φ(x), one exact fixed-point multiplication each
+(:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule).
 
-Error against the float64 σ, before the output rounding (:meth:`SigmoidTable.max_error`): inside
-the range a step of ``h = 2·bound/entries`` sampled at its middle is off by at most
-``max|σ'|·h/2 = h/8``; outside it the table's end entry is off by at most ``σ(−bound + h/2)``.
-SiLU's error is ``|x|`` times that, plus its own rounding. Deterministic numpy, so a replay is
-bit exact.
+Error against the float64 function, before the output rounding (:meth:`LookupTable.max_error`):
+inside the range a step of ``h = 2·bound/entries`` sampled at its middle is off by at most
+``max|f'|·h/2`` (``h/8`` for σ, ``h/(2√(2π))`` for Φ); outside it the table's end entry is off by
+at most ``f(−bound + h/2)`` (both functions are CDFs: ``f(−x) = 1 − f(x)``). SiLU's and GELU's
+error is ``|x|`` times that, plus their own rounding. Deterministic numpy, so a replay is bit exact.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Requantizer, quantize
-from fpgasim.ops.elementwise import mul_fixed, sigmoid_ref
+from fpgasim.ops.elementwise import mul_fixed, normal_cdf_ref, sigmoid_ref
 
-__all__ = ["SigmoidTable", "sigmoid_table_fixed", "silu_table_fixed"]
+__all__ = ["LookupTable", "SigmoidTable", "NormalCdfTable", "sigmoid_table_fixed", "silu_table_fixed",
+           "gelu_table_fixed"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SigmoidTable:
-    """A sigmoid lookup table: ``entries`` samples over ``[−input_bound, input_bound)``.
+class LookupTable:
+    """A lookup table of a CDF-shaped function: ``entries`` samples over ``[−input_bound, input_bound)``.
 
     Raises:
         BadArgument: fewer than 2 entries, or a bound that is not a positive finite number.
     """
+
+    #: the tabulated function (float64 in, float64 out).
+    function: ClassVar[Callable[[np.ndarray], np.ndarray]]
+    #: its largest slope, max|f'|.
+    max_slope: ClassVar[float]
 
     entries: int = 1024
     input_bound: float = 8.0
 
     def __post_init__(self) -> None:
         if isinstance(self.entries, bool) or not isinstance(self.entries, int) or self.entries < 2:
-            raise BadArgument(f"SigmoidTable: entries={self.entries!r}: expected an integer >= 2")
+            raise BadArgument(f"{type(self).__name__}: entries={self.entries!r}: expected an integer >= 2")
         bound = self.input_bound
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound) or bound <= 0:
-            raise BadArgument(f"SigmoidTable: input_bound={bound!r}: expected a positive number")
+            raise BadArgument(f"{type(self).__name__}: input_bound={bound!r}: expected a positive number")
 
     @property
     def step(self) -> float:
@@ -51,23 +61,52 @@ class SigmoidTable:
         return 2.0 * self.input_bound / self.entries
 
     def max_error(self) -> float:
-        """The largest |table − σ| before the output rounding (module docstring)."""
-        return max(self.step / 8.0, float(sigmoid_ref(np.array(-self.input_bound + self.step / 2.0))))
+        """The largest |table − f| before the output rounding (module docstring)."""
+        edge = float(type(self).function(np.array(-self.input_bound + self.step / 2.0)))
+        return max(self.max_slope * self.step / 2.0, edge)
 
     def sampled(self, x: np.ndarray) -> np.ndarray:
-        """σ at the middle of the step that holds each ``x`` (clipped to the range), float64."""
+        """f at the middle of the step that holds each ``x`` (clipped to the range), float64."""
         index = np.clip(np.floor((x + self.input_bound) / self.step), 0, self.entries - 1)
-        return sigmoid_ref(-self.input_bound + (index + 0.5) * self.step)
+        return type(self).function(-self.input_bound + (index + 0.5) * self.step)
 
 
-def _checked(x: object, requant: object, table: object) -> tuple[FixedTensor, Requantizer, SigmoidTable]:
+class SigmoidTable(LookupTable):
+    """σ(x) = 1 / (1 + e^−x) from a table (sigmoid and SiLU nodes); max|σ'| = 1/4."""
+
+    function = staticmethod(sigmoid_ref)
+    max_slope = 0.25
+
+
+class NormalCdfTable(LookupTable):
+    """Φ(x) = (1 + erf(x/√2)) / 2 from a table (GELU nodes); max|Φ'| = 1/√(2π)."""
+
+    function = staticmethod(normal_cdf_ref)
+    max_slope = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _checked(x: object, requant: object, table: object,
+             kind: type[LookupTable]) -> tuple[FixedTensor, Requantizer, LookupTable]:
     if not isinstance(x, FixedTensor):
         raise BadArgument(f"x={type(x).__name__}: expected a FixedTensor")
     if not isinstance(requant, Requantizer):
         raise BadArgument(f"requant={requant!r}: expected a Requantizer")
-    if not isinstance(table, SigmoidTable):
-        raise BadArgument(f"table={table!r}: expected a SigmoidTable")
+    if not isinstance(table, kind):
+        raise BadArgument(f"table={table!r}: expected a {kind.__name__}")
     return x, requant, table
+
+
+def _table_fixed(x: FixedTensor, requant: Requantizer, table: LookupTable) -> tuple[FixedTensor, OverflowCounts]:
+    return quantize(table.sampled(x.to_float()), requant.out, rounding=requant.rounding, overflow=requant.overflow)
+
+
+def _gated_fixed(x: FixedTensor, requant: Requantizer, table: LookupTable) -> tuple[FixedTensor, OverflowCounts]:
+    """``x`` times the table's gate f(x): one exact product, then one requantisation."""
+    gate, gate_counts = _table_fixed(x, requant, table)
+    as_nchw = (1, 1, 1, max(x.values.size, 1))  # mul_fixed takes (N, C, H, W) operands
+    product, counts = mul_fixed(FixedTensor(x.values.reshape(as_nchw), x.fmt),
+                                FixedTensor(gate.values.reshape(as_nchw), gate.fmt), requant=requant)
+    return FixedTensor(product.values.reshape(x.values.shape), product.fmt), gate_counts + counts
 
 
 def sigmoid_table_fixed(x: FixedTensor, *, requant: Requantizer,
@@ -77,8 +116,7 @@ def sigmoid_table_fixed(x: FixedTensor, *, requant: Requantizer,
     Raises:
         BadArgument: an argument of the wrong type.
     """
-    x, requant, table = _checked(x, requant, table)
-    return quantize(table.sampled(x.to_float()), requant.out, rounding=requant.rounding, overflow=requant.overflow)
+    return _table_fixed(*_checked(x, requant, table, SigmoidTable))
 
 
 def silu_table_fixed(x: FixedTensor, *, requant: Requantizer,
@@ -91,9 +129,14 @@ def silu_table_fixed(x: FixedTensor, *, requant: Requantizer,
     Raises:
         BadArgument: as :func:`sigmoid_table_fixed` and :func:`~fpgasim.ops.elementwise.mul_fixed`.
     """
-    x, requant, table = _checked(x, requant, table)
-    gate, gate_counts = sigmoid_table_fixed(x, requant=requant, table=table)
-    as_nchw = (1, 1, 1, max(x.values.size, 1))  # mul_fixed takes (N, C, H, W) operands
-    product, counts = mul_fixed(FixedTensor(x.values.reshape(as_nchw), x.fmt),
-                                FixedTensor(gate.values.reshape(as_nchw), gate.fmt), requant=requant)
-    return FixedTensor(product.values.reshape(x.values.shape), product.fmt), gate_counts + counts
+    return _gated_fixed(*_checked(x, requant, table, SigmoidTable))
+
+
+def gelu_table_fixed(x: FixedTensor, *, requant: Requantizer,
+                     table: NormalCdfTable) -> tuple[FixedTensor, OverflowCounts]:
+    """``x`` times the table's Φ(x) (in ``requant.out``), as :func:`silu_table_fixed` with σ → Φ.
+
+    Raises:
+        BadArgument: as :func:`silu_table_fixed` (``table`` must be a :class:`NormalCdfTable`).
+    """
+    return _gated_fixed(*_checked(x, requant, table, NormalCdfTable))

@@ -15,6 +15,7 @@ from fpgasim.fixedpoint import (
 )
 from fpgasim.ops.activations import Activation, activate_f32, activate_fixed, activate_ref, relu6_fixed
 from fpgasim.ops.elementwise import (
+    gelu_f32, gelu_fixed, gelu_ref,
     add_f32, add_fixed, add_ref, concat_f32, concat_fixed, concat_ref, global_max_pool2d_f32,
     global_max_pool2d_fixed, global_max_pool2d_ref, hardswish_f32, hardswish_fixed, hardswish_ref, mul_f32,
     mul_fixed, mul_ref, sigmoid_f32, sigmoid_fixed, sigmoid_ref, silu_f32, silu_fixed, silu_ref, softmax_f32,
@@ -231,7 +232,8 @@ def test_concat_mixed_formats_equals_python_int_model(shapes, data) -> None:
 # --- activations computed in float64 ---------------------------------------------------------------
 
 FLOAT_ACTS = [(sigmoid_fixed, sigmoid_ref, sigmoid_f32), (silu_fixed, silu_ref, silu_f32),
-              (hardswish_fixed, hardswish_ref, hardswish_f32), (softmax_fixed, softmax_ref, softmax_f32)]
+              (hardswish_fixed, hardswish_ref, hardswish_f32), (gelu_fixed, gelu_ref, gelu_f32),
+              (softmax_fixed, softmax_ref, softmax_f32)]
 
 
 @given(nchw_shapes(max_side=3), st.data(), st.sampled_from(FLOAT_ACTS))
@@ -258,6 +260,9 @@ def test_float_references_match_scalar_math(values) -> None:
     sig = np.array([1 / (1 + math.exp(-v)) for v in values])[None, :, None, None]
     np.testing.assert_allclose(sigmoid_ref(x), sig, rtol=4 * EPS64, atol=0)
     np.testing.assert_allclose(silu_ref(x), x * sig, rtol=8 * EPS64, atol=0)
+    gelu = np.array([v * (1 + math.erf(v / math.sqrt(2))) / 2 for v in values])[None, :, None, None]
+    np.testing.assert_allclose(gelu_ref(x), gelu, rtol=8 * EPS64, atol=0)
+    np.testing.assert_allclose(gelu_f32(x), gelu, rtol=4e-7, atol=1e-30)
     hard = np.array([v * min(max(v + 3, 0), 6) / 6 for v in values])[None, :, None, None]
     np.testing.assert_allclose(hardswish_ref(x), hard, rtol=4 * EPS64, atol=0)
     m = max(values)

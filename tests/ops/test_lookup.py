@@ -1,4 +1,4 @@
-"""Table sigmoid and SiLU (fpgasim.ops.lookup) against the float64 σ, with the derived bound."""
+"""Table sigmoid, SiLU and GELU (fpgasim.ops.lookup) against the float64 σ and Φ, with the derived bound."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import quantize
-from fpgasim.ops.elementwise import sigmoid_ref, silu_ref
-from fpgasim.ops.lookup import SigmoidTable, sigmoid_table_fixed, silu_table_fixed
-from tests.ops.test_elementwise import assert_within_rounding, small_formats
+from fpgasim.ops.elementwise import gelu_ref, normal_cdf_ref, sigmoid_ref, silu_ref
+from fpgasim.ops.lookup import NormalCdfTable, SigmoidTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed
+from tests.ops.test_elementwise import assert_within_rounding, fmt, rq, small_formats
 from tests.strategies.elementwise import nchw_shapes
 from tests.strategies.numeric import fixed_tensors, requantizers
 
-tables = st.builds(SigmoidTable, entries=st.sampled_from([2, 16, 100, 1024, 4096]),
-                   input_bound=st.sampled_from([1.0, 4.0, 6.5, 8.0]))
+_SIZES = {"entries": st.sampled_from([2, 16, 100, 1024, 4096]), "input_bound": st.sampled_from([1.0, 4.0, 6.5, 8.0])}
+tables = st.builds(SigmoidTable, **_SIZES)
+cdf_tables = st.builds(NormalCdfTable, **_SIZES)
 
 
 @given(nchw_shapes(max_side=3), st.data(), tables)
@@ -54,16 +55,30 @@ def test_sigmoid_table_reads_the_entry_of_the_step_that_holds_x(data, spec) -> N
     assert got.values.ravel().tolist() == want.values.tolist()
 
 
-@given(nchw_shapes(max_side=3), st.data(), tables)
-def test_silu_table_is_within_its_derived_bound(shape, data, table) -> None:
-    """|x·table(x) − x·σ(x)| ≤ |x|·(max_error + the gate's rounding) + the product's rounding,
-    where the output format holds 1 (the gate is not clipped) and the result."""
+@given(nchw_shapes(max_side=3), st.data(), cdf_tables)
+def test_normal_cdf_table_is_within_its_derived_bound(shape, data, table) -> None:
+    """|Φ table − Φ| ≤ max(h/(2√(2π)), Φ(−bound + h/2)) at every fixed-point input (a step's
+    middle sample, or the clipped end)."""
+    x = data.draw(fixed_tensors(data.draw(small_formats), shape))
+    sampled = table.sampled(x.to_float())
+    assert np.all(np.abs(sampled - normal_cdf_ref(x.to_float())) <= table.max_error() * (1 + 1e-12))
+    assert table.max_error() == pytest.approx(max(table.step / (2 * math.sqrt(2 * math.pi)),
+                                                  float(normal_cdf_ref(np.array(-table.input_bound + table.step / 2)))))
+
+
+@given(nchw_shapes(max_side=3), st.data(), st.sampled_from([(silu_table_fixed, silu_ref, tables),
+                                                              (gelu_table_fixed, gelu_ref, cdf_tables)]))
+def test_gated_tables_are_within_their_derived_bound(shape, data, forms) -> None:
+    """|x·table(x) − x·f(x)| ≤ |x|·(max_error + the gate's rounding) + the product's rounding,
+    where the output format holds 1 (the gate is not clipped) and the result (SiLU: f = σ; GELU: f = Φ)."""
+    fixed_fn, ref_fn, table_strategy = forms
+    table = data.draw(table_strategy)
     x = data.draw(fixed_tensors(data.draw(small_formats), shape))
     r = data.draw(requantizers(out=small_formats, acc_min_bits=40, acc_max_bits=63))
     assume(r.out.max_value >= 1.0)
-    got, _ = silu_table_fixed(x, requant=r, table=table)
+    got, _ = fixed_fn(x, requant=r, table=table)
     xf = x.to_float()
-    ref = silu_ref(xf)
+    ref = ref_fn(xf)
     res = r.out.resolution
     gate_rounding = res if r.rounding.value == "truncate" else res / 2
     slack = np.abs(xf) * (table.max_error() + gate_rounding) * (1 + 1e-12)
@@ -74,8 +89,9 @@ def test_silu_table_is_within_its_derived_bound(shape, data, table) -> None:
 
 @pytest.mark.parametrize("entries,bound", [(1, 8.0), (True, 8.0), (1024, 0.0), (1024, -1.0), (1024, float("inf"))])
 def test_a_table_without_steps_or_range_is_refused(entries, bound) -> None:
-    with pytest.raises(BadArgument, match="SigmoidTable"):
-        SigmoidTable(entries=entries, input_bound=bound)
+    for kind in (SigmoidTable, NormalCdfTable):
+        with pytest.raises(BadArgument, match=kind.__name__):
+            kind(entries=entries, input_bound=bound)
 
 
 def test_the_default_table_is_hls4mls_and_its_error_is_two_thousandths() -> None:
@@ -84,3 +100,14 @@ def test_the_default_table_is_hls4mls_and_its_error_is_two_thousandths() -> None
     assert table.max_error() == pytest.approx(1 / 512)
     with pytest.raises(BadArgument, match="FixedTensor"):
         sigmoid_table_fixed(np.zeros(3), requant=None, table=table)  # type: ignore[arg-type]
+
+
+def test_each_gate_takes_its_own_table() -> None:
+    """A GELU node given a σ table (or SiLU given Φ) is refused, not silently computed with the other function."""
+    x = quantize(np.linspace(-3, 3, 8).reshape(1, 2, 2, 2), fmt(12, 4), rounding="half_even", overflow="saturate")[0]
+    r = rq(fmt(12, 4))
+    with pytest.raises(BadArgument, match="expected a NormalCdfTable"):
+        gelu_table_fixed(x, requant=r, table=SigmoidTable())  # type: ignore[arg-type]
+    with pytest.raises(BadArgument, match="expected a SigmoidTable"):
+        silu_table_fixed(x, requant=r, table=NormalCdfTable())  # type: ignore[arg-type]
+    assert NormalCdfTable() != SigmoidTable()
