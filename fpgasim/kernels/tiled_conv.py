@@ -17,10 +17,10 @@ from fpgasim.kernels.design import (
     BufferOptions, KernelType, LogicEstimate, PrecisionSpec, precision_problems, stream_problems,
 )
 from fpgasim.kernels.resources import BufferSpec, MemoryPreference, buffer_bram18, dsp_count
-from fpgasim.ops.lookup import SigmoidTable
+from fpgasim.ops.lookup import LookupTable, SigmoidTable
 
 __all__ = [
-    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "SigmoidTableOptions",
+    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "LookupTableOptions",
     "TiledConvDesign",
     "tiled_conv_checks", "tiled_conv_bram18", "tiled_conv_resources",
 ]
@@ -89,19 +89,18 @@ class TiledConvBuffers:
 
 
 @config_class
-class SigmoidTableOptions:
-    """A sigmoid lookup table in the vector unit, as hls4ml builds its activations: with it,
-    sigmoid and SiLU nodes run on the FPGA (:mod:`fpgasim.ops.lookup`). One copy serves two lanes
-    (a dual-port block RAM)."""
+class LookupTableOptions:
+    """A lookup table in the vector unit, as hls4ml builds its activations (:mod:`fpgasim.ops.lookup`):
+    σ for sigmoid and SiLU nodes, Φ for GELU nodes. One copy serves two lanes (a dual-port block RAM)."""
 
     #: samples over the input range (at least 2).
     entries: PosInt = 1024
     #: the table covers [−input_bound, input_bound); inputs outside it read the end entries.
     input_bound: PosFloat = 8.0
 
-    def table(self) -> SigmoidTable:
-        """The :class:`~fpgasim.ops.lookup.SigmoidTable` these options describe."""
-        return SigmoidTable(entries=self.entries, input_bound=float(self.input_bound))
+    def table(self, kind: type[LookupTable] = SigmoidTable) -> LookupTable:
+        """The table of ``kind`` (:class:`~fpgasim.ops.lookup.SigmoidTable` or ``NormalCdfTable``) these options describe."""
+        return kind(entries=self.entries, input_bound=float(self.input_bound))
 
 
 @config_class
@@ -139,7 +138,10 @@ class TiledConvDesign:
     pool_lanes: PosInt | None = None
     #: a sigmoid lookup table in the vector unit (sigmoid and SiLU on the FPGA); None: those ops
     #: need a compute device. Counted in the fit.
-    sigmoid_table: SigmoidTableOptions | None = None
+    sigmoid_table: LookupTableOptions | None = None
+    #: a normal-CDF lookup table in the vector unit (GELU on the FPGA, ``x·Φ(x)``); None: GELU
+    #: needs a compute device. Counted in the fit.
+    gelu_table: LookupTableOptions | None = None
     #: free text.
     notes: Str | None = None
 
@@ -188,11 +190,16 @@ class TiledConvDesign:
             spec("ofm", tile.tr * tile.tc, tm, opts.ofm),
             spec("bias", tm, 1, opts.bias),
         )
-        if self.sigmoid_table is not None:  # read-only: one copy per two lanes
-            specs += (BufferSpec(name="sigmoid_table", width_bits=bits, depth_words=self.sigmoid_table.entries,
+        for name, table in self.lookup_tables().items():  # read-only: one copy per two lanes
+            specs += (BufferSpec(name=name, width_bits=bits, depth_words=table.entries,
                                  banks=-(-self.pooling_lanes // 2), double_buffered=False,
                                  memory=MemoryPreference.BRAM),)
         return specs
+
+    def lookup_tables(self) -> dict[str, LookupTableOptions]:
+        """The vector unit's tables by design key (``sigmoid_table``, ``gelu_table``), those given."""
+        return {name: table for name, table in (("sigmoid_table", self.sigmoid_table),
+                                                ("gelu_table", self.gelu_table)) if table is not None}
 
 
 def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
@@ -206,9 +213,9 @@ def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
         problems += stream_problems(widths, design.precision.word_bits, doc, root + ("stream_width_bits",))
     if (design.tile.ifm_rows is None) != (design.tile.ifm_cols is None):
         problems.append(doc.problem(root + ("tile",), "give both ifm_rows and ifm_cols, or neither"))
-    if design.sigmoid_table is not None and design.sigmoid_table.entries < 2:
-        problems.append(doc.problem(root + ("sigmoid_table", "entries"),
-                                    f"{design.sigmoid_table.entries} entries: expected at least 2"))
+    for name, table in design.lookup_tables().items():
+        if table.entries < 2:
+            problems.append(doc.problem(root + (name, "entries"), f"{table.entries} entries: expected at least 2"))
     return problems
 
 

@@ -29,7 +29,7 @@ from fpgasim.mapping.spec import ModelVariant, Partition, Tiling, conv_shape
 from fpgasim.nn import Conv2d
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
-from fpgasim.ops.lookup import SigmoidTable
+from fpgasim.ops.lookup import LookupTable, NormalCdfTable, SigmoidTable
 
 __all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS",
            "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
@@ -56,11 +56,14 @@ class Engine(StrEnum):
 FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
     Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR}),
     Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.RELU, Op.RELU6,
-                              Op.HARDSWISH}),
+                              Op.HARDSWISH, Op.LAYERNORM}),
     Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }
-#: Ops the vector unit runs only from a sigmoid lookup table (the design's ``sigmoid_table``).
-TABLE_OPS = frozenset({Op.SIGMOID, Op.SILU})
+#: Ops the vector unit runs only from a lookup table: op → (the design key that gives it, its kind).
+TABLE_OPS: dict[Op, tuple[str, type[LookupTable]]] = {
+    Op.SIGMOID: ("sigmoid_table", SigmoidTable), Op.SILU: ("sigmoid_table", SigmoidTable),
+    Op.GELU: ("gelu_table", NormalCdfTable),
+}
 _RELABEL = FPGA_ENGINES[Engine.RELABEL]
 
 
@@ -153,10 +156,14 @@ class GraphPlan:
                 return plan
         raise BadArgument(f"no node named {name!r} in the plan")
 
-    def sigmoid_tables(self) -> dict[str, SigmoidTable]:
-        """The lookup table each sigmoid/SiLU node on an FPGA's vector unit reads, by node name."""
-        return {item.node.name: self.fpgas[item.device].design.sigmoid_table.table() for item in self.nodes
-                if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS}
+    def lookup_tables(self) -> dict[str, LookupTable]:
+        """The lookup table each sigmoid/SiLU/GELU node on an FPGA's vector unit reads, by node name."""
+        tables = {}
+        for item in self.nodes:
+            if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS:
+                key, kind = TABLE_OPS[item.node.op]
+                tables[item.node.name] = getattr(self.fpgas[item.device].design, key).table(kind)
+        return tables
 
 
 def _fpga_context(device: FpgaDevice, design: TiledConvDesign, enforce_fit: bool) -> FpgaContext:
@@ -250,11 +257,11 @@ def node_engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledCon
     for engine, ops in FPGA_ENGINES.items():
         if node.op in ops:
             return engine
-    if node.op in TABLE_OPS and design.sigmoid_table is not None:
+    key = TABLE_OPS.get(node.op, ("",))[0]
+    if key and getattr(design, key) is not None:
         return Engine.VECTOR
     runs = "; ".join(f"{engine}: {', '.join(sorted(ops))}" for engine, ops in FPGA_ENGINES.items())
-    hint = (f"; {', '.join(sorted(TABLE_OPS))} need a sigmoid lookup table in the design (kernel.sigmoid_table) "
-            "or a compute device" if node.op in TABLE_OPS else "")
+    hint = (f"; {node.op} needs a lookup table in the design (kernel.{key}) or a compute device" if key else "")
     raise PlacementError(f"node {node.name!r} ({node.op}) is placed on device {device.id!r} (design "
                          f"{design.name}), which has no engine for '{node.op}'; it runs {runs}{hint}", node=node.name)
 

@@ -29,7 +29,8 @@ from fpgasim.ops.conv import (
     pointwise_conv2d_ref,
 )
 from fpgasim.ops.linear import linear_fixed, linear_ref
-from fpgasim.ops.lookup import SigmoidTable, sigmoid_table_fixed, silu_table_fixed
+from fpgasim.ops.layernorm import layernorm_fixed, layernorm_ref
+from fpgasim.ops.lookup import LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed
 from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
     avg_pool2d_fixed, avg_pool2d_ref, global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_fixed,
@@ -128,7 +129,9 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.SIGMOID: lambda n, xs, w: ew.sigmoid_ref(xs[0]),
     Op.SILU: lambda n, xs, w: ew.silu_ref(xs[0]),
     Op.HARDSWISH: lambda n, xs, w: ew.hardswish_ref(xs[0]),
+    Op.GELU: lambda n, xs, w: ew.gelu_ref(xs[0]),
     Op.SOFTMAX: lambda n, xs, w: ew.softmax_ref(xs[0]),
+    Op.LAYERNORM: lambda n, xs, w: layernorm_ref(xs[0], w.weight, w.bias, n.attrs["eps"]),
     Op.UPSAMPLE: lambda n, xs, w: upsample_nearest_ref(xs[0], **_resample(n)),
     **{op: (lambda n, xs, w: _relabel(n, xs[0])) for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
@@ -220,14 +223,16 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.SIGMOID: lambda n, xs, w, rq: ew.sigmoid_fixed(xs[0], requant=rq)[0],
     Op.SILU: lambda n, xs, w, rq: ew.silu_fixed(xs[0], requant=rq)[0],
     Op.HARDSWISH: lambda n, xs, w, rq: ew.hardswish_fixed(xs[0], requant=rq)[0],
+    Op.GELU: lambda n, xs, w, rq: ew.gelu_fixed(xs[0], requant=rq)[0],
     Op.SOFTMAX: lambda n, xs, w, rq: ew.softmax_fixed(xs[0], requant=rq)[0],
+    Op.LAYERNORM: lambda n, xs, w, rq: layernorm_fixed(xs[0], *w, requant=rq, eps=n.attrs["eps"])[0],
     Op.UPSAMPLE: lambda n, xs, w, rq: upsample_nearest_fixed(xs[0], **_resample(n))[0],
     **{op: _relabel_fixed for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 
 
-#: Sigmoid and SiLU read from a lookup table (an FPGA's vector unit).
-_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed}
+#: Sigmoid, SiLU and GELU read from a lookup table (an FPGA's vector unit).
+_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed, Op.GELU: gelu_table_fixed}
 
 
 def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer) -> FixedTensor | None:
@@ -237,7 +242,7 @@ def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer)
 
 
 def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeights | None, *,
-                       fmt: FixedFormat, requant: Requantizer, table: SigmoidTable | None = None) -> FixedTensor:
+                       fmt: FixedFormat, requant: Requantizer, table: LookupTable | None = None) -> FixedTensor:
     """One node in fixed point: weights quantised to ``fmt``, the op's ``fpgasim.ops`` fixed kernel,
     the result requantised to ``requant.out`` (rounding/overflow of ``requant``) if not already there.
 
@@ -245,7 +250,7 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         node: the node. inputs: its producers' outputs in ``node.inputs`` order (an input node
             takes the graph input tensor as its one input). weights: real weights of a node with
             weights, else None. fmt: weight format. requant: output format, rounding, overflow and
-            accumulator of every kernel. table: a sigmoid or SiLU node read from this lookup
+            accumulator of every kernel. table: a sigmoid, SiLU or GELU node read from this lookup
             table (an FPGA's vector unit, :mod:`fpgasim.ops.lookup`); None: computed exactly.
 
     Raises:
@@ -272,9 +277,9 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
 
 def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Mapping[str, NodeWeights], *,
                    fmt: FixedFormat, requant: Requantizer,
-                   tables: Mapping[str, SigmoidTable] | None = None) -> dict[str, FixedTensor]:
+                   tables: Mapping[str, LookupTable] | None = None) -> dict[str, FixedTensor]:
     """Every node's fixed-point output (in ``requant.out``), node by node with :func:`compute_node_fixed`
-    (``tables``: the lookup table of each sigmoid/SiLU node that reads one).
+    (``tables``: the lookup table of each sigmoid/SiLU/GELU node that reads one).
 
     Raises:
         As :func:`evaluate_ref` and :func:`compute_node_fixed`.

@@ -10,7 +10,8 @@ work. Shape inference raises :class:`~fpgasim.errors.BadArgument` or
 
 Counting rules, per sample: ``macs`` only for conv/depthwise/pointwise/linear and the composites
 (as torchvision counts); ``elementwise_ops`` = window elements for pooling (out · K²), C·H·W for
-global pooling, one per output element for affine, add/mul and the activations, zero for the relabelling
+global pooling, one per output element for affine, add/mul and the activations, two per element for
+layernorm (a statistics pass and a normalising pass over each pixel's channels), zero for the relabelling
 ops (flatten/reshape/transpose), slice and concat (data movement only).
 """
 
@@ -24,6 +25,7 @@ from math import prod
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
+from fpgasim.ops.layernorm import DEFAULT_EPS
 from fpgasim.ops.resample import upsample_size
 from fpgasim.nn.layers import Affine, Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
 
@@ -53,7 +55,9 @@ class Op(StrEnum):
     SIGMOID = "sigmoid"
     SILU = "silu"
     HARDSWISH = "hardswish"
+    GELU = "gelu"
     SOFTMAX = "softmax"
+    LAYERNORM = "layernorm"
     UPSAMPLE = "upsample"
     DSC = "dsc"
     ODE = "ode"
@@ -176,6 +180,14 @@ def _affine(name: str, inputs: Inputs, attrs: Mapping) -> tuple[Affine, Shape]:
     return layer, layer.out_shape
 
 
+def _layernorm(name: str, inputs: Inputs, attrs: Mapping) -> tuple[Affine, Shape]:
+    """Normalises each pixel over its channels; its γ and β count as an :class:`Affine`'s scale and shift."""
+    eps = attrs["eps"]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise BadArgument(f"node {name!r}: eps={eps!r}: expected a number > 0")
+    return _affine(name, inputs, attrs)
+
+
 def _broadcast(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     (a, sa), (b, sb) = inputs
     if any(x != y and 1 not in (x, y) for x, y in zip(sa, sb)):
@@ -267,6 +279,10 @@ def _windows(in_shapes: tuple[Shape, ...], out: Shape, layer: object | None) -> 
     return layer.macs
 
 
+def _two_per_output(in_shapes: tuple[Shape, ...], out: Shape, layer: object | None) -> int:
+    return 2 * _elems(out)
+
+
 def _per_input(in_shapes: tuple[Shape, ...], out: Shape, layer: object | None) -> int:
     return _elems(in_shapes[0])
 
@@ -307,6 +323,8 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.GLOBAL_POOL, _global_pool, attrs={"kind": REQUIRED}, elementwise=_per_input,
          layer_type=GlobalAvgPool, from_layer=lambda layer: {"kind": PoolKind.AVG}),
     _def(Op.AFFINE, _affine, elementwise=_per_output, weight_shape=lambda layer: (layer.channels,)),
+    _def(Op.LAYERNORM, _layernorm, attrs={"eps": DEFAULT_EPS}, elementwise=_two_per_output,
+         weight_shape=lambda layer: (layer.channels,)),
     _def(Op.ADD, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.MUL, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.CONCAT, _concat, inputs=(2, None)),
@@ -315,7 +333,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.RESHAPE, _reshape, attrs={"shape": REQUIRED}),
     _def(Op.TRANSPOSE, _transpose, attrs={"perm": REQUIRED}),
     *(_def(op, _same, elementwise=_per_output)
-      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.SOFTMAX)),
+      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.GELU, Op.SOFTMAX)),
     _def(Op.UPSAMPLE, _upsample, attrs={"scale": 2, "size": None}, elementwise=_per_output),
     _def(Op.DSC, _dsc, attrs={"out_channels": REQUIRED, **_DW_ATTRS}, has_macs=True, layer_type=DscBlock,
          from_layer=lambda layer: {**_fields(*_DW_KEYS)(layer.depthwise), "out_channels": layer.pointwise.out_channels}),

@@ -256,7 +256,7 @@ class CarriedValues:
                        for name, values in inputs.items()}
         self.weights = weights
         self.batch = plan.graph.batch
-        self.tables = plan.sigmoid_tables()
+        self.tables = plan.lookup_tables()
         self.reference = evaluate_fixed(plan.graph, self.inputs, weights, fmt=fmt, requant=requant,
                                         tables=self.tables)
         self.out: dict[str, FixedTensor] = {}

@@ -34,7 +34,8 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("fc", "linear", "fl", out_features=10), S("sm", "softmax", "fc"),
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
-             S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("rs", "reshape", "si", shape=(48, 2, 2)),
+             S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("ln", "layernorm", "si"),
+             S("ge", "gelu", "ln"), S("rs", "reshape", "ge", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
              S("up", "upsample", "d", scale=2, size=(5, 4))]
     return Graph.build(name="every", batch=batch, specs=specs).expand()
@@ -83,6 +84,10 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     scale, shift = weights["af"].weight, weights["af"].bias
     assert scale.shape == shift.shape == (graph.node("pa").out_shape[0],)
     assert np.allclose(out["af"], out["pa"] * scale[None, :, None, None] + shift[None, :, None, None])
+    centred = out["si"] - out["si"].mean(axis=1, keepdims=True)
+    normalised = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + 1e-5)
+    gamma, beta = weights["ln"].weight, weights["ln"].bias
+    assert np.allclose(out["ln"], normalised * gamma[None, :, None, None] + beta[None, :, None, None])
     assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
 
 

@@ -122,7 +122,7 @@ def test_a_node_on_a_device_without_an_engine_for_its_op_is_refused(platform_and
     graph = Graph.build(name="g", batch=1, specs=[NodeSpec(name="x", op="input", attrs={"shape": (2, 2, 2)}),
                                                   NodeSpec(name="s", op="sigmoid", inputs=("x",))])
     with pytest.raises(PlacementError, match=r"node 's' \(sigmoid\) is placed on device 'fpga1'.*no engine.*"
-                                             r"sigmoid lookup table in the design \(kernel.sigmoid_table\)"):
+                                             r"sigmoid needs a lookup table in the design \(kernel.sigmoid_table\)"):
         plan_graph(graph, platform, designs, {"s": "fpga1"})
     with pytest.raises(PlacementError, match="not placed"):
         plan_graph(graph, platform, designs, {})
@@ -148,7 +148,7 @@ def test_sigmoid_and_silu_read_the_designs_lookup_table_on_the_vector_unit(platf
     plan, result = _run((platform, designs), specs, {name: "fpga0" for name in ("c", "g", "s", "m")}, 1,
                         functional=True)
     assert {plan.plan_of(name).engine for name in ("g", "s")} == {Engine.VECTOR}
-    assert plan.sigmoid_tables() == {"g": SigmoidTable(), "s": SigmoidTable()}
+    assert plan.lookup_tables() == {"g": SigmoidTable(), "s": SigmoidTable()}
     assert result.bit_exact
     values = carried_values(plan, _numerics(designs), {"x": np.random.default_rng(0).uniform(-1, 1, (1, 4, 5, 5))},
                             synthetic_weights(plan.graph, seed=0))
@@ -168,3 +168,35 @@ def test_an_unfolded_batch_norm_runs_on_the_vector_unit_bit_exact(platform_and_d
     plan, result = _run(platform_and_designs, specs, {"c": "fpga1", "bn": "fpga1", "r": "fpga0"}, 2, functional=True)
     assert plan.plan_of("bn").engine is Engine.VECTOR
     assert result.bit_exact
+
+
+def test_layer_norm_and_gelu_run_on_the_vector_unit_with_the_designs_normal_cdf_table(platform_and_designs) -> None:
+    """A channels-last ConvNeXt block on one FPGA: layer norm on the vector unit, GELU from the
+    design's ``gelu_table`` (Φ), bit exact against the node-by-node reference with the same table;
+    without the table GELU is refused naming the key."""
+    from fpgasim.nn import NodeSpec
+    from fpgasim.nn.evaluate import compute_node_fixed
+    from fpgasim.ops.lookup import NormalCdfTable
+
+    platform, designs = platform_and_designs
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (8, 5, 5)}),
+             NodeSpec(name="dw", op="depthwise", inputs=("x",), attrs={"kernel": 3, "padding": 1}),
+             NodeSpec(name="ln", op="layernorm", inputs=("dw",), attrs={"eps": 1e-6}),
+             NodeSpec(name="pw1", op="pointwise", inputs=("ln",), attrs={"out_channels": 32}),
+             NodeSpec(name="ge", op="gelu", inputs=("pw1",)),
+             NodeSpec(name="pw2", op="pointwise", inputs=("ge",), attrs={"out_channels": 8}),
+             NodeSpec(name="res", op="add", inputs=("pw2", "x"))]
+    on_fpga = {name: "fpga0" for name in ("dw", "ln", "pw1", "ge", "pw2", "res")}
+    graph = Graph.build(name="g", batch=1, specs=specs)
+    with pytest.raises(PlacementError, match=r"gelu needs a lookup table in the design \(kernel.gelu_table\)"):
+        plan_graph(graph, platform, designs, on_fpga)
+    designs = {**designs, "fpga0": load_kernel_file(ROOT / "kernels" / "superlip-conv-16bit-gelu.yaml")}
+    plan, result = _run((platform, designs), specs, on_fpga, 1, functional=True)
+    assert {plan.plan_of(name).engine for name in ("ln", "ge")} == {Engine.VECTOR}
+    assert plan.lookup_tables() == {"ge": NormalCdfTable(entries=1024, input_bound=4.0)}
+    assert result.bit_exact
+    values = carried_values(plan, _numerics(designs), {"x": np.random.default_rng(0).uniform(-1, 1, (1, 8, 5, 5))},
+                            synthetic_weights(plan.graph, seed=0))
+    exact = compute_node_fixed(plan.plan_of("ge").node, [values.reference["pw1"]], None, fmt=values.numerics.fmt,
+                               requant=values.numerics.requant)
+    assert np.count_nonzero(exact.values != values.reference["ge"].values) >= 2  # the table's values, not erf's

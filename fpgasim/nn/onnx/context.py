@@ -4,6 +4,13 @@ Owns :class:`Tensor` (a runtime value: the IR node that computes it and its full
 batch first), :func:`per_sample` (full ONNX shape → the IR's (C, H, W)) and :class:`Context`,
 through which every parser reads its inputs and emits IR nodes, so that shape inference, naming
 and error wording live in one place.
+
+A rank-4 Transpose that keeps the batch first emits no node at once: its output is the same IR
+node seen through a permutation (:attr:`Tensor.axes`), as ConvNeXt's channels-last blocks
+(NCHW → NHWC → layer norm, MatMul, GELU → NCHW) are. Parsers that work in any layout (element-wise
+ops, per-channel constants, a layer norm or MatMul over the axis that holds the IR's channels) keep
+the view; every other reader gets the permutation materialised as one ``transpose`` node, named
+after the Transpose (:meth:`Context.tensor`). A round trip back to NCHW costs nothing.
 """
 
 from __future__ import annotations
@@ -27,15 +34,31 @@ __all__ = ["Tensor", "per_sample", "Context", "attributes"]
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
-    """A runtime value: ``node`` (the IR node computing it) and ``shape`` (full ONNX shape, batch first)."""
+    """A runtime value: ``node`` (the IR node computing it) and ``shape`` (full ONNX shape, batch first).
+
+    ``axes`` (rank 4 only; empty = none): the ONNX value is the IR node's (N, C, H, W) array
+    transposed by ``axes``, i.e. ONNX axis ``i`` is the node's axis ``axes[i]``; ``transpose`` is
+    the ONNX Transpose that made the view (its name and its node, for a materialised ``transpose``).
+    """
 
     node: str
     shape: tuple[int, ...]
+    axes: tuple[int, ...] = ()
+    transpose: tuple[str, onnx.NodeProto] | None = None
 
     @property
     def rank(self) -> int:
         """ONNX rank, batch included."""
         return len(self.shape)
+
+    @property
+    def channel_axis(self) -> int:
+        """The ONNX axis that holds the IR's channels (1 without a permuted view)."""
+        return self.axes.index(1) if self.axes else 1
+
+    def like(self, node: str, shape: tuple[int, ...] | None = None) -> Tensor:
+        """The output of an IR node that keeps this tensor's view (and, by default, its shape)."""
+        return Tensor(node, self.shape if shape is None else shape, self.axes, self.transpose)
 
 
 def per_sample(shape: Sequence[int]) -> Shape:
@@ -60,6 +83,8 @@ class Context:
         self.weights: dict[str, NodeWeights] = {}
         self.sources: dict[str, str] = {}
         self.names: set[str] = set()
+        self._transposes: dict[tuple[str, tuple[int, ...]], Tensor] = {}
+        self._rebinds: dict[str, int] = {}
 
     # --- reading inputs ---------------------------------------------------------------------------
 
@@ -72,13 +97,28 @@ class Context:
         """Whether optional input ``i`` is given."""
         return len(node.input) > i and bool(node.input[i])
 
-    def tensor(self, node: onnx.NodeProto, name: str, i: int) -> Tensor:
-        """Input ``i`` as a runtime tensor (a constant there is refused)."""
+    def tensor(self, node: onnx.NodeProto, name: str, i: int, *, view: bool = False) -> Tensor:
+        """Input ``i`` as a runtime tensor (a constant there is refused); a permuted view is
+        materialised unless the parser takes views (``view``)."""
         value = self.values[node.input[i]]
         if not isinstance(value, Tensor):
             raise BadArgument(f"{self.where(node, name)} input[{i}] {node.input[i]!r}: a constant where the "
                               "importer expects a tensor computed from the network input")
-        return value
+        return value if view else self.materialised(value)
+
+    def materialised(self, value: Tensor) -> Tensor:
+        """``value`` as an IR node of its own layout: a permuted view becomes one ``transpose`` node
+        (emitted once per view, named after the ONNX Transpose that made it)."""
+        if not value.axes:
+            return value
+        key = (value.node, value.axes)
+        if key not in self._transposes:
+            name, onnx_node = value.transpose
+            perm = tuple(a - 1 for a in value.axes[1:])
+            self._transposes[key] = self.emit(self.where(onnx_node, name), name, Op.TRANSPOSE,
+                                              [Tensor(value.node, value.shape)], {"perm": perm},
+                                              full_shape=value.shape)
+        return self._transposes[key]
 
     def constant(self, node: onnx.NodeProto, name: str, i: int, what: str) -> np.ndarray:
         """Input ``i`` as a constant (an initializer or folded); a runtime value is a missing initializer."""
@@ -88,9 +128,17 @@ class Context:
                               "or constant; the importer needs it stored in the model")
         return value
 
-    def single_reader(self, value: str) -> bool:
-        """Whether exactly one node reads ONNX value ``value`` and it is not a graph output."""
-        return self.consumers.get(value, 0) == 1
+    def sole_reader(self, node: str) -> bool:
+        """Whether the node being parsed is the only reader left of IR node ``node``'s output: the
+        ONNX values bound to it (itself, aliases, views) are read once in all, counting out the
+        reads that only bound another name to it (:meth:`rebound`), and none is a graph output."""
+        bound = sum(self.consumers.get(value, 0) for value, tensor in self.values.items()
+                    if isinstance(tensor, Tensor) and tensor.node == node)
+        return bound - self._rebinds.get(node, 0) == 1
+
+    def rebound(self, node: str) -> None:
+        """Count one read of ``node``'s output that bound a new ONNX name to the same IR node."""
+        self._rebinds[node] = self._rebinds.get(node, 0) + 1
 
     # --- emitting IR nodes ------------------------------------------------------------------------
 
@@ -105,18 +153,21 @@ class Context:
 
     def emit(self, where: str, name: str, op: Op, inputs: Sequence[Tensor], attrs: Mapping[str, object] | None = None,
              *, rank: int | None = None, full_shape: tuple[int, ...] | None = None,
-             weights: NodeWeights | None = None, source: str | None = None) -> Tensor:
+             weights: NodeWeights | None = None, source: str | None = None, view: Tensor | None = None) -> Tensor:
         """Add one IR node reading ``inputs``; its output shape is inferred by the op table.
 
         ``full_shape`` gives the ONNX shape of the output when it is not (N, C, H, W) of the
         inferred shape cut to ``rank`` (default: the first input's rank). ``source`` names the
-        weight initializer used unchanged (shared initializers are counted once).
+        weight initializer used unchanged (shared initializers are counted once). ``view``: the
+        output keeps that input's permuted view (``full_shape``, default its shape).
 
         Raises:
             BadArgument / ShapeError: what the op's shape inference refuses, naming the ONNX node.
         """
         name = self.unique(name)
         attrs = dict(attrs or {})
+        if view is not None and view.axes:
+            full_shape = full_shape or view.shape
         pairs = tuple((t.node, self.shapes[t.node]) for t in inputs)
         try:
             _, out = OPS[op].infer(name, pairs, {**OPS[op].attrs, **attrs})
@@ -133,6 +184,8 @@ class Context:
             self.weights[name] = weights
         if source is not None:
             self.sources[name] = source
+        if view is not None and view.axes:
+            return view.like(name, tuple(full_shape))
         return Tensor(name, tuple(full_shape))
 
     def replace_weights(self, node: str, weights: NodeWeights, *, bias: bool) -> None:

@@ -3,8 +3,9 @@
 The walk binds every ONNX value to a runtime tensor or a constant: initializers and Constant
 nodes are constants, nodes whose inputs are all constants are folded (so Shape→Gather→Concat→
 Reshape becomes a constant shape), every other node goes to its parser in
-:data:`~fpgasim.nn.onnx.parsers.PARSERS`. Unsupported op types are found before the walk and
-reported all at once. The result is built with :meth:`Graph.build`, which infers every shape
+:data:`~fpgasim.nn.onnx.parsers.PARSERS`. Before the walk, PyTorch's erf GELU chains become
+single ``Gelu`` nodes (:mod:`~fpgasim.nn.onnx.fuse`). Unsupported op types are found before the
+walk and reported all at once. The result is built with :meth:`Graph.build`, which infers every shape
 and count again.
 """
 
@@ -24,6 +25,7 @@ from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph import Graph, NodeSpec
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.onnx.context import Context, Tensor, attributes, per_sample
+from fpgasim.nn.onnx.fuse import fuse_gelu
 from fpgasim.nn.onnx.load import load_model, node_names
 from fpgasim.nn.onnx.parsers import FOLD_ONLY, PARSERS, fold
 
@@ -117,6 +119,11 @@ def _walk(ctx: Context, graph: onnx.GraphProto, names: list[str]) -> None:
                               f"input {next(v for v, x in zip(node.input, inputs) if isinstance(x, Tensor))!r} is "
                               "computed from the network input")
         PARSERS[node.op_type](ctx, node, name, attributes(node))
+        read = {v.node for v in inputs if isinstance(v, Tensor)}
+        for output in node.output:
+            value = ctx.values.get(output)
+            if isinstance(value, Tensor) and value.node in read:
+                ctx.rebound(value.node)
 
 
 def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
@@ -137,6 +144,7 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
     path = Path(path)
     model, opset = load_model(path)
     graph = model.graph
+    fuse_gelu(graph)
     names = node_names(graph)
     _unsupported(graph, names)
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
@@ -158,7 +166,7 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
         value = ctx.values[output.name]
         if not isinstance(value, Tensor):
             raise BadArgument(f"ONNX model {str(path)!r}: graph output {output.name!r} is a constant")
-        outputs[output.name] = value.node
+        outputs[output.name] = ctx.materialised(value).node
     try:
         built = Graph.build(name=name or path.stem, batch=batch, specs=ctx.specs)
     except (BadArgument, ShapeError) as exc:

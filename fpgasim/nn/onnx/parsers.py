@@ -37,7 +37,7 @@ PARSERS: dict[str, Parser] = {}
 #: Ops accepted only when every input is a constant (folded at import).
 FOLD_ONLY = frozenset({
     "Constant", "ConstantOfShape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Range", "Floor", "Ceil", "Sqrt",
-    "Pow", "Equal", "Where", "Expand", "Min", "Max", "Neg", "Not", "Less", "Greater", "ReduceProd", "Abs",
+    "Pow", "Equal", "Where", "Expand", "Min", "Max", "Neg", "Not", "Less", "Greater", "ReduceProd", "Abs", "Mod",
 })
 
 
@@ -136,19 +136,37 @@ def _gemm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 
 @parser("MatMul")
 def _matmul(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = _flat_input(ctx, node, name)
+    """A constant 2-D B: ``linear`` on a flat (N, features) input, ``pointwise`` (a 1×1 conv) on a
+    rank-4 input whose last axis holds the channels (a channels-last view, as ConvNeXt's MLPs)."""
+    where = ctx.where(node, name)
     b = ctx.constant(node, name, 1, "B").astype(np.float64)
     if b.ndim != 2:
-        raise BadArgument(f"{ctx.where(node, name)}: B has shape {list(b.shape)}: expected a 2-D weight matrix")
-    ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, Op.LINEAR, [x],
-                                          {"out_features": b.shape[1], "bias": False}, weights=NodeWeights(b.T, None))
+        raise BadArgument(f"{where}: B has shape {list(b.shape)}: expected a 2-D weight matrix")
+    x = ctx.tensor(node, name, 0, view=True)
+    if x.rank == 4 and x.channel_axis == 3:
+        out = ctx.emit(where, name, Op.POINTWISE, [x], {"out_channels": b.shape[1], "bias": False},
+                       weights=NodeWeights(b.T[:, :, None, None], None), view=x, full_shape=(*x.shape[:3], b.shape[1]))
+    else:
+        x = _flat_input(ctx, node, name)
+        out = ctx.emit(where, name, Op.LINEAR, [x], {"out_features": b.shape[1], "bias": False},
+                       weights=NodeWeights(b.T, None))
+    ctx.values[node.output[0]] = out
 
 
 _FOLDS_INTO = frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR})
 
 
-def _producer_op(ctx: Context, tensor: Tensor) -> Op | None:
-    return next((Op(spec.op) for spec in reversed(ctx.specs) if spec.name == tensor.node), None)
+def _folded(ctx: Context, x: Tensor, scale: np.ndarray, shift: np.ndarray) -> bool:
+    """Fold ``scale·x + shift`` (per channel) into the conv/linear node computing ``x`` when nothing
+    else reads that node's output; whether it did."""
+    producer = next((spec for spec in reversed(ctx.specs) if spec.name == x.node), None)
+    if producer is None or Op(producer.op) not in _FOLDS_INTO or not ctx.sole_reader(x.node):
+        return False
+    old = ctx.weights[x.node]
+    weight = old.weight * scale.reshape(-1, *(1,) * (old.weight.ndim - 1))
+    bias = shift if old.bias is None else old.bias * scale + shift
+    ctx.replace_weights(x.node, NodeWeights(weight, bias), bias=True)
+    return True
 
 
 @parser("BatchNormalization")
@@ -159,11 +177,7 @@ def _batch_norm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
                               for i, what in enumerate(("scale", "B", "mean", "var"), start=1))
     scale = gamma / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
     shift = beta - mean * scale
-    if _producer_op(ctx, x) in _FOLDS_INTO and ctx.single_reader(node.input[0]):
-        old = ctx.weights[x.node]
-        weight = old.weight * scale.reshape(-1, *(1,) * (old.weight.ndim - 1))
-        bias = shift if old.bias is None else old.bias * scale + shift
-        ctx.replace_weights(x.node, NodeWeights(weight, bias), bias=True)
+    if _folded(ctx, x, scale, shift):
         ctx.values[node.output[0]] = x
         return
     ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, Op.AFFINE, [x],
@@ -177,8 +191,43 @@ _ACTIVATIONS = {"Relu": Op.RELU, "Sigmoid": Op.SIGMOID, "HardSwish": Op.HARDSWIS
 
 @parser(*_ACTIVATIONS)
 def _activation(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, _ACTIVATIONS[node.op_type],
-                                          [ctx.tensor(node, name, 0)])
+    x = ctx.tensor(node, name, 0, view=True)
+    ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, _ACTIVATIONS[node.op_type], [x], view=x)
+
+
+@parser("Gelu")
+def _gelu(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """ONNX's Gelu (opset 20), and torch's erf GELU that :mod:`~fpgasim.nn.onnx.fuse` rewrites to it."""
+    approximate = attrs.get("approximate", b"none")
+    approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+    if approximate != "none":
+        raise BadArgument(f"{ctx.where(node, name)}: approximate={approximate!r}: the graph IR's gelu is the exact "
+                          "erf form (approximate='none')")
+    x = ctx.tensor(node, name, 0, view=True)
+    ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, Op.GELU, [x], view=x)
+
+
+@parser("LayerNormalization")
+def _layer_norm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """A layer norm over the one axis that holds the IR's channels (the last axis of a channels-last
+    view, as ConvNeXt's, or of a flat (N, C) tensor)."""
+    x = ctx.tensor(node, name, 0, view=True)
+    where = ctx.where(node, name)
+    axis = int(attrs.get("axis", -1)) % x.rank
+    if axis != x.rank - 1 or (x.rank > 2 and x.channel_axis != axis):
+        raise BadArgument(f"{where}: axis={attrs.get('axis', -1)} on {list(x.shape)}: the graph IR normalises "
+                          "over the channels only (the last axis, holding the channels of a channels-last "
+                          "view or of a flat (N, C) tensor)")
+    channels = x.shape[axis]
+    gamma = ctx.constant(node, name, 1, "Scale").astype(np.float64).reshape(-1)
+    beta = (ctx.constant(node, name, 2, "B").astype(np.float64).reshape(-1) if ctx.has(node, 2)
+            else np.zeros(channels))
+    if gamma.size != channels or beta.size != channels:
+        raise BadArgument(f"{where}: Scale {gamma.size} and B {beta.size} values for {channels} channels: "
+                          "expected one per channel")
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.LAYERNORM, [x],
+                                          {"eps": float(attrs.get("epsilon", 1e-5))},
+                                          weights=NodeWeights(gamma, beta), view=x)
 
 
 @parser("Clip")
@@ -215,17 +264,21 @@ def _softmax(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None
 
 
 def _per_channel(ctx: Context, node: onnx.NodeProto, name: str, x: Tensor, c: np.ndarray) -> np.ndarray:
-    """A constant operand as one value per channel of ``x``."""
+    """A constant operand as one value per channel of ``x`` (the channels on its view's channel axis)."""
     padded = (1,) * (x.rank - c.ndim) + c.shape
-    if c.size != 1 and (c.ndim > x.rank or padded[1] != x.shape[1] or prod(padded) != x.shape[1]):
+    axis = x.channel_axis
+    channels = x.shape[axis]
+    if c.size != 1 and (c.ndim > x.rank or padded[axis] != channels or prod(padded) != channels):
         raise BadArgument(f"{ctx.where(node, name)}: constant of shape {list(c.shape)} with {list(x.shape)}: "
                           "expected a scalar or one value per channel")
-    return np.broadcast_to(c.astype(np.float64).reshape(-1), (x.shape[1],)).copy()
+    return np.broadcast_to(c.astype(np.float64).reshape(-1), (channels,)).copy()
 
 
 @parser("Add", "Sub", "Mul", "Div")
 def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    """Two tensors: ``add`` / ``mul``; a tensor and a per-channel constant: an ``affine`` node."""
+    """Two tensors: ``add`` / ``mul``; a tensor and a per-channel constant: folded into the conv/linear
+    node before it when nothing else reads that (a MatMul's bias Add, ConvNeXt's layer scale), else
+    an ``affine`` node."""
     where = ctx.where(node, name)
     a, b = (ctx.values[v] for v in node.input)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -234,8 +287,10 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
         if a.rank != b.rank:
             raise BadArgument(f"{where}: inputs {node.input[0]!r} {list(a.shape)} and {node.input[1]!r} "
                               f"{list(b.shape)} differ in rank")
+        if a.axes != b.axes:
+            a, b = ctx.materialised(a), ctx.materialised(b)
         op = Op.ADD if node.op_type == "Add" else Op.MUL
-        ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, b])
+        ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, b], view=a)
         return
     if not isinstance(a, Tensor):
         if node.op_type in ("Sub", "Div"):
@@ -243,9 +298,15 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
                               "tensor as the first input")
         a, b = b, a
     c = _per_channel(ctx, node, name, a, b)
-    ones = np.ones_like(c)
-    scale, shift = {"Add": (ones, c), "Sub": (ones, -c), "Mul": (c, 0 * c), "Div": (1 / c, 0 * c)}[node.op_type]
-    ctx.values[node.output[0]] = ctx.emit(where, name, Op.AFFINE, [a], weights=NodeWeights(scale, shift))
+    ones, zeros = np.ones_like(c), np.zeros_like(c)
+    if node.op_type in ("Add", "Sub"):
+        scale, shift = ones, (c if node.op_type == "Add" else -c)
+    else:
+        scale, shift = (c if node.op_type == "Mul" else 1 / c), zeros
+    if _folded(ctx, a, scale, shift):
+        ctx.values[node.output[0]] = a
+        return
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.AFFINE, [a], weights=NodeWeights(scale, shift), view=a)
 
 
 # --- pooling ------------------------------------------------------------------------------------
@@ -364,7 +425,7 @@ def _slice(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 def _relabel(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     """A new layout of the same values: none (the IR shape is unchanged), ``flatten``, ``reshape`` or
     ``transpose``; the output's ONNX shape comes from the reference implementation on zeros."""
-    x = ctx.tensor(node, name, 0)
+    x = ctx.tensor(node, name, 0, view=node.op_type == "Transpose")
     where = ctx.where(node, name)
     constants = [ctx.constant(node, name, i, "shape/axes") for i in range(1, len(node.input)) if ctx.has(node, i)]
     shape = fold(node, [np.zeros(x.shape, np.float32), *constants], ctx.opset)[0].shape
@@ -373,6 +434,13 @@ def _relabel(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None
                           "stay the first dimension")
     if node.op_type == "Transpose":
         perm = [int(p) for p in attrs.get("perm", range(x.rank - 1, -1, -1))]
+        if x.rank == 4 and perm[0] == 0:
+            axes = tuple((x.axes or (0, 1, 2, 3))[p] for p in perm)
+            identity = axes == (0, 1, 2, 3)
+            ctx.values[node.output[0]] = Tensor(x.node, tuple(shape), () if identity else axes,
+                                                None if identity else (name, node))
+            return
+        x = ctx.materialised(x)
         merged = list(range(3, x.rank))
         if perm[0] != 0 or (x.rank > 4 and perm[3:] != merged):
             raise BadArgument(f"{where}: perm={perm}: the batch must stay first (and dims past the 4th in place)")

@@ -22,7 +22,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import FixedFormat, quantize
 from fpgasim.nn.evaluate import NodeWeights, agreement, evaluate_fixed, evaluate_ref
 from fpgasim.nn.graph import Graph
-from fpgasim.ops.lookup import SigmoidTable
+from fpgasim.ops.lookup import LookupTable
 from fpgasim.sim.executor import Numerics
 
 __all__ = ["AGREEMENT_BITS", "WidthAgreement", "read_inputs", "float_agreement", "output_arrays"]
@@ -119,7 +119,7 @@ def _snr(value: float) -> float | None:
 
 def float_agreement(graph: Graph, inputs: Mapping[str, np.ndarray], weights: Mapping[str, NodeWeights],
                     numerics: Numerics, outputs: Mapping[str, np.ndarray],
-                    tables: Mapping[str, SigmoidTable] | None = None) -> tuple[WidthAgreement, ...]:
+                    tables: Mapping[str, LookupTable] | None = None) -> tuple[WidthAgreement, ...]:
     """Agreement of every network output with :func:`~fpgasim.nn.evaluate.evaluate_ref` on the
     same float inputs and weights: the run's dequantised ``outputs`` at the design's width, and
     the network evaluated at each other width of :data:`AGREEMENT_BITS` (fraction bits that the
