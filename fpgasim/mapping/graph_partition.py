@@ -66,7 +66,7 @@ __all__ = ["Layout", "PartitionModel", "plan_partitioned_graph", "DEFAULT_BEAM"]
 DEFAULT_BEAM = 256
 
 _MAC_OPS = frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR})
-_ELEMENTWISE = frozenset({Op.ADD, Op.MUL, Op.AFFINE, Op.RELU, Op.RELU6, Op.HARDSWISH})
+_ELEMENTWISE = frozenset({Op.ADD, Op.MUL, Op.AFFINE, Op.RELU, Op.RELU6, Op.HARDSWISH, Op.GELU})
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +239,10 @@ class _Planner:
             return self._follow_pool(node, inputs[0])
         if node.op in _ELEMENTWISE:
             return self._follow_elementwise(node, inputs)
+        if node.op is Op.LAYERNORM:  # per pixel over the channels: follows a split that keeps them whole
+            channels = (0, node.in_shapes[0][0])
+            return (self._follow_elementwise(node, inputs)
+                    if all(region.channels == channels for region in inputs[0].regions) else None)
         if node.op is Op.CONCAT:
             return self._follow_concat(node, inputs)
         if node.op in (Op.GLOBAL_POOL, Op.FLATTEN):
@@ -309,7 +313,9 @@ class _Planner:
                                    (tuple(zip(source.devices, source.regions, strict=True)),))
 
     def _vector_option(self, node: Node, layout: Layout, needs: tuple) -> _Option:
-        """``node`` on the vector units of ``layout``'s devices, each streaming its box."""
+        """``node`` on the vector units of ``layout``'s devices, each streaming its box (refused, as
+        :func:`~fpgasim.mapping.graph_plan.node_engine` refuses, when the design has no engine for it)."""
+        node_engine(node, self.platform.device(layout.devices[0]), self.design)
         parts = tuple(_part(region) for region in layout.regions)
         split = len(layout.devices) > 1
         plan = NodePlan(node=node, device=layout.devices[0], engine=Engine.VECTOR,

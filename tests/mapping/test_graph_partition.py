@@ -50,15 +50,15 @@ TOLERANCE = 0.05
 NAMED_TOLERANCE = 0.60
 
 
-def _platform(boards: int, topology: str = "chain", link: str = "aurora64b66b_10g") -> Platform:
-    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=KERNEL,
+def _platform(boards: int, topology: str = "chain", link: str = "aurora64b66b_10g", kernel: Path = KERNEL) -> Platform:
+    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=kernel,
                                 memory_channel="ps_ddr4", burst_bytes=2048, topology=topology,
                                 link_id=link if boards > 1 else None, link=LINKS[link] if boards > 1 else None)
 
 
-def _plan(graph: Graph, platform: Platform, **kwargs):
+def _plan(graph: Graph, platform: Platform, design=DESIGN, **kwargs):
     ids = [device.id for device in platform.devices]
-    return plan_partitioned_graph(graph, platform, {device: DESIGN for device in ids}, ids, **kwargs)
+    return plan_partitioned_graph(graph, platform, {device: design for device in ids}, ids, **kwargs)
 
 
 def _brute_force(graph: Graph, platform: Platform) -> float:
@@ -112,7 +112,8 @@ def _functional(graph: Graph, plan, seed: int):
     emulation = execute(plan, trace=False, values=values)
     quantised = {name: quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]
                  for name, x in inputs.items()}
-    return values, emulation, evaluate_fixed(graph, quantised, weights, fmt=requant.out, requant=requant)
+    return values, emulation, evaluate_fixed(graph, quantised, weights, fmt=requant.out, requant=requant,
+                                             tables=plan.lookup_tables())
 
 
 @settings(max_examples=12, deadline=None)
@@ -128,6 +129,33 @@ def test_partitioned_graphs_equal_the_node_by_node_reference(specs, boards: int,
     assert emulation.bit_exact is True
     for name in graph.outputs:
         assert np.array_equal(emulation.outputs[name], reference[name].to_float())
+
+
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 2**16), boards=st.sampled_from([2, 3]))
+def test_layer_norm_and_gelu_follow_a_row_split_and_stay_bit_exact(seed: int, boards: int) -> None:
+    """A ConvNeXt block split over the boards by rows: layer norm (per pixel, every channel on
+    each board) and GELU (element-wise, from the design's table) run where their input already
+    is, on every board, and the result equals the node-by-node reference bit for bit."""
+    graph = Graph.build(name="g", batch=1, specs=[
+        NodeSpec(name="x", op="input", attrs={"shape": (16, 20, 20)}),
+        NodeSpec(name="dw", op="depthwise", inputs=("x",), attrs={"kernel": 3, "padding": 1}),
+        NodeSpec(name="ln", op="layernorm", inputs=("dw",), attrs={"eps": 1e-6}),
+        NodeSpec(name="pw1", op="pointwise", inputs=("ln",), attrs={"out_channels": 64}),
+        NodeSpec(name="ge", op="gelu", inputs=("pw1",)),
+        NodeSpec(name="pw2", op="pointwise", inputs=("ge",), attrs={"out_channels": 16}),
+        NodeSpec(name="res", op="add", inputs=("pw2", "x"))])
+    with pytest.raises(PlacementError, match=r"gelu needs a lookup table in the design \(kernel.gelu_table\)"):
+        _plan(graph, _platform(boards))
+    kernel = ROOT / "kernels" / "superlip-conv-16bit-gelu.yaml"
+    plan = _plan(graph, _platform(boards, kernel=kernel), design=load_kernel_file(kernel))
+    for name in ("ln", "ge"):
+        item = plan.plan_of(name)
+        assert item.engine is Engine.VECTOR and len(item.group) == boards, (name, item.group)
+    assert plan.plan_of("ln").partition.pm == 1  # every board holds all channels of its pixels
+    values, emulation, reference = _functional(graph, plan, seed)
+    assert emulation.bit_exact is True
+    assert np.array_equal(values.out["res"].values, reference["res"].values)
 
 
 def test_a_split_convolution_really_runs_on_every_board_and_moves_its_halo() -> None:

@@ -6,6 +6,10 @@ existing tensor (Identity, Dropout, a batch norm folded into its conv, a reshape
 IR shape) or to a constant (Shape). Nodes whose inputs are all constants never reach a parser:
 the importer folds them with ``onnx.reference``; :data:`FOLD_ONLY` are the ops accepted only
 that way (the Shape→Gather→Concat→Reshape arithmetic of torchvision's exports).
+Rank-4 Transposes are views (:class:`~fpgasim.nn.onnx.context.Tensor` ``axes``): element-wise ops,
+per-channel constants, LayerNormalization and MatMul over the axis that holds the channels keep
+them; every other parser reads its input materialised. Constant per-channel arithmetic and batch
+norms fold into the conv/MatMul before them when nothing else reads it.
 Geometry the IR cannot express (non-square kernels, asymmetric padding, dilation) is refused naming
 the node and the attribute; a pool's ``ceil_mode`` is the IR's (an average pool's ceil-mode window
 divides by its positions inside the padded map, as ONNX's ``count_include_pad=1`` does, and as
