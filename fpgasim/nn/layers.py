@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from fpgasim.errors import BadArgument
 from fpgasim.nn._checks import check_bool, check_int, check_name, check_window, out_size, parse_choice
-from fpgasim.ops.window import Pair
+from fpgasim.ops.window import Pair, WindowAxes
 
 __all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear", "Affine"]
 
@@ -25,24 +25,8 @@ __all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "Glo
 Shape = tuple[int, int, int]
 
 
-def _axis(value: Pair, index: int) -> int:
-    return value if isinstance(value, int) else value[index]
-
-
-class _Window:
-    """Per-axis views of a windowed layer's canonical ``kernel``, ``stride`` and ``padding``."""
-
-    __slots__ = ()
-    kernel_h = property(lambda self: _axis(self.kernel, 0), doc="Kernel height KH in elements.")
-    kernel_w = property(lambda self: _axis(self.kernel, 1), doc="Kernel width KW in elements.")
-    stride_h = property(lambda self: _axis(self.stride, 0), doc="Stride along the height in elements.")
-    stride_w = property(lambda self: _axis(self.stride, 1), doc="Stride along the width in elements.")
-    pad_h = property(lambda self: _axis(self.padding, 0), doc="Zero rows above and below, in elements.")
-    pad_w = property(lambda self: _axis(self.padding, 1), doc="Zero columns left and right, in elements.")
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Conv2d(_Window):
+class Conv2d(WindowAxes):
     """A 2-D convolution (cross-correlation) with stride, zero padding and channel groups.
 
     Attributes:
@@ -143,7 +127,7 @@ class Conv2d(_Window):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Depthwise(_Window):
+class Depthwise(WindowAxes):
     """A depthwise convolution: one KH×KW filter per channel (a Conv2d with groups = channels).
 
     Attributes:
@@ -234,7 +218,7 @@ class PoolKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pool(_Window):
+class Pool(WindowAxes):
     """Max or average pooling over KH×KW windows, per channel.
 
     Attributes:
