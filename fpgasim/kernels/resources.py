@@ -287,7 +287,8 @@ def released_dsp(tm: object, tn: object, bits: int) -> int | np.ndarray:
 
 
 def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: object, bits: int,
-                          *, stride: object | None = None) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
+                          *, stride: object | None = None
+                          ) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
     """Released BRAM18 counts ``(bI, bO, bW)`` of the IFM, OFM and weight buffers.
 
     ``bI = 2·Tn·⌈Tr·Tc·bits/18000⌉``, ``bO = 2·Tm·⌈Tr·Tc·bits/18000⌉``; weights

@@ -305,7 +305,8 @@ def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, ac
 
 @njit(cache=True)
 def direct_fixed(xp, w, stride_h, stride_w, groups, plane_like, bias, use_float, acc_lo, acc_hi, acc_bits,
-                 acc_check, acc_wrap, shift, rounding, out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
+                 acc_check, acc_wrap, shift, rounding, out_lo, out_hi, out_bits, out_wrap,
+                 out):  # pragma: no cover - compiled
     """:func:`direct_conv` and :func:`finish_parts` fused, one output plane at a time.
 
     ``plane_like`` (OH, OW) gives the accumulation dtype and plane shape; ``out`` is

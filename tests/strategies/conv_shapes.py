@@ -90,9 +90,12 @@ def conv_cases(draw, *, max_batch: int = 2, max_groups: int = 3, max_in_per_grou
         groups, kh, kw, sh, sw, ph, pw = 1, 1, 1, 1, 1, 0, 0
     else:
         square = draw(st.booleans())
-        kh, sh, ph = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_stride)), draw(st.integers(0, max_padding))
-        kw, sw, pw = (kh, sh, ph) if square else (draw(st.integers(1, max_kernel)), draw(st.integers(1, max_stride)),
-                                                  draw(st.integers(0, max_padding)))
+        def axis() -> tuple[int, int, int]:
+            return (draw(st.integers(1, max_kernel)), draw(st.integers(1, max_stride)),
+                    draw(st.integers(0, max_padding)))
+
+        kh, sh, ph = axis()
+        kw, sw, pw = (kh, sh, ph) if square else axis()
     # the padded input must hold the kernel
     in_h = draw(st.integers(max(1, kh - 2 * ph), max(max_size, kh)))
     in_w = draw(st.integers(max(1, kw - 2 * pw), max(max_size, kw)))
