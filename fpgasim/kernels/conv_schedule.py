@@ -5,7 +5,8 @@ output columns → output-channel tiles → input-channel tiles, per batch item 
 slices each tile step moves, and the cycle count of one tile's compute. The emulator
 (:mod:`fpgasim.sim`) walks this schedule; it never re-derives tile geometry. Edge tiles are
 smaller (the HLS loops run to ``min(row + Tr, R)``), the input tile carries its halo
-(``(tr−1)·S + K`` rows; :func:`window_extent` is that formula's one home), and rows/columns that
+(``(tr−1)·SH + KH`` rows and ``(tc−1)·SW + KW`` columns; :func:`window_extent` is that formula's one
+home), and rows/columns that
 fall in the zero padding are not loaded from DDR (the engine fills them with zeros on chip).
 """
 
@@ -104,9 +105,9 @@ class InnerStep(NamedTuple):
         """Input elements read from DDR (padding excluded)."""
         return (self.in_ch[1] - self.in_ch[0]) * (self.in_rows[1] - self.in_rows[0]) * (self.in_cols[1] - self.in_cols[0])
 
-    def weight_elems(self, kernel: int) -> int:
-        """Weight elements of this step's (out_ch × in_ch × K × K) tile."""
-        return (self.out_ch[1] - self.out_ch[0]) * (self.in_ch[1] - self.in_ch[0]) * kernel * kernel
+    def weight_elems(self, kernel_h: int, kernel_w: int) -> int:
+        """Weight elements of this step's (out_ch × in_ch × KH × KW) tile."""
+        return (self.out_ch[1] - self.out_ch[0]) * (self.in_ch[1] - self.in_ch[0]) * kernel_h * kernel_w
 
     @property
     def ofm_elems(self) -> int:
@@ -171,20 +172,20 @@ def conv_schedule(
         pipeline_depth_cycles: cycles to fill the MAC pipeline once per tile step.
     """
     g = layer
-    k, s, p = g.kernel, g.stride, g.padding
     in_per_group = g.in_channels // g.groups
-    col_tiles = [(out_cols, *input_window(out_cols, s, k, p, g.in_w))  # the same for every row tile
+    col_tiles = [(out_cols, *input_window(out_cols, g.stride_w, g.kernel_w, g.pad_w, g.in_w))  # every row tile's
                  for out_cols in tile_spans(*part.out_cols, tiling.tc)]
+    taps = g.kernel_h * g.kernel_w
     for batch in range(*part.batch):
         for grp, (o_lo_part, o_hi_part) in _group_slices(g, part):
             m_ranges = list(tile_spans(o_lo_part, o_hi_part, tiling.tm))
             n_ranges = list(tile_spans(grp * in_per_group, (grp + 1) * in_per_group, tiling.tn))
             last = len(n_ranges) - 1
             for out_rows in tile_spans(*part.out_rows, tiling.tr):
-                rows, pad_top, halo_h = input_window(out_rows, s, k, p, g.in_h)
+                rows, pad_top, halo_h = input_window(out_rows, g.stride_h, g.kernel_h, g.pad_h, g.in_h)
                 r_lo, r_hi = out_rows
                 for out_cols, cols, pad_left, halo_w in col_tiles:
-                    cycles = k * k * (r_hi - r_lo) * (out_cols[1] - out_cols[0]) + pipeline_depth_cycles
+                    cycles = taps * (r_hi - r_lo) * (out_cols[1] - out_cols[0]) + pipeline_depth_cycles
                     for m_range in m_ranges:
                         for index, n_range in enumerate(n_ranges):
                             yield InnerStep(

@@ -28,6 +28,7 @@ from fpgasim.kernels.design import (
     BufferOptions, KernelType, LogicEstimate, PrecisionSpec, precision_problems, stream_problems,
 )
 from fpgasim.kernels.resources import BufferSpec
+from fpgasim.ops.window import Pair, WindowAxes, as_pair, per_axis
 
 __all__ = [
     "DscOdeParallelism", "DscOdeStreams", "DscOdeBuffers", "DscOdeDesign", "OnChipLayerKind",
@@ -124,14 +125,15 @@ class DscOdeDesign:
         specs = []
         for layer in layers:
             if layer.kind is OnChipLayerKind.DEPTHWISE:
-                if layer.kernel > self.max_kernel:
+                if max(layer.kernel_h, layer.kernel_w) > self.max_kernel:
                     raise BadArgument(f"layer {layer.name!r}: depthwise kernel {layer.kernel} exceeds the "
                                       f"design's max_kernel={self.max_kernel}")
                 banks = par.dw_channels
-                depth = -(-layer.in_channels // banks) * layer.kernel ** 2
+                depth = -(-layer.in_channels // banks) * layer.kernel_h * layer.kernel_w
             else:
                 banks = par.pw_in * par.pw_out
-                depth = -(-layer.in_channels // par.pw_in) * -(-layer.out_channels // par.pw_out) * layer.kernel ** 2
+                depth = (-(-layer.in_channels // par.pw_in) * -(-layer.out_channels // par.pw_out)
+                         * layer.kernel_h * layer.kernel_w)
             specs.append(BufferSpec(name=f"weights_{layer.name}", width_bits=bits, depth_words=depth,
                                     banks=banks, double_buffered=w_opt.double_buffered, memory=w_opt.memory))
         n_bias = sum(layer.out_channels for layer in layers if layer.bias)
@@ -156,14 +158,14 @@ class OnChipLayerKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OnChipLayer:
+class OnChipLayer(WindowAxes):
     """The shape facts of one layer the engine keeps on chip.
 
     Attributes:
         name: layer name (names its weight buffer).
         kind: depthwise | pointwise | dense (K×K dense conv on the pointwise unit).
         in_channels, out_channels: channel counts.
-        kernel: kernel size K (1 for pointwise).
+        kernel: kernel size K (1 for pointwise), or (KH, KW) for a rectangular one.
         in_h, in_w, out_h, out_w: feature-map sizes in pixels.
         bias: whether the layer has a bias vector.
     """
@@ -172,7 +174,7 @@ class OnChipLayer:
     kind: OnChipLayerKind
     in_channels: int
     out_channels: int
-    kernel: int
+    kernel: Pair
     in_h: int
     in_w: int
     out_h: int
@@ -180,10 +182,14 @@ class OnChipLayer:
     bias: bool
 
     def __post_init__(self) -> None:
-        for field in ("in_channels", "out_channels", "kernel", "in_h", "in_w", "out_h", "out_w"):
+        for field in ("in_channels", "out_channels", "in_h", "in_w", "out_h", "out_w"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BadArgument(f"layer {self.name!r}: {field}={value!r}; expected an integer >= 1")
+        try:
+            object.__setattr__(self, "kernel", as_pair(*per_axis("kernel", self.kernel, 1)))
+        except BadArgument as exc:
+            raise BadArgument(f"layer {self.name!r}: {exc}") from None
         if self.kind is OnChipLayerKind.DEPTHWISE and self.in_channels != self.out_channels:
             raise BadArgument(f"layer {self.name!r}: depthwise needs in_channels == out_channels; got "
                               f"{self.in_channels} and {self.out_channels}")

@@ -243,7 +243,7 @@ def evaluate_fit(board: Any, design: TiledConvDesign | DscOdeDesign, *, dsp_type
                          "MAC units and fixed logic are counted (use --network)")
     else:
         specs = design.buffer_specs()
-        too_big = [layer.name for layer in layers if layer.kernel > design.tile.max_kernel]
+        too_big = [layer.name for layer in layers if max(layer.kernel_h, layer.kernel_w) > design.tile.max_kernel]
         if too_big:
             notes.append(f"layers {', '.join(too_big)} have kernels larger than max_kernel="
                          f"{design.tile.max_kernel}: this engine cannot run them")

@@ -3,7 +3,7 @@
 Owns: the pooling unit's output tile (:class:`PoolTiling`), the tiles of an output region and the
 input window each reads (:func:`pool_tiles`), and the cycles of one tile's compute
 (:func:`pool_compute_cycles`). A tile is ``channels`` × ``rows`` × ``cols`` output elements of
-one sample; its input window is the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read,
+one sample; its input window is the ((rows−1)·SH+KH) × ((cols−1)·SW+KW) box those outputs read,
 clipped to the map (padding is never read from DDR). The emulator (:mod:`fpgasim.sim.pool_engine`)
 and the closed-form model (:mod:`fpgasim.mapping.pool_model`) both walk this schedule.
 """
@@ -90,19 +90,20 @@ def pool_tiles(layer: Pool, part: ConvPart, tiling: PoolTiling) -> Iterator[Pool
         lo, hi = getattr(part, name)
         if lo < 0 or (limit is not None and hi > limit):
             raise BadArgument(f"pool_tiles: part {name}=({lo}, {hi}) outside the output of {layer.name}")
-    k, s, p = layer.kernel, layer.stride, layer.padding
     for b in range(*part.batch):
         for ch in tile_spans(*part.out_ch, tiling.channels):
             for rows in tile_spans(*part.out_rows, tiling.rows):
-                in_rows, pad_top, halo_h = input_window(rows, s, k, p, layer.in_h)
+                in_rows, pad_top, halo_h = input_window(rows, layer.stride_h, layer.kernel_h, layer.pad_h, layer.in_h)
                 for cols in tile_spans(*part.out_cols, tiling.cols):
-                    in_cols, pad_left, halo_w = input_window(cols, s, k, p, layer.in_w)
+                    in_cols, pad_left, halo_w = input_window(cols, layer.stride_w, layer.kernel_w, layer.pad_w,
+                                                             layer.in_w)
                     yield PoolTile(b, ch, rows, cols, in_rows, in_cols, pad_top, pad_left, halo_h, halo_w)
 
 
-def pool_compute_cycles(out_elems: int, kernel: int, lanes: int) -> int:
-    """⌈out_elems · K² / lanes⌉: one window operation (compare or add) per lane per cycle."""
-    return -(-out_elems * kernel * kernel // lanes)
+def pool_compute_cycles(out_elems: int, window_elems: int, lanes: int) -> int:
+    """⌈out_elems · window_elems / lanes⌉ (``window_elems`` = KH·KW): one window operation (compare or
+    add) per lane per cycle."""
+    return -(-out_elems * window_elems // lanes)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

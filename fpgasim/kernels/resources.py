@@ -81,6 +81,11 @@ def _as_int_array(value: object, name: str) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def _axes(value: object) -> tuple[object, object]:
+    """(height, width) of a window argument: a (height, width) tuple, or one value for both axes."""
+    return value if isinstance(value, tuple) else (value, value)
+
+
 def _out(result: np.ndarray, *inputs: object) -> int | np.ndarray:
     """Return a Python int when every input was a scalar, else the array."""
     if all(np.ndim(value) == 0 for value in inputs):
@@ -282,7 +287,8 @@ def released_dsp(tm: object, tn: object, bits: int) -> int | np.ndarray:
 
 
 def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: object, bits: int,
-                          *, stride: int | None = None) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
+                          *, stride: object | None = None
+                          ) -> tuple[int | np.ndarray, int | np.ndarray, int | np.ndarray]:
     """Released BRAM18 counts ``(bI, bO, bW)`` of the IFM, OFM and weight buffers.
 
     ``bI = 2·Tn·⌈Tr·Tc·bits/18000⌉``, ``bO = 2·Tm·⌈Tr·Tc·bits/18000⌉``; weights
@@ -290,26 +296,29 @@ def released_bram18_parts(tm: object, tn: object, tr: object, tc: object, k: obj
     ``bW = Tm·Tn·⌈4·K²·16/18000⌉`` (no ×2; see docs/fit.md for the comparison). With
     ``stride`` S, the IFM buffer holds the tile's whole input window (the ``complete`` model):
     ``bI = 2·Tn·⌈((Tr−1)·S+K)·((Tc−1)·S+K)·bits/18000⌉`` (:func:`~fpgasim.kernels.conv_schedule.window_extent`).
+    ``k`` and ``stride`` are an int (or integer array) for both axes or a (height, width) tuple;
+    then K² is KH·KW and each axis's window uses its own kernel and stride.
 
     Raises:
         BadArgument: bits other than 16 or 32, or negative sizes.
     """
     bits = _released_bits(bits)
     m, n = _as_int_array(tm, "tm"), _as_int_array(tn, "tn")
-    r, c, kk = _as_int_array(tr, "tr"), _as_int_array(tc, "tc"), _as_int_array(k, "k")
+    r, c = _as_int_array(tr, "tr"), _as_int_array(tc, "tc")
+    kh, kw = (_as_int_array(v, "k") for v in _axes(k))
     per_map = -(-(r * c * bits) // RELEASED_BITS_PER_BRAM18)
     if stride is None:
         b_i = 2 * n * per_map
     else:
-        s = _as_int_array(stride, "stride")
-        ifm_words = window_extent(r, s, kk) * window_extent(c, s, kk)
+        sh, sw = (_as_int_array(v, "stride") for v in _axes(stride))
+        ifm_words = window_extent(r, sh, kh) * window_extent(c, sw, kw)
         b_i = 2 * n * (-(-(ifm_words * bits) // RELEASED_BITS_PER_BRAM18))
     b_o = 2 * m * per_map
     if bits == 32:
-        b_w = 2 * m * n * (-(-(kk * kk * bits) // RELEASED_BITS_PER_BRAM18))
+        b_w = 2 * m * n * (-(-(kh * kw * bits) // RELEASED_BITS_PER_BRAM18))
     else:
-        b_w = m * n * (-(-(4 * kk * kk * 16) // RELEASED_BITS_PER_BRAM18))
-    inputs = (tm, tn, tr, tc, k)
+        b_w = m * n * (-(-(4 * kh * kw * 16) // RELEASED_BITS_PER_BRAM18))
+    inputs = (tm, tn, tr, tc, *_axes(k))
     return _out(b_i, *inputs), _out(b_o, *inputs), _out(b_w, *inputs)
 
 

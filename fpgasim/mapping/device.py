@@ -80,8 +80,8 @@ def pool_tiling(design: TiledConvDesign, pool: Pool) -> Tiling:
     tile's input window is Tn channels of at most ifm_rows × ifm_cols (the IFM buffer) and its
     output at most Tr × Tc (the OFM buffer). Tm = Tn = channels per tile."""
     tile = design.tile
-    rows = max(1, min(tile.tr, window_outputs(tile.ifm_buffer_rows, pool.stride, pool.kernel)))
-    cols = max(1, min(tile.tc, window_outputs(tile.ifm_buffer_cols, pool.stride, pool.kernel)))
+    rows = max(1, min(tile.tr, window_outputs(tile.ifm_buffer_rows, pool.stride_h, pool.kernel_h)))
+    cols = max(1, min(tile.tc, window_outputs(tile.ifm_buffer_cols, pool.stride_w, pool.kernel_w)))
     channels = min(design.parallelism.tn, pool.channels)
     return Tiling(tm=channels, tn=channels, tr=min(rows, pool.out_h), tc=min(cols, pool.out_w))
 

@@ -248,7 +248,7 @@ def _unmodelled(plan: GraphPlan, timeline: Mapping[str, NodePrediction],
         found.append("a shared medium interleaves concurrent transfers packet by packet (the model takes "
                      "tensors in turn, each one's copies together)")
     short = [item.node.name for item in plan.nodes if item.engine is Engine.MAC_ARRAY and item.tiling is not None
-             and item.conv.kernel ** 2 * item.tiling.tr * item.tiling.tc
+             and item.conv.kernel_h * item.conv.kernel_w * item.tiling.tr * item.tiling.tc
              < _SHORT_STEP * plan.fpgas[item.device].design.pipeline_depth_cycles]
     if short:
         found.append(f"every DMA transfer waits a few cycles for the DDR channel and the next clock edge, which "

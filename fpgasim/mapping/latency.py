@@ -4,7 +4,7 @@ Owns the analytical latency of one conv layer on one board of a partition, in tw
 (:class:`~fpgasim.mapping.spec.ModelVariant`; formulas in docs/analytical-model.md and
 reference/superlip-model.md §2–3):
 
-- per-tile terms: t_I (DDR read IFM), t_W (DDR read weights), t_C = K²·Tr·Tc (compute; plus
+- per-tile terms: t_I (DDR read IFM), t_W (DDR read weights), t_C = KH·KW·Tr·Tc (compute; plus
   the MAC pipeline's fill at every step in ``complete``), t_O (DDR write OFM), link terms (XFER:
   the shared operand's part received from peers);
 - L_in = max(t_I, t_W, t_C, t_link); L_out = max(⌈N/Tn⌉·L_in, t_O) (``complete``: the last of
@@ -113,7 +113,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
         (whole cluster; else 0).
         The DDR terms are per board, after the XFER share.
     """
-    m, n, k, s = shape.out_channels, shape.in_channels, shape.kernel, shape.stride
+    m, n, taps = shape.out_channels, shape.in_channels, shape.kernel_h * shape.kernel_w
     b_local = _ceil_div(shape.batch, partition.pb)
     r_local = _ceil_div(shape.out_h, partition.pr)
     c_local = _ceil_div(shape.out_w, partition.pc)
@@ -124,10 +124,10 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
     if variant is ModelVariant.COMPLETE:
         tm, tn = np.minimum(tm, m_local), np.minimum(tn, n)
         tr, tc = np.minimum(tr, r_local), np.minimum(tc, c_local)
-        window = window_extent(tr, s, k) * window_extent(tc, s, k)
+        window = window_extent(tr, shape.stride_h, shape.kernel_h) * window_extent(tc, shape.stride_w, shape.kernel_w)
     else:
         window = tr * tc
-    t_c = (k * k) * tr * tc
+    t_c = taps * tr * tc
     if variant is ModelVariant.COMPLETE:  # the MAC pipeline fills at every inner step
         t_c = t_c + rates.step_fill_cycles
     t_o = tm * tr * tc / rates.ofm
@@ -137,7 +137,7 @@ def latency_arrays(shape: ConvShape, tm, tn, tr, tc, partition: Partition, rates
 
     def step(tn_step) -> dict[str, np.ndarray]:
         """The load terms of one inner step over ``tn_step`` input channels."""
-        ifm_tile, w_tile = tn_step * window, tm * tn_step * (k * k)
+        ifm_tile, w_tile = tn_step * window, tm * tn_step * taps
         t_i, t_w = ifm_tile / rates.ifm, w_tile / rates.weights
         t_link_w, t_link_i, link_bytes = zero, zero, zero
         if a is not None and variant is ModelVariant.RELEASED:
@@ -205,7 +205,7 @@ class LayerLatency:
 
     Attributes:
         t_i_cycles, t_w_cycles: DDR read of one IFM / weight tile (after the XFER share).
-        t_c_cycles: compute of one tile step, K²·Tr·Tc.
+        t_c_cycles: compute of one tile step, KH·KW·Tr·Tc.
         t_o_cycles: DDR write of one OFM tile.
         t_link_w_cycles, t_link_i_cycles: link receive of the weight / IFM share per tile.
         t_link_cycles: the link term inside L_in (released: max of the two; complete: sum).

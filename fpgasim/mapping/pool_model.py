@@ -90,7 +90,7 @@ def pool_estimate(layer: Pool, part: ConvPart, tiling: PoolTiling, *, lanes: int
     if not tiles:
         raise BadArgument(f"pool_estimate: part {part} of {layer.name} is empty")
     t_i = [dma_cycles(t.ifm_elems, rates.chunk_elems, rates.ddr, rates.ifm) for t in tiles]
-    t_c = [float(pool_compute_cycles(t.ofm_elems, layer.kernel, lanes)) for t in tiles]
+    t_c = [float(pool_compute_cycles(t.ofm_elems, layer.kernel_h * layer.kernel_w, lanes)) for t in tiles]
     t_o = [dma_cycles(t.ofm_elems, rates.chunk_elems, rates.ofm, rates.ddr) for t in tiles]
     return _pipelined(t_i, t_c, t_o)
 

@@ -52,16 +52,16 @@ def needed_input(layer: Conv2d, part: ConvPart) -> Region:
     first_group = part.out_ch[0] // out_per_group
     last_group = (part.out_ch[1] - 1) // out_per_group
     return Region(part.batch, (first_group * in_per_group, (last_group + 1) * in_per_group),
-                  input_window(part.out_rows, layer.stride, layer.kernel, layer.padding, layer.in_h)[0],
-                  input_window(part.out_cols, layer.stride, layer.kernel, layer.padding, layer.in_w)[0])
+                  input_window(part.out_rows, layer.stride_h, layer.kernel_h, layer.pad_h, layer.in_h)[0],
+                  input_window(part.out_cols, layer.stride_w, layer.kernel_w, layer.pad_w, layer.in_w)[0])
 
 
 def through_pools(region: Region, pools: list[Pool]) -> Region:
     """Map a region of the last pool's output back to the first pool's input."""
     for pool in reversed(pools):
         region = Region(region.batch, region.channels,
-                        input_window(region.rows, pool.stride, pool.kernel, pool.padding, pool.in_h)[0],
-                        input_window(region.cols, pool.stride, pool.kernel, pool.padding, pool.in_w)[0])
+                        input_window(region.rows, pool.stride_h, pool.kernel_h, pool.pad_h, pool.in_h)[0],
+                        input_window(region.cols, pool.stride_w, pool.kernel_w, pool.pad_w, pool.in_w)[0])
     return region
 
 

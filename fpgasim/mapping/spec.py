@@ -6,7 +6,8 @@ Owns the frozen argument objects of :mod:`fpgasim.mapping.latency` and
 plus the bandwidth → elements-per-cycle conversion.
 
 Notation (reference/superlip-model.md): B batch, M output channels, N input channels, R×C
-output rows×columns, K kernel, S stride; tiles Tm, Tn, Tr, Tc; partition Pb, Pr, Pc, Pm.
+output rows×columns, K kernel, S stride (per axis: KH×KW, SH, SW); tiles Tm, Tn, Tr, Tc;
+partition Pb, Pr, Pc, Pm.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from enum import StrEnum
 from fpgasim.errors import BadArgument
 from fpgasim.kernels.conv_schedule import Tiling
 from fpgasim.nn import Conv2d, Depthwise, Pointwise
+from fpgasim.ops.window import Pair, WindowAxes, as_pair, per_axis
 
 __all__ = ["ModelVariant", "Bottleneck", "ConvShape", "Tiling", "Partition", "StreamRates",
            "ResourceBounds", "conv_shape", "rate_from_bandwidth"]
@@ -55,7 +57,7 @@ def _check_ints(obj: object, owner: str, minimum: int, fields: tuple[str, ...]) 
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ConvShape:
+class ConvShape(WindowAxes):
     """One conv layer as the model sees it; channel counts are PER GROUP.
 
     Attributes:
@@ -64,6 +66,8 @@ class ConvShape:
         in_channels: N, input channels of one group.
         out_h, out_w: R, C, output rows and columns.
         kernel: K. stride: S. padding: zero padding per side (shape only; not modelled traffic).
+            Each an int (both axes) or (height, width), stored canonically (an int when square);
+            ``kernel_h``/``kernel_w``, ``stride_h``/``stride_w`` give the axes.
         groups: channel groups, run one after another (latency × groups).
 
     Raises:
@@ -75,21 +79,24 @@ class ConvShape:
     in_channels: int
     out_h: int
     out_w: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
+    kernel: Pair
+    stride: Pair = 1
+    padding: Pair = 0
     groups: int = 1
 
     def __post_init__(self) -> None:
-        _check_ints(self, "ConvShape", 1, ("batch", "out_channels", "in_channels", "out_h", "out_w",
-                                           "kernel", "stride", "groups"))
-        _int("ConvShape", "padding", self.padding, 0)
+        _check_ints(self, "ConvShape", 1, ("batch", "out_channels", "in_channels", "out_h", "out_w", "groups"))
+        for field, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
+            try:
+                object.__setattr__(self, field, as_pair(*per_axis(field, getattr(self, field), minimum)))
+            except BadArgument as exc:
+                raise BadArgument(f"ConvShape: {exc}") from None
 
     @property
     def macs(self) -> int:
         """MACs of the whole layer (all groups, whole batch)."""
         return (self.groups * self.batch * self.out_channels * self.in_channels
-                * self.out_h * self.out_w * self.kernel**2)
+                * self.out_h * self.out_w * self.kernel_h * self.kernel_w)
 
 
 def conv_shape(layer: Conv2d | Depthwise | Pointwise, *, batch: int) -> ConvShape:

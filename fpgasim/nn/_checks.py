@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from fpgasim.errors import BadArgument
 from fpgasim.ops.conv import output_size
+from fpgasim.ops.window import as_pair, per_axis
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -38,6 +39,21 @@ def parse_choice(owner: str, field: str, enum_type: type[E], value: object) -> E
     except ValueError:
         allowed = ", ".join(member.value for member in enum_type)
         raise BadArgument(f"{owner}: {field}={value!r}: expected one of {allowed}") from None
+
+
+def check_window(owner: str, layer: object) -> None:
+    """Check a frozen layer's ``kernel``, ``stride`` (≥ 1) and ``padding`` (≥ 0), each an int or
+    [height, width], and store each in its canonical form (an int when square, else (h, w)).
+
+    Raises:
+        BadArgument: naming ``owner``, the field and the value.
+    """
+    for field, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
+        try:
+            height, width = per_axis(field, getattr(layer, field), minimum)
+        except BadArgument as exc:
+            raise BadArgument(f"{owner}: {exc}") from None
+        object.__setattr__(layer, field, as_pair(height, width))
 
 
 def out_size(owner: str, in_size: int, kernel: int, stride: int, padding: int, axis: str, *,

@@ -9,7 +9,7 @@ work. Shape inference raises :class:`~fpgasim.errors.BadArgument` or
 :class:`~fpgasim.errors.ShapeError`; :mod:`fpgasim.nn.graph` re-raises them naming the node.
 
 Counting rules, per sample: ``macs`` only for conv/depthwise/pointwise/linear and the composites
-(as torchvision counts); ``elementwise_ops`` = window elements for pooling (out · K²), C·H·W for
+(as torchvision counts); ``elementwise_ops`` = window elements for pooling (out · KH·KW), C·H·W for
 global pooling, one per output element for affine, add/mul and the activations, two per element for
 layernorm (a statistics pass and a normalising pass over each pixel's channels), zero for the relabelling
 ops (flatten/reshape/transpose), slice and concat (data movement only).
@@ -288,7 +288,7 @@ def _per_input(in_shapes: tuple[Shape, ...], out: Shape, layer: object | None) -
 
 
 def _conv_weights(layer: Conv2d) -> tuple[int, ...]:
-    return (layer.out_channels, layer.in_channels // layer.groups, layer.kernel, layer.kernel)
+    return (layer.out_channels, layer.in_channels // layer.groups, layer.kernel_h, layer.kernel_w)
 
 
 def _fields(*names: str) -> Callable[[object], dict[str, object]]:
@@ -312,7 +312,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.CONV, _conv, attrs=_CONV_ATTRS, has_macs=True, weight_shape=_conv_weights, layer_type=Conv2d,
          from_layer=_fields(*_CONV_ATTRS)),
     _def(Op.DEPTHWISE, _depthwise, attrs=_DW_ATTRS, has_macs=True, layer_type=Depthwise, from_layer=_fields(*_DW_ATTRS),
-         weight_shape=lambda layer: (layer.channels, 1, layer.kernel, layer.kernel)),
+         weight_shape=lambda layer: (layer.channels, 1, layer.kernel_h, layer.kernel_w)),
     _def(Op.POINTWISE, _pointwise, attrs={"out_channels": REQUIRED, "bias": True}, has_macs=True, layer_type=Pointwise,
          from_layer=_fields("out_channels", "bias"),
          weight_shape=lambda layer: (layer.out_channels, layer.in_channels, 1, 1)),

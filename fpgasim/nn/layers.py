@@ -4,7 +4,10 @@ Owns the frozen, shape-carrying layer specs: :class:`Conv2d`, :class:`Depthwise`
 :class:`Pointwise`, :class:`Pool`, :class:`GlobalAvgPool`, :class:`Linear`, :class:`Affine`. Shapes are
 ``(channels, height, width)`` in elements; counts are per sample. Every spec validates its
 fields on construction and raises :class:`~fpgasim.errors.BadArgument` naming the layer, the
-field, the value and what was expected.
+field, the value and what was expected. A window's ``kernel``, ``stride`` and ``padding`` are each
+an int (square) or [height, width]; the spec stores the canonical
+:data:`~fpgasim.ops.window.Pair` (an int when both axes agree) and gives the per-axis values as
+``kernel_h``/``kernel_w``, ``stride_h``/``stride_w``, ``pad_h``/``pad_w``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from fpgasim.errors import BadArgument
-from fpgasim.nn._checks import check_bool, check_int, check_name, out_size, parse_choice
+from fpgasim.nn._checks import check_bool, check_int, check_name, check_window, out_size, parse_choice
+from fpgasim.ops.window import Pair, WindowAxes
 
 __all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear", "Affine"]
 
@@ -22,16 +26,16 @@ Shape = tuple[int, int, int]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Conv2d:
+class Conv2d(WindowAxes):
     """A 2-D convolution (cross-correlation) with stride, zero padding and channel groups.
 
     Attributes:
         name: layer name, unique within a network.
         in_channels, out_channels: channel counts (both divisible by ``groups``).
         in_h, in_w: input height and width in elements.
-        kernel: square kernel size K.
-        stride: stride S (same along both axes).
-        padding: zero padding per side, in elements.
+        kernel: kernel size K (square) or (KH, KW).
+        stride: stride S (both axes) or (SH, SW).
+        padding: zero padding per side in elements (both axes) or (PH, PW), the same on both sides of an axis.
         groups: number of channel groups (1 = dense, in_channels = depthwise).
         bias: whether the layer adds one bias per output channel.
 
@@ -45,36 +49,37 @@ class Conv2d:
     out_channels: int
     in_h: int
     in_w: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
+    kernel: Pair
+    stride: Pair = 1
+    padding: Pair = 0
     groups: int = 1
     bias: bool = True
 
     def __post_init__(self) -> None:
         check_name("Conv2d", self.name)
         owner = f"Conv2d {self.name!r}"
-        for field in ("in_channels", "out_channels", "in_h", "in_w", "kernel", "stride", "groups"):
+        for field in ("in_channels", "out_channels", "in_h", "in_w"):
             check_int(owner, field, getattr(self, field), minimum=1)
-        check_int(owner, "padding", self.padding, minimum=0)
+        check_window(owner, self)
+        check_int(owner, "groups", self.groups, minimum=1)
         check_bool(owner, "bias", self.bias)
         for field in ("in_channels", "out_channels"):
             if getattr(self, field) % self.groups:
                 raise BadArgument(
                     f"{owner}: {field}={getattr(self, field)} is not divisible by groups={self.groups}"
                 )
-        out_size(owner, self.in_h, self.kernel, self.stride, self.padding, "h")
-        out_size(owner, self.in_w, self.kernel, self.stride, self.padding, "w")
+        out_size(owner, self.in_h, self.kernel_h, self.stride_h, self.pad_h, "h")
+        out_size(owner, self.in_w, self.kernel_w, self.stride_w, self.pad_w, "w")
 
     @property
     def out_h(self) -> int:
         """Output height in elements."""
-        return out_size(self.name, self.in_h, self.kernel, self.stride, self.padding, "h")
+        return out_size(self.name, self.in_h, self.kernel_h, self.stride_h, self.pad_h, "h")
 
     @property
     def out_w(self) -> int:
         """Output width in elements."""
-        return out_size(self.name, self.in_w, self.kernel, self.stride, self.padding, "w")
+        return out_size(self.name, self.in_w, self.kernel_w, self.stride_w, self.pad_w, "w")
 
     @property
     def in_shape(self) -> Shape:
@@ -88,8 +93,8 @@ class Conv2d:
 
     @property
     def weight_elems(self) -> int:
-        """Weight elements: out_channels · (in_channels / groups) · K²."""
-        return self.out_channels * (self.in_channels // self.groups) * self.kernel**2
+        """Weight elements: out_channels · (in_channels / groups) · KH · KW."""
+        return self.out_channels * (self.in_channels // self.groups) * self.kernel_h * self.kernel_w
 
     @property
     def params_weights(self) -> int:
@@ -103,8 +108,8 @@ class Conv2d:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates per sample: out elements · (in_channels / groups) · K²."""
-        return self.out_channels * self.out_h * self.out_w * (self.in_channels // self.groups) * self.kernel**2
+        """Multiply-accumulates per sample: out elements · (in_channels / groups) · KH · KW."""
+        return self.ofm_elems * (self.in_channels // self.groups) * self.kernel_h * self.kernel_w
 
     @property
     def ifm_elems(self) -> int:
@@ -122,8 +127,8 @@ class Conv2d:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Depthwise:
-    """A depthwise convolution: one K×K filter per channel (a Conv2d with groups = channels).
+class Depthwise(WindowAxes):
+    """A depthwise convolution: one KH×KW filter per channel (a Conv2d with groups = channels).
 
     Attributes:
         name: layer name.
@@ -140,14 +145,15 @@ class Depthwise:
     channels: int
     in_h: int
     in_w: int
-    kernel: int
-    stride: int = 1
-    padding: int = 0
+    kernel: Pair
+    stride: Pair = 1
+    padding: Pair = 0
     bias: bool = True
 
     def __post_init__(self) -> None:
         check_name("Depthwise", self.name)
         check_int(f"Depthwise {self.name!r}", "channels", self.channels, minimum=1)
+        check_window(f"Depthwise {self.name!r}", self)
         self.as_conv()
 
     def as_conv(self) -> Conv2d:
@@ -212,15 +218,16 @@ class PoolKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pool:
-    """Max or average pooling over K×K windows, per channel.
+class Pool(WindowAxes):
+    """Max or average pooling over KH×KW windows, per channel.
 
     Attributes:
         name: layer name.
         kind: ``max`` or ``avg`` (:class:`PoolKind`).
         channels: channel count (unchanged).
         in_h, in_w: input size in elements.
-        kernel, stride, padding: window size, stride and zero padding per side.
+        kernel, stride, padding: window size, stride and zero padding per side (each an int or
+            (height, width)).
         ceil_mode: PyTorch's / ONNX's ceil-mode output size (the last window may run past the
             right padding; :func:`fpgasim.ops.conv.output_size`); False = floor mode.
 
@@ -233,31 +240,31 @@ class Pool:
     channels: int
     in_h: int
     in_w: int
-    kernel: int
-    stride: int
-    padding: int = 0
+    kernel: Pair
+    stride: Pair
+    padding: Pair = 0
     ceil_mode: bool = False
 
     def __post_init__(self) -> None:
         check_name("Pool", self.name)
         owner = f"Pool {self.name!r}"
         object.__setattr__(self, "kind", parse_choice(owner, "kind", PoolKind, self.kind))
-        for field in ("channels", "in_h", "in_w", "kernel", "stride"):
+        for field in ("channels", "in_h", "in_w"):
             check_int(owner, field, getattr(self, field), minimum=1)
-        check_int(owner, "padding", self.padding, minimum=0)
+        check_window(owner, self)
         check_bool(owner, "ceil_mode", self.ceil_mode)
-        out_size(owner, self.in_h, self.kernel, self.stride, self.padding, "h")
-        out_size(owner, self.in_w, self.kernel, self.stride, self.padding, "w")
+        out_size(owner, self.in_h, self.kernel_h, self.stride_h, self.pad_h, "h")
+        out_size(owner, self.in_w, self.kernel_w, self.stride_w, self.pad_w, "w")
 
     @property
     def out_h(self) -> int:
         """Output height in elements (floor or ceil mode)."""
-        return out_size(self.name, self.in_h, self.kernel, self.stride, self.padding, "h", ceil_mode=self.ceil_mode)
+        return out_size(self.name, self.in_h, self.kernel_h, self.stride_h, self.pad_h, "h", ceil_mode=self.ceil_mode)
 
     @property
     def out_w(self) -> int:
         """Output width in elements (floor or ceil mode)."""
-        return out_size(self.name, self.in_w, self.kernel, self.stride, self.padding, "w", ceil_mode=self.ceil_mode)
+        return out_size(self.name, self.in_w, self.kernel_w, self.stride_w, self.pad_w, "w", ceil_mode=self.ceil_mode)
 
     @property
     def in_shape(self) -> Shape:
@@ -273,8 +280,8 @@ class Pool:
 
     @property
     def macs(self) -> int:
-        """Window operations per sample (compare/add counted as one MAC): out elements · K²."""
-        return self.ofm_elems * self.kernel**2
+        """Window operations per sample (compare/add counted as one MAC): out elements · KH · KW."""
+        return self.ofm_elems * self.kernel_h * self.kernel_w
 
     @property
     def ifm_elems(self) -> int:

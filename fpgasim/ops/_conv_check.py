@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fpgasim.errors import BadArgument, ShapeError
+from fpgasim.ops.window import per_axis
 
 __all__ = ["ConvGeometry", "output_size", "check_int_param", "check_geometry", "as_int_array", "as_real_array"]
 
@@ -81,8 +82,10 @@ class ConvGeometry:
     in_w: int
     out_h: int
     out_w: int
-    stride: int
-    padding: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
 
     @property
     def in_per_group(self) -> int:
@@ -114,13 +117,16 @@ def check_geometry(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *,
                    stride: object, padding: object, groups: object) -> ConvGeometry:
     """Check the shapes of a grouped NCHW convolution and return its geometry.
 
+    ``stride`` and ``padding`` are an int (both axes) or (height, width)
+    (:func:`fpgasim.ops.window.per_axis`).
+
     Raises:
         BadArgument: stride < 1, padding < 0, groups < 1 or not integers.
         ShapeError: wrong ndim, empty dims, channel counts that do not match or do not divide
             by groups, a bias of the wrong length, an empty output.
     """
-    stride = check_int_param("stride", stride, 1)
-    padding = check_int_param("padding", padding, 0)
+    stride_h, stride_w = per_axis("stride", stride, 1)
+    pad_h, pad_w = per_axis("padding", padding, 0)
     groups = check_int_param("groups", groups, 1)
     _check_array("x", x, 4, "N, C, H, W")
     _check_array("w", w, 4, "M, C/groups, KH, KW")
@@ -143,12 +149,13 @@ def check_geometry(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *,
         if bias.ndim != 1 or bias.shape[0] != m:
             raise ShapeError(f"bias has shape {bias.shape}: expected ({m},), one value per filter")
     try:
-        out_h = output_size(h, kh, stride, padding)
-        out_w = output_size(wd, kw, stride, padding)
+        out_h = output_size(h, kh, stride_h, pad_h)
+        out_w = output_size(wd, kw, stride_w, pad_w)
     except ShapeError as exc:
         raise ShapeError(f"x {x.shape} with w {w.shape}, padding={padding}: {exc}") from None
     return ConvGeometry(batch=n, in_channels=c, out_channels=m, groups=groups, kernel_h=kh, kernel_w=kw,
-                        in_h=h, in_w=wd, out_h=out_h, out_w=out_w, stride=stride, padding=padding)
+                        in_h=h, in_w=wd, out_h=out_h, out_w=out_w, stride_h=stride_h, stride_w=stride_w,
+                        pad_h=pad_h, pad_w=pad_w)
 
 
 _INT64_MAX = np.iinfo(np.int64).max

@@ -120,13 +120,14 @@ def choose_method(bounds: Bounds, geo: ConvGeometry) -> str:
     return "direct_i64"
 
 
-def pad_input(x: np.ndarray, padding: int) -> np.ndarray:
-    """(N, C, H, W) ``x`` with ``padding`` zeros around both spatial dims, same dtype."""
-    if padding == 0:
+def pad_input(x: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
+    """(N, C, H, W) ``x`` with ``pad_h`` zero rows above and below and ``pad_w`` zero columns left and
+    right, same dtype."""
+    if pad_h == pad_w == 0:
         return np.ascontiguousarray(x)
     n, c, h, w = x.shape
-    xp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
-    xp[:, :, padding:padding + h, padding:padding + w] = x
+    xp = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=x.dtype)
+    xp[:, :, pad_h:pad_h + h, pad_w:pad_w + w] = x
     return xp
 
 
@@ -139,14 +140,14 @@ def _gemm_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type,
     parts = np.empty((len(chunks), geo.batch, geo.out_channels, oh_n * ow_n), dtype=dtype)
     rows = max(1, min(oh_n, _COLS_BUDGET_BYTES // (k_len * ow_n * np.dtype(dtype).itemsize)))
     cols_flat = np.empty(k_len * rows * ow_n, dtype=dtype)
-    xp = pad_input(x, geo.padding)
+    xp = pad_input(x, geo.pad_h, geo.pad_w)
     for n in range(geo.batch):
         for g in range(geo.groups):
             wg = wmat[g * mg:(g + 1) * mg]
             for oh0 in range(0, oh_n, rows):
                 oh1 = min(oh_n, oh0 + rows)
                 cols = cols_flat[:k_len * (oh1 - oh0) * ow_n].reshape(k_len, (oh1 - oh0) * ow_n)  # contiguous
-                im2col(xp, n, g * cg, cg, geo.kernel_h, geo.kernel_w, geo.stride, oh0, oh1, cols)
+                im2col(xp, n, g * cg, cg, geo.kernel_h, geo.kernel_w, geo.stride_h, geo.stride_w, oh0, oh1, cols)
                 for k, (a, b) in enumerate(chunks):
                     out = parts[k, n, g * mg:(g + 1) * mg, oh0 * ow_n:oh1 * ow_n]
                     if out.flags.c_contiguous:
@@ -158,7 +159,8 @@ def _gemm_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type,
 
 def _direct_parts(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, dtype: type, exact: bool) -> np.ndarray:
     out = np.empty((geo.batch, geo.out_channels, geo.out_h, geo.out_w), dtype=dtype)
-    direct_conv(pad_input(x, geo.padding), np.ascontiguousarray(w, dtype=dtype), geo.stride, geo.groups, exact, out)
+    direct_conv(pad_input(x, geo.pad_h, geo.pad_w), np.ascontiguousarray(w, dtype=dtype), geo.stride_h, geo.stride_w,
+                geo.groups, exact, out)
     return out.reshape(1, geo.batch, geo.out_channels, geo.out_h * geo.out_w)
 
 

@@ -113,6 +113,7 @@ def conv_fixed_direct(x: np.ndarray, w: np.ndarray, geo: ConvGeometry, bounds: B
     use_float = _use_float(1, params[5], sum_bound)
     plane = np.empty((geo.out_h, geo.out_w), dtype=dtype)
     out = np.empty((geo.batch, geo.out_channels, geo.out_h * geo.out_w), dtype=_kernel_out_dtype(requant))
-    counts = direct_fixed(pad_input(x, geo.padding), np.ascontiguousarray(w, dtype=dtype), geo.stride, geo.groups,
+    counts = direct_fixed(pad_input(x, geo.pad_h, geo.pad_w), np.ascontiguousarray(w, dtype=dtype), geo.stride_h,
+                          geo.stride_w, geo.groups,
                           plane, np.ascontiguousarray(bias, dtype=np.int64), use_float, *params, out)
     return _result(out, out_shape, requant, counts)

@@ -14,8 +14,8 @@ __all__ = ["im2col", "direct_conv", "finish_parts", "direct_fixed"]
 
 
 @njit(cache=True)
-def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover - compiled
-    """cols[(c·KH + i)·KW + j, (oh − oh0)·OW + ow] = xp[n, c0 + c, oh·s + i, ow·s + j] (xp zero-padded).
+def im2col(xp, n, c0, cg, kh, kw, stride_h, stride_w, oh0, oh1, cols):  # pragma: no cover - compiled
+    """cols[(c·KH + i)·KW + j, (oh − oh0)·OW + ow] = xp[n, c0 + c, oh·sh + i, ow·sw + j] (xp zero-padded).
 
     Converts to ``cols.dtype`` while copying (exact for the integers the callers pass). The
     inner loops index zero-based views with loop counters only, so LLVM needs no negative-index
@@ -29,8 +29,8 @@ def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover -
         for i in range(kh):
             r0 = (c * kh + i) * kw
             for oh in range(oh_n):
-                src = xp[n, c0 + c, (oh0 + oh) * stride + i]
-                if stride == 1 and kw == 3:
+                src = xp[n, c0 + c, (oh0 + oh) * stride_h + i]
+                if stride_w == 1 and kw == 3:
                     d0, d1, d2 = cols3[r0, oh], cols3[r0 + 1, oh], cols3[r0 + 2, oh]
                     for ow in range(ow_n):
                         d0[ow] = src[ow]
@@ -40,12 +40,12 @@ def im2col(xp, n, c0, cg, kh, kw, stride, oh0, oh1, cols):  # pragma: no cover -
                     for j in range(kw):
                         dst = cols3[r0 + j, oh]
                         for ow in range(ow_n):
-                            dst[ow] = src[ow * stride + j]
+                            dst[ow] = src[ow * stride_w + j]
 
 
 @njit(cache=True)
-def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma: no cover - compiled
-    """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·s + i, ow·s + j], in plane's dtype.
+def _accumulate_plane(xp, w, n, mi, ci0, stride_h, stride_w, exact, xbuf, plane):  # pragma: no cover - compiled
+    """plane[oh, ow] = Σ_{c,i,j} w[mi, c, i, j] · xp[n, ci0 + c, oh·sh + i, ow·sw + j], in plane's dtype.
 
     ``exact``: the caller proved every partial sum exact in plane's dtype, so the summation order
     may change (float inputs keep the fixed c, i, j order, on which their rounding depends).
@@ -58,7 +58,8 @@ def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma:
     # dtype (converting x to that dtype is exact when some weight is nonzero, as then
     # max|x| ≤ bound; when all are zero every product is 0 anyway). The input plane is converted
     # once, and the first channel assigns instead of adding (no zeroing pass).
-    if exact and stride == 1 and kw == 3 and kh == 3:
+    unit = stride_h == 1 and stride_w == 1
+    if exact and unit and kw == 3 and kh == 3:
         for cc in range(cg):
             w00, w01, w02 = w[mi, cc, 0, 0], w[mi, cc, 0, 1], w[mi, cc, 0, 2]
             w10, w11, w12 = w[mi, cc, 1, 0], w[mi, cc, 1, 1], w[mi, cc, 1, 2]
@@ -82,7 +83,7 @@ def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma:
                                     + (w20 * s2[ow] + w21 * s2[ow + 1] + w22 * s2[ow + 2]))
         return
     plane[:, :] = 0
-    if exact and stride == 1 and kw == 3:
+    if exact and unit and kw == 3:
         for cc in range(cg):
             for i in range(kh):
                 w0, w1, w2 = w[mi, cc, i, 0], w[mi, cc, i, 1], w[mi, cc, i, 2]
@@ -96,7 +97,7 @@ def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma:
         for i in range(kh):
             for j in range(kw):
                 wv = w[mi, cc, i, j]
-                if stride == 1:
+                if unit:
                     for oh in range(oh_n):
                         src = xp[n, ci0 + cc, oh + i]
                         dst = plane[oh]
@@ -104,15 +105,15 @@ def _accumulate_plane(xp, w, n, mi, ci0, stride, exact, xbuf, plane):  # pragma:
                             dst[ow] += wv * src[ow + j]
                 else:
                     for oh in range(oh_n):
-                        src = xp[n, ci0 + cc, oh * stride + i]
+                        src = xp[n, ci0 + cc, oh * stride_h + i]
                         dst = plane[oh]
                         for ow in range(ow_n):
-                            dst[ow] += wv * src[ow * stride + j]
+                            dst[ow] += wv * src[ow * stride_w + j]
 
 
 @njit(cache=True)
-def direct_conv(xp, w, stride, groups, exact, out):  # pragma: no cover - compiled
-    """out[n, m, oh, ow] = Σ_{c,i,j} w[m, c, i, j] · xp[n, g·Cg + c, oh·s + i, ow·s + j] (xp zero-padded).
+def direct_conv(xp, w, stride_h, stride_w, groups, exact, out):  # pragma: no cover - compiled
+    """out[n, m, oh, ow] = Σ_{c,i,j} w[m, c, i, j] · xp[n, g·Cg + c, oh·sh + i, ow·sw + j] (xp zero-padded).
 
     Accumulates in ``out`` (its dtype is the accumulator's); ``w`` has that dtype too; ``exact``
     as :func:`_accumulate_plane`.
@@ -122,7 +123,7 @@ def direct_conv(xp, w, stride, groups, exact, out):  # pragma: no cover - compil
     xbuf = np.empty(xp.shape[2:], dtype=out.dtype)
     for t in range(xp.shape[0] * m_n):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, exact, xbuf, out[n, mi])
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride_h, stride_w, exact, xbuf, out[n, mi])
 
 
 @njit(cache=True)
@@ -303,8 +304,9 @@ def finish_parts(parts, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, ac
 
 
 @njit(cache=True)
-def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc_hi, acc_bits, acc_check, acc_wrap,
-                 shift, rounding, out_lo, out_hi, out_bits, out_wrap, out):  # pragma: no cover - compiled
+def direct_fixed(xp, w, stride_h, stride_w, groups, plane_like, bias, use_float, acc_lo, acc_hi, acc_bits,
+                 acc_check, acc_wrap, shift, rounding, out_lo, out_hi, out_bits, out_wrap,
+                 out):  # pragma: no cover - compiled
     """:func:`direct_conv` and :func:`finish_parts` fused, one output plane at a time.
 
     ``plane_like`` (OH, OW) gives the accumulation dtype and plane shape; ``out`` is
@@ -328,7 +330,7 @@ def direct_fixed(xp, w, stride, groups, plane_like, bias, use_float, acc_lo, acc
     fbuf = np.empty(oh_n * ow_n, dtype=np.float64)
     for t in range(planes):
         n, mi = t // m_n, t % m_n
-        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride, True, xbuf, plane)
+        _accumulate_plane(xp, w, n, mi, (mi // mg) * cg, stride_h, stride_w, True, xbuf, plane)
         dst = out[n, mi]
         if use_float:
             a, o = _finish_row_float(plane.reshape(oh_n * ow_n), float(bias[mi]), fbuf, acc_lo, acc_hi, acc_bits,

@@ -13,23 +13,24 @@ __all__ = ["conv_ref_f64"]
 
 
 def conv_ref_f64(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, *,
-                 stride: int, padding: int, groups: int) -> np.ndarray:
+                 stride: tuple[int, int], padding: tuple[int, int], groups: int) -> np.ndarray:
     """Grouped NCHW convolution in float64 (arguments already checked).
 
     Args:
         x: (N, C, H, W) float64.
         w: (M, C/groups, KH, KW) float64.
         bias: (M,) float64 or None.
-        stride: step in elements, both spatial dims.
-        padding: zeros on each side, in elements, both spatial dims.
+        stride: (height, width) steps in elements.
+        padding: (height, width) zeros on each side, in elements.
         groups: channel groups.
 
     Returns:
         (N, M, OH, OW) float64.
     """
     m, cg, kh, kw = w.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    (sh, sw), (ph, pw) = stride, padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     mg = m // groups
     parts = []
     for g in range(groups):

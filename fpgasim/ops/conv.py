@@ -1,8 +1,9 @@
 """Convolutions: grouped conv2d, depthwise and pointwise, in float64, float32 and fixed point.
 
 Owns the public convolution API of :mod:`fpgasim.ops`. Layout is NCHW; weights are
-(M, C/groups, KH, KW); ``stride`` and ``padding`` are ints applied to both spatial dims;
-padding is with zeros. Every variant has four forms:
+(M, C/groups, KH, KW); ``stride`` and ``padding`` are an int (both spatial dims) or
+(height, width) (:data:`fpgasim.ops.window.Pair`); padding is with zeros, the same amount on both
+sides of an axis. Every variant has four forms:
 
 * ``*_ref``: float64 reference, a simple implementation sharing no code with the fast paths;
 * ``*_f32``: float32 in, float32 out (float32 accumulation);
@@ -30,6 +31,7 @@ from fpgasim.ops._conv_engine import (
 )
 from fpgasim.ops._conv_finish import conv_fixed_direct, finish_fixed
 from fpgasim.ops._conv_ref import conv_ref_f64
+from fpgasim.ops.window import Pair
 
 __all__ = [
     "output_size",
@@ -39,28 +41,29 @@ __all__ = [
     "warmup_conv",
 ]
 
-def conv2d_ref(x, w, bias=None, *, stride: int, padding: int, groups: int) -> np.ndarray:
+def conv2d_ref(x, w, bias=None, *, stride: Pair, padding: Pair, groups: int) -> np.ndarray:
     """Grouped 2-D convolution in float64 (the reference).
 
     Args:
         x: (N, C, H, W) real input.
         w: (M, C/groups, KH, KW) real weights.
         bias: (M,) real bias or None.
-        stride: window step in elements (both spatial dims), ≥ 1.
-        padding: zeros on each side in elements (both spatial dims), ≥ 0.
+        stride: window step in elements, ≥ 1: an int (both spatial dims) or (height, width).
+        padding: zeros on each side in elements, ≥ 0: an int (both spatial dims) or (height, width).
         groups: channel groups, ≥ 1, dividing C and M.
 
     Returns:
-        (N, M, OH, OW) float64, ``OH = output_size(H, KH, stride, padding)``.
+        (N, M, OH, OW) float64, ``OH = output_size(H, KH, stride_h, padding_h)``.
     """
     x = as_real_array("x", x, np.float64)
     w = as_real_array("w", w, np.float64)
     b = None if bias is None else as_real_array("bias", bias, np.float64)
     geo = check_geometry(x, w, b, stride=stride, padding=padding, groups=groups)
-    return conv_ref_f64(x, w, b, stride=geo.stride, padding=geo.padding, groups=geo.groups)
+    return conv_ref_f64(x, w, b, stride=(geo.stride_h, geo.stride_w), padding=(geo.pad_h, geo.pad_w),
+                        groups=geo.groups)
 
 
-def conv2d_f32(x, w, bias=None, *, stride: int, padding: int, groups: int) -> np.ndarray:
+def conv2d_f32(x, w, bias=None, *, stride: Pair, padding: Pair, groups: int) -> np.ndarray:
     """Grouped 2-D convolution in float32 (inputs cast to float32, float32 accumulation).
 
     Args: as :func:`conv2d_ref`.
@@ -78,7 +81,7 @@ def conv2d_f32(x, w, bias=None, *, stride: int, padding: int, groups: int) -> np
     return out
 
 
-def conv2d_int_sums(x_int, w_int, *, stride: int, padding: int, groups: int) -> np.ndarray:
+def conv2d_int_sums(x_int, w_int, *, stride: Pair, padding: Pair, groups: int) -> np.ndarray:
     """Exact int64 sums of integer products of a grouped 2-D convolution (no bias, no rounding).
 
     The method (float32 or float64 BLAS, or a Numba integer loop) is chosen from the operands'
@@ -125,7 +128,7 @@ def _align_bias(bias: FixedTensor, frac_bits: int, requant: Requantizer) -> np.n
     return round_shift(values, -shift, requant.rounding)
 
 
-def conv2d_fixed(x: FixedTensor, w: FixedTensor, bias: FixedTensor | None, *, stride: int, padding: int,
+def conv2d_fixed(x: FixedTensor, w: FixedTensor, bias: FixedTensor | None, *, stride: Pair, padding: Pair,
                  groups: int, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
     """Grouped 2-D convolution in fixed point, bit-exact (semantics in the module docstring).
 
@@ -182,7 +185,7 @@ def _depthwise_groups(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> int
     return max(1, x_shape[1])
 
 
-def depthwise_conv2d_ref(x, w, bias=None, *, stride: int, padding: int) -> np.ndarray:
+def depthwise_conv2d_ref(x, w, bias=None, *, stride: Pair, padding: Pair) -> np.ndarray:
     """Depthwise convolution in float64: channel c of x with filter c of w (C, 1, KH, KW).
 
     Args: as :func:`conv2d_ref` without ``groups`` (it is C). Returns: (N, C, OH, OW) float64.
@@ -191,20 +194,20 @@ def depthwise_conv2d_ref(x, w, bias=None, *, stride: int, padding: int) -> np.nd
     return conv2d_ref(x, w, bias, stride=stride, padding=padding, groups=groups)
 
 
-def depthwise_conv2d_f32(x, w, bias=None, *, stride: int, padding: int) -> np.ndarray:
+def depthwise_conv2d_f32(x, w, bias=None, *, stride: Pair, padding: Pair) -> np.ndarray:
     """Depthwise convolution in float32. Args: as :func:`depthwise_conv2d_ref`. Returns float32."""
     groups = _depthwise_groups(np.shape(x), np.shape(w))
     return conv2d_f32(x, w, bias, stride=stride, padding=padding, groups=groups)
 
 
-def depthwise_conv2d_int_sums(x_int, w_int, *, stride: int, padding: int) -> np.ndarray:
+def depthwise_conv2d_int_sums(x_int, w_int, *, stride: Pair, padding: Pair) -> np.ndarray:
     """Exact int64 sums of a depthwise convolution. Args/Raises: as :func:`conv2d_int_sums`."""
     groups = _depthwise_groups(np.shape(x_int), np.shape(w_int))
     return conv2d_int_sums(x_int, w_int, stride=stride, padding=padding, groups=groups)
 
 
-def depthwise_conv2d_fixed(x: FixedTensor, w: FixedTensor, bias: FixedTensor | None, *, stride: int,
-                           padding: int, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
+def depthwise_conv2d_fixed(x: FixedTensor, w: FixedTensor, bias: FixedTensor | None, *, stride: Pair,
+                           padding: Pair, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
     """Depthwise convolution in fixed point. Args/Returns/Raises: as :func:`conv2d_fixed`."""
     _check_fixed("x", x)
     _check_fixed("w", w)

@@ -1,6 +1,7 @@
 """Partitioned execution of one convolution layer: P parts, each a board's share, reassembled.
 
-A layer ``conv2d(x (N,C,H,W), w (M,C/groups,KH,KW), bias, stride, padding, groups)`` is split into
+A layer ``conv2d(x (N,C,H,W), w (M,C/groups,KH,KW), bias, stride, padding, groups)`` (stride and
+padding an int or (height, width)) is split into
 ``parts`` pieces along one :class:`SplitKind`:
 
 * ``output_channels``: contiguous ranges of filters (weight rows + bias entries). With
@@ -36,6 +37,7 @@ from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Requantizer
 from fpgasim.fixedpoint.formats import _parse_enum
 from fpgasim.ops._conv_check import check_int_param
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums, conv2d_ref, output_size
+from fpgasim.ops.window import Pair, per_axis
 
 __all__ = ["SplitKind", "ConvPath", "PartPlan", "PartitionResult", "plan_partition", "run_partitioned",
            "balanced_ranges"]
@@ -137,7 +139,7 @@ def _window(out_range: Range, stride: int, padding: int, kernel: int, size: int)
     return (max(first, 0), min(stop, size)), max(-first, 0), max(stop - size, 0)
 
 
-def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride: int, padding: int, groups: int,
+def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride: Pair, padding: Pair, groups: int,
                    split: SplitKind, parts: int) -> tuple[PartPlan, ...]:
     """The plan of every part of a grouped NCHW convolution split ``parts`` ways along ``split``.
 
@@ -154,7 +156,7 @@ def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride
     """
     split = _parse_enum(SplitKind, split, "split")
     parts = check_int_param("parts", parts, 1)
-    stride, padding = check_int_param("stride", stride, 1), check_int_param("padding", padding, 0)
+    (sh, sw), (ph, pw) = per_axis("stride", stride, 1), per_axis("padding", padding, 0)
     groups = check_int_param("groups", groups, 1)
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ShapeError(f"x shape {tuple(x_shape)} / w shape {tuple(w_shape)}: expected 4-D NCHW and (M, C/g, KH, KW)")
@@ -163,7 +165,7 @@ def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride
     if c % groups or m % groups or cg * groups != c:
         raise ShapeError(f"x shape {tuple(x_shape)}, w shape {tuple(w_shape)}, groups={groups}: expected C and M "
                          "divisible by groups and w.shape[1] == C / groups")
-    oh, ow = output_size(h, kh, stride, padding), output_size(wd, kw, stride, padding)
+    oh, ow = output_size(h, kh, sh, ph), output_size(wd, kw, sw, pw)
     if split is SplitKind.OUTPUT_CHANNELS:
         units, what = (m, "output channels") if groups == 1 else (groups, "groups (parts take whole groups)")
     else:
@@ -172,8 +174,8 @@ def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride
     if parts > units:
         raise BadArgument(f"parts={parts} exceeds the {units} {what} of this layer (split={split.value}): "
                           f"expected parts <= {units}")
-    full_rows, top, bottom = _window((0, oh), stride, padding, kh, h)
-    full_cols, left, right = _window((0, ow), stride, padding, kw, wd)
+    full_rows, top, bottom = _window((0, oh), sh, ph, kh, h)
+    full_cols, left, right = _window((0, ow), sw, pw, kw, wd)
     plans = []
     for i, rng in enumerate(balanced_ranges(units, parts)):
         fields = dict(batch=(0, n), in_channels=(0, c), in_rows=full_rows, in_cols=full_cols, pad_top=top,
@@ -183,10 +185,10 @@ def plan_partition(x_shape: tuple[int, ...], w_shape: tuple[int, ...], *, stride
             fields["batch"] = rng
         elif split is SplitKind.ROWS:
             fields["out_rows"] = rng
-            fields["in_rows"], fields["pad_top"], fields["pad_bottom"] = _window(rng, stride, padding, kh, h)
+            fields["in_rows"], fields["pad_top"], fields["pad_bottom"] = _window(rng, sh, ph, kh, h)
         elif split is SplitKind.COLS:
             fields["out_cols"] = rng
-            fields["in_cols"], fields["pad_left"], fields["pad_right"] = _window(rng, stride, padding, kw, wd)
+            fields["in_cols"], fields["pad_left"], fields["pad_right"] = _window(rng, sw, pw, kw, wd)
         elif groups == 1:
             fields["out_channels"] = rng
         else:
@@ -202,7 +204,7 @@ def _pad(values: np.ndarray, plan: PartPlan) -> np.ndarray:
                                          (plan.pad_left, plan.pad_right)))
 
 
-def run_partitioned(path: ConvPath, x, w, bias=None, *, stride: int, padding: int, groups: int, split: SplitKind,
+def run_partitioned(path: ConvPath, x, w, bias=None, *, stride: Pair, padding: Pair, groups: int, split: SplitKind,
                     parts: int, requant: Requantizer | None = None) -> PartitionResult:
     """Run a convolution as ``parts`` independent parts and reassemble the output.
 

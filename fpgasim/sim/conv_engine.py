@@ -23,6 +23,7 @@ from simpy.events import PENDING, Event
 
 from fpgasim.kernels.conv_schedule import ConvPart, InnerStep, Tiling, conv_schedule
 from fpgasim.nn.layers import Conv2d
+from fpgasim.ops.window import Pair
 from fpgasim.sim.buffers import PingPong
 from fpgasim.sim.clock import Clock
 from fpgasim.sim.ddr import DdrChannel
@@ -75,18 +76,18 @@ class TileMath:
 
     Attributes:
         ifm: the input feature map as stored in this board's DDR, (B, C, H, W).
-        weights: the weights, (M, C/groups, K, K).
+        weights: the weights, (M, C/groups, KH, KW).
         ofm: the output image the store process writes, (B, M, R, C) — full-size; only this
             board's part is written.
-        partial: ``(ifm_tile (1, tn, h, w), weight_tile (tm, tn, K, K), stride) -> (1, tm, tr, tc)``
-            exact partial sums of one inner step.
+        partial: ``(ifm_tile (1, tn, h, w), weight_tile (tm, tn, KH, KW), stride) -> (1, tm, tr, tc)``
+            exact partial sums of one inner step (``stride`` an int or (height, width)).
         finish: ``(accumulated (1, tm, tr, tc), out_ch (lo, hi)) -> stored output values``.
     """
 
     ifm: np.ndarray
     weights: np.ndarray
     ofm: np.ndarray
-    partial: Callable[[np.ndarray, np.ndarray, int], np.ndarray]
+    partial: Callable[[np.ndarray, np.ndarray, Pair], np.ndarray]
     finish: Callable[[np.ndarray, tuple[int, int]], np.ndarray]
 
 
@@ -215,7 +216,7 @@ def conv_layer(
         for index, step in enumerate(steps):
             yield in_buf.reserve()
             ifm_bytes = step.ifm_elems * nbytes
-            w_bytes = step.weight_elems(layer.kernel) * nbytes
+            w_bytes = step.weight_elems(layer.kernel_h, layer.kernel_w) * nbytes
             if direct:
                 ifm = start_dma_read(fabric.ddr, fabric.ports[IFM], IFM, ifm_bytes, chunk_bytes=params.dma_chunk_bytes)
                 weights = start_dma_read(fabric.ddr, fabric.ports[WEIGHTS], WEIGHTS, w_bytes,

@@ -298,7 +298,7 @@ class CarriedValues:
         weights = self.weights[node.name]
         weight = self._quantised(weights.weight)
         w = weight.values.astype(np.int64).reshape(conv.out_channels, conv.in_channels // conv.groups,
-                                                   conv.kernel, conv.kernel)
+                                                   conv.kernel_h, conv.kernel_w)
         frac_bits = self.numerics.fmt.frac_bits + weight.fmt.frac_bits
         bias = self._quantised(weights.bias)
         requant = self.numerics.requant

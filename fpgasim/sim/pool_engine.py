@@ -3,11 +3,11 @@
 Owns :func:`pool_layer` (its tile schedule is :mod:`fpgasim.kernels.pool_schedule`), three concurrent
 processes per layer and board like the conv engine's — *load* (the input window of one output
 tile through the IFM stream into a ping-pong input buffer), *compute* (``lanes`` window
-operations per cycle: ⌈output elements × K² / lanes⌉ cycles per tile) and *store* (the output
+operations per cycle: ⌈output elements × KH·KW / lanes⌉ cycles per tile) and *store* (the output
 tile through the OFM stream from a ping-pong output buffer).
 
 A tile is ``channels`` × ``rows`` × ``cols`` output elements of one sample; its input window is
-the ((rows−1)·S+K) × ((cols−1)·S+K) box those outputs read, clipped to the map (padding, and a
+the ((rows−1)·SH+KH) × ((cols−1)·SW+KW) box those outputs read, clipped to the map (padding, and a
 ceil-mode window's overhang past it, is never read from DDR). In functional mode the loader slices
 the window out of the DDR image, filling the padding and overhang with ``math.pad_value``;
 ``math.pool`` reduces it (an unpadded pooling op, given the tile's share of the layer's divisors so
@@ -113,7 +113,7 @@ def pool_layer(
         for tile in tiles:
             window = yield in_buf.get()
             yield out_buf.reserve()
-            cycles = pool_compute_cycles(tile.ofm_elems, layer.kernel, lanes)
+            cycles = pool_compute_cycles(tile.ofm_elems, layer.kernel_h * layer.kernel_w, lanes)
             start = env.now
             yield env.timeout(params.clock.delay_ps(env.now, cycles))
             run.compute_busy_ps += env.now - start
@@ -121,7 +121,7 @@ def pool_layer(
                 fabric.trace.span(f"{fabric.name}.pool", f"tile {run.steps}", start, env.now,
                                   process=fabric.name, args={"cycles": cycles})
             run.steps += 1
-            run.macs += tile.ofm_elems * layer.kernel ** 2
+            run.macs += tile.ofm_elems * layer.kernel_h * layer.kernel_w
             in_buf.release()
             out_buf.fill(None if math is None else
                          math.pool(window, math.divisors[slice(*tile.out_rows), slice(*tile.out_cols)]))

@@ -75,6 +75,28 @@ def test_a_ceil_mode_pool_is_shown_and_validated(tmp_path: Path, capsys) -> None
     assert "net.yaml:" in err and "network.nodes[1].ceil_mode" in err and "expected True or False" in err
 
 
+def test_per_axis_windows_in_a_network_yaml_and_a_bad_one_located(tmp_path: Path, capsys) -> None:
+    """``kernel``/``stride``/``padding`` take [height, width] (a 1x7 conv, padding [0, 3], on 17x17: 8·17·17·4·7
+    MACs); a three-entry kernel is located at its key, exit 2."""
+    nodes = [{"name": "x", "op": "input", "shape": [4, 17, 17]},
+             {"name": "c", "op": "conv", "inputs": ["x"], "out_channels": 8, "kernel": [1, 7], "padding": [0, 3]},
+             {"name": "p", "op": "pool", "inputs": ["c"], "kind": "max", "kernel": [3, 1], "stride": [2, 1]}]
+    network = tmp_path / "net.yaml"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "rect", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    document = _json(capsys, str(network))
+    shapes = {n["name"]: n["output_shape"] for n in document["nodes"]}
+    assert shapes == {"x": [4, 17, 17], "c": [8, 17, 17], "p": [8, 8, 17]}
+    assert document["totals"]["macs"] == 8 * 17 * 17 * 4 * 7
+    nodes[1]["kernel"] = [1, 7, 7]
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "rect", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    assert main(["network", str(network)]) == 2
+    err = capsys.readouterr().err
+    assert "net.yaml:" in err and "network.nodes[1].kernel" in err
+    assert "kernel=(1, 7, 7): expected an integer >= 1 or [height, width] of them" in err
+
+
 def test_bad_sources_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["network", "resnet-9000"]) == 2
     assert "expected a zoo name, a .yaml network file or an .onnx model" in capsys.readouterr().err

@@ -204,7 +204,7 @@ def named_effects(plan) -> list[str]:
                 found.add("edge tiles")
         if shape.out_channels % t.tm:
             found.add("edge tiles")
-        if shape.kernel ** 2 * t.tr * t.tc < 20 * depth:
+        if shape.kernel_h * shape.kernel_w * t.tr * t.tc < 20 * depth:
             found.add("short steps")
     return sorted(found)
 

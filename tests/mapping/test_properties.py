@@ -61,8 +61,8 @@ def test_all_ones_partition_is_the_single_board_model(data) -> None:
     t = data.draw(tilings(shape))
     rates = data.draw(stream_rates(link=False))
     lat = layer_latency(shape, t, rates=rates, partition=Partition(), variant="released", boards=1)
-    m, n, r, c, k = shape.out_channels, shape.in_channels, shape.out_h, shape.out_w, shape.kernel
-    l_in = max(t.tn * t.tr * t.tc / rates.ifm, t.tm * t.tn * k * k / rates.weights, k * k * t.tr * t.tc)
+    m, n, r, c, taps = shape.out_channels, shape.in_channels, shape.out_h, shape.out_w, shape.kernel_h * shape.kernel_w
+    l_in = max(t.tn * t.tr * t.tc / rates.ifm, t.tm * t.tn * taps / rates.weights, taps * t.tr * t.tc)
     l_out = max(math.ceil(n / t.tn) * l_in, t.tm * t.tr * t.tc / rates.ofm)
     zhang = shape.groups * shape.batch * math.ceil(r / t.tr) * math.ceil(c / t.tc) * math.ceil(m / t.tm) * l_out
     assert math.isclose(lat.cycles, zhang)

@@ -110,6 +110,16 @@ def test_layer_spec_errors_are_reraised_with_the_node_and_attribute() -> None:
     assert "kind='min': expected one of max, avg" in str(err) and err.key == "attrs.kind"
 
 
+def test_per_axis_windows_build_and_their_errors_name_the_attribute() -> None:
+    graph = _build(X, S("c", "conv", "x", out_channels=4, kernel=[1, 7], padding=[0, 3]),
+                   S("p", "pool", "c", kind="avg", kernel=[3, 1], stride=[2, 1], padding=[1, 0]))
+    assert graph.node("c").out_shape == (4, 16, 16) and graph.node("c").layer.kernel == (1, 7)
+    assert graph.node("p").out_shape == (4, 8, 16) and graph.node("c").macs == 4 * 16 * 16 * 8 * 7
+    err = _error(X, S("c", "conv", "x", out_channels=4, kernel=[1, 7, 7]))
+    assert "kernel=(1, 7, 7): expected an integer >= 1 or [height, width] of them" in str(err)
+    assert (err.node_index, err.key) == (1, "attrs.kernel")
+
+
 @pytest.mark.parametrize(("spec", "wanted", "key"), [
     (S("s", "slice", "x", start=4, stop=9), "start=4, stop=9: expected 0 <= start < stop <= 8 (channels of 'x')",
      "attrs.start"),

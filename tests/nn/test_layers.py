@@ -42,6 +42,32 @@ def test_pool_global_pool_linear() -> None:
     assert fc.macs == fc.params_weights == 4096 * 1000 and fc.params_biases == 1000
 
 
+def test_rectangular_windows_count_per_axis_and_keep_square_ones_as_ints() -> None:
+    conv = Conv2d(name="c", in_channels=192, out_channels=160, in_h=17, in_w=17, kernel=[1, 7], padding=(0, 3))
+    assert (conv.kernel, conv.padding, conv.stride) == ((1, 7), (0, 3), 1)
+    assert (conv.kernel_h, conv.kernel_w, conv.pad_h, conv.pad_w, conv.stride_h, conv.stride_w) == (1, 7, 0, 3, 1, 1)
+    assert conv.out_shape == (160, 17, 17)
+    assert conv.macs == 160 * 17 * 17 * 192 * 7 and conv.weight_elems == 160 * 192 * 7
+    square = Conv2d(name="s", in_channels=1, out_channels=1, in_h=8, in_w=8, kernel=[3, 3], stride=(2, 2))
+    assert (square.kernel, square.stride, square.padding) == (3, 2, 0)  # canonical: an int when square
+    dw = Depthwise(name="dw", channels=4, in_h=9, in_w=8, kernel=(3, 1), stride=(2, 1), padding=[1, 0])
+    assert dw.out_shape == (4, 5, 8) and dw.macs == 4 * 5 * 8 * 3 and dw.as_conv().kernel == (3, 1)
+    pool = Pool(name="p", kind="max", channels=2, in_h=7, in_w=9, kernel=(1, 3), stride=(1, 2))
+    assert pool.out_shape == (2, 7, 4) and pool.macs == 2 * 7 * 4 * 3
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"kernel": [1, 2, 3]}, r"Conv2d 'c': kernel=\[1, 2, 3\]: expected an integer >= 1 or \[height, width\]"),
+    ({"stride": (1, 0)}, r"Conv2d 'c': stride=\(1, 0\): expected an integer >= 1"),
+    ({"padding": [0, -1]}, r"Conv2d 'c': padding=\[0, -1\]: expected an integer >= 0"),
+    ({"kernel": (1, 9)}, r"Conv2d 'c': kernel=9 does not fit in_w=8 with padding=0"),
+])
+def test_rectangular_window_errors_name_the_field(kwargs, fragment) -> None:
+    base = {"name": "c", "in_channels": 4, "out_channels": 4, "in_h": 8, "in_w": 8, "kernel": 3}
+    with pytest.raises(BadArgument, match=fragment):
+        Conv2d(**{**base, **kwargs})
+
+
 @given(in_size=st.integers(1, 64), kernel=st.integers(1, 11), stride=st.integers(1, 5), padding=st.integers(0, 5))
 def test_conv_out_size_matches_the_window_count(in_size, kernel, stride, padding) -> None:
     padded = in_size + 2 * padding

@@ -99,6 +99,34 @@ def test_imported_cnn_equals_onnxruntime(tmp_path: Path, opset: int) -> None:
     assert imported.opset == opset
 
 
+def factorized(opset: int = 17, *, seed: int = 0) -> onnx.ModelProto:
+    """inception_v3's factorized convolutions, small: a 1×3 conv (pads [0, 1, 0, 1]) and a 3×1 conv
+    (pads [1, 0, 1, 0]) on parallel branches, a 3×2 conv with strides [2, 1], and a 1×3 max pool
+    with strides [1, 2], concatenated."""
+    rng = np.random.default_rng(seed)
+    inits = [init("w13", rng.normal(0, 0.3, (4, 3, 1, 3))), init("b13", rng.normal(0, 0.1, 4)),
+             init("w31", rng.normal(0, 0.3, (5, 3, 3, 1))), init("w32", rng.normal(0, 0.3, (6, 9, 3, 2)))]
+    nodes = [N("Conv", ["x", "w13", "b13"], ["a"], "conv1x3", kernel_shape=[1, 3], pads=[0, 1, 0, 1]),
+             N("Conv", ["x", "w31"], ["b"], "conv3x1", kernel_shape=[3, 1], pads=[1, 0, 1, 0]),
+             N("Concat", ["a", "b"], ["ab"], "cat", axis=1), N("Relu", ["ab"], ["r"], "relu"),
+             N("Conv", ["r", "w32"], ["c"], "conv3x2", kernel_shape=[3, 2], strides=[2, 1], pads=[1, 0, 1, 0]),
+             N("MaxPool", ["c"], ["y"], "pool1x3", kernel_shape=[1, 3], strides=[1, 2])]
+    return onnx_model(nodes, inits, {"x": ("N", 3, 9, 8)}, {"y": ("N", 6, 5, 3)}, opset=opset)
+
+
+def test_rectangular_windows_equal_onnxruntime(tmp_path: Path) -> None:
+    path = _save(factorized(), tmp_path)
+    imported = import_onnx(path, input_shape=[2, 3, 9, 8])
+    graph = imported.graph
+    assert [graph.node(n).attrs["kernel"] for n in ("conv1x3", "conv3x1", "conv3x2", "pool1x3")] == [
+        (1, 3), (3, 1), (3, 2), (1, 3)]
+    assert graph.node("conv3x2").attrs["stride"] == (2, 1) and graph.node("conv3x1").attrs["padding"] == (1, 0)
+    assert graph.node("conv1x3").macs == 4 * 9 * 8 * 3 * 3 and graph.node("conv3x2").params == 6 * 9 * 3 * 2
+    x = np.random.default_rng(1).normal(size=(2, 3, 9, 8))
+    ours = evaluate_ref(graph, {"x": x}, imported.weights)[imported.outputs["y"]]
+    np.testing.assert_allclose(ours, _onnxruntime(path, {"x": x})["y"], rtol=1e-4, atol=1e-5)
+
+
 def test_import_folds_batch_norms_constants_and_no_op_nodes(tmp_path: Path) -> None:
     graph = import_onnx(_save(cnn(), tmp_path), input_shape=[1, 3, 8, 8]).graph
     ops = {node.name: node.op for node in graph.nodes}
@@ -191,8 +219,11 @@ def test_non_onnx_and_truncated_files_are_refused(tmp_path: Path) -> None:
     ([N("MaxPool", ["x"], ["p"], "p", kernel_shape=[2, 2], strides=[2, 2]),
       N("Concat", ["x", "p"], ["y"], "cat", axis=1)], [], r"'x' \[1, 4, 4, 4\] and 'p' \[1, 4, 2, 2\]"),
     ([N("Conv", ["x", "w"], ["y"], "c")], [], r"'c' \(Conv\) input\[1\] 'w' \(weight\): not an initializer"),
-    ([N("Conv", ["x", "w"], ["y"], "c", kernel_shape=[3, 1], pads=[1, 0, 1, 0])],
-     [init("w", np.ones((4, 4, 3, 1)))], r"kernel_shape=\[3, 1\]: the graph IR holds square windows"),
+    ([N("Conv", ["x", "w"], ["y"], "c", kernel_shape=[3, 1], pads=[1, 0, 0, 0])],
+     [init("w", np.ones((4, 4, 3, 1)))], r"pads=\[1, 0, 0, 0\]: the graph IR holds 2-D windows with the same padding "
+                                         r"on both sides of an axis"),
+    ([N("Conv", ["x", "w"], ["y"], "c", dilations=[1, 2])], [init("w", np.ones((4, 4, 2, 2)))],
+     r"'c' \(Conv\): dilations=\[1, 2\]"),
     ([N("Conv", ["x", "w"], ["y"], "c", pads=[0, 0, 1, 1])], [init("w", np.ones((4, 4, 2, 2)))],
      r"pads=\[0, 0, 1, 1\]"),
 ])

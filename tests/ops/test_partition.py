@@ -9,6 +9,7 @@ from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, FixedTensor, Requantizer
 from fpgasim.ops.conv import conv2d_f32, conv2d_fixed, conv2d_int_sums, conv2d_ref
 from fpgasim.ops.partition import ConvPath, SplitKind, balanced_ranges, plan_partition, run_partitioned
+from fpgasim.ops.window import as_pair, per_axis
 from tests.strategies.numeric import fixed_tensors, overflows, roundings
 
 
@@ -20,16 +21,17 @@ def layers(draw):
     depthwise = draw(st.booleans())
     if depthwise:
         groups, cg, mg = draw(st.integers(1, 5)), 1, 1
-    k = draw(st.integers(1, 3))
-    stride, padding = draw(st.integers(1, 2)), draw(st.integers(0, k - 1))
-    n, h, w = draw(st.integers(1, 3)), draw(st.integers(k, 9)), draw(st.integers(k, 9))
-    x_shape, w_shape = (n, cg * groups, h, w), (mg * groups, cg, k, k)
-    oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))  # rectangular windows too
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
+    n, h, w = draw(st.integers(1, 3)), draw(st.integers(kh, 9)), draw(st.integers(kw, 9))
+    x_shape, w_shape = (n, cg * groups, h, w), (mg * groups, cg, kh, kw)
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
     split = draw(st.sampled_from(list(SplitKind)))
     dim = {SplitKind.OUTPUT_CHANNELS: mg * groups if groups == 1 else groups, SplitKind.ROWS: oh,
            SplitKind.COLS: ow, SplitKind.BATCH: n}[split]
     parts = draw(st.integers(1, min(8, dim)))
-    return x_shape, w_shape, dict(stride=stride, padding=padding, groups=groups), split, parts
+    return x_shape, w_shape, dict(stride=as_pair(sh, sw), padding=as_pair(ph, pw), groups=groups), split, parts
 
 
 @given(layers(), st.data(), roundings, overflows)
@@ -75,10 +77,12 @@ def test_plans_tile_the_output_and_read_inside_the_input(layer) -> None:
         for (lo, hi), size in zip((p.batch, p.in_channels, p.in_rows, p.in_cols), x_shape):
             assert 0 <= lo < hi <= size
         # padded input extent gives exactly the part's output extent
-        k, s = w_shape[2], geo["stride"]
+        (sh, sw), (ph, pw) = per_axis("stride", geo["stride"], 1), per_axis("padding", geo["padding"], 0)
         rows = p.in_rows[1] - p.in_rows[0] + p.pad_top + p.pad_bottom
-        assert (rows - k) // s + 1 == p.out_rows[1] - p.out_rows[0]
-        assert p.pad_top <= geo["padding"] and p.pad_bottom <= geo["padding"]
+        cols = p.in_cols[1] - p.in_cols[0] + p.pad_left + p.pad_right
+        assert (rows - w_shape[2]) // sh + 1 == p.out_rows[1] - p.out_rows[0]
+        assert (cols - w_shape[3]) // sw + 1 == p.out_cols[1] - p.out_cols[0]
+        assert max(p.pad_top, p.pad_bottom) <= ph and max(p.pad_left, p.pad_right) <= pw
     assert np.all(covered == 1)
 
 

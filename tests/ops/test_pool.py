@@ -13,6 +13,7 @@ from fpgasim.ops.pool import (
     avg_pool2d_f32, avg_pool2d_fixed, avg_pool2d_int_sums, avg_pool2d_ref, divide_round, global_avg_pool2d_f32,
     global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_f32, max_pool2d_fixed, max_pool2d_ref, pool_divisors,
 )
+from fpgasim.ops.window import as_pair
 from tests.strategies.numeric import fixed_formats, fixed_tensors, roundings
 
 
@@ -32,6 +33,13 @@ def test_max_pool_hand_computed() -> None:
     assert max_pool2d_ref(X, kernel=2, stride=2, padding=0)[0, 0].tolist() == [[5, 7], [12, 15]]
     # padding ignored: the corner window (pad 1, kernel 3, stride 2) sees only x[0:2, 0:2]
     assert max_pool2d_ref(-np.abs(X), kernel=3, stride=2, padding=1)[0, 0, 0, 0] == -1.0
+
+
+def test_rectangular_windows_hand_computed() -> None:
+    # 1x2 windows, stride (1, 2): the max of each horizontal pair; 2x1 windows padded by one row
+    assert max_pool2d_ref(X, kernel=(1, 2), stride=(1, 2), padding=0)[0, 0, 0].tolist() == [1, 3]
+    assert avg_pool2d_ref(X, kernel=(3, 1), stride=(3, 1), padding=(1, 0))[0, 0, 0].tolist() == pytest.approx(
+        (X[0, 0, :2].sum(axis=0) / 3).tolist())
 
 
 def test_avg_pool_hand_computed_counts_padding() -> None:
@@ -63,14 +71,20 @@ shapes = st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 7), st.i
 @st.composite
 def pool_cases(draw):
     n, c, h, w = draw(shapes)
-    k = draw(st.integers(1, min(h, w) + 2))
-    p = draw(st.integers(0, k // 2))
-    if k > min(h, w) + 2 * p:
-        p = k // 2
-    if k > min(h, w) + 2 * p:
-        k, p = 1, 0
-    s = draw(st.integers(1, 3))
+    axes = [_pool_axis(draw, h), _pool_axis(draw, w)] if draw(st.booleans()) else [_pool_axis(draw, min(h, w))] * 2
+    k, s, p = (as_pair(*values) for values in zip(*axes))  # per axis: rectangular windows too
     return (n, c, h, w), k, s, p, draw(st.booleans())
+
+
+def _pool_axis(draw, size: int) -> tuple[int, int, int]:
+    """(kernel, stride, padding) along one axis of ``size`` elements, the window fitting the padded axis."""
+    k = draw(st.integers(1, size + 2))
+    p = draw(st.integers(0, k // 2))
+    if k > size + 2 * p:
+        p = k // 2
+    if k > size + 2 * p:
+        k, p = 1, 0
+    return k, draw(st.integers(1, 3)), p
 
 
 @given(pool_cases(), st.integers(0, 2**31))
@@ -148,6 +162,10 @@ def test_global_average_within_half_lsb(data, shape) -> None:
         (dict(kernel=2, stride=1, padding=2), BadArgument, "padding=2: expected padding <= kernel // 2 = 1"),
         (dict(kernel=2.0, stride=1, padding=0), BadArgument, "kernel=2.0"),
         (dict(kernel=9, stride=1, padding=0), ShapeError, "kernel=9"),
+        (dict(kernel=(3, 1), stride=1, padding=(1, 1)), BadArgument,
+         r"padding=\(1, 1\): expected padding <= kernel // 2 = \(1, 0\)"),
+        (dict(kernel=(1, 2, 3), stride=1, padding=0), BadArgument, r"kernel=\(1, 2, 3\): expected an integer >= 1 or "
+         r"\[height, width\]"),
     ],
 )
 def test_bad_arguments(kwargs, error, fragment) -> None:

@@ -24,11 +24,11 @@ def conv_cases(draw):
     groups = draw(st.sampled_from([1, 2]))
     cin = groups * draw(st.integers(1, 6))
     cout = groups * draw(st.integers(1, 6))
-    kernel = draw(st.sampled_from([1, 3, 5]))
-    stride = draw(st.integers(1, 2))
-    padding = draw(st.integers(0, kernel // 2))
-    size = draw(st.integers(kernel, 12))
-    layer = Conv2d(name="c", in_channels=cin, out_channels=cout, in_h=size, in_w=size + 1, kernel=kernel,
+    kh, kw = draw(st.sampled_from([1, 3, 5])), draw(st.sampled_from([1, 3, 5]))  # rectangular windows too
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2)))
+    size = draw(st.integers(max(kh, kw), 12))
+    layer = Conv2d(name="c", in_channels=cin, out_channels=cout, in_h=size, in_w=size + 1, kernel=(kh, kw),
                    stride=stride, padding=padding, groups=groups)
     tiling = Tiling(tm=draw(st.integers(1, 5)), tn=draw(st.integers(1, 5)), tr=draw(st.integers(1, 6)),
                     tc=draw(st.integers(1, 6)))
@@ -55,8 +55,8 @@ def test_functional_tiles_assemble_bit_exactly(case):
     rng = np.random.default_rng(seed)
     x, _ = quantize(rng.normal(size=(batch, layer.in_channels, layer.in_h, layer.in_w)), FMT,
                     rounding="half_even", overflow="saturate")
-    w, _ = quantize(rng.normal(size=(layer.out_channels, layer.in_channels // layer.groups, layer.kernel,
-                                     layer.kernel)) * 0.3, FMT, rounding="half_even", overflow="saturate")
+    w, _ = quantize(rng.normal(size=(layer.out_channels, layer.in_channels // layer.groups, layer.kernel_h,
+                                     layer.kernel_w)) * 0.3, FMT, rounding="half_even", overflow="saturate")
     reference, _ = conv2d_fixed(x, w, None, stride=layer.stride, padding=layer.padding, groups=layer.groups,
                                 requant=REQ)
     ofm = np.zeros(reference.shape, dtype=np.int64)
@@ -100,14 +100,14 @@ def test_shared_ddr_makes_the_engine_slower_never_faster():
 
 @settings(max_examples=25)
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.integers(1, 4),
-       st.integers(1, 4), st.sampled_from([1, 3]), st.integers(1, 2))
+       st.integers(1, 4), st.tuples(st.sampled_from([1, 3]), st.sampled_from([1, 3])), st.integers(1, 2))
 def test_whole_tiles_agree_with_the_model_within_one_percent(tm, tn, m_tiles, n_tiles, tr, tc, kernel, rate):
     """No edge tiles, no padding (the engine does not load padding from DDR; the model counts
     it) and no contention: |emulated − model| ≤ 1% + 2 cycles per step (DMA chunk latency)."""
     r_tiles, c_tiles = 2, 3
     out_h, out_w = tr * r_tiles, tc * c_tiles
-    layer = Conv2d(name="c", in_channels=tn * n_tiles, out_channels=tm * m_tiles, in_h=out_h + kernel - 1,
-                   in_w=out_w + kernel - 1, kernel=kernel, padding=0)
+    layer = Conv2d(name="c", in_channels=tn * n_tiles, out_channels=tm * m_tiles, in_h=out_h + kernel[0] - 1,
+                   in_w=out_w + kernel[1] - 1, kernel=kernel, padding=0)
     tiling = Tiling(tm=tm, tn=tn, tr=tr, tc=tc)
     env = simpy.Environment()
     width = 8 * rate  # bits per cycle = `rate` one-byte elements per cycle

@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from fpgasim.fixedpoint import FixedFormat, FixedTensor
+from fpgasim.ops.window import Pair, as_pair
 
 __all__ = ["ConvCase", "conv_cases", "int_array", "fixed_formats", "fixed_tensor"]
 
@@ -24,8 +25,10 @@ class ConvCase:
     kernel_w: int
     in_h: int
     in_w: int
-    stride: int
-    padding: int
+    stride_h: int
+    stride_w: int
+    pad_h: int
+    pad_w: int
 
     @property
     def in_channels(self) -> int:
@@ -45,17 +48,27 @@ class ConvCase:
 
     @property
     def out_h(self) -> int:
-        return (self.in_h + 2 * self.padding - self.kernel_h) // self.stride + 1
+        return (self.in_h + 2 * self.pad_h - self.kernel_h) // self.stride_h + 1
 
     @property
     def out_w(self) -> int:
-        return (self.in_w + 2 * self.padding - self.kernel_w) // self.stride + 1
+        return (self.in_w + 2 * self.pad_w - self.kernel_w) // self.stride_w + 1
 
     @property
     def reduction_len(self) -> int:
         return self.in_per_group * self.kernel_h * self.kernel_w
 
-    def kwargs(self) -> dict[str, int]:
+    @property
+    def stride(self) -> Pair:
+        """The stride argument: an int when both axes agree, else (height, width)."""
+        return as_pair(self.stride_h, self.stride_w)
+
+    @property
+    def padding(self) -> Pair:
+        """The padding argument: an int when both axes agree, else (height, width)."""
+        return as_pair(self.pad_h, self.pad_w)
+
+    def kwargs(self) -> dict[str, Pair]:
         """stride/padding/groups keyword arguments of the conv2d_* functions."""
         return {"stride": self.stride, "padding": self.padding, "groups": self.groups}
 
@@ -64,7 +77,8 @@ class ConvCase:
 def conv_cases(draw, *, max_batch: int = 2, max_groups: int = 3, max_in_per_group: int = 6,
                max_out_per_group: int = 3, max_kernel: int = 4, max_size: int = 8, max_stride: int = 3,
                max_padding: int = 2, depthwise: bool = False, pointwise: bool = False) -> ConvCase:
-    """A grouped convolution whose output is non-empty.
+    """A grouped convolution whose output is non-empty, with per-axis kernel, stride and padding
+    (drawn equal on both axes half the time).
 
     ``depthwise`` forces one input channel and one filter per group; ``pointwise`` forces a
     1×1 kernel, stride 1, no padding and one group.
@@ -73,17 +87,20 @@ def conv_cases(draw, *, max_batch: int = 2, max_groups: int = 3, max_in_per_grou
     in_pg = 1 if depthwise else draw(st.integers(1, max_in_per_group))
     out_pg = 1 if depthwise else draw(st.integers(1, max_out_per_group))
     if pointwise:
-        groups, kh, kw, stride, padding = 1, 1, 1, 1, 0
+        groups, kh, kw, sh, sw, ph, pw = 1, 1, 1, 1, 1, 0, 0
     else:
-        kh = draw(st.integers(1, max_kernel))
-        kw = draw(st.integers(1, max_kernel))
-        stride = draw(st.integers(1, max_stride))
-        padding = draw(st.integers(0, max_padding))
+        square = draw(st.booleans())
+        def axis() -> tuple[int, int, int]:
+            return (draw(st.integers(1, max_kernel)), draw(st.integers(1, max_stride)),
+                    draw(st.integers(0, max_padding)))
+
+        kh, sh, ph = axis()
+        kw, sw, pw = (kh, sh, ph) if square else axis()
     # the padded input must hold the kernel
-    in_h = draw(st.integers(max(1, kh - 2 * padding), max(max_size, kh)))
-    in_w = draw(st.integers(max(1, kw - 2 * padding), max(max_size, kw)))
+    in_h = draw(st.integers(max(1, kh - 2 * ph), max(max_size, kh)))
+    in_w = draw(st.integers(max(1, kw - 2 * pw), max(max_size, kw)))
     return ConvCase(batch=draw(st.integers(1, max_batch)), groups=groups, in_per_group=in_pg, out_per_group=out_pg,
-                    kernel_h=kh, kernel_w=kw, in_h=in_h, in_w=in_w, stride=stride, padding=padding)
+                    kernel_h=kh, kernel_w=kw, in_h=in_h, in_w=in_w, stride_h=sh, stride_w=sw, pad_h=ph, pad_w=pw)
 
 
 def int_array(draw, shape: tuple[int, ...], lo: int, hi: int) -> np.ndarray:

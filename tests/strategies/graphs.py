@@ -7,7 +7,8 @@ broadcast back by mul/add: the squeeze-excite shape). The list is returned in a 
 so producers may be declared after their consumers.
 
 :func:`cnn_specs` draws small convolutional networks in topological order: 3×3 and 1×1
-convolutions (stride 1 or 2), depthwise convolutions, max/avg pooling, ReLU, residual adds,
+convolutions (stride 1 or 2), 1×3 and 3×1 ones (inception's factorized windows, per-axis stride and
+padding), depthwise convolutions, max/avg pooling, ReLU, residual adds,
 channel concats, squeeze-excite style global pooling × map, and optionally a classifier head
 (global pooling, flatten, linear) — the node kinds a partitioned plan cuts, with halos.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from fpgasim.nn import NodeSpec, Op, Shape
+from fpgasim.ops.window import as_pair
 
 __all__ = ["dag_specs", "cnn_specs", "broadcastable"]
 
@@ -84,11 +86,13 @@ def cnn_specs(draw, *, max_nodes: int = 7, max_channels: int = 8, max_hw: int = 
         a = specs[-1].name if chain else draw(st.sampled_from(sorted(shapes)))
         (c, h, w), inputs = shapes[a], (a,)
         if kind == "conv":
-            kernel, stride = draw(st.sampled_from([(3, 1), (3, 2), (1, 1), (1, 2)]))
+            # square windows and inception's factorized ones (per-axis kernel, stride and padding)
+            (kh, kw), (sh, sw) = draw(st.sampled_from([((3, 3), (1, 1)), ((3, 3), (2, 2)), ((1, 1), (1, 1)),
+                                                       ((1, 1), (2, 2)), ((1, 3), (1, 1)), ((3, 1), (2, 1))]))
             out_c = draw(st.integers(min_channels, max_channels))
-            attrs = {"out_channels": out_c, "kernel": kernel, "stride": stride, "padding": kernel // 2}
-            op, out = Op.CONV, (out_c, (h + 2 * (kernel // 2) - kernel) // stride + 1,
-                                (w + 2 * (kernel // 2) - kernel) // stride + 1)
+            attrs = {"out_channels": out_c, "kernel": as_pair(kh, kw), "stride": as_pair(sh, sw),
+                     "padding": as_pair(kh // 2, kw // 2)}
+            op, out = Op.CONV, (out_c, (h + 2 * (kh // 2) - kh) // sh + 1, (w + 2 * (kw // 2) - kw) // sw + 1)
         elif kind == "pointwise":
             out_c = draw(st.integers(min_channels, max_channels))
             op, attrs, out = Op.POINTWISE, {"out_channels": out_c}, (out_c, h, w)

@@ -17,11 +17,16 @@ rate_values = st.sampled_from([0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 8.0])
 
 @st.composite
 def conv_shapes(draw, *, max_channels: int = 64, max_size: int = 32, max_batch: int = 4) -> ConvShape:
-    """A legal :class:`ConvShape` (kernel 1..11, stride 1..4, groups 1..2)."""
+    """A legal :class:`ConvShape` (kernel 1..11, stride 1..4, groups 1..2; per axis half the time)."""
+    per_axis = draw(st.booleans())
+
+    def window(values: st.SearchStrategy[int]):
+        return st.tuples(values, values) if per_axis else values
+
     return ConvShape(batch=draw(st.integers(1, max_batch)), out_channels=draw(st.integers(1, max_channels)),
                      in_channels=draw(st.integers(1, max_channels)), out_h=draw(st.integers(1, max_size)),
-                     out_w=draw(st.integers(1, max_size)), kernel=draw(st.integers(1, 11)),
-                     stride=draw(st.integers(1, 4)), padding=draw(st.integers(0, 2)),
+                     out_w=draw(st.integers(1, max_size)), kernel=draw(window(st.integers(1, 11))),
+                     stride=draw(window(st.integers(1, 4))), padding=draw(window(st.integers(0, 2))),
                      groups=draw(st.integers(1, 2)))
 
 

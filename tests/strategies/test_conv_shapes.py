@@ -11,8 +11,8 @@ from tests.strategies.conv_shapes import conv_cases, fixed_formats, fixed_tensor
 @given(conv_cases())
 def test_conv_cases_have_a_non_empty_output_and_divisible_channels(case) -> None:
     assert case.out_h >= 1 and case.out_w >= 1
-    assert case.out_h == output_size(case.in_h, case.kernel_h, case.stride, case.padding)
-    assert case.out_w == output_size(case.in_w, case.kernel_w, case.stride, case.padding)
+    assert case.out_h == output_size(case.in_h, case.kernel_h, case.stride_h, case.pad_h)
+    assert case.out_w == output_size(case.in_w, case.kernel_w, case.stride_w, case.pad_w)
     assert case.in_channels % case.groups == 0 and case.out_channels % case.groups == 0
     assert case.w_shape[1] * case.groups == case.x_shape[1]
 

@@ -10,8 +10,10 @@ Rank-4 Transposes are views (:class:`~fpgasim.nn.onnx.context.Tensor` ``axes``):
 per-channel constants, LayerNormalization and MatMul over the axis that holds the channels keep
 them; every other parser reads its input materialised. Constant per-channel arithmetic and batch
 norms fold into the conv/MatMul before them when nothing else reads it.
-Geometry the IR cannot express (non-square kernels, asymmetric padding, dilation) is refused naming
-the node and the attribute; a pool's ``ceil_mode`` is the IR's (an average pool's ceil-mode window
+Windows are per axis (``kernel_shape=[kh, kw]``, ``strides=[sh, sw]``, ``pads=[ph, pw, ph, pw]`` become
+the IR's int-or-(height, width) ``kernel``/``stride``/``padding``); geometry the IR cannot express
+(padding that differs between the two sides of an axis, dilation) is refused naming the node and the
+attribute; a pool's ``ceil_mode`` is the IR's (an average pool's ceil-mode window
 divides by its positions inside the padded map, as ONNX's ``count_include_pad=1`` does, and as
 ``count_include_pad=0`` does without padding).
 """
@@ -29,6 +31,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.onnx.context import Context, Tensor, per_sample
+from fpgasim.ops.window import Pair, as_pair
 
 __all__ = ["Parser", "PARSERS", "FOLD_ONLY", "fold"]
 
@@ -65,8 +68,8 @@ def parser(*op_types: str) -> Callable[[Parser], Parser]:
 
 # --- geometry -----------------------------------------------------------------------------------
 
-def _square(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict, kernel: tuple[int, ...]) -> dict[str, int]:
-    """kernel/stride/padding of a 2-D window, refusing what the IR's square, symmetric windows cannot hold."""
+def _window(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict, kernel: tuple[int, ...]) -> dict[str, Pair]:
+    """kernel/stride/padding of a 2-D window (per axis), refusing what the IR's windows cannot hold."""
     where = ctx.where(node, name)
     strides = tuple(attrs.get("strides", (1, 1)))
     pads = tuple(attrs.get("pads", (0, 0, 0, 0)))
@@ -75,15 +78,16 @@ def _square(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict, kernel: 
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
     if auto_pad not in ("NOTSET", "VALID"):
         raise BadArgument(f"{where}: auto_pad={auto_pad!r}: expected NOTSET or VALID (explicit pads)")
-    checks = (("kernel_shape", kernel, len(kernel) == 2 and kernel[0] == kernel[1]),
-              ("strides", strides, len(set(strides)) == 1),
-              ("pads", pads, len(set(pads)) == 1),
+    checks = (("kernel_shape", kernel, len(kernel) == 2),
+              ("strides", strides, len(strides) == 2),
+              ("pads", pads, len(pads) == 4 and pads[:2] == pads[2:]),
               ("dilations", dilations, set(dilations) == {1}))
     for field, value, ok in checks:
         if not ok:
-            raise BadArgument(f"{where}: {field}={list(value)}: the graph IR holds square windows with equal "
-                              "strides, the same padding on every side and no dilation")
-    return {"kernel": int(kernel[0]), "stride": int(strides[0]), "padding": int(pads[0])}
+            raise BadArgument(f"{where}: {field}={list(value)}: the graph IR holds 2-D windows with the same "
+                              "padding on both sides of an axis and no dilation")
+    return {"kernel": as_pair(int(kernel[0]), int(kernel[1])), "stride": as_pair(int(strides[0]), int(strides[1])),
+            "padding": as_pair(int(pads[0]), int(pads[1]))}
 
 
 def _spatial(ctx: Context, node: onnx.NodeProto, name: str, x: Tensor) -> None:
@@ -100,7 +104,7 @@ def _conv(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     _spatial(ctx, node, name, x)
     weight = ctx.constant(node, name, 1, "weight").astype(np.float64)
     bias = ctx.constant(node, name, 2, "bias").astype(np.float64) if ctx.has(node, 2) else None
-    window = _square(ctx, node, name, attrs, tuple(attrs.get("kernel_shape", weight.shape[2:])))
+    window = _window(ctx, node, name, attrs, tuple(attrs.get("kernel_shape", weight.shape[2:])))
     groups, out_channels, channels = int(attrs.get("group", 1)), weight.shape[0], x.shape[1]
     weights = NodeWeights(weight, bias)
     where = ctx.where(node, name)
@@ -322,11 +326,11 @@ def _pool(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     where = ctx.where(node, name)
     if len(node.output) > 1 and node.output[1]:
         raise BadArgument(f"{where}: the Indices output is not supported")
-    window = _square(ctx, node, name, attrs, tuple(attrs["kernel_shape"]))
+    window = _window(ctx, node, name, attrs, tuple(attrs["kernel_shape"]))
     kind = "max" if node.op_type == "MaxPool" else "avg"
     if kind == "avg" and window["padding"] and not attrs.get("count_include_pad", 0):
         raise BadArgument(f"{where}: count_include_pad=0 with pads={window['padding']}: the IR's average pool "
-                          "divides by kernel² (count_include_pad=1)")
+                          "divides by the window's size (count_include_pad=1)")
     ceil_mode = bool(attrs.get("ceil_mode", 0))
     ctx.values[node.output[0]] = ctx.emit(where, name, Op.POOL, [x], {"kind": kind, **window, "ceil_mode": ceil_mode})
 

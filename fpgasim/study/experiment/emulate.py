@@ -94,9 +94,9 @@ class _LayerData:
         layer, precision = item.layer, setup.design.precision
         batch = setup.network.batch
         x = rng.uniform(-1.0, 1.0, size=(batch, layer.in_channels, layer.in_h, layer.in_w))
-        fan_in = (layer.in_channels // layer.groups) * layer.kernel ** 2
+        fan_in = (layer.in_channels // layer.groups) * layer.kernel_h * layer.kernel_w
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(layer.out_channels, layer.in_channels // layer.groups,
-                                                         layer.kernel, layer.kernel))
+                                                         layer.kernel_h, layer.kernel_w))
         conv = {"stride": layer.stride, "padding": layer.padding, "groups": layer.groups}
         self.overflows = 0
         linear = item.kind is LayerKind.LINEAR

@@ -67,6 +67,11 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _window_elems(layer: Conv2d, tr: int, tc: int) -> int:
+    """Input elements per channel of a Tr×Tc output tile, halo included."""
+    return window_extent(tr, layer.stride_h, layer.kernel_h) * window_extent(tc, layer.stride_w, layer.kernel_w)
+
+
 def conv_transactions(layer: Conv2d, t: Tiling, parts: list[ConvPart], *, element_bytes: int, burst_bytes: int,
                       shared_bytes: int = 0, packet_bytes: int = 1) -> int:
     """DDR bursts of every part's tile steps, plus the link packets of ``shared_bytes`` (the
@@ -74,8 +79,8 @@ def conv_transactions(layer: Conv2d, t: Tiling, parts: list[ConvPart], *, elemen
     eb, burst = element_bytes, burst_bytes
     tn, tm = min(t.tn, layer.in_channels // layer.groups), min(t.tm, layer.out_channels)
     tr, tc = min(t.tr, layer.out_h), min(t.tc, layer.out_w)
-    ifm = tn * window_extent(tr, layer.stride, layer.kernel) * window_extent(tc, layer.stride, layer.kernel) * eb
-    weights = tm * tn * layer.kernel ** 2 * eb
+    ifm = tn * _window_elems(layer, tr, tc) * eb
+    weights = tm * tn * layer.kernel_h * layer.kernel_w * eb
     ofm = tm * tr * tc * eb
     per_step = _ceil(ifm, burst) + _ceil(weights, burst) + _ceil(ofm, burst) + _ceil(shared_bytes, packet_bytes)
     return per_step * sum(count_tiles(layer, part, t) for part in parts)
@@ -89,8 +94,8 @@ def _conv_transactions(item: LayerSetup, setup: RunSetup) -> int:
     tr, tc = min(t.tr, layer.out_h), min(t.tc, layer.out_w)
     shared = 0
     if setup.boards > 1:
-        ifm = tn * window_extent(tr, layer.stride, layer.kernel) * window_extent(tc, layer.stride, layer.kernel) * eb
-        shared = (ifm if item.partition.pm > 1 else 0) + (tm * tn * layer.kernel ** 2 * eb
+        ifm = tn * _window_elems(layer, tr, tc) * eb
+        shared = (ifm if item.partition.pm > 1 else 0) + (tm * tn * layer.kernel_h * layer.kernel_w * eb
                                                           if item.partition.spatial > 1 else 0)
     return conv_transactions(layer, t, board_parts(layer, setup.network.batch, item.partition), element_bytes=eb,
                              burst_bytes=setup.experiment.spec.memory.burst_bytes, shared_bytes=shared,
@@ -107,7 +112,8 @@ def _pool_transactions(item: LayerSetup, setup: RunSetup) -> int:
             continue
         channels, batch = part.out_ch[1] - part.out_ch[0], part.batch[1] - part.batch[0]
         out_elems = batch * channels * (part.out_rows[1] - part.out_rows[0]) * (part.out_cols[1] - part.out_cols[0])
-        total += 2 * item.analytical.tiles + _ceil(out_elems * (pool.kernel // pool.stride) ** 2 * eb, burst) \
+        total += 2 * item.analytical.tiles \
+            + _ceil(out_elems * (pool.kernel_h // pool.stride_h) * (pool.kernel_w // pool.stride_w) * eb, burst) \
             + _ceil(out_elems * eb, burst)
     return total
 
@@ -117,7 +123,7 @@ def _tensor_elems(item: LayerSetup, batch: int) -> int:
     layer = item.layer
     if item.kind is LayerKind.POOL:
         return batch * layer.channels * (layer.in_h * layer.in_w + layer.out_h * layer.out_w)
-    weights = layer.out_channels * (layer.in_channels // layer.groups) * layer.kernel ** 2
+    weights = layer.out_channels * (layer.in_channels // layer.groups) * layer.kernel_h * layer.kernel_w
     return batch * (layer.in_channels * layer.in_h * layer.in_w + layer.out_channels * layer.out_h * layer.out_w) \
         + weights
 

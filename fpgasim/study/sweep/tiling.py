@@ -97,20 +97,21 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     Returns:
         ``(cycles, dsp, bram18, fits)`` — the same values as :func:`layer_tiling_grid`.
     """
-    m, n, k, s = shape.out_channels, shape.in_channels, shape.kernel, shape.stride
+    m, n, taps = shape.out_channels, shape.in_channels, shape.kernel_h * shape.kernel_w
+    (kh, sh), (kw, sw) = (shape.kernel_h, shape.stride_h), (shape.kernel_w, shape.stride_w)
     b_local = -(-shape.batch // partition.pb)
     r_local = -(-shape.out_h // partition.pr)
     c_local = -(-shape.out_w // partition.pc)
     m_local = -(-m // partition.pm)
     ftm, ftn, ftr, ftc = float(min(tm, m_local)), float(min(tn, n)), float(min(tr, r_local)), float(min(tc, c_local))
-    window = window_extent(ftr, s, k) * window_extent(ftc, s, k)
-    t_c = (k * k) * ftr * ftc + rates.step_fill_cycles
+    window = window_extent(ftr, sh, kh) * window_extent(ftc, sw, kw)
+    t_c = taps * ftr * ftc + rates.step_fill_cycles
     t_o = ftm * ftr * ftc / rates.ofm
     ps, pm, a = partition.spatial, partition.pm, rates.link
 
     def loads(channels: float) -> tuple[float, float, float]:
         """(t_I, t_W, t_link) of one inner step over ``channels`` input channels."""
-        ifm_tile, w_tile = channels * window, ftm * channels * (k * k)
+        ifm_tile, w_tile = channels * window, ftm * channels * taps
         t_i, t_w, t_link = ifm_tile / rates.ifm, w_tile / rates.weights, 0.0
         if a is not None:
             if ps > 1:
@@ -129,10 +130,10 @@ def layer_tiling_point_ref(shape: ConvShape, tm: int, tn: int, tr: int, tc: int,
     bits = bounds.data_bits
     dsp = (5 if bits == 32 else 1) * tm * tn
     per_map = -(-(tr * tc * bits) // BITS_PER_BRAM18)
-    per_map_halo = -(-(window_extent(tr, s, k) * window_extent(tc, s, k) * bits) // BITS_PER_BRAM18)
+    per_map_halo = -(-(window_extent(tr, sh, kh) * window_extent(tc, sw, kw) * bits) // BITS_PER_BRAM18)
     if bits == 32:
-        b_w = 2 * tm * tn * (-(-(k * k * bits) // BITS_PER_BRAM18))
+        b_w = 2 * tm * tn * (-(-(taps * bits) // BITS_PER_BRAM18))
     else:
-        b_w = tm * tn * (-(-(4 * k * k * 16) // BITS_PER_BRAM18))
+        b_w = tm * tn * (-(-(4 * taps * 16) // BITS_PER_BRAM18))
     bram = 2 * tn * per_map_halo + 2 * tm * per_map + b_w
     return cycles, dsp, bram, dsp <= bounds.dsp and bram <= bounds.bram18
