@@ -16,7 +16,8 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
    ``fpgasim run`` of the model on one ZCU102 with the 16-bit ⟨64,7⟩ engine; prints one line per
    model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
    ``--network-only`` skips the timing run; ``--kernel`` names another design (a sigmoid table for
-   EfficientNet and RegNetY: ``kernels/superlip-conv-16bit-sigmoid.yaml``).
+   EfficientNet and RegNetY: ``kernels/superlip-conv-16bit-sigmoid.yaml``; a GELU table for
+   ConvNeXt: ``kernels/superlip-conv-16bit-gelu.yaml``).
 3. ``.venv/bin/python benchmarks/torch_export_check.py agree DIR`` — fpgasim's float64 reference
    (:func:`fpgasim.nn.evaluate.evaluate_ref`) against onnxruntime's float32 output on one seeded
    input, at every pooling node (ceil-mode ones included) and at the logits: the largest error

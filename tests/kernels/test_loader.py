@@ -1,5 +1,6 @@
 """Kernel design YAML: every shipped file loads; every error path names file, key and value."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,19 @@ def test_a_sigmoid_table_is_a_read_only_bram_per_two_lanes() -> None:
     assert load_kernel("superlip-conv-16bit").sigmoid_table is None
 
 
+def test_a_gelu_table_is_a_normal_cdf_table_in_its_own_brams() -> None:
+    from fpgasim.ops.lookup import NormalCdfTable
+
+    design = load_kernel("superlip-conv-16bit-gelu")
+    assert design.sigmoid_table is None and list(design.lookup_tables()) == ["gelu_table"]
+    table = design.gelu_table.table(NormalCdfTable)
+    assert isinstance(table, NormalCdfTable) and table.max_error() == pytest.approx(1 / (256 * (2 * math.pi) ** 0.5))
+    spec = design.buffer_specs()[-1]
+    assert (spec.name, spec.depth_words, spec.banks, spec.copies) == ("gelu_table", 1024, 32, 1)
+
+
 SIGMOID = (KERNELS_DIR / "superlip-conv-16bit-sigmoid.yaml").read_text(encoding="utf-8")
+GELU = (KERNELS_DIR / "superlip-conv-16bit-gelu.yaml").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("new", "key", "fragment"), [
@@ -59,9 +72,12 @@ SIGMOID = (KERNELS_DIR / "superlip-conv-16bit-sigmoid.yaml").read_text(encoding=
     ("entries: 1024, input_bound: -1.0", "kernel.sigmoid_table.input_bound", "greater than 0"),
     ("entry: 1024", "kernel.sigmoid_table.entry", "did you mean 'entries'"),
 ])
-def test_a_bad_sigmoid_table_is_refused_at_its_key(tmp_path: Path, new: str, key: str, fragment: str) -> None:
+@pytest.mark.parametrize("table", ["sigmoid_table", "gelu_table"])
+def test_a_bad_lookup_table_is_refused_at_its_key(tmp_path: Path, new: str, key: str, fragment: str, table: str) -> None:
     old = "entries: 1024, input_bound: 8.0" if "input_bound" in new else "entries: 1024"
-    path = _write(tmp_path, SIGMOID.replace(old, new, 1))
+    text = SIGMOID if table == "sigmoid_table" else GELU.replace("input_bound: 4.0", "input_bound: 8.0")
+    path = _write(tmp_path, text.replace(old, new, 1))
+    key = key.replace("sigmoid_table", table)
     with pytest.raises(ConfigError) as info:
         load_kernel(path)
     assert any(p.key_path == key and p.line is not None for p in info.value.problems), str(info.value)
