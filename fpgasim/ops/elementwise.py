@@ -273,73 +273,35 @@ def _via_float64(ref: Callable[[np.ndarray], np.ndarray], x: FixedTensor,
     return quantize(ref(x.to_float()), requant.out, rounding=requant.rounding, overflow=requant.overflow)
 
 
-def sigmoid_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 ``1 / (1 + e^-x)`` (any shape). Raises BadArgument for non-numeric input."""
-    return _sigmoid(as_real_array("x", x, np.float64))
+def _element_forms(core: Callable[[np.ndarray], np.ndarray], name: str, formula: str) -> tuple[Callable, ...]:
+    """The float64, float32 and fixed-point forms of an element-wise activation computed in float
+    (``core`` on an array of the working dtype), named ``<name>_ref``, ``_f32``, ``_fixed``."""
+
+    def ref(x: np.ndarray) -> np.ndarray:
+        return core(as_real_array("x", x, np.float64))
+
+    def f32(x: np.ndarray) -> np.ndarray:
+        return core(as_real_array("x", x, np.float32))
+
+    def fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
+        return _via_float64(ref, x, requant)
+
+    docs = (f"Float64 {formula} (any shape). Raises BadArgument for non-numeric input.",
+            f"Float32 {name}, computed in float32.",
+            f"{formula} of the dequantised ``x`` in float64, quantised to ``requant.out``.\n\n"
+            "    Raises:\n        BadArgument: ``x`` not a FixedTensor, ``requant`` not a Requantizer.")
+    for form, suffix, doc in zip((ref, f32, fixed), ("ref", "f32", "fixed"), docs):
+        form.__name__ = form.__qualname__ = f"{name}_{suffix}"
+        form.__doc__ = doc
+    return ref, f32, fixed
 
 
-def sigmoid_f32(x: np.ndarray) -> np.ndarray:
-    """Float32 sigmoid, computed in float32."""
-    return _sigmoid(as_real_array("x", x, np.float32))
-
-
-def sigmoid_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """Sigmoid of the dequantised ``x`` in float64, quantised to ``requant.out``.
-
-    Raises:
-        BadArgument: ``x`` not a FixedTensor, ``requant`` not a Requantizer.
-    """
-    return _via_float64(sigmoid_ref, x, requant)
-
-
-def silu_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 SiLU ``x · sigmoid(x)`` (any shape). Raises BadArgument for non-numeric input."""
-    return _silu(as_real_array("x", x, np.float64))
-
-
-def silu_f32(x: np.ndarray) -> np.ndarray:
-    """Float32 SiLU, computed in float32."""
-    return _silu(as_real_array("x", x, np.float32))
-
-
-def silu_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """SiLU of the dequantised ``x`` in float64, quantised to ``requant.out``; errors as :func:`sigmoid_fixed`."""
-    return _via_float64(silu_ref, x, requant)
-
-
-def hardswish_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 HardSwish ``x · relu6(x + 3) / 6`` (any shape). Raises BadArgument for non-numeric input."""
-    return _hardswish(as_real_array("x", x, np.float64))
-
-
-def hardswish_f32(x: np.ndarray) -> np.ndarray:
-    """Float32 HardSwish, computed in float32."""
-    return _hardswish(as_real_array("x", x, np.float32))
-
-
-def hardswish_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """HardSwish of the dequantised ``x`` in float64, quantised to ``requant.out``; errors as :func:`sigmoid_fixed`."""
-    return _via_float64(hardswish_ref, x, requant)
-
-
-def normal_cdf_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 standard normal CDF ``Φ(x) = (1 + erf(x/√2)) / 2`` (any shape; GELU's gate)."""
-    return _normal_cdf(as_real_array("x", x, np.float64))
-
-
-def gelu_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 GELU ``x · Φ(x)`` with the exact erf (any shape). Raises BadArgument for non-numeric input."""
-    return _gelu(as_real_array("x", x, np.float64))
-
-
-def gelu_f32(x: np.ndarray) -> np.ndarray:
-    """Float32 GELU, computed in float32."""
-    return _gelu(as_real_array("x", x, np.float32))
-
-
-def gelu_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """GELU of the dequantised ``x`` in float64, quantised to ``requant.out``; errors as :func:`sigmoid_fixed`."""
-    return _via_float64(gelu_ref, x, requant)
+sigmoid_ref, sigmoid_f32, sigmoid_fixed = _element_forms(_sigmoid, "sigmoid", "sigmoid ``1 / (1 + e^-x)``")
+silu_ref, silu_f32, silu_fixed = _element_forms(_silu, "silu", "SiLU ``x · sigmoid(x)``")
+hardswish_ref, hardswish_f32, hardswish_fixed = _element_forms(_hardswish, "hardswish",
+                                                               "HardSwish ``x · relu6(x + 3) / 6``")
+gelu_ref, gelu_f32, gelu_fixed = _element_forms(_gelu, "gelu", "GELU ``x · Φ(x)`` with the exact erf")
+normal_cdf_ref = _element_forms(_normal_cdf, "normal_cdf", "standard normal CDF ``Φ(x) = (1 + erf(x/√2)) / 2``")[0]
 
 
 def softmax_ref(x: np.ndarray) -> np.ndarray:
