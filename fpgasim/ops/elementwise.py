@@ -20,7 +20,7 @@ Fixed point (each form returns ``(FixedTensor, OverflowCounts)``; operand format
   used). Deterministic, so a replay is bit-exact; the error against the float64 reference is
   the output rounding alone (≤ resolution/2 for half_up/half_even, < resolution for truncate)
   unless the value is outside ``requant.out``'s range. HardSwish is ``x·relu6(x+3)/6``; GELU is
-  the exact ``x·Φ(x) = x·(1 + erf(x/√2))/2`` (libm's erf, through Numba); softmax
+  the exact ``x·Φ(x) = x·(1 + erf(x/√2))/2`` (libm's erf, through a Numba loop); softmax
   is taken over the channel axis (axis 1), shifted by the channel maximum for stability.
 * **global max pooling**: exact, keeps the input format, never overflows (counts are zero).
 """
@@ -31,8 +31,8 @@ from collections.abc import Callable, Sequence
 
 import math
 
-import numba
 import numpy as np
+from numba import njit
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import (
@@ -247,9 +247,17 @@ def _silu(x: np.ndarray) -> np.ndarray:
     return x * _sigmoid(x)
 
 
-@numba.vectorize(["float32(float32)", "float64(float64)"], cache=True)
-def _erf(x):  # pragma: no cover - compiled; numpy has no erf
-    return math.erf(x)
+@njit(cache=True)
+def _erf_flat(x: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled; numpy has no erf
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = math.erf(x[i])
+    return out
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """libm's erf of every element, in ``x``'s dtype (compiled on first use, as every kernel here)."""
+    return _erf_flat(np.ascontiguousarray(x).reshape(-1)).reshape(x.shape)
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
