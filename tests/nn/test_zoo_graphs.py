@@ -5,7 +5,8 @@ Sources:
   classification weights": ``num_params`` exact, ``GFLOPS`` = giga-MACs of conv and fc layers rounded
   to 0.01): ResNet-18 11,689,512 / 1.81; ResNet-50 25,557,032 / 4.09; MobileNet V2 3,504,872 / 0.30;
   DenseNet-121 7,978,856 / 2.83; DenseNet-169 14,149,480 / 3.36; SqueezeNet 1.1 1,235,496 / 0.35;
-  AlexNet 61,100,840 / 0.71; VGG16 138,357,544 / 15.47; EfficientNet-B0 5,288,548 / 0.39.
+  AlexNet 61,100,840 / 0.71; VGG16 138,357,544 / 15.47; EfficientNet-B0 5,288,548 / 0.39;
+  ConvNeXt-T 28,589,128 / 4.46.
 - MobileNet v1: Howard et al. 2017, "MobileNets", Table 4 (1.0 MobileNet-224): 569 million
   mult-adds, 4.2 million parameters.
 - LeNet-5: LeCun et al. 1998, "Gradient-based learning applied to document recognition", Sec. II.B:
@@ -41,6 +42,18 @@ def test_torchvision_params_exactly_and_gflops_to_the_printed_digits(name: str) 
     assert graph.params == params
     assert round(graph.macs / 1e9, 2) == gflops
     assert graph.node(graph.outputs[0]).out_shape == (1000, 1, 1) and graph.inputs[0].out_shape == (3, 224, 224)
+
+
+def test_convnext_tiny_is_torchvisions_with_the_layer_scales_folded() -> None:
+    """torchvision's card (28,589,128 params, 4.46 GFLOPS) less the 96·3 + 192·3 + 384·9 + 768·3 = 6,624
+    layer-scale factors, folded into each block's second 1×1 conv (as the ONNX importer folds them)."""
+    graph = zoo_graph("convnext_tiny")
+    assert graph.params == 28_589_128 - 6_624
+    assert round(graph.macs / 1e9, 2) == 4.46
+    ops = [node.op for node in graph.nodes]
+    assert ops.count(Op.LAYERNORM) == 1 + 3 + 18 + 1 and ops.count(Op.GELU) == 18 and ops.count(Op.DEPTHWISE) == 18
+    assert graph.node("features.7.2.block.0").out_shape == (768, 7, 7)
+    assert graph.node(graph.outputs[0]).out_shape == (1000, 1, 1)
 
 
 def test_mobilenet_v1_matches_the_paper() -> None:

@@ -26,8 +26,8 @@ from fpgasim.nn.zoo.alexnet_vgg import (
     PER_GROUP_TABLE, SUPERLIP_DSE_TABLE, AlexNetShapes, alexnet_conv, vgg16_conv,
 )
 from fpgasim.nn.zoo.imagenet import (
-    alexnet, densenet121, densenet169, efficientnet_b0, mobilenet_v1, mobilenet_v2, resnet18, resnet50, squeezenet1_0,
-    squeezenet1_1, vgg16, vgg_s,
+    alexnet, convnext_tiny, densenet121, densenet169, efficientnet_b0, mobilenet_v1, mobilenet_v2, resnet18, resnet50,
+    squeezenet1_0, squeezenet1_1, vgg16, vgg_s,
 )
 from fpgasim.nn.zoo.small import cifarnet, lenet5
 from fpgasim.nn.zoo.tiny_cnn import tiny_cnn
@@ -60,6 +60,7 @@ _GRAPHS: dict[str, Builder] = {
     "mobilenet_v1": mobilenet_v1,
     "mobilenet_v2": mobilenet_v2,
     "efficientnet_b0": efficientnet_b0,
+    "convnext_tiny": convnext_tiny,
     "densenet121": densenet121,
     "densenet169": densenet169,
     "squeezenet1_0": squeezenet1_0,

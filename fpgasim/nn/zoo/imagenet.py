@@ -2,7 +2,7 @@
 
 ResNet-18/-50 (He et al. 2016, torchvision's v1.5 bottleneck: stride on the 3×3), MobileNet v1
 (Howard et al. 2017), MobileNet v2 (Sandler et al. 2018, torchvision), EfficientNet-B0 (Tan & Le
-2019, torchvision), DenseNet-121/-169 (Huang
+2019, torchvision), ConvNeXt-T (Liu et al. 2022, torchvision), DenseNet-121/-169 (Huang
 et al. 2017, torchvision), SqueezeNet 1.1 (torchvision), AlexNet and VGG16 with their fully
 connected layers (torchvision's AlexNet: 64/192/384/256/256 channels, 224×224 input), and VGG-S
 (Chatfield et al. 2014, Table 1). All take a 3×224×224 input. ``batch_norm=False`` folds every
@@ -17,7 +17,8 @@ from fpgasim.nn.graph import Graph
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.zoo.builder import GraphBuilder
 
-__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "densenet121", "densenet169",
+__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "densenet121",
+           "densenet169",
            "squeezenet1_1",
            "alexnet", "vgg16", "vgg_s"]
 
@@ -155,6 +156,43 @@ def efficientnet_b0(*, batch: int = 1, batch_norm: bool = False) -> Graph:
             channels = width
     b.conv_bn("features.8", out_channels=1280, kernel=1, relu=Op.SILU)
     return _classifier(b, _CLASSES)
+
+
+# --- ConvNeXt -------------------------------------------------------------------------------------
+
+#: (blocks, channels) of ConvNeXt-T's four stages (Liu et al. 2022, Sec. 2.6; torchvision's ``convnext_tiny``).
+_CONVNEXT_T_STAGES = ((3, 96), (3, 192), (9, 384), (3, 768))
+#: ConvNeXt's layer-norm epsilon (torchvision's ``partial(LayerNorm2d, eps=1e-6)``).
+_CONVNEXT_EPS = 1e-6
+
+
+def convnext_tiny(*, batch: int = 1) -> Graph:
+    """ConvNeXt-T (224): a 4×4/4 stem and 2×2/2 downsamplings, each with a layer norm over the
+    channels; blocks of depthwise 7×7 → layer norm → 1×1 to 4C → GELU → 1×1 back to C → residual
+    add. Each block's layer scale (one factor per channel) is folded into its second 1×1 conv, as
+    the ONNX importer folds it, so the parameters are torchvision's less one per scaled channel;
+    stochastic depth is the identity at inference."""
+    b = GraphBuilder("convnext_tiny", _IMAGE, batch=batch, batch_norm=False)
+    for stage, (blocks, channels) in enumerate(_CONVNEXT_T_STAGES):
+        if stage == 0:
+            b.add("features.0.0", Op.CONV, out_channels=channels, kernel=4, stride=4)
+            b.add("features.0.1", Op.LAYERNORM, eps=_CONVNEXT_EPS)
+        else:
+            b.add(f"features.{2 * stage}.0", Op.LAYERNORM, eps=_CONVNEXT_EPS)
+            b.add(f"features.{2 * stage}.1", Op.CONV, out_channels=channels, kernel=2, stride=2)
+        for index in range(blocks):
+            prefix, x = f"features.{2 * stage + 1}.{index}", b.last
+            b.add(f"{prefix}.block.0", Op.DEPTHWISE, kernel=7, padding=3)
+            b.add(f"{prefix}.block.2", Op.LAYERNORM, eps=_CONVNEXT_EPS)
+            b.add(f"{prefix}.block.3", Op.POINTWISE, out_channels=4 * channels)
+            b.add(f"{prefix}.block.4", Op.GELU)
+            b.add(f"{prefix}.block.5", Op.POINTWISE, out_channels=channels)
+            b.add(f"{prefix}.add", Op.ADD, b.last, x)
+    b.add("avgpool", Op.GLOBAL_POOL, kind="avg")
+    b.add("classifier.0", Op.LAYERNORM, eps=_CONVNEXT_EPS)
+    b.add("classifier.1", Op.FLATTEN)
+    b.add("classifier.2", Op.LINEAR, out_features=_CLASSES)
+    return b.build()
 
 
 # --- DenseNet -------------------------------------------------------------------------------------
