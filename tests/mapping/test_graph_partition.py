@@ -131,25 +131,31 @@ def test_partitioned_graphs_equal_the_node_by_node_reference(specs, boards: int,
         assert np.array_equal(emulation.outputs[name], reference[name].to_float())
 
 
+@pytest.mark.parametrize(("activation", "design"), [("gelu", "superlip-conv-16bit-gelu"),
+                                                    ("silu", "superlip-conv-16bit-sigmoid"),
+                                                    ("sigmoid", "superlip-conv-16bit-sigmoid")])
 @settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**16), boards=st.sampled_from([2, 3]))
-def test_layer_norm_and_gelu_follow_a_row_split_and_stay_bit_exact(seed: int, boards: int) -> None:
-    """A ConvNeXt block split over the boards by rows: layer norm (per pixel, every channel on
-    each board) and GELU (element-wise, from the design's table) run where their input already
-    is, on every board, and the result equals the node-by-node reference bit for bit."""
+def test_layer_norm_and_table_activations_follow_a_row_split_and_stay_bit_exact(activation: str, design: str,
+                                                                                seed: int, boards: int) -> None:
+    """A ConvNeXt-style block split over the boards by rows: layer norm (per pixel, every channel
+    on each board) and the activation read from the design's table run where their input already
+    is, on every board, and the result equals the node-by-node reference bit for bit; without the
+    table the activation is refused naming the key."""
     graph = Graph.build(name="g", batch=1, specs=[
         NodeSpec(name="x", op="input", attrs={"shape": (16, 20, 20)}),
         NodeSpec(name="dw", op="depthwise", inputs=("x",), attrs={"kernel": 3, "padding": 1}),
         NodeSpec(name="ln", op="layernorm", inputs=("dw",), attrs={"eps": 1e-6}),
         NodeSpec(name="pw1", op="pointwise", inputs=("ln",), attrs={"out_channels": 64}),
-        NodeSpec(name="ge", op="gelu", inputs=("pw1",)),
-        NodeSpec(name="pw2", op="pointwise", inputs=("ge",), attrs={"out_channels": 16}),
+        NodeSpec(name="act", op=activation, inputs=("pw1",)),
+        NodeSpec(name="pw2", op="pointwise", inputs=("act",), attrs={"out_channels": 16}),
         NodeSpec(name="res", op="add", inputs=("pw2", "x"))])
-    with pytest.raises(PlacementError, match=r"gelu needs a lookup table in the design \(kernel.gelu_table\)"):
+    key = "gelu_table" if activation == "gelu" else "sigmoid_table"
+    with pytest.raises(PlacementError, match=rf"{activation} needs a lookup table in the design \(kernel.{key}\)"):
         _plan(graph, _platform(boards))
-    kernel = ROOT / "kernels" / "superlip-conv-16bit-gelu.yaml"
+    kernel = ROOT / "kernels" / f"{design}.yaml"
     plan = _plan(graph, _platform(boards, kernel=kernel), design=load_kernel_file(kernel))
-    for name in ("ln", "ge"):
+    for name in ("ln", "act"):
         item = plan.plan_of(name)
         assert item.engine is Engine.VECTOR and len(item.group) == boards, (name, item.group)
     assert plan.plan_of("ln").partition.pm == 1  # every board holds all channels of its pixels
