@@ -40,7 +40,7 @@ def _engine(op: Any) -> str:
     from fpgasim.mapping.graph_plan import FPGA_ENGINES, TABLE_OPS, Engine
 
     if op in TABLE_OPS:
-        return f"{Engine.VECTOR} (with a {TABLE_OPS[op][0].replace('_', ' ')}) or {Engine.SOFTWARE}"
+        return f"{Engine.VECTOR} (with a {TABLE_OPS[op].replace('_', ' ')}) or {Engine.SOFTWARE}"
     return next((str(engine) for engine, ops in FPGA_ENGINES.items() if op in ops), str(Engine.SOFTWARE))
 
 

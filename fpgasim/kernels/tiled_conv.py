@@ -17,10 +17,10 @@ from fpgasim.kernels.design import (
     BufferOptions, KernelType, LogicEstimate, PrecisionSpec, precision_problems, stream_problems,
 )
 from fpgasim.kernels.resources import BufferSpec, MemoryPreference, buffer_bram18, dsp_count
-from fpgasim.ops.lookup import LookupTable, SigmoidTable
+from fpgasim.ops.lookup import LookupTable, NormalCdfTable, SigmoidTable
 
 __all__ = [
-    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "LookupTableOptions",
+    "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "LookupTableOptions", "TABLE_KINDS",
     "TiledConvDesign",
     "tiled_conv_checks", "tiled_conv_bram18", "tiled_conv_resources",
 ]
@@ -98,9 +98,10 @@ class LookupTableOptions:
     #: the table covers [−input_bound, input_bound); inputs outside it read the end entries.
     input_bound: PosFloat = 8.0
 
-    def table(self, kind: type[LookupTable] = SigmoidTable) -> LookupTable:
-        """The table of ``kind`` (:class:`~fpgasim.ops.lookup.SigmoidTable` or ``NormalCdfTable``) these options describe."""
-        return kind(entries=self.entries, input_bound=float(self.input_bound))
+
+
+#: The vector unit's table keys of a design and the function each holds.
+TABLE_KINDS: dict[str, type[LookupTable]] = {"sigmoid_table": SigmoidTable, "gelu_table": NormalCdfTable}
 
 
 @config_class
@@ -196,10 +197,10 @@ class TiledConvDesign:
                                  memory=MemoryPreference.BRAM),)
         return specs
 
-    def lookup_tables(self) -> dict[str, LookupTableOptions]:
-        """The vector unit's tables by design key (``sigmoid_table``, ``gelu_table``), those given."""
-        return {name: table for name, table in (("sigmoid_table", self.sigmoid_table),
-                                                ("gelu_table", self.gelu_table)) if table is not None}
+    def lookup_tables(self) -> dict[str, LookupTable]:
+        """The vector unit's tables by design key (:data:`TABLE_KINDS`), those the design gives."""
+        return {key: kind(entries=options.entries, input_bound=float(options.input_bound))
+                for key, kind in TABLE_KINDS.items() if (options := getattr(self, key)) is not None}
 
 
 def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
@@ -213,8 +214,9 @@ def tiled_conv_checks(document: object, doc: YamlDocument) -> list[Problem]:
         problems += stream_problems(widths, design.precision.word_bits, doc, root + ("stream_width_bits",))
     if (design.tile.ifm_rows is None) != (design.tile.ifm_cols is None):
         problems.append(doc.problem(root + ("tile",), "give both ifm_rows and ifm_cols, or neither"))
-    for name, table in design.lookup_tables().items():
-        if table.entries < 2:
+    for name in TABLE_KINDS:
+        table = getattr(design, name)
+        if table is not None and table.entries < 2:
             problems.append(doc.problem(root + (name, "entries"), f"{table.entries} entries: expected at least 2"))
     return problems
 

@@ -29,7 +29,7 @@ from fpgasim.mapping.spec import ModelVariant, Partition, Tiling, conv_shape
 from fpgasim.nn import Conv2d
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
-from fpgasim.ops.lookup import LookupTable, NormalCdfTable, SigmoidTable
+from fpgasim.ops.lookup import LookupTable
 
 __all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS",
            "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
@@ -59,11 +59,9 @@ FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
                               Op.HARDSWISH, Op.LAYERNORM}),
     Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }
-#: Ops the vector unit runs only from a lookup table: op → (the design key that gives it, its kind).
-TABLE_OPS: dict[Op, tuple[str, type[LookupTable]]] = {
-    Op.SIGMOID: ("sigmoid_table", SigmoidTable), Op.SILU: ("sigmoid_table", SigmoidTable),
-    Op.GELU: ("gelu_table", NormalCdfTable),
-}
+#: Ops the vector unit runs only from a lookup table: op → the design key that gives it
+#: (:data:`~fpgasim.kernels.tiled_conv.TABLE_KINDS` says which function each key holds).
+TABLE_OPS: dict[Op, str] = {Op.SIGMOID: "sigmoid_table", Op.SILU: "sigmoid_table", Op.GELU: "gelu_table"}
 _RELABEL = FPGA_ENGINES[Engine.RELABEL]
 
 
@@ -158,12 +156,8 @@ class GraphPlan:
 
     def lookup_tables(self) -> dict[str, LookupTable]:
         """The lookup table each sigmoid/SiLU/GELU node on an FPGA's vector unit reads, by node name."""
-        tables = {}
-        for item in self.nodes:
-            if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS:
-                key, kind = TABLE_OPS[item.node.op]
-                tables[item.node.name] = getattr(self.fpgas[item.device].design, key).table(kind)
-        return tables
+        return {item.node.name: self.fpgas[item.device].design.lookup_tables()[TABLE_OPS[item.node.op]]
+                for item in self.nodes if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS}
 
 
 def _fpga_context(device: FpgaDevice, design: TiledConvDesign, enforce_fit: bool) -> FpgaContext:
@@ -257,8 +251,8 @@ def node_engine(node: Node, device: FpgaDevice | ComputeDevice, design: TiledCon
     for engine, ops in FPGA_ENGINES.items():
         if node.op in ops:
             return engine
-    key = TABLE_OPS.get(node.op, ("",))[0]
-    if key and getattr(design, key) is not None:
+    key = TABLE_OPS.get(node.op)
+    if key and key in design.lookup_tables():
         return Engine.VECTOR
     runs = "; ".join(f"{engine}: {', '.join(sorted(ops))}" for engine, ops in FPGA_ENGINES.items())
     hint = (f"; {node.op} needs a lookup table in the design (kernel.{key}) or a compute device" if key else "")

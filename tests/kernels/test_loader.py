@@ -45,7 +45,7 @@ def test_16_bit_variant() -> None:
 
 def test_a_sigmoid_table_is_a_read_only_bram_per_two_lanes() -> None:
     design = load_kernel("superlip-conv-16bit-sigmoid")
-    assert design.sigmoid_table.table().max_error() == pytest.approx(1 / 512)
+    assert design.lookup_tables()["sigmoid_table"].max_error() == pytest.approx(1 / 512)
     table = design.buffer_specs()[-1]
     assert (table.name, table.depth_words, table.banks, table.copies) == ("sigmoid_table", 1024, 32, 1)
     assert load_kernel("superlip-conv-16bit").sigmoid_table is None
@@ -56,7 +56,7 @@ def test_a_gelu_table_is_a_normal_cdf_table_in_its_own_brams() -> None:
 
     design = load_kernel("superlip-conv-16bit-gelu")
     assert design.sigmoid_table is None and list(design.lookup_tables()) == ["gelu_table"]
-    table = design.gelu_table.table(NormalCdfTable)
+    table = design.lookup_tables()["gelu_table"]
     assert isinstance(table, NormalCdfTable) and table.max_error() == pytest.approx(1 / (256 * (2 * math.pi) ** 0.5))
     spec = design.buffer_specs()[-1]
     assert (spec.name, spec.depth_words, spec.banks, spec.copies) == ("gelu_table", 1024, 32, 1)
