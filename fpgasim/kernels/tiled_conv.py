@@ -17,7 +17,7 @@ from fpgasim.kernels.design import (
     BufferOptions, KernelType, LogicEstimate, PrecisionSpec, precision_problems, stream_problems,
 )
 from fpgasim.kernels.resources import BufferSpec, MemoryPreference, buffer_bram18, dsp_count
-from fpgasim.ops.lookup import LookupTable, NormalCdfTable, SigmoidTable
+from fpgasim.ops.lookup import ExpTable, LookupTable, NormalCdfTable, SigmoidTable
 
 __all__ = [
     "TiledConvParallelism", "TiledConvTile", "TiledConvStreams", "TiledConvBuffers", "LookupTableOptions", "TABLE_KINDS",
@@ -91,17 +91,20 @@ class TiledConvBuffers:
 @config_class
 class LookupTableOptions:
     """A lookup table in the vector unit, as hls4ml builds its activations (:mod:`fpgasim.ops.lookup`):
-    σ for sigmoid and SiLU nodes, Φ for GELU nodes. One copy serves two lanes (a dual-port block RAM)."""
+    σ for sigmoid and SiLU nodes, Φ for GELU nodes, eˣ for softmax nodes. One copy serves two lanes (a
+    dual-port block RAM)."""
 
     #: samples over the input range (at least 2).
     entries: PosInt = 1024
-    #: the table covers [−input_bound, input_bound); inputs outside it read the end entries.
+    #: the table covers [−input_bound, input_bound) ([−input_bound, 0) for eˣ); inputs outside it read
+    #: the end entries.
     input_bound: PosFloat = 8.0
 
 
 
 #: The vector unit's table keys of a design and the function each holds.
-TABLE_KINDS: dict[str, type[LookupTable]] = {"sigmoid_table": SigmoidTable, "gelu_table": NormalCdfTable}
+TABLE_KINDS: dict[str, type[LookupTable]] = {"sigmoid_table": SigmoidTable, "gelu_table": NormalCdfTable,
+                                              "softmax_table": ExpTable}
 
 
 @config_class
@@ -143,6 +146,9 @@ class TiledConvDesign:
     #: a normal-CDF lookup table in the vector unit (GELU on the FPGA, ``x·Φ(x)``); None: GELU
     #: needs a compute device. Counted in the fit.
     gelu_table: LookupTableOptions | None = None
+    #: an exponential lookup table in the vector unit (softmax on the FPGA: eˣ of each score less its
+    #: maximum, then a sum and a division); None: softmax needs a compute device. Counted in the fit.
+    softmax_table: LookupTableOptions | None = None
     #: free text.
     notes: Str | None = None
 

@@ -50,7 +50,7 @@ from fpgasim.mapping.device import (
 )
 from fpgasim.mapping.graph_model import engine_ps, link_model
 from fpgasim.mapping.graph_plan import (
-    Engine, GraphPlan, NodePlan, PlacementError, check_placement, fpga_contexts, node_engine, run_word_bits,
+    HEAD_MATMULS, Engine, GraphPlan, NodePlan, PlacementError, check_placement, fpga_contexts, node_engine, run_word_bits,
 )
 from fpgasim.mapping.layer_plan import layer_choices
 from fpgasim.mapping.parts import board_parts, split_part, xfer_groups
@@ -206,7 +206,7 @@ class _Planner:
         """The one way a node that is not a free MAC-array node runs, given its inputs' layouts."""
         if node.name in self.pinned:
             return self._single(node, self.pinned[node.name])
-        if node.op is Op.INPUT:
+        if node.op in (Op.INPUT, Op.CONSTANT):
             return self._single(node, self.group[0])
         follow = self._follow(node, inputs)
         if follow is not None:
@@ -218,6 +218,9 @@ class _Planner:
         """``node`` whole on one device, every input gathered there."""
         if node.op in _MAC_OPS:
             return self._mac_options(node, devices=(device_id,))[0]
+        if node.op in HEAD_MATMULS:  # both operands whole: the second is the MAC array's weights
+            option = self._mac_options(node, devices=(device_id,))[0]
+            return replace(option, needs=tuple(((device_id, _whole(shape, self.batch)),) for shape in node.in_shapes))
         device = self.platform.device(device_id)
         engine = node_engine(node, device, self.design if device_id in self.group else None)
         region = _whole(node.out_shape, self.batch)
@@ -239,11 +242,11 @@ class _Planner:
             return self._follow_pool(node, inputs[0])
         if node.op in _ELEMENTWISE:
             return self._follow_elementwise(node, inputs)
-        if node.op is Op.LAYERNORM:  # per pixel over the channels: follows a split that keeps them whole
+        if node.op in (Op.LAYERNORM, Op.SOFTMAX):  # per pixel over the channels: a split keeping them whole
             channels = (0, node.in_shapes[0][0])
             return (self._follow_elementwise(node, inputs)
                     if all(region.channels == channels for region in inputs[0].regions) else None)
-        if node.op is Op.CONCAT:
+        if node.op is Op.CONCAT and node.attrs["axis"] == 0:
             return self._follow_concat(node, inputs)
         if node.op in (Op.GLOBAL_POOL, Op.FLATTEN):
             return self._follow_maps(node, inputs[0])

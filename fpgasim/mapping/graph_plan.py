@@ -1,8 +1,8 @@
 """Planning a network graph on a platform: which device and which engine runs each node, with
 which tiles.
 
-Owns :func:`plan_graph`. A node runs on the device the placement names (graph inputs follow
-their first consumer unless placed); on an FPGA device the op picks the engine — the tiled MAC
+Owns :func:`plan_graph`. A node runs on the device the placement names (graph inputs and stored
+constants follow their first consumer unless placed); on an FPGA device the op picks the engine — the tiled MAC
 array for conv/depthwise/pointwise/linear (a fully connected node as a 1×1 convolution), the
 pooling/vector unit for pooling and element-wise work, nothing for ops that only relabel — and
 the MAC array's ⟨Tm,Tn,Tr,Tc⟩ comes from the analytical model under the design's fixed Tm, Tn.
@@ -31,7 +31,7 @@ from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
 from fpgasim.ops.lookup import LookupTable
 
-__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS",
+__all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS", "HEAD_MATMULS",
            "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
 
 
@@ -51,17 +51,22 @@ class Engine(StrEnum):
     ODE = "ode"
 
 
-#: Ops each engine of an FPGA device with a tiled-conv design runs (softmax needs exponentials
-#: the vector unit does not have: place it on a compute device).
+#: Attention's products of two computed tensors: the MAC array runs them as a grouped 1×1
+#: convolution whose weights are the second operand (:class:`~fpgasim.nn.layers.HeadMatmul`).
+HEAD_MATMULS = frozenset({Op.SCORES, Op.ATTEND})
+
+#: Ops each engine of an FPGA device with a tiled-conv design runs (and :data:`TABLE_OPS` on the
+#: vector unit when the design has their table).
 FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
-    Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR}),
+    Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR, *HEAD_MATMULS}),
     Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.RELU, Op.RELU6,
                               Op.HARDSWISH, Op.LAYERNORM}),
-    Engine.RELABEL: frozenset({Op.INPUT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
+    Engine.RELABEL: frozenset({Op.INPUT, Op.CONSTANT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }
 #: Ops the vector unit runs only from a lookup table: op → the design key that gives it
 #: (:data:`~fpgasim.kernels.tiled_conv.TABLE_KINDS` says which function each key holds).
-TABLE_OPS: dict[Op, str] = {Op.SIGMOID: "sigmoid_table", Op.SILU: "sigmoid_table", Op.GELU: "gelu_table"}
+TABLE_OPS: dict[Op, str] = {Op.SIGMOID: "sigmoid_table", Op.SILU: "sigmoid_table", Op.GELU: "gelu_table",
+                            Op.SOFTMAX: "softmax_table"}
 _RELABEL = FPGA_ENGINES[Engine.RELABEL]
 
 
@@ -155,7 +160,7 @@ class GraphPlan:
         raise BadArgument(f"no node named {name!r} in the plan")
 
     def lookup_tables(self) -> dict[str, LookupTable]:
-        """The lookup table each sigmoid/SiLU/GELU node on an FPGA's vector unit reads, by node name."""
+        """The lookup table each sigmoid/SiLU/GELU/softmax node on an FPGA's vector unit reads, by node name."""
         return {item.node.name: self.fpgas[item.device].design.lookup_tables()[TABLE_OPS[item.node.op]]
                 for item in self.nodes if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS}
 
@@ -229,7 +234,7 @@ def _placement(graph: Graph, platform: Platform, placement: Mapping[str, str], d
         consumers = [name for name in graph.consumers(node.name) if name in where]
         if node.name in placement:
             where[node.name] = placement[node.name]
-        elif node.op is Op.INPUT and consumers:
+        elif node.op in (Op.INPUT, Op.CONSTANT) and consumers:
             where[node.name] = where[consumers[0]]
         elif default is not None:
             where[node.name] = default
@@ -266,6 +271,10 @@ def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int, e
     layer = node.layer
     conv = linear_as_conv(layer) if node.op is Op.LINEAR else layer.as_conv()
     design = context.design
+    if node.op in HEAD_MATMULS and batch > 1:
+        raise PlacementError(f"node {node.name!r} ({node.op}) on {device}: its second operand is the MAC array's "
+                             f"weights, one set per sample; the MAC array runs it for batch 1 (batch {batch})",
+                             node=node.name)
     shape = conv_shape(conv, batch=batch)
     if not enforce_fit:
         tile = design.tile

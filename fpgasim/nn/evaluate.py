@@ -23,6 +23,7 @@ from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, quantize, 
 from fpgasim.nn.graph import Graph, Node
 from fpgasim.nn.graph_ops import Op
 from fpgasim.ops import elementwise as ew
+from fpgasim.ops.attention import attend_fixed, attend_ref, scores_fixed, scores_ref
 from fpgasim.ops.activations import relu6_fixed, relu6_ref, relu_fixed, relu_ref
 from fpgasim.ops.conv import (
     conv2d_fixed, conv2d_ref, depthwise_conv2d_fixed, depthwise_conv2d_ref, pointwise_conv2d_fixed,
@@ -30,7 +31,9 @@ from fpgasim.ops.conv import (
 )
 from fpgasim.ops.linear import linear_fixed, linear_ref
 from fpgasim.ops.layernorm import layernorm_fixed, layernorm_ref
-from fpgasim.ops.lookup import LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed
+from fpgasim.ops.lookup import (
+    LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed, softmax_table_fixed,
+)
 from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
     avg_pool2d_fixed, avg_pool2d_ref, global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_fixed,
@@ -103,14 +106,23 @@ def _affine_ref(node: Node, xs: list, w: NodeWeights) -> np.ndarray:
 def _relabel(node: Node, x: np.ndarray) -> np.ndarray:
     """flatten / reshape / transpose / slice of a stored array (same values, new layout)."""
     if node.op is Op.SLICE:
-        return x[:, node.attrs["start"]:node.attrs["stop"]]
+        index = [slice(None)] * 4
+        index[node.attrs["axis"] + 1] = slice(node.attrs["start"], node.attrs["stop"])
+        return x[tuple(index)]
     if node.op is Op.TRANSPOSE:
         return x.transpose(0, *(p + 1 for p in node.attrs["perm"]))
     return x.reshape(x.shape[0], *node.out_shape)
 
 
+def _stored(values: np.ndarray, batch: int) -> np.ndarray:
+    """A constant node's (C, H, W) values as (batch, C, H, W): the same for every sample."""
+    return np.broadcast_to(values, (batch, *values.shape)).copy()
+
+
 _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.INPUT: lambda n, xs, w: xs[0],
+    Op.SCORES: lambda n, xs, w: scores_ref(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"]),
+    Op.ATTEND: lambda n, xs, w: attend_ref(*xs, heads=n.attrs["heads"]),
     Op.CONV: lambda n, xs, w: conv2d_ref(xs[0], w.weight, w.bias, stride=n.attrs["stride"],
                                          padding=n.attrs["padding"], groups=n.attrs["groups"]),
     Op.DEPTHWISE: lambda n, xs, w: depthwise_conv2d_ref(xs[0], w.weight, w.bias, stride=n.attrs["stride"],
@@ -123,14 +135,14 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.AFFINE: _affine_ref,
     Op.ADD: lambda n, xs, w: ew.add_ref(*xs),
     Op.MUL: lambda n, xs, w: ew.mul_ref(*xs),
-    Op.CONCAT: lambda n, xs, w: ew.concat_ref(xs),
+    Op.CONCAT: lambda n, xs, w: ew.concat_ref(xs, n.attrs["axis"] + 1),
     Op.RELU: lambda n, xs, w: relu_ref(xs[0]),
     Op.RELU6: lambda n, xs, w: relu6_ref(xs[0]),
     Op.SIGMOID: lambda n, xs, w: ew.sigmoid_ref(xs[0]),
     Op.SILU: lambda n, xs, w: ew.silu_ref(xs[0]),
     Op.HARDSWISH: lambda n, xs, w: ew.hardswish_ref(xs[0]),
     Op.GELU: lambda n, xs, w: ew.gelu_ref(xs[0]),
-    Op.SOFTMAX: lambda n, xs, w: ew.softmax_ref(xs[0]),
+    Op.SOFTMAX: lambda n, xs, w: ew.softmax_ref(xs[0], n.attrs["groups"]),
     Op.LAYERNORM: lambda n, xs, w: layernorm_ref(xs[0], w.weight, w.bias, n.attrs["eps"]),
     Op.UPSAMPLE: lambda n, xs, w: upsample_nearest_ref(xs[0], **_resample(n)),
     **{op: (lambda n, xs, w: _relabel(n, xs[0])) for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
@@ -138,7 +150,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
 
 
 def _supported(node: Node, table: Mapping) -> None:
-    if node.op not in table:
+    if node.op not in table and node.op is not Op.CONSTANT:
         raise BadArgument(f"node {node.name!r} ({node.op}): composite nodes are not evaluated node by node; "
                           "evaluate graph.expand() (dsc) or fpgasim.ops.ode (ode)")
 
@@ -173,6 +185,9 @@ def evaluate_ref(graph: Graph, inputs: Mapping[str, np.ndarray],
     out: dict[str, np.ndarray] = {}
     for node in graph.nodes:
         _supported(node, _REF)
+        if node.op is Op.CONSTANT:
+            out[node.name] = _stored(_node_weights(node, weights).weight, graph.batch)
+            continue
         xs = [np.asarray(inputs[node.name], dtype=np.float64)] if node.op is Op.INPUT else [out[p] for p in node.inputs]
         out[node.name] = _REF[node.op](node, xs, _node_weights(node, weights))
     return out
@@ -205,6 +220,8 @@ def _affine_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requanti
 
 _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], FixedTensor]] = {
     Op.INPUT: lambda n, xs, w, rq: xs[0],
+    Op.SCORES: lambda n, xs, w, rq: scores_fixed(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"], requant=rq)[0],
+    Op.ATTEND: lambda n, xs, w, rq: attend_fixed(*xs, heads=n.attrs["heads"], requant=rq)[0],
     Op.CONV: lambda n, xs, w, rq: conv2d_fixed(xs[0], *w, stride=n.attrs["stride"], padding=n.attrs["padding"],
                                                groups=n.attrs["groups"], requant=rq)[0],
     Op.DEPTHWISE: lambda n, xs, w, rq: depthwise_conv2d_fixed(xs[0], *w, stride=n.attrs["stride"],
@@ -217,22 +234,24 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.AFFINE: _affine_fixed,
     Op.ADD: lambda n, xs, w, rq: ew.add_fixed(*xs, requant=rq)[0],
     Op.MUL: lambda n, xs, w, rq: ew.mul_fixed(*xs, requant=rq)[0],
-    Op.CONCAT: lambda n, xs, w, rq: ew.concat_fixed(xs, requant=rq)[0],
+    Op.CONCAT: lambda n, xs, w, rq: ew.concat_fixed(xs, requant=rq, axis=n.attrs["axis"] + 1)[0],
     Op.RELU: lambda n, xs, w, rq: relu_fixed(xs[0])[0],
     Op.RELU6: lambda n, xs, w, rq: relu6_fixed(xs[0])[0],
     Op.SIGMOID: lambda n, xs, w, rq: ew.sigmoid_fixed(xs[0], requant=rq)[0],
     Op.SILU: lambda n, xs, w, rq: ew.silu_fixed(xs[0], requant=rq)[0],
     Op.HARDSWISH: lambda n, xs, w, rq: ew.hardswish_fixed(xs[0], requant=rq)[0],
     Op.GELU: lambda n, xs, w, rq: ew.gelu_fixed(xs[0], requant=rq)[0],
-    Op.SOFTMAX: lambda n, xs, w, rq: ew.softmax_fixed(xs[0], requant=rq)[0],
+    Op.SOFTMAX: lambda n, xs, w, rq: ew.softmax_fixed(xs[0], requant=rq, groups=n.attrs["groups"])[0],
     Op.LAYERNORM: lambda n, xs, w, rq: layernorm_fixed(xs[0], *w, requant=rq, eps=n.attrs["eps"])[0],
     Op.UPSAMPLE: lambda n, xs, w, rq: upsample_nearest_fixed(xs[0], **_resample(n))[0],
     **{op: _relabel_fixed for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 
 
-#: Sigmoid, SiLU and GELU read from a lookup table (an FPGA's vector unit).
-_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed, Op.GELU: gelu_table_fixed}
+#: Sigmoid, SiLU, GELU and softmax read from a lookup table (an FPGA's vector unit).
+_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed, Op.GELU: gelu_table_fixed,
+                Op.SOFTMAX: lambda x, *, requant, table, groups: softmax_table_fixed(x, requant=requant, table=table,
+                                                                                     groups=groups)}
 
 
 def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer) -> FixedTensor | None:
@@ -242,7 +261,8 @@ def _quantise(values: np.ndarray | None, fmt: FixedFormat, requant: Requantizer)
 
 
 def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeights | None, *,
-                       fmt: FixedFormat, requant: Requantizer, table: LookupTable | None = None) -> FixedTensor:
+                       fmt: FixedFormat, requant: Requantizer, table: LookupTable | None = None,
+                       batch: int = 1) -> FixedTensor:
     """One node in fixed point: weights quantised to ``fmt``, the op's ``fpgasim.ops`` fixed kernel,
     the result requantised to ``requant.out`` (rounding/overflow of ``requant``) if not already there.
 
@@ -250,8 +270,9 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         node: the node. inputs: its producers' outputs in ``node.inputs`` order (an input node
             takes the graph input tensor as its one input). weights: real weights of a node with
             weights, else None. fmt: weight format. requant: output format, rounding, overflow and
-            accumulator of every kernel. table: a sigmoid, SiLU or GELU node read from this lookup
-            table (an FPGA's vector unit, :mod:`fpgasim.ops.lookup`); None: computed exactly.
+            accumulator of every kernel. table: a sigmoid, SiLU, GELU or softmax node read from this
+            lookup table (an FPGA's vector unit, :mod:`fpgasim.ops.lookup`); None: computed exactly.
+            batch: the samples a constant node's stored values are repeated for.
 
     Raises:
         BadArgument: a composite node, missing weights, a wrong number of inputs, or what the
@@ -266,8 +287,11 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         if weights is None:
             raise BadArgument(f"node {node.name!r} ({node.op}): no weights given; expected NodeWeights")
         quantised = (_quantise(weights.weight, fmt, requant), _quantise(weights.bias, fmt, requant))
-    if table is not None and node.op in _TABLE_FIXED:
-        out = _TABLE_FIXED[node.op](inputs[0], requant=requant, table=table)[0]
+    if node.op is Op.CONSTANT:
+        out = FixedTensor(_stored(quantised[0].values, batch), quantised[0].fmt)
+    elif table is not None and node.op in _TABLE_FIXED:
+        extra = {"groups": node.attrs["groups"]} if node.op is Op.SOFTMAX else {}
+        out = _TABLE_FIXED[node.op](inputs[0], requant=requant, table=table, **extra)[0]
     else:
         out = _FIXED[node.op](node, list(inputs), quantised, requant)
     if out.fmt != requant.out:
@@ -279,7 +303,7 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
                    fmt: FixedFormat, requant: Requantizer,
                    tables: Mapping[str, LookupTable] | None = None) -> dict[str, FixedTensor]:
     """Every node's fixed-point output (in ``requant.out``), node by node with :func:`compute_node_fixed`
-    (``tables``: the lookup table of each sigmoid/SiLU/GELU node that reads one).
+    (``tables``: the lookup table of each sigmoid/SiLU/GELU/softmax node that reads one).
 
     Raises:
         As :func:`evaluate_ref` and :func:`compute_node_fixed`.
@@ -293,7 +317,7 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
         xs = [inputs[node.name]] if node.op is Op.INPUT else [out[p] for p in node.inputs]
         w = weights.get(node.name) if node.opdef.weight_shape is not None else None
         out[node.name] = compute_node_fixed(node, xs, w, fmt=fmt, requant=requant,
-                                            table=(tables or {}).get(node.name))
+                                            table=(tables or {}).get(node.name), batch=graph.batch)
     return out
 
 

@@ -27,7 +27,9 @@ from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
 from fpgasim.ops.layernorm import DEFAULT_EPS
 from fpgasim.ops.resample import upsample_size
-from fpgasim.nn.layers import Affine, Conv2d, Depthwise, GlobalAvgPool, Linear, Pointwise, Pool, PoolKind, Shape
+from fpgasim.nn.layers import (
+    Affine, Conv2d, Depthwise, GlobalAvgPool, HeadMatmul, Linear, Pointwise, Pool, PoolKind, Shape, StoredTensor,
+)
 
 __all__ = ["Op", "OpDef", "OPS", "REQUIRED", "Inputs", "LAYER_OPS"]
 
@@ -36,10 +38,13 @@ class Op(StrEnum):
     """Every node kind of the graph IR."""
 
     INPUT = "input"
+    CONSTANT = "constant"
     CONV = "conv"
     DEPTHWISE = "depthwise"
     POINTWISE = "pointwise"
     LINEAR = "linear"
+    SCORES = "scores"
+    ATTEND = "attend"
     POOL = "pool"
     GLOBAL_POOL = "global_pool"
     AFFINE = "affine"
@@ -138,6 +143,47 @@ def _input(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     return None, _shape_attr(f"node {name!r}", "shape", attrs["shape"])
 
 
+def _constant(name: str, inputs: Inputs, attrs: Mapping) -> tuple[StoredTensor, Shape]:
+    """A stored tensor (ViT's class token and position embedding); its values count as parameters."""
+    c, h, w = _shape_attr(f"node {name!r}", "shape", attrs["shape"])
+    return StoredTensor(name=name, channels=c, in_h=h, in_w=w), (c, h, w)
+
+
+def _heads(name: str, attrs: Mapping, *channels: tuple[str, int]) -> int:
+    heads = attrs["heads"]
+    check_int(f"node {name!r}", "heads", heads, minimum=1)
+    for what, count in channels:
+        if count % heads:
+            raise ShapeError(f"node {name!r}: {what} has {count} channels, not divisible by heads={heads}")
+    return heads
+
+
+def _scores(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shape]:
+    """Q·Kᵀ·scale per head: channel ``h·L + j`` of the output is head h's score of key j (L keys =
+    K's positions) at each query position of Q."""
+    (q, (e, h, w)), (k, (ek, hk, wk)) = inputs
+    if ek != e:
+        raise ShapeError(f"node {name!r}: queries {q!r} {(e, h, w)} and keys {k!r} {(ek, hk, wk)} differ in "
+                         "channels: expected the same embedding")
+    scale = attrs["scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
+        raise BadArgument(f"node {name!r}: scale={scale!r}: expected a number > 0")
+    heads = _heads(name, attrs, (repr(q), e))
+    layer = HeadMatmul(name=name, in_channels=e, out_channels=heads * hk * wk, in_h=h, in_w=w, groups=heads)
+    return layer, layer.out_shape
+
+
+def _attend(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shape]:
+    """P·V per head: the probabilities of :func:`_scores`'s layout weight V's positions."""
+    (p, (c, h, w)), (v, (ev, hv, wv)) = inputs
+    heads = _heads(name, attrs, (repr(v), ev))
+    if c != heads * hv * wv:
+        raise ShapeError(f"node {name!r}: probabilities {p!r} {(c, h, w)} and values {v!r} {(ev, hv, wv)}: "
+                         f"expected heads·positions of the values = {heads * hv * wv} channels")
+    layer = HeadMatmul(name=name, in_channels=c, out_channels=ev, in_h=h, in_w=w, groups=heads)
+    return layer, layer.out_shape
+
+
 def _conv(name: str, inputs: Inputs, attrs: Mapping) -> tuple[Conv2d, Shape]:
     c, h, w = _one(inputs)
     layer = Conv2d(name=name, in_channels=c, in_h=h, in_w=w, **attrs)
@@ -196,24 +242,34 @@ def _broadcast(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
 
 
 def _concat(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
-    first, (_, h, w) = inputs[0]
+    axis = attrs["axis"]
+    if axis not in (0, 1, 2) or isinstance(axis, bool):
+        raise BadArgument(f"node {name!r}: axis={axis!r}: expected 0 (channels), 1 (height) or 2 (width)")
+    first, shape0 = inputs[0]
+    keep = [i for i in range(3) if i != axis]
     for other, shape in inputs[1:]:
-        if shape[1:] != (h, w):
-            raise ShapeError(f"node {name!r}: inputs {first!r} {inputs[0][1]} and {other!r} {shape} differ in "
-                             "height/width: concat needs the same H and W")
-    return None, (sum(shape[0] for _, shape in inputs), h, w)
+        if [shape[i] for i in keep] != [shape0[i] for i in keep]:
+            raise ShapeError(f"node {name!r}: inputs {first!r} {shape0} and {other!r} {shape} differ outside "
+                             f"axis {axis}: concat needs the other two the same")
+    out = list(shape0)
+    out[axis] = sum(shape[axis] for _, shape in inputs)
+    return None, tuple(out)
 
 
 def _slice(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
-    c, h, w = _one(inputs)
+    """``start:stop`` of the channels (``axis`` 0), rows (1) or columns (2)."""
+    shape = list(_one(inputs))
     owner = f"node {name!r}"
-    start, stop = attrs["start"], attrs["stop"]
+    start, stop, axis = attrs["start"], attrs["stop"], attrs["axis"]
     check_int(owner, "start", start, minimum=0)
     check_int(owner, "stop", stop, minimum=1)
-    if not start < stop <= c:
-        raise ShapeError(f"{owner}: start={start}, stop={stop}: expected 0 <= start < stop <= {c} "
-                         f"(channels of {inputs[0][0]!r})")
-    return None, (stop - start, h, w)
+    if axis not in (0, 1, 2) or isinstance(axis, bool):
+        raise BadArgument(f"{owner}: axis={axis!r}: expected 0 (channels), 1 (height) or 2 (width)")
+    if not start < stop <= shape[axis]:
+        raise ShapeError(f"{owner}: start={start}, stop={stop}: expected 0 <= start < stop <= {shape[axis]} "
+                         f"({('channels', 'height', 'width')[axis]} of {inputs[0][0]!r})")
+    shape[axis] = stop - start
+    return None, tuple(shape)
 
 
 def _flatten(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
@@ -246,6 +302,16 @@ def _upsample(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
 
 
 def _same(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
+    return None, _one(inputs)
+
+
+def _softmax(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
+    """Over each of ``groups`` equal runs of channels (one per attention head; 1: all channels)."""
+    groups = attrs["groups"]
+    check_int(f"node {name!r}", "groups", groups, minimum=1)
+    if _one(inputs)[0] % groups:
+        raise ShapeError(f"node {name!r}: input {inputs[0][0]!r} {_one(inputs)}: channels not divisible by "
+                         f"groups={groups}")
     return None, _one(inputs)
 
 
@@ -309,6 +375,8 @@ def _def(op: Op, infer: Infer, *, inputs: tuple[int, int | None] = (1, 1), attrs
 #: The op table: every :class:`Op` has exactly one :class:`OpDef`.
 OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.INPUT, _input, inputs=(0, 0), attrs={"shape": REQUIRED}),
+    _def(Op.CONSTANT, _constant, inputs=(0, 0), attrs={"shape": REQUIRED},
+         weight_shape=lambda layer: layer.in_shape),
     _def(Op.CONV, _conv, attrs=_CONV_ATTRS, has_macs=True, weight_shape=_conv_weights, layer_type=Conv2d,
          from_layer=_fields(*_CONV_ATTRS)),
     _def(Op.DEPTHWISE, _depthwise, attrs=_DW_ATTRS, has_macs=True, layer_type=Depthwise, from_layer=_fields(*_DW_ATTRS),
@@ -319,6 +387,8 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.LINEAR, _linear, attrs={"out_features": REQUIRED, "bias": True}, has_macs=True, layer_type=Linear,
          from_layer=_fields("out_features", "bias"),
          weight_shape=lambda layer: (layer.out_features, layer.in_features)),
+    _def(Op.SCORES, _scores, inputs=(2, 2), attrs={"heads": REQUIRED, "scale": 1.0}, has_macs=True),
+    _def(Op.ATTEND, _attend, inputs=(2, 2), attrs={"heads": REQUIRED}, has_macs=True),
     _def(Op.POOL, _pool, attrs=_POOL_ATTRS, elementwise=_windows, layer_type=Pool, from_layer=_fields(*_POOL_ATTRS)),
     _def(Op.GLOBAL_POOL, _global_pool, attrs={"kind": REQUIRED}, elementwise=_per_input,
          layer_type=GlobalAvgPool, from_layer=lambda layer: {"kind": PoolKind.AVG}),
@@ -327,13 +397,14 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
          weight_shape=lambda layer: (layer.channels,)),
     _def(Op.ADD, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.MUL, _broadcast, inputs=(2, 2), elementwise=_per_output),
-    _def(Op.CONCAT, _concat, inputs=(2, None)),
-    _def(Op.SLICE, _slice, attrs={"start": REQUIRED, "stop": REQUIRED}),
+    _def(Op.CONCAT, _concat, inputs=(2, None), attrs={"axis": 0}),
+    _def(Op.SLICE, _slice, attrs={"start": REQUIRED, "stop": REQUIRED, "axis": 0}),
     _def(Op.FLATTEN, _flatten),
     _def(Op.RESHAPE, _reshape, attrs={"shape": REQUIRED}),
     _def(Op.TRANSPOSE, _transpose, attrs={"perm": REQUIRED}),
     *(_def(op, _same, elementwise=_per_output)
-      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.GELU, Op.SOFTMAX)),
+      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.GELU)),
+    _def(Op.SOFTMAX, _softmax, attrs={"groups": 1}, elementwise=_per_output),
     _def(Op.UPSAMPLE, _upsample, attrs={"scale": 2, "size": None}, elementwise=_per_output),
     _def(Op.DSC, _dsc, attrs={"out_channels": REQUIRED, **_DW_ATTRS}, has_macs=True, layer_type=DscBlock,
          from_layer=lambda layer: {**_fields(*_DW_KEYS)(layer.depthwise), "out_channels": layer.pointwise.out_channels}),

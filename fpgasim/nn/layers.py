@@ -19,7 +19,8 @@ from fpgasim.errors import BadArgument
 from fpgasim.nn._checks import check_bool, check_int, check_name, check_window, out_size, parse_choice
 from fpgasim.ops.window import Pair, WindowAxes
 
-__all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "PoolKind", "Pool", "GlobalAvgPool", "Linear", "Affine"]
+__all__ = ["Shape", "Conv2d", "Depthwise", "Pointwise", "HeadMatmul", "PoolKind", "Pool", "GlobalAvgPool", "Linear",
+           "Affine", "StoredTensor"]
 
 #: A feature-map shape per sample: (channels, height, width), in elements.
 Shape = tuple[int, int, int]
@@ -197,6 +198,49 @@ class Pointwise:
         """The equivalent :class:`Conv2d` (kernel 1)."""
         return Conv2d(name=self.name, in_channels=self.in_channels, out_channels=self.out_channels,
                       in_h=self.in_h, in_w=self.in_w, kernel=1, bias=self.bias)
+
+    def __getattr__(self, attr: str):  # noqa: D105 - delegate derived counts to the conv view
+        if attr in _DERIVED:
+            return getattr(self.as_conv(), attr)
+        raise AttributeError(attr)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HeadMatmul:
+    """A product of two computed tensors per attention head (``scores``: Q·Kᵀ, ``attend``: P·V), as a
+    grouped 1×1 convolution whose weights are the second operand: ``groups`` heads, each mixing its
+    ``in_channels / groups`` input channels into its ``out_channels / groups`` outputs at every one of
+    the ``in_h × in_w`` positions. It has the convolution's MACs and weight traffic but no parameters
+    (its "weights" are computed, and per sample).
+
+    Attributes:
+        name: layer name.
+        in_channels, out_channels: channel counts (both divisible by ``groups``).
+        in_h, in_w: positions of the first operand (= of the output).
+        groups: attention heads.
+
+    Raises:
+        BadArgument: as for :class:`Conv2d`.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    in_h: int
+    in_w: int
+    groups: int
+
+    def __post_init__(self) -> None:
+        check_name("HeadMatmul", self.name)
+        self.as_conv()
+
+    def as_conv(self) -> Conv2d:
+        """The equivalent grouped :class:`Conv2d` (kernel 1, no bias), as the MAC array runs it."""
+        return Conv2d(name=self.name, in_channels=self.in_channels, out_channels=self.out_channels,
+                      in_h=self.in_h, in_w=self.in_w, kernel=1, groups=self.groups, bias=False)
+
+    params_weights = params_biases = property(lambda self: 0, doc="None: the second operand is computed.")
+    bias = False
 
     def __getattr__(self, attr: str):  # noqa: D105 - delegate derived counts to the conv view
         if attr in _DERIVED:
@@ -387,3 +431,31 @@ class Affine:
     bias = True
     params_weights = params_biases = property(lambda self: self.channels, doc="One scale / one shift per channel.")
     macs = property(lambda self: 0, doc="No MACs: scaling is element-wise work (one per output element).")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredTensor:
+    """A tensor the network stores and reads as it is (ViT's class token and position embedding).
+
+    Attributes:
+        name: layer name.
+        channels, in_h, in_w: its shape per sample (the same for every sample).
+
+    Raises:
+        BadArgument: a non-positive size.
+    """
+
+    name: str
+    channels: int
+    in_h: int
+    in_w: int
+
+    def __post_init__(self) -> None:
+        check_name("StoredTensor", self.name)
+        for field in ("channels", "in_h", "in_w"):
+            check_int(f"StoredTensor {self.name!r}", field, getattr(self, field), minimum=1)
+
+    in_shape = out_shape = Pool.in_shape
+    bias = False
+    params_weights = property(lambda self: self.channels * self.in_h * self.in_w, doc="Every stored value.")
+    params_biases = macs = property(lambda self: 0)

@@ -14,14 +14,15 @@ Fixed point (each form returns ``(FixedTensor, OverflowCounts)``; operand format
   rounding to ``requant.out`` with ``requant.rounding``, then ``requant.overflow`` (``output``).
   Operand formats whose exact result could leave int64 are refused (``BadArgument``).
 * **concat**: every input is requantised to ``requant.out`` (rounding, overflow; exact when its
-  format already is ``requant.out``), then joined along C; the accumulator is not used.
+  format already is ``requant.out``), then joined along C (or H, W); the accumulator is not used.
 * **sigmoid, silu, hardswish, gelu, softmax**: computed in float64 on the exactly dequantised input,
   then quantised once to ``requant.out`` with its rounding and overflow (the accumulator is not
   used). Deterministic, so a replay is bit-exact; the error against the float64 reference is
   the output rounding alone (≤ resolution/2 for half_up/half_even, < resolution for truncate)
   unless the value is outside ``requant.out``'s range. HardSwish is ``x·relu6(x+3)/6``; GELU is
   the exact ``x·Φ(x) = x·(1 + erf(x/√2))/2`` (libm's erf, through a Numba loop); softmax
-  is taken over the channel axis (axis 1), shifted by the channel maximum for stability.
+  is taken over the channel axis (axis 1), or over each of ``groups`` equal runs of it (one per
+  attention head), shifted by the maximum for stability.
 * **global max pooling**: exact, keeps the input format, never overflows (counts are zero).
 """
 
@@ -45,7 +46,7 @@ __all__ = [
     "concat_ref", "concat_f32", "concat_fixed",
     "sigmoid_ref", "sigmoid_f32", "sigmoid_fixed", "silu_ref", "silu_f32", "silu_fixed",
     "hardswish_ref", "hardswish_f32", "hardswish_fixed", "gelu_ref", "gelu_f32", "gelu_fixed", "normal_cdf_ref",
-    "softmax_ref", "softmax_f32", "softmax_fixed",
+    "softmax_ref", "softmax_f32", "softmax_fixed", "channel_groups",
     "global_max_pool2d_ref", "global_max_pool2d_f32", "global_max_pool2d_fixed",
 ]
 
@@ -94,13 +95,17 @@ def _sequence(xs: object) -> Sequence[object]:
     return xs
 
 
-def _concat_shapes(shapes: Sequence[tuple[int, ...]]) -> None:
+def _concat_shapes(shapes: Sequence[tuple[int, ...]], axis: int) -> None:
+    if axis not in (1, 2, 3) or isinstance(axis, bool):
+        raise BadArgument(f"axis={axis!r}: expected 1 (C), 2 (H) or 3 (W)")
     for i, shape in enumerate(shapes):
         _nchw(f"xs[{i}]", shape)
     first = shapes[0]
+    others = [d for d in range(4) if d != axis]
     for i, shape in enumerate(shapes[1:], start=1):
-        if (shape[0], *shape[2:]) != (first[0], *first[2:]):
-            raise ShapeError(f"xs[0] {first} and xs[{i}] {shape} do not concatenate along C: expected the same N, H, W")
+        if [shape[d] for d in others] != [first[d] for d in others]:
+            raise ShapeError(f"xs[0] {first} and xs[{i}] {shape} do not concatenate along axis {axis}: expected "
+                             "the same other dimensions")
 
 
 def _aligned(name: str, x: FixedTensor, frac_bits: int) -> np.ndarray:
@@ -188,27 +193,29 @@ def mul_fixed(a: FixedTensor, b: FixedTensor, *, requant: Requantizer) -> tuple[
 
 # --- concat ---------------------------------------------------------------------------------------
 
-def concat_ref(xs: Sequence[np.ndarray]) -> np.ndarray:
-    """Float64 concatenation of (N, Cᵢ, H, W) arrays along C.
+def concat_ref(xs: Sequence[np.ndarray], axis: int = 1) -> np.ndarray:
+    """Float64 concatenation of (N, C, H, W) arrays along ``axis`` (1 = C; 2 = H, as ViT's class token
+    joins its patch tokens).
 
     Raises:
-        BadArgument: ``xs`` not a non-empty list/tuple, a non-numeric dtype.
-        ShapeError: an input not 4-D, or N, H, W that differ (names both inputs and shapes).
+        BadArgument: ``xs`` not a non-empty list/tuple, a non-numeric dtype, an axis not 1..3.
+        ShapeError: an input not 4-D, or other dimensions that differ (names both inputs and shapes).
     """
     arrays = [as_real_array(f"xs[{i}]", x, np.float64) for i, x in enumerate(_sequence(xs))]
-    _concat_shapes([x.shape for x in arrays])
-    return np.concatenate(arrays, axis=1)
+    _concat_shapes([x.shape for x in arrays], axis)
+    return np.concatenate(arrays, axis=axis)
 
 
-def concat_f32(xs: Sequence[np.ndarray]) -> np.ndarray:
-    """Float32 concatenation along C; arguments and errors as :func:`concat_ref`."""
+def concat_f32(xs: Sequence[np.ndarray], axis: int = 1) -> np.ndarray:
+    """Float32 concatenation; arguments and errors as :func:`concat_ref`."""
     arrays = [as_real_array(f"xs[{i}]", x, np.float32) for i, x in enumerate(_sequence(xs))]
-    _concat_shapes([x.shape for x in arrays])
-    return np.concatenate(arrays, axis=1)
+    _concat_shapes([x.shape for x in arrays], axis)
+    return np.concatenate(arrays, axis=axis)
 
 
-def concat_fixed(xs: Sequence[FixedTensor], *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """Fixed-point concatenation along C: each input requantised to ``requant.out``, then joined.
+def concat_fixed(xs: Sequence[FixedTensor], *, requant: Requantizer,
+                 axis: int = 1) -> tuple[FixedTensor, OverflowCounts]:
+    """Fixed-point concatenation along ``axis``: each input requantised to ``requant.out``, then joined.
 
     Returns:
         The tensor in ``requant.out`` and the summed output overflow counts of the inputs.
@@ -219,14 +226,14 @@ def concat_fixed(xs: Sequence[FixedTensor], *, requant: Requantizer) -> tuple[Fi
     """
     tensors = [_fixed(f"xs[{i}]", x) for i, x in enumerate(_sequence(xs))]
     requant = _requantizer(requant)
-    _concat_shapes([x.shape for x in tensors])
+    _concat_shapes([x.shape for x in tensors], axis)
     counts = OverflowCounts()
     parts = []
     for x in tensors:
         y, c = requantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)
         parts.append(y.values)
         counts += c
-    return FixedTensor(np.concatenate(parts, axis=1), requant.out), counts
+    return FixedTensor(np.concatenate(parts, axis=axis), requant.out), counts
 
 
 # --- activations computed in float ----------------------------------------------------------------
@@ -269,10 +276,18 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return x * _normal_cdf(x)
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def _softmax(x: np.ndarray, groups: int) -> np.ndarray:
+    grouped = channel_groups(x, groups)
+    e = np.exp(grouped - grouped.max(axis=2, keepdims=True))
+    return (e / e.sum(axis=2, keepdims=True)).reshape(x.shape)
+
+
+def channel_groups(x: np.ndarray, groups: int) -> np.ndarray:
+    """``x`` (N, C, ...) viewed as (N, groups, C/groups, ...): one softmax per group (attention head)."""
     _has_channels("x", x.shape)
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1 or x.shape[1] % groups:
+        raise BadArgument(f"groups={groups!r}: expected a positive divisor of the {x.shape[1]} channels")
+    return x.reshape(x.shape[0], groups, x.shape[1] // groups, *x.shape[2:])
 
 
 def _via_float64(ref: Callable[[np.ndarray], np.ndarray], x: FixedTensor,
@@ -312,27 +327,29 @@ gelu_ref, gelu_f32, gelu_fixed = _element_forms(_gelu, "gelu", "GELU ``x · Φ(x
 normal_cdf_ref = _element_forms(_normal_cdf, "normal_cdf", "standard normal CDF ``Φ(x) = (1 + erf(x/√2)) / 2``")[0]
 
 
-def softmax_ref(x: np.ndarray) -> np.ndarray:
-    """Float64 softmax over the channel axis (axis 1) of an (N, C, ...) array.
+def softmax_ref(x: np.ndarray, groups: int = 1) -> np.ndarray:
+    """Float64 softmax over the channel axis (axis 1) of an (N, C, ...) array, separately over each of
+    ``groups`` equal runs of channels (an attention head's scores; 1: all channels).
 
     Raises:
-        BadArgument: non-numeric input. ShapeError: fewer than 2 dimensions or an empty one.
+        BadArgument: non-numeric input, ``groups`` not a divisor of C. ShapeError: fewer than 2
+            dimensions or an empty one.
     """
-    return _softmax(as_real_array("x", x, np.float64))
+    return _softmax(as_real_array("x", x, np.float64), groups)
 
 
-def softmax_f32(x: np.ndarray) -> np.ndarray:
-    """Float32 softmax over axis 1, computed in float32; errors as :func:`softmax_ref`."""
-    return _softmax(as_real_array("x", x, np.float32))
+def softmax_f32(x: np.ndarray, groups: int = 1) -> np.ndarray:
+    """Float32 softmax over axis 1 (per group), computed in float32; errors as :func:`softmax_ref`."""
+    return _softmax(as_real_array("x", x, np.float32), groups)
 
 
-def softmax_fixed(x: FixedTensor, *, requant: Requantizer) -> tuple[FixedTensor, OverflowCounts]:
-    """Softmax over axis 1 of the dequantised ``x`` in float64, quantised to ``requant.out``.
+def softmax_fixed(x: FixedTensor, *, requant: Requantizer, groups: int = 1) -> tuple[FixedTensor, OverflowCounts]:
+    """Softmax over axis 1 (per group) of the dequantised ``x`` in float64, quantised to ``requant.out``.
 
     Raises:
         BadArgument: wrong argument types. ShapeError: as :func:`softmax_ref`.
     """
-    return _via_float64(softmax_ref, x, requant)
+    return _via_float64(lambda values: softmax_ref(values, groups), x, requant)
 
 
 # --- global max pooling -----------------------------------------------------------------------------

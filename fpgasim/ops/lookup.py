@@ -1,4 +1,4 @@
-"""Sigmoid, SiLU and GELU through a lookup table, as an FPGA's vector unit computes them.
+"""Sigmoid, SiLU, GELU and softmax through a lookup table, as an FPGA's vector unit computes them.
 
 A streaming unit has no exponential or erf; hls4ml's activations (``nnet_activation.h``) read the
 value from a table instead, sampled at ``entries`` equal steps over ``[−input_bound, input_bound)``,
@@ -6,13 +6,19 @@ the input clipped to that range. :class:`SigmoidTable` is that table for σ and
 :class:`NormalCdfTable` for the standard normal CDF Φ: entry ``i`` holds the function at the
 middle of step ``i``, quantised to the output format. SiLU is ``x`` times the table's σ(x) and
 GELU ``x`` times the table's Φ(x), one exact fixed-point multiplication each
-(:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule).
+(:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule). :class:`ExpTable` holds eˣ over
+``[−input_bound, 0)``, the range of a softmax's inputs less their maximum (hls4ml's softmax reads
+such a table): :func:`softmax_table_fixed` sums the table's values and divides, in float64, and
+rounds each probability once (the entries are held unrounded: the model prices the sampling, not
+an entry width).
 
 Error against the float64 function, before the output rounding (:meth:`LookupTable.max_error`):
-inside the range a step of ``h = 2·bound/entries`` sampled at its middle is off by at most
-``max|f'|·h/2`` (``h/8`` for σ, ``h/(2√(2π))`` for Φ); outside it the table's end entry is off by
-at most ``f(−bound + h/2)`` (both functions are CDFs: ``f(−x) = 1 − f(x)``). SiLU's and GELU's
-error is ``|x|`` times that, plus their own rounding. Deterministic numpy, so a replay is bit exact.
+inside the range a step of ``h`` (``2·bound/entries``; ``bound/entries`` for eˣ) sampled at its
+middle is off by at most ``max|f'|·h/2`` (``h/8`` for σ, ``h/(2√(2π))`` for Φ, ``h/2`` for eˣ);
+below it the table's first entry is off by at most ``f(−bound + h/2)`` (σ and Φ are CDFs:
+``f(−x) = 1 − f(x)``, so the top end is off by as much). SiLU's and GELU's error is ``|x|`` times
+that, plus their own rounding; a softmax's is :func:`softmax_table_error`. Deterministic numpy, so
+a replay is bit exact.
 """
 
 from __future__ import annotations
@@ -26,15 +32,15 @@ import numpy as np
 
 from fpgasim.errors import BadArgument
 from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Requantizer, quantize
-from fpgasim.ops.elementwise import mul_fixed, normal_cdf_ref, sigmoid_ref
+from fpgasim.ops.elementwise import channel_groups, mul_fixed, normal_cdf_ref, sigmoid_ref
 
-__all__ = ["LookupTable", "SigmoidTable", "NormalCdfTable", "sigmoid_table_fixed", "silu_table_fixed",
-           "gelu_table_fixed"]
+__all__ = ["LookupTable", "SigmoidTable", "NormalCdfTable", "ExpTable", "sigmoid_table_fixed", "silu_table_fixed",
+           "gelu_table_fixed", "softmax_table_fixed", "softmax_table_error"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LookupTable:
-    """A lookup table of a CDF-shaped function: ``entries`` samples over ``[−input_bound, input_bound)``.
+    """A lookup table: ``entries`` samples over :attr:`input_range` (``[−input_bound, input_bound)``).
 
     Raises:
         BadArgument: fewer than 2 entries, or a bound that is not a positive finite number.
@@ -56,19 +62,26 @@ class LookupTable:
             raise BadArgument(f"{type(self).__name__}: input_bound={bound!r}: expected a positive number")
 
     @property
+    def input_range(self) -> tuple[float, float]:
+        """The tabulated inputs ``[low, high)``."""
+        return -self.input_bound, self.input_bound
+
+    @property
     def step(self) -> float:
-        """Input width of one entry, ``2·input_bound / entries``."""
-        return 2.0 * self.input_bound / self.entries
+        """Input width of one entry, ``(high − low) / entries``."""
+        low, high = self.input_range
+        return (high - low) / self.entries
 
     def max_error(self) -> float:
         """The largest |table − f| before the output rounding (module docstring)."""
-        edge = float(type(self).function(np.array(-self.input_bound + self.step / 2.0)))
+        edge = float(type(self).function(np.array(self.input_range[0] + self.step / 2.0)))
         return max(self.max_slope * self.step / 2.0, edge)
 
     def sampled(self, x: np.ndarray) -> np.ndarray:
         """f at the middle of the step that holds each ``x`` (clipped to the range), float64."""
-        index = np.clip(np.floor((x + self.input_bound) / self.step), 0, self.entries - 1)
-        return type(self).function(-self.input_bound + (index + 0.5) * self.step)
+        low = self.input_range[0]
+        index = np.clip(np.floor((x - low) / self.step), 0, self.entries - 1)
+        return type(self).function(low + (index + 0.5) * self.step)
 
 
 class SigmoidTable(LookupTable):
@@ -83,6 +96,19 @@ class NormalCdfTable(LookupTable):
 
     function = staticmethod(normal_cdf_ref)
     max_slope = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class ExpTable(LookupTable):
+    """eˣ over ``[−input_bound, 0)`` from a table (softmax nodes, on inputs less their maximum);
+    max|(eˣ)'| = 1 there."""
+
+    function = staticmethod(np.exp)
+    max_slope = 1.0
+
+    @property
+    def input_range(self) -> tuple[float, float]:
+        """``[−input_bound, 0)``: a softmax's inputs less their maximum are never positive."""
+        return -self.input_bound, 0.0
 
 
 def _checked(x: object, requant: object, table: object,
@@ -140,3 +166,41 @@ def gelu_table_fixed(x: FixedTensor, *, requant: Requantizer,
         BadArgument: as :func:`silu_table_fixed` (``table`` must be a :class:`NormalCdfTable`).
     """
     return _gated_fixed(*_checked(x, requant, table, NormalCdfTable))
+
+
+def softmax_table_fixed(x: FixedTensor, *, requant: Requantizer, table: ExpTable,
+                        groups: int = 1) -> tuple[FixedTensor, OverflowCounts]:
+    """Softmax over axis 1 of ``x`` (N, C, ...), per group of channels as
+    :func:`~fpgasim.ops.elementwise.softmax_ref`, with eˣ read from ``table`` at each value less
+    its group's maximum; sum and division in float64, each probability rounded once to
+    ``requant.out``. Its error before that rounding is at most :func:`softmax_table_error`.
+
+    Raises:
+        BadArgument: an argument of the wrong type, ``groups`` not a divisor of C.
+        ShapeError: fewer than 2 dimensions.
+    """
+    x, requant, table = _checked(x, requant, table, ExpTable)
+    grouped = channel_groups(x.to_float(), groups)
+    e = table.sampled(grouped - grouped.max(axis=2, keepdims=True))
+    probabilities = (e / e.sum(axis=2, keepdims=True)).reshape(x.values.shape)
+    return quantize(probabilities, requant.out, rounding=requant.rounding, overflow=requant.overflow)
+
+
+def softmax_table_error(table: ExpTable, n: int) -> float:
+    """The largest |p' − p| of :func:`softmax_table_fixed` before its rounding, over ``n`` inputs.
+
+    With ``h`` the step and ``b`` the bound: an input in the range reads ``e^z·e^δ`` (|δ| ≤ h/2), one
+    below it at most ``T = e^(−b+h/2)`` where the truth is below ``e^−b``; the maximum contributes 1,
+    so the true sum S ≥ 1, and the table's sum lies in ``[(S − n·e^−b)·e^(−h/2), S·e^(h/2) + n·T]``.
+    Hence an in-range probability p reads within ``p·[e^−h / (1 + n·T), e^h / (1 − n·e^−b)]`` and a
+    clipped one (p < e^−b) at most ``T·e^(h/2) / (1 − n·e^−b)``.
+
+    Raises:
+        BadArgument: ``n·e^−b ≥ 1`` (the bound says nothing: widen the table).
+    """
+    h, b = table.step, table.input_bound
+    lost = n * math.exp(-b)
+    if lost >= 1:
+        raise BadArgument(f"n={n}: n·e^-{b} = {lost:.3g} >= 1; a softmax over {n} inputs needs a wider table")
+    top = math.exp(-b + h / 2)
+    return max(math.exp(h) / (1 - lost) - 1, 1 - math.exp(-h) / (1 + n * top), top * math.exp(h / 2) / (1 - lost))

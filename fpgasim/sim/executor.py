@@ -34,17 +34,19 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
-from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, finish_accumulation, quantize
+from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, quantize
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
 from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
-from fpgasim.mapping.graph_plan import Engine, GraphPlan, NodePlan
+from fpgasim.mapping.graph_plan import HEAD_MATMULS, Engine, GraphPlan, NodePlan
 from fpgasim.mapping.pool_model import vector_work
 from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn import PoolKind
-from fpgasim.ops import align_bias, avg_pool2d_fixed, conv2d_int_sums, max_pool2d_fixed, pool_divisors
+from fpgasim.ops import (
+    align_bias, avg_pool2d_fixed, conv2d_int_sums, head_weights, max_pool2d_fixed, pool_divisors, scaled_accumulation,
+)
 from fpgasim.sim._events import processed_events
 from fpgasim.sim.clock import Clock, exact_decimal, hz_from_mhz, ps_from_ns
 from fpgasim.sim.cluster import BoardSpec, Cluster, LinkSpec, build_fabric
@@ -287,27 +289,33 @@ class CarriedValues:
         else:
             args = [self.out[name] for name in node.inputs]
             self.out[node.name] = compute_node_fixed(node, args, self.weights.get(node.name), fmt=self.numerics.fmt,
-                                                     requant=self.numerics.requant, table=self.tables.get(node.name))
+                                                     requant=self.numerics.requant, table=self.tables.get(node.name),
+                                                     batch=self.batch)
         exact = bool(np.array_equal(self.out[node.name].values, self.reference[node.name].values))
         return exact, None, None
 
     def _tile_math(self, item: NodePlan) -> TileMath:
-        """The MAC array's DDR images and tile functions (bias added at the finish)."""
+        """The MAC array's DDR images and tile functions (bias added at the finish). Attention's
+        products take their weights from the second operand (batch 1: the plan refuses more)."""
         node, conv = item.node, item.conv
         ifm = self.out[node.inputs[0]].values.astype(np.int64).reshape(-1, conv.in_channels, conv.in_h, conv.in_w)
-        weights = self.weights[node.name]
-        weight = self._quantised(weights.weight)
+        requant = self.numerics.requant
+        if node.op in HEAD_MATMULS:
+            operand = self.out[node.inputs[1]]
+            weight = FixedTensor(head_weights(operand.values[0], conv.groups, keys=node.op is Op.SCORES), operand.fmt)
+            bias, scale = None, float(node.attrs.get("scale", 1.0))
+        else:
+            weights = self.weights[node.name]
+            weight, bias, scale = self._quantised(weights.weight), self._quantised(weights.bias), 1.0
         w = weight.values.astype(np.int64).reshape(conv.out_channels, conv.in_channels // conv.groups,
                                                    conv.kernel_h, conv.kernel_w)
         frac_bits = self.numerics.fmt.frac_bits + weight.fmt.frac_bits
-        bias = self._quantised(weights.bias)
-        requant = self.numerics.requant
         aligned = None if bias is None else align_bias(bias, frac_bits, requant.rounding)
 
         def finish(acc: np.ndarray, out_ch: tuple[int, int]) -> np.ndarray:
             if aligned is not None:
                 acc = acc + aligned[out_ch[0]:out_ch[1], None, None]
-            return finish_accumulation(acc, frac_bits, requant)[0].values
+            return scaled_accumulation(acc, frac_bits, scale, requant)[0].values
 
         ofm = np.zeros((ifm.shape[0], conv.out_channels, conv.out_h, conv.out_w), dtype=np.int64)
         return TileMath(ifm=ifm, weights=w, ofm=ofm,
@@ -491,7 +499,7 @@ def execute(plan: GraphPlan, *, trace: bool, values: NodeValues | None = None,
         if values is not None:
             run.bit_exact, run.max_abs_error, run.overflows = values.end(item, math)
         if carried:
-            if item.engine is not Engine.RELABEL or node.op is Op.INPUT:
+            if item.engine is not Engine.RELABEL or node.op in (Op.INPUT, Op.CONSTANT):
                 by_id[item.device].hold(tensor_bytes[node.name])
             if item.engine is not Engine.RELABEL:
                 for name in node.inputs:

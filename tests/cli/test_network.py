@@ -41,7 +41,8 @@ def test_network_yaml_and_onnx_sources(tmp_path: Path, capsys) -> None:
         {"name": "s", "op": "softmax", "inputs": ["c"]}]}}), encoding="utf-8")
     document = _json(capsys, str(network))
     assert document["network"] == "mini" and document["batch"] == 2 and document["source"] == "file"
-    assert [n["engine"] for n in document["nodes"]] == ["relabel", "mac_array", "software"]
+    assert [n["engine"] for n in document["nodes"]] == ["relabel", "mac_array",
+                                                        "vector (with a softmax table) or software"]
     assert document["totals"]["macs"] == 8 * 64 * 36
     model = tmp_path / "cnn.onnx"
     onnx.save(cnn(), str(model))

@@ -37,7 +37,12 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("ln", "layernorm", "si"),
              S("ge", "gelu", "ln"), S("rs", "reshape", "ge", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
-             S("up", "upsample", "d", scale=2, size=(5, 4))]
+             S("up", "upsample", "d", scale=2, size=(5, 4)),
+             # attention over 3 stored keys, 4 heads: scores → softmax per head → attend
+             S("kv", "constant", shape=(48, 3, 1)), S("sc", "scores", "rs", "kv", heads=4, scale=0.5),
+             S("pr", "softmax", "sc", groups=4), S("vv", "slice", "kv", start=0, stop=8),
+             S("at", "attend", "pr", "vv", heads=4), S("hc", "concat", "at", "at", axis=1),
+             S("hr", "slice", "hc", start=1, stop=3, axis=1)]
     return Graph.build(name="every", batch=batch, specs=specs).expand()
 
 
@@ -89,6 +94,15 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     gamma, beta = weights["ln"].weight, weights["ln"].bias
     assert np.allclose(out["ln"], normalised * gamma[None, :, None, None] + beta[None, :, None, None])
     assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
+    q = out["rs"].reshape(2, 4, 12, 4)  # (N, heads, d, positions)
+    k = np.broadcast_to(weights["kv"].weight.reshape(4, 12, 3), (2, 4, 12, 3))
+    scores = 0.5 * np.einsum("nhdq,nhdk->nhkq", q, k)
+    assert np.array_equal(out["kv"], np.broadcast_to(weights["kv"].weight, (2, 48, 3, 1)))
+    assert np.allclose(out["sc"], scores.reshape(2, 12, 2, 2))
+    p = np.exp(scores) / np.exp(scores).sum(axis=2, keepdims=True)
+    v = np.broadcast_to(weights["kv"].weight[:8].reshape(4, 2, 3), (2, 4, 2, 3))
+    assert np.allclose(out["at"], np.einsum("nhkq,nhek->nheq", p, v).reshape(2, 8, 2, 2))
+    assert np.array_equal(out["hr"], np.concatenate([out["at"]] * 2, axis=2)[:, :, 1:3])
 
 
 def test_evaluate_fixed_outputs_are_in_the_output_format() -> None:

@@ -41,7 +41,8 @@ def test_duplicate_name_names_both_indices() -> None:
 
 def test_unknown_op_lists_known_ones_and_the_closest() -> None:
     err = _error(X, S("c", "cnov", "x"))
-    assert re.search(r"node 'c': op='cnov' is not known; known: add, affine, concat, conv, .*; did you mean 'conv'\?",
+    assert re.search(r"node 'c': op='cnov' is not known; known: add, affine, attend, concat, constant, conv, .*; "
+                     r"did you mean 'conv'\?",
                      str(err))
     assert (err.node_index, err.key) == (1, "op")
 
@@ -97,7 +98,7 @@ def test_add_shapes_that_do_not_broadcast_name_both_inputs() -> None:
 
 def test_concat_height_mismatch_names_both_inputs() -> None:
     err = _error(X, S("p", "pool", "x", kind="max", kernel=2, stride=2), S("cat", "concat", "x", "p"))
-    assert "node 'cat': inputs 'x' (8, 16, 16) and 'p' (8, 8, 8) differ in height/width" in str(err)
+    assert "node 'cat': inputs 'x' (8, 16, 16) and 'p' (8, 8, 8) differ outside axis 0" in str(err)
 
 
 def test_layer_spec_errors_are_reraised_with_the_node_and_attribute() -> None:
@@ -237,7 +238,7 @@ def test_every_op_has_one_opdef() -> None:
     for op, opdef in OPS.items():
         assert opdef.op is op and opdef.min_inputs <= (opdef.max_inputs or opdef.min_inputs)
         assert all(isinstance(k, str) for k in opdef.attrs)
-    assert {op for op, d in OPS.items() if d.min_inputs == 0} == {Op.INPUT}
+    assert {op for op, d in OPS.items() if d.min_inputs == 0} == {Op.INPUT, Op.CONSTANT}
     assert set(LAYER_OPS.values()) == {Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR, Op.POOL, Op.GLOBAL_POOL,
                                        Op.DSC, Op.ODE}
     assert OPS[Op.CONV].attrs["kernel"] is REQUIRED and OPS[Op.CONV].attrs["stride"] == 1
