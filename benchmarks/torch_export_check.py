@@ -20,7 +20,8 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
    ConvNeXt: ``kernels/superlip-conv-16bit-gelu.yaml``).
 3. ``.venv/bin/python benchmarks/torch_export_check.py agree DIR`` — fpgasim's float64 reference
    (:func:`fpgasim.nn.evaluate.evaluate_ref`) against onnxruntime's float32 output on one seeded
-   input, at every pooling node (ceil-mode ones included) and at the logits: the largest error
+   input, at every pooling node (ceil-mode ones included), at the classifier's input (ViT's head is
+   zero-initialised, so its random-weight logits are zero) and at the logits: the largest error
    relative to the tensor's largest magnitude, and whether the top-1 class agrees (needs
    ``onnxruntime``, a test extra).
 
@@ -124,8 +125,8 @@ def check(folder: Path, models: tuple[str, ...], run: bool, kernel: Path = KERNE
 
 
 def agree(folder: Path, models: tuple[str, ...]) -> int:
-    """Compare fpgasim's float reference with onnxruntime at every pool and the logits; exit 1 if any
-    relative error exceeds 1e-5 (float32 rounding is ~1e-7)."""
+    """Compare fpgasim's float reference with onnxruntime at every pool, the classifier's input and the
+    logits; exit 1 if any relative error exceeds 1e-5 (float32 rounding is ~1e-7)."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -141,7 +142,12 @@ def agree(folder: Path, models: tuple[str, ...]) -> int:
         ir_names = {node.name for node in imported.graph.nodes}
         pools = {n.name: n.output[0] for n in model.graph.node
                  if n.op_type in ("MaxPool", "AveragePool") and n.name in ir_names}
-        model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(o) for o in pools.values())
+        # the features the classifier reads (a zero-initialised head, as ViT's, gives zero logits)
+        logits_node = next(iter(imported.outputs.values()))
+        features = imported.graph.node(logits_node).inputs[0]
+        producer = next((n for n in model.graph.node if n.name == features), None)
+        probes = {**pools, **({features: producer.output[0]} if producer is not None else {})}
+        model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(o) for o in probes.values())
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         source = imported.graph.inputs[0]
         x = np.random.default_rng(0).uniform(-1, 1, (imported.graph.batch, *source.out_shape))
@@ -149,12 +155,13 @@ def agree(folder: Path, models: tuple[str, ...]) -> int:
                           session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})))
         ours = evaluate_ref(imported.graph, {source.name: x}, imported.weights)
         logits_name, logits_node = next(iter(imported.outputs.items()))
-        pairs = {**{node: (ours[node], theirs[out]) for node, out in pools.items()},
+        pairs = {**{node: (ours[node].reshape(theirs[out].shape), theirs[out]) for node, out in probes.items()},
                  "logits": (ours[logits_node].reshape(theirs[logits_name].shape), theirs[logits_name])}
-        worst = max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs.values())
+        worst = max(float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in pairs.values())
         top1 = bool((pairs["logits"][0].argmax(1) == pairs["logits"][1].argmax(1)).all())
         ceil = sum(1 for node in imported.graph.nodes if node.op == "pool" and node.attrs["ceil_mode"])
-        print(f"{name}: {len(pools)} pools ({ceil} in ceil mode) and the logits against onnxruntime: largest "
+        print(f"{name}: {len(pools)} pools ({ceil} in ceil mode), the classifier's input and the logits against "
+              "onnxruntime: largest "
               f"relative error {worst:.1e}, top-1 {'agrees' if top1 else 'differs'}")
         failed += worst > 1e-5 or not top1
     return 1 if failed else 0

@@ -1,22 +1,25 @@
 """The state of one import: ONNX values as graph-IR tensors or folded constants, and the emitted nodes.
 
-Owns :class:`Tensor` (a runtime value: the IR node that computes it and its full ONNX shape,
-batch first), :func:`per_sample` (full ONNX shape → the IR's (C, H, W)) and :class:`Context`,
-through which every parser reads its inputs and emits IR nodes, so that shape inference, naming
-and error wording live in one place.
+Owns :class:`Tensor` (a runtime value: the IR node that computes it, its full ONNX shape, and how
+that shape lays out the node's values), :func:`per_sample` (full ONNX shape → the IR's (C, H, W))
+and :class:`Context`, through which every parser reads its inputs and emits IR nodes, so that shape
+inference, naming and error wording live in one place.
 
-A rank-4 Transpose that keeps the batch first emits no node at once: its output is the same IR
-node seen through a permutation (:attr:`Tensor.axes`), as ConvNeXt's channels-last blocks
-(NCHW → NHWC → layer norm, MatMul, GELU → NCHW) are. Parsers that work in any layout (element-wise
-ops, per-channel constants, a layer norm or MatMul over the axis that holds the IR's channels) keep
-the view; every other reader gets the permutation materialised as one ``transpose`` node, named
-after the Transpose (:meth:`Context.tensor`). A round trip back to NCHW costs nothing.
+A Transpose emits no node at once: its output is the same IR node seen through a
+:class:`~fpgasim.nn.onnx.layout.View`, as ConvNeXt's channels-last blocks (NCHW → NHWC → layer
+norm, MatMul, GELU → NCHW) and a transformer's token and per-head layouts are; reshapes of a view
+stay views. Parsers that work in any layout (element-wise ops, per-channel constants, a layer norm
+or MatMul over the axis that holds the IR's channels, attention's products) keep the view; every
+other reader gets it materialised as one ``transpose`` node (and a ``reshape`` where the layout
+needs one), named after the Transpose (:meth:`Context.tensor`). A round trip back to the storage
+order costs nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import permutations
 from math import prod
 
 import numpy as np
@@ -28,23 +31,26 @@ from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph import NodeSpec
 from fpgasim.nn.graph_ops import OPS, Op
 from fpgasim.nn.layers import Shape
+from fpgasim.nn.onnx.layout import BATCH, View
 
 __all__ = ["Tensor", "per_sample", "Context", "attributes"]
 
 
 @dataclass(frozen=True, slots=True)
 class Tensor:
-    """A runtime value: ``node`` (the IR node computing it) and ``shape`` (full ONNX shape, batch first).
+    """A runtime value: ``node`` (the IR node computing it) and ``shape`` (full ONNX shape).
 
-    ``axes`` (rank 4 only; empty = none): the ONNX value is the IR node's (N, C, H, W) array
-    transposed by ``axes``, i.e. ONNX axis ``i`` is the node's axis ``axes[i]``; ``transpose`` is
-    the ONNX Transpose that made the view (its name and its node, for a materialised ``transpose``).
+    ``view`` (None: the ONNX value is the node's (N, C, H, W) array reshaped row-major, batch first)
+    lays the shape out over the node's storage; ``transpose`` is the ONNX Transpose that made the
+    view (its name and its node, for a materialised ``transpose``). ``scale``: the ONNX value is
+    ``scale`` times the node's (a scalar Mul that only attention's Q·Kᵀ reads, absorbed there).
     """
 
     node: str
     shape: tuple[int, ...]
-    axes: tuple[int, ...] = ()
+    view: View | None = None
     transpose: tuple[str, onnx.NodeProto] | None = None
+    scale: float = 1.0
 
     @property
     def rank(self) -> int:
@@ -52,13 +58,13 @@ class Tensor:
         return len(self.shape)
 
     @property
-    def channel_axis(self) -> int:
-        """The ONNX axis that holds the IR's channels (1 without a permuted view)."""
-        return self.axes.index(1) if self.axes else 1
+    def channel_axis(self) -> int | None:
+        """The ONNX axis that holds the IR's channels (1 without a view; None: no one axis does)."""
+        return 1 if self.view is None else self.view.channel_axis
 
     def like(self, node: str, shape: tuple[int, ...] | None = None) -> Tensor:
         """The output of an IR node that keeps this tensor's view (and, by default, its shape)."""
-        return Tensor(node, self.shape if shape is None else shape, self.axes, self.transpose)
+        return Tensor(node, self.shape if shape is None else shape, self.view, self.transpose)
 
 
 def per_sample(shape: Sequence[int]) -> Shape:
@@ -73,17 +79,20 @@ def per_sample(shape: Sequence[int]) -> Shape:
 class Context:
     """Values by ONNX name, the IR node specs and weights emitted so far, the batch and the opset."""
 
-    def __init__(self, *, batch: int, opset: int, constants: Mapping[str, np.ndarray], consumers: Mapping[str, int]):
+    def __init__(self, *, batch: int, opset: int, constants: Mapping[str, np.ndarray], consumers: Mapping[str, int],
+                 readers: Mapping[str, set[str]]):
         self.batch = batch
         self.opset = opset
         self.values: dict[str, Tensor | np.ndarray] = dict(constants)
         self.consumers = consumers
+        #: ONNX value → the op types of the nodes that read it.
+        self.readers = readers
         self.specs: list[NodeSpec] = []
         self.shapes: dict[str, Shape] = {}
         self.weights: dict[str, NodeWeights] = {}
         self.sources: dict[str, str] = {}
         self.names: set[str] = set()
-        self._transposes: dict[tuple[str, tuple[int, ...]], Tensor] = {}
+        self._transposes: dict[tuple[str, View, tuple[int, ...]], Tensor] = {}
         self._rebinds: dict[str, int] = {}
 
     # --- reading inputs ---------------------------------------------------------------------------
@@ -98,27 +107,91 @@ class Context:
         return len(node.input) > i and bool(node.input[i])
 
     def tensor(self, node: onnx.NodeProto, name: str, i: int, *, view: bool = False) -> Tensor:
-        """Input ``i`` as a runtime tensor (a constant there is refused); a permuted view is
-        materialised unless the parser takes views (``view``)."""
+        """Input ``i`` as a runtime tensor (a constant there is refused); a view is materialised
+        unless the parser takes views (``view``)."""
         value = self.values[node.input[i]]
         if not isinstance(value, Tensor):
             raise BadArgument(f"{self.where(node, name)} input[{i}] {node.input[i]!r}: a constant where the "
                               "importer expects a tensor computed from the network input")
         return value if view else self.materialised(value)
 
+    def storage(self, value: Tensor) -> tuple[int, ...]:
+        """The (N, C, H, W) of the IR node holding ``value``."""
+        return (self.batch, *self.shapes[value.node])
+
+    def view_of(self, value: Tensor) -> View:
+        """``value``'s view (a tensor without one: its row-major shape over the storage)."""
+        return value.view or View.of_storage(self.storage(value), value.shape)
+
+    def viewed(self, node: str, shape: tuple[int, ...], view: View, transpose: tuple[str, onnx.NodeProto]) -> Tensor:
+        """The tensor of ``shape`` laid out by ``view`` over ``node``; without a view when it is the
+        storage order with the IR's (C, H, W) of ``shape``."""
+        if view.is_storage_order and per_sample(shape) == self.shapes[node] and shape[0] == self.batch:
+            return Tensor(node, shape)
+        return Tensor(node, shape, view, transpose)
+
     def materialised(self, value: Tensor) -> Tensor:
-        """``value`` as an IR node of its own layout: a permuted view becomes one ``transpose`` node
-        (emitted once per view, named after the ONNX Transpose that made it)."""
-        if not value.axes:
+        """``value`` as an IR node of its own layout, batch first: a view becomes one ``transpose``
+        node (emitted once per view, named after the ONNX Transpose that made it), with a
+        ``reshape`` before or after it when its axes do not fall on the IR's dimensions; a pending
+        scale becomes an ``affine`` node."""
+        if value.scale != 1.0:
+            value = self._scaled(value)
+        if value.view is None:
             return value
-        key = (value.node, value.axes)
+        key = (value.node, value.view, value.shape)
         if key not in self._transposes:
-            name, onnx_node = value.transpose
-            perm = tuple(a - 1 for a in value.axes[1:])
-            self._transposes[key] = self.emit(self.where(onnx_node, name), name, Op.TRANSPOSE,
-                                              [Tensor(value.node, value.shape)], {"perm": perm},
-                                              full_shape=value.shape)
+            self._transposes[key] = self._rearranged(value)
         return self._transposes[key]
+
+    def _scaled(self, value: Tensor) -> Tensor:
+        name, onnx_node = value.transpose
+        channels = self.shapes[value.node][0]
+        unscaled = Tensor(value.node, value.shape, value.view, value.transpose)
+        return self.emit(self.where(onnx_node, name), f"{name}.scale", Op.AFFINE, [unscaled],
+                         weights=NodeWeights(np.full(channels, value.scale), np.zeros(channels)), view=unscaled)
+
+    def _rearranged(self, value: Tensor) -> Tensor:
+        """The IR nodes that store ``value`` batch first in its ONNX order (see :meth:`materialised`):
+        one ``transpose`` when the view permutes whole IR dimensions, else ``reshape`` into the runs
+        of factors it moves, ``transpose``, ``reshape`` to the ONNX shape."""
+        name, onnx_node = value.transpose
+        where = self.where(onnx_node, name)
+        view, storage = value.view, self.shapes[value.node]
+        target = per_sample(value.shape)
+        order = [f for axis in view.axes for f in axis]
+        batch = view.factors_of(BATCH)
+        if batch and tuple(order[:len(batch)]) != batch:
+            raise BadArgument(f"{where}: output {list(value.shape)}: the batch ({self.batch}) must stay the "
+                              "first dimension")
+        source = Tensor(value.node, (self.batch, *storage))
+        if view.is_storage_order:
+            return self.emit(where, f"{name}.reshape", Op.RESHAPE, [source], {"shape": target}, full_shape=value.shape)
+        dims = view.dim_permutation()
+        perm = None if dims is None else _dims_perm(storage, target, [d - 1 for d in dims if d != BATCH])
+        if perm is not None:
+            return self.emit(where, name, Op.TRANSPOSE, [source], {"perm": perm}, full_shape=value.shape)
+        blocks: list[list[int]] = []  # runs of factors adjacent in storage, in ONNX order
+        for factor in order[len(batch):]:
+            if blocks and factor == blocks[-1][-1] + 1:
+                blocks[-1].append(factor)
+            else:
+                blocks.append([factor])
+        if len(blocks) > 3:
+            raise BadArgument(f"{where}: output {list(value.shape)}: a layout of the values in {len(blocks)} "
+                              "separately moved blocks; the graph IR transposes three dimensions")
+        stored = sorted(blocks)
+        sizes = [prod(view.sizes[f] for f in block) for block in stored]
+        blocked = tuple(sizes + [1] * (3 - len(sizes)))
+        perm = tuple([stored.index(block) for block in blocks] + list(range(len(blocks), 3)))
+        if blocked != storage:
+            source = self.emit(where, f"{name}.blocks", Op.RESHAPE, [source], {"shape": blocked},
+                               full_shape=(self.batch, *blocked))
+        moved = tuple(blocked[p] for p in perm)
+        out = self.emit(where, name, Op.TRANSPOSE, [source], {"perm": perm}, full_shape=(self.batch, *moved))
+        if moved != target:
+            out = self.emit(where, f"{name}.reshape", Op.RESHAPE, [out], {"shape": target}, full_shape=value.shape)
+        return Tensor(out.node, value.shape)
 
     def constant(self, node: onnx.NodeProto, name: str, i: int, what: str) -> np.ndarray:
         """Input ``i`` as a constant (an initializer or folded); a runtime value is a missing initializer."""
@@ -159,14 +232,14 @@ class Context:
         ``full_shape`` gives the ONNX shape of the output when it is not (N, C, H, W) of the
         inferred shape cut to ``rank`` (default: the first input's rank). ``source`` names the
         weight initializer used unchanged (shared initializers are counted once). ``view``: the
-        output keeps that input's permuted view (``full_shape``, default its shape).
+        output keeps that input's view (``full_shape``, default its shape).
 
         Raises:
             BadArgument / ShapeError: what the op's shape inference refuses, naming the ONNX node.
         """
         name = self.unique(name)
         attrs = dict(attrs or {})
-        if view is not None and view.axes:
+        if view is not None and view.view is not None:
             full_shape = full_shape or view.shape
         pairs = tuple((t.node, self.shapes[t.node]) for t in inputs)
         try:
@@ -184,7 +257,7 @@ class Context:
             self.weights[name] = weights
         if source is not None:
             self.sources[name] = source
-        if view is not None and view.axes:
+        if view is not None and view.view is not None:
             return view.like(name, tuple(full_shape))
         return Tensor(name, tuple(full_shape))
 
@@ -196,6 +269,15 @@ class Context:
                                      attrs={**spec.attrs, "bias": bias})
         self.weights[node] = weights
         self.sources.pop(node, None)
+
+
+def _dims_perm(storage: Shape, target: Shape, order: list[int]) -> tuple[int, ...] | None:
+    """The permutation of the IR's (C, H, W) that turns ``storage`` into ``target`` keeping the
+    dimensions larger than 1 in ``order`` (the first in lexicographic order; None: none does)."""
+    for perm in permutations(range(3)):
+        if tuple(storage[p] for p in perm) == target and [p for p in perm if storage[p] > 1] == order:
+            return perm
+    return None
 
 
 def attributes(node: onnx.NodeProto) -> dict[str, object]:

@@ -100,6 +100,14 @@ def _unsupported(graph: onnx.GraphProto, names: list[str]) -> None:
                           f"{', '.join(sorted(PARSERS))} (and constant arithmetic)")
 
 
+def _readers(graph: onnx.GraphProto) -> dict[str, set[str]]:
+    readers: dict[str, set[str]] = {}
+    for node in graph.node:
+        for value in node.input:
+            readers.setdefault(value, set()).add(node.op_type)
+    return readers
+
+
 def _consumers(graph: onnx.GraphProto) -> dict[str, int]:
     counts = Counter(v for node in graph.node for v in node.input if v)
     for output in graph.output:
@@ -153,7 +161,7 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
         raise BadArgument(f"ONNX model {str(path)!r}: no graph input that is not an initializer")
     shapes = _input_shapes(path, runtime, input_shape)
     batch = next(iter(shapes.values()))[0]
-    ctx = Context(batch=batch, opset=opset, constants=constants, consumers=_consumers(graph))
+    ctx = Context(batch=batch, opset=opset, constants=constants, consumers=_consumers(graph), readers=_readers(graph))
     for value_name, shape in shapes.items():
         ctx.names.add(value_name)
         ctx.specs.append(NodeSpec(name=value_name, op=Op.INPUT, attrs={"shape": per_sample(shape)}))

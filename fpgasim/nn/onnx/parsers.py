@@ -31,6 +31,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.onnx.context import Context, Tensor, per_sample
+from fpgasim.nn.onnx.layout import BATCH, CHANNELS, HEIGHT, WIDTH, LayoutError, View
 from fpgasim.ops.window import Pair, as_pair
 
 __all__ = ["Parser", "PARSERS", "FOLD_ONLY", "fold"]
@@ -43,7 +44,7 @@ PARSERS: dict[str, Parser] = {}
 
 #: Ops accepted only when every input is a constant (folded at import).
 FOLD_ONLY = frozenset({
-    "Constant", "ConstantOfShape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Range", "Floor", "Ceil", "Sqrt",
+    "Constant", "ConstantOfShape", "Cast", "Range", "Floor", "Ceil", "Sqrt",
     "Pow", "Equal", "Where", "Expand", "Min", "Max", "Neg", "Not", "Less", "Greater", "ReduceProd", "Abs", "Mod",
 })
 
@@ -125,9 +126,28 @@ def _flat_input(ctx: Context, node: onnx.NodeProto, name: str) -> Tensor:
     return x
 
 
+def _channels_last(x: Tensor) -> bool:
+    """Whether ``x`` is a view whose last axis holds the IR's channels (tokens × embedding, NHWC)."""
+    return x.view is not None and x.channel_axis == x.rank - 1
+
+
+def _projection(ctx: Context, node: onnx.NodeProto, name: str, x: Tensor, weight: np.ndarray,
+                bias: np.ndarray | None, source: str | None) -> Tensor:
+    """``x @ weight.T + bias`` over the last axis of a channels-last view: a ``pointwise`` (1×1 conv)
+    node whose output keeps the view with the new channels (``x``'s pending scale folded in)."""
+    out_channels = weight.shape[0]
+    out = ctx.emit(ctx.where(node, name), name, Op.POINTWISE, [x], {"out_channels": out_channels,
+                                                                    "bias": bias is not None},
+                   weights=NodeWeights(x.scale * weight[:, :, None, None], bias),
+                   source=source if x.scale == 1.0 else None, full_shape=(*x.shape[:-1], out_channels))
+    return ctx.viewed(out.node, out.shape, x.view.with_channels(out_channels), x.transpose)
+
+
 @parser("Gemm")
 def _gemm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = _flat_input(ctx, node, name)
+    """``linear`` on a flat (N, features) input; ``pointwise`` over the channel axis of a
+    channels-last view (a transformer's tokens × embedding)."""
+    x = ctx.tensor(node, name, 0, view=True)
     if attrs.get("transA", 0):
         raise BadArgument(f"{ctx.where(node, name)}: transA=1: expected the batch in A's rows (transA=0)")
     b = ctx.constant(node, name, 1, "B").astype(np.float64)
@@ -137,28 +157,123 @@ def _gemm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
         c = ctx.constant(node, name, 2, "C").astype(np.float64) * float(attrs.get("beta", 1.0))
         bias = np.broadcast_to(c, (1, weight.shape[0])).reshape(-1).copy()
     same = attrs.get("alpha", 1.0) == 1.0 and attrs.get("transB", 0)
+    source = node.input[1] if same else None
+    if _channels_last(x):
+        ctx.values[node.output[0]] = _projection(ctx, node, name, x, weight, bias, source)
+        return
+    x = _flat_input(ctx, node, name)
     ctx.values[node.output[0]] = ctx.emit(
         ctx.where(node, name), name, Op.LINEAR, [x], {"out_features": weight.shape[0], "bias": bias is not None},
-        weights=NodeWeights(weight, bias), source=node.input[1] if same else None)
+        weights=NodeWeights(weight, bias), source=source)
 
 
 @parser("MatMul")
 def _matmul(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    """A constant 2-D B: ``linear`` on a flat (N, features) input, ``pointwise`` (a 1×1 conv) on a
-    rank-4 input whose last axis holds the channels (a channels-last view, as ConvNeXt's MLPs)."""
+    """A constant 2-D B: ``linear`` on a flat (N, features) input, ``pointwise`` (a 1×1 conv) over
+    the last axis of a view that holds the channels there (ConvNeXt's NHWC MLPs, a transformer's
+    tokens × embedding). Two computed operands: attention's Q·Kᵀ or P·V (:func:`_head_matmul`)."""
+    if isinstance(ctx.values[node.input[1]], Tensor):
+        _head_matmul(ctx, node, name)
+        return
     where = ctx.where(node, name)
     b = ctx.constant(node, name, 1, "B").astype(np.float64)
     if b.ndim != 2:
         raise BadArgument(f"{where}: B has shape {list(b.shape)}: expected a 2-D weight matrix")
     x = ctx.tensor(node, name, 0, view=True)
-    if x.rank == 4 and x.channel_axis == 3:
-        out = ctx.emit(where, name, Op.POINTWISE, [x], {"out_channels": b.shape[1], "bias": False},
-                       weights=NodeWeights(b.T[:, :, None, None], None), view=x, full_shape=(*x.shape[:3], b.shape[1]))
+    if _channels_last(x):
+        ctx.values[node.output[0]] = _projection(ctx, node, name, x, b.T, None, None)
+        return
+    x = _flat_input(ctx, node, name)
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.LINEAR, [x], {"out_features": b.shape[1], "bias": False},
+                                          weights=NodeWeights(b.T, None))
+
+
+# --- attention ----------------------------------------------------------------------------------
+
+def _per_head(view: View, tokens_axis: int, channels_axis: int) -> tuple[int, int | None] | None:
+    """How a view of a transformer's per-head tensor holds the IR's values: ``channels_axis`` a run
+    of the minor channel factors (one head's channels), ``tokens_axis`` every height/width factor
+    in storage order (the positions), the remaining channel factors (the heads) on one other axis
+    and the batch on another. Returns (heads, the heads' axis counted from the end or None), or
+    None when the view is not such a tensor."""
+    rank = len(view.axes)
+    channels = view.factors_of(CHANNELS)
+    own = view.axes[channels_axis]
+    if not own or channels[len(channels) - len(own):] != own:
+        return None
+    if view.axes[tokens_axis] != tuple(f for f, d in enumerate(view.dims) if d in (HEIGHT, WIDTH)):
+        return None
+    heads_factors = channels[:len(channels) - len(own)]
+    heads_axis = None
+    for i, axis in enumerate(view.axes):
+        if i in (tokens_axis % rank, channels_axis % rank) or not axis or axis == view.factors_of(BATCH):
+            continue
+        if axis != heads_factors:
+            return None
+        heads_axis = i - rank
+    if heads_factors and heads_axis is None:
+        return None
+    return prod(view.sizes[f] for f in heads_factors), heads_axis
+
+
+def _head_output(a: View, heads: int, last: int, heads_axis: int | None, batch: int) -> View:
+    """The view of a per-head product's output: ``a``'s axes, its channel axis now ``last`` values
+    of each of ``heads`` heads, its heads and positions where ``a`` had them."""
+    sizes, dims, index = [], [], {}
+    for factor in a.factors_of(BATCH):
+        index[factor] = len(sizes)
+        sizes.append(batch), dims.append(BATCH)
+    heads_factor = last_factor = None
+    if heads > 1:
+        heads_factor = len(sizes)
+        sizes.append(heads), dims.append(CHANNELS)
+    if last > 1:
+        last_factor = len(sizes)
+        sizes.append(last), dims.append(CHANNELS)
+    for factor, dim in enumerate(a.dims):
+        if dim in (HEIGHT, WIDTH):
+            index[factor] = len(sizes)
+            sizes.append(a.sizes[factor]), dims.append(dim)
+    rank = len(a.axes)
+    axes = []
+    for i, axis in enumerate(a.axes):
+        if i == rank - 1:
+            axes.append(() if last_factor is None else (last_factor,))
+        elif heads_axis is not None and i == rank + heads_axis:
+            axes.append(() if heads_factor is None else (heads_factor,))
+        else:
+            axes.append(tuple(index[f] for f in axis))
+    return View(tuple(sizes), tuple(dims), tuple(axes))
+
+
+def _head_matmul(ctx: Context, node: onnx.NodeProto, name: str) -> None:
+    """A MatMul of two computed tensors: attention's ``scores`` (Q·Kᵀ: A holds a head's channels
+    last, B in the second-to-last axis) or ``attend`` (P·V: A's last axis is each head's scores of
+    B's positions), per head as the views lay the heads out; a pending scalar scale on Q and K
+    becomes the scores' ``scale``."""
+    where = ctx.where(node, name)
+    a, b = (ctx.tensor(node, name, i, view=True) for i in (0, 1))
+    refusal = (f"{where}: inputs {node.input[0]!r} {list(a.shape)} and {node.input[1]!r} {list(b.shape)}: a "
+               "product of two computed tensors is attention's Q·Kᵀ or P·V per head (the IR's scores and "
+               "attend), with each head's channels and positions on the last two axes")
+    if a.rank != b.rank or a.rank < 2:
+        raise BadArgument(refusal)
+    va, vb = ctx.view_of(a), ctx.view_of(b)
+    query = _per_head(va, -2, -1)
+    keys, values = _per_head(vb, -1, -2), _per_head(vb, -2, -1)
+    if query is None or (keys is None and values is None):
+        raise BadArgument(refusal)
+    heads, heads_axis = query
+    if keys is not None and keys == query and a.shape[-1] == b.shape[-2]:
+        op, attrs, last = Op.SCORES, {"heads": heads, "scale": a.scale * b.scale}, b.shape[-1]
+    elif values is not None and values == query and a.shape[-1] == b.shape[-2] and a.scale == b.scale == 1.0:
+        op, attrs, last = Op.ATTEND, {"heads": heads}, b.shape[-1]
     else:
-        x = _flat_input(ctx, node, name)
-        out = ctx.emit(where, name, Op.LINEAR, [x], {"out_features": b.shape[1], "bias": False},
-                       weights=NodeWeights(b.T, None))
-    ctx.values[node.output[0]] = out
+        raise BadArgument(refusal)
+    shape = (*a.shape[:-1], last)
+    out = ctx.emit(where, name, op, [a, b], attrs, full_shape=shape)
+    view = _head_output(va, heads, last, heads_axis, ctx.batch)
+    ctx.values[node.output[0]] = ctx.viewed(out.node, shape, view, a.transpose or b.transpose or (name, node))
 
 
 _FOLDS_INTO = frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR})
@@ -263,30 +378,76 @@ def _hard_sigmoid(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) ->
 
 @parser("Softmax")
 def _softmax(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = ctx.tensor(node, name, 0)
+    """Over the channels; over a view's last axis when it holds the minor channel factors (each
+    head's scores of every key: one softmax per group of channels, ``groups`` = the heads)."""
+    x = ctx.tensor(node, name, 0, view=True)
     axis = int(attrs.get("axis", -1 if ctx.opset >= 13 else 1)) % x.rank
+    where = ctx.where(node, name)
+    if x.view is not None and x.scale == 1.0:
+        channels = x.view.factors_of(CHANNELS)
+        own = x.view.axes[axis]
+        if axis == x.rank - 1 and own and channels[len(channels) - len(own):] == own:
+            groups = prod(x.view.sizes[f] for f in channels[:len(channels) - len(own)])
+            ctx.values[node.output[0]] = ctx.emit(where, name, Op.SOFTMAX, [x], {"groups": groups}, view=x)
+            return
+    x = ctx.materialised(x)
     if axis != 1 or not (x.rank == 2 or ctx.opset >= 13 or prod(x.shape[2:]) == 1):
-        raise BadArgument(f"{ctx.where(node, name)}: axis={attrs.get('axis')} on shape {list(x.shape)}: "
-                          "expected a softmax over the channels")
-    ctx.values[node.output[0]] = ctx.emit(ctx.where(node, name), name, Op.SOFTMAX, [x])
+        raise BadArgument(f"{where}: axis={attrs.get('axis')} on shape {list(x.shape)}: "
+                          "expected a softmax over the channels (or over each head's scores)")
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.SOFTMAX, [x])
 
 
-def _per_channel(ctx: Context, node: onnx.NodeProto, name: str, x: Tensor, c: np.ndarray) -> np.ndarray:
-    """A constant operand as one value per channel of ``x`` (the channels on its view's channel axis)."""
-    padded = (1,) * (x.rank - c.ndim) + c.shape
+def _per_channel(x: Tensor, c: np.ndarray) -> np.ndarray | None:
+    """A constant operand of several values as one per channel of ``x`` (the channels on its view's
+    channel axis); None when it is not one value per channel."""
     axis = x.channel_axis
-    channels = x.shape[axis]
-    if c.size != 1 and (c.ndim > x.rank or padded[axis] != channels or prod(padded) != channels):
-        raise BadArgument(f"{ctx.where(node, name)}: constant of shape {list(c.shape)} with {list(x.shape)}: "
-                          "expected a scalar or one value per channel")
-    return np.broadcast_to(c.astype(np.float64).reshape(-1), (channels,)).copy()
+    padded = (1,) * (x.rank - c.ndim) + c.shape
+    if axis is None or c.ndim > x.rank or padded[axis] != x.shape[axis] or prod(padded) != x.shape[axis]:
+        return None
+    return c.astype(np.float64).reshape(-1)
+
+
+def _stored(ctx: Context, node: onnx.NodeProto, name: str, c: np.ndarray, like: Tensor) -> Tensor:
+    """A constant operand the shape of ``like`` (ViT's position embedding, its class token) as a
+    ``constant`` node laid out as ``like``'s storage, seen through the same view."""
+    where = ctx.where(node, name)
+    view = ctx.view_of(like)
+    padded = c.astype(np.float64).reshape((1,) * (like.rank - c.ndim) + c.shape)
+    if c.ndim > like.rank or any(p not in (1, s) for p, s in zip(padded.shape, like.shape)):
+        raise BadArgument(f"{where}: constant of shape {list(c.shape)} with {list(like.shape)}: expected it to "
+                          "broadcast to the tensor")
+    try:
+        values = np.broadcast_to(padded, (1, *like.shape[1:]) if padded.shape[0] == 1 else like.shape)
+        storage = _into_storage(values, view, ctx.storage(like))
+    except LayoutError as exc:
+        raise BadArgument(f"{where}: constant of shape {list(c.shape)}: {exc}") from None
+    out = ctx.emit(where, f"{name}.constant", Op.CONSTANT, [], {"shape": storage.shape},
+                   weights=NodeWeights(storage, None), full_shape=(ctx.batch, *storage.shape))
+    return like.like(out.node) if like.view is not None else Tensor(out.node, like.shape)
+
+
+def _into_storage(values: np.ndarray, view: View, storage: tuple[int, ...]) -> np.ndarray:
+    """One sample's values of a tensor laid out by ``view`` over ``storage``, as (C, H, W).
+
+    Raises:
+        LayoutError: the values differ between samples (a constant is the same for all).
+    """
+    if values.shape[0] != 1 and not np.all(values == values[:1]):
+        raise LayoutError("values that differ between samples")
+    sample = values[:1]
+    factored = sample.reshape([view.sizes[f] if view.dims[f] != BATCH else 1
+                               for axis in view.axes for f in axis] or [1])
+    order = [f for axis in view.axes for f in axis]
+    stored = factored.transpose([order.index(f) for f in sorted(order)]) if order else factored
+    return stored.reshape(storage[1:])
 
 
 @parser("Add", "Sub", "Mul", "Div")
 def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     """Two tensors: ``add`` / ``mul``; a tensor and a per-channel constant: folded into the conv/linear
     node before it when nothing else reads that (a MatMul's bias Add, ConvNeXt's layer scale), else
-    an ``affine`` node."""
+    an ``affine`` node; a scalar Mul/Div of a view that only MatMuls read: pending, for attention's
+    scores to absorb; a constant of the tensor's shape (a position embedding): a ``constant`` node."""
     where = ctx.where(node, name)
     a, b = (ctx.values[v] for v in node.input)
     if isinstance(a, Tensor) and isinstance(b, Tensor):
@@ -295,7 +456,7 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
         if a.rank != b.rank:
             raise BadArgument(f"{where}: inputs {node.input[0]!r} {list(a.shape)} and {node.input[1]!r} "
                               f"{list(b.shape)} differ in rank")
-        if a.axes != b.axes:
+        if a.view != b.view or a.scale != 1.0 or b.scale != 1.0:
             a, b = ctx.materialised(a), ctx.materialised(b)
         op = Op.ADD if node.op_type == "Add" else Op.MUL
         ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, b], view=a)
@@ -305,7 +466,23 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
             raise BadArgument(f"{where}: {node.op_type} of a constant by a tensor is not supported; expected the "
                               "tensor as the first input")
         a, b = b, a
-    c = _per_channel(ctx, node, name, a, b)
+    if b.size == 1 and node.op_type in ("Mul", "Div") and a.view is not None \
+            and ctx.readers.get(node.output[0]) == {"MatMul"}:
+        factor = float(b.reshape(-1)[0])
+        ctx.values[node.output[0]] = Tensor(a.node, a.shape, a.view, a.transpose,
+                                            a.scale * (factor if node.op_type == "Mul" else 1 / factor))
+        return
+    if a.scale != 1.0:
+        a = ctx.materialised(a)
+    c = _per_channel(a, b) if b.size != 1 else np.full(ctx.shapes[a.node][0], float(b.reshape(-1)[0]))
+    if c is None:
+        if node.op_type not in ("Add", "Mul"):
+            raise BadArgument(f"{where}: constant of shape {list(b.shape)} with {list(a.shape)}: expected a "
+                              "scalar or one value per channel")
+        stored = _stored(ctx, node, name, b, a)
+        op = Op.ADD if node.op_type == "Add" else Op.MUL
+        ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, stored], view=a)
+        return
     ones, zeros = np.ones_like(c), np.zeros_like(c)
     if node.op_type in ("Add", "Sub"):
         scale, shift = ones, (c if node.op_type == "Add" else -c)
@@ -367,15 +544,21 @@ def _alias(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 
 @parser("Shape")
 def _shape(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = ctx.tensor(node, name, 0)
+    x = ctx.tensor(node, name, 0, view=True)
     start, end = attrs.get("start", 0), attrs.get("end", None)
     ctx.values[node.output[0]] = np.array(x.shape[start:end], dtype=np.int64)
 
 
 @parser("Concat")
 def _concat(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    xs = [ctx.tensor(node, name, i) for i in range(len(node.input))]
+    """Along the channels of plain tensors; along the one IR dimension that the axis of a view
+    holds, constants included (ViT's class token joins its patch tokens), as ``concat`` ``axis``."""
+    values = [ctx.values[v] for v in node.input]
     where = ctx.where(node, name)
+    if any(not isinstance(v, Tensor) or v.view is not None for v in values):
+        _concat_along(ctx, node, name, values, int(attrs["axis"]))
+        return
+    xs = [ctx.tensor(node, name, i) for i in range(len(node.input))]
     if int(attrs["axis"]) % xs[0].rank != 1:
         raise BadArgument(f"{where}: axis={attrs['axis']}: the graph IR concatenates along channels (axis 1)")
     for i, x in enumerate(xs[1:], start=1):
@@ -386,6 +569,48 @@ def _concat(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
         ctx.values[node.output[0]] = xs[0]
         return
     ctx.values[node.output[0]] = ctx.emit(where, name, Op.CONCAT, xs)
+
+
+def _concat_along(ctx: Context, node: onnx.NodeProto, name: str, values: list, axis: int) -> None:
+    """Concat of views and constants along an axis that holds one whole IR dimension of the first
+    viewed input; every other input laid out the same way."""
+    where = ctx.where(node, name)
+    ref = next((v for v in values if isinstance(v, Tensor) and v.view is not None),
+               next(v for v in values if isinstance(v, Tensor)))
+    axis %= ref.rank
+    view, storage = ctx.view_of(ref), ctx.storage(ref)
+    factors = view.axes[axis]
+    dim = view.dims[factors[0]] if len(factors) == 1 else None
+    if dim is None or dim == BATCH or view.factors_of(dim) != factors:
+        raise BadArgument(f"{where}: axis={axis} of {list(ref.shape)}: expected an axis that holds one whole "
+                          "channel, height or width dimension of the IR")
+    inputs = []
+    for i, value in enumerate(values):
+        if isinstance(value, Tensor):
+            if value.scale != 1.0 or ctx.view_of(value) != _resized(view, factors[0], value.shape[axis]):
+                raise BadArgument(f"{where}: input {node.input[i]!r} {list(value.shape)} is laid out unlike "
+                                  f"{list(ref.shape)}; expected the same layout outside axis {axis}")
+            inputs.append(value)
+            continue
+        size = int(value.shape[axis]) if value.ndim == ref.rank else 0
+        if value.ndim != ref.rank or size < 1:
+            raise BadArgument(f"{where}: constant input {node.input[i]!r} {list(value.shape)}: expected rank "
+                              f"{ref.rank} like {list(ref.shape)}")
+        own = list(storage)
+        own[dim] = size
+        stored = _into_storage(np.asarray(value, np.float64), _resized(view, factors[0], size), tuple(own))
+        inputs.append(ctx.emit(where, f"{name}.constant{i}", Op.CONSTANT, [], {"shape": stored.shape},
+                               weights=NodeWeights(stored, None), full_shape=(ctx.batch, *stored.shape)))
+    total = sum(v.shape[axis] for v in values)
+    out = ctx.emit(where, name, Op.CONCAT, inputs, {"axis": dim - 1},
+                   full_shape=(*ref.shape[:axis], total, *ref.shape[axis + 1:]))
+    ctx.values[node.output[0]] = ctx.viewed(out.node, out.shape, _resized(view, factors[0], total),
+                                            ref.transpose or (name, node))
+
+
+def _resized(view: View, factor: int, size: int) -> View:
+    """``view`` with ``factor`` of ``size``."""
+    return View(tuple(size if f == factor else s for f, s in enumerate(view.sizes)), view.dims, view.axes)
 
 
 def _channel_slices(ctx: Context, node: onnx.NodeProto, name: str, x: Tensor, bounds: list[tuple[int, int]]) -> None:
@@ -429,38 +654,73 @@ def _slice(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     _channel_slices(ctx, node, name, x, [(start, stop)])
 
 
+@parser("Gather")
+def _gather(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """One index of an axis of a computed tensor that is the major part of one IR dimension: a
+    ``slice`` of that dimension (Q, K or V out of a packed projection; ViT's class token)."""
+    x = ctx.tensor(node, name, 0, view=True)
+    where = ctx.where(node, name)
+    index = ctx.constant(node, name, 1, "indices")
+    axis = int(attrs.get("axis", 0)) % x.rank
+    if index.ndim != 0:
+        raise BadArgument(f"{where}: indices of shape {list(index.shape)}: expected one index (a scalar)")
+    try:
+        rest, dim, span = ctx.view_of(x).without(axis)
+    except LayoutError as exc:
+        raise BadArgument(f"{where}: {exc}; the graph IR slices one run of a dimension") from None
+    if dim == BATCH:
+        raise BadArgument(f"{where}: axis={axis} of {list(x.shape)} is the batch")
+    start = (int(index) % x.shape[axis]) * span
+    shape = (*x.shape[:axis], *x.shape[axis + 1:])
+    out = ctx.emit(where, name, Op.SLICE, [x], {"start": start, "stop": start + span, "axis": dim - 1},
+                   full_shape=shape)
+    ctx.values[node.output[0]] = _scaled(ctx.viewed(out.node, shape, rest, x.transpose or (name, node)), x.scale)
+
+
+def _scaled(value: Tensor, scale: float) -> Tensor:
+    """``value`` with a pending scale (see :class:`~fpgasim.nn.onnx.context.Tensor`)."""
+    return value if scale == 1.0 else Tensor(value.node, value.shape, value.view, value.transpose, scale)
+
+
 @parser("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 def _relabel(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    """A new layout of the same values: none (the IR shape is unchanged), ``flatten``, ``reshape`` or
-    ``transpose``; the output's ONNX shape comes from the reference implementation on zeros."""
-    x = ctx.tensor(node, name, 0, view=node.op_type == "Transpose")
+    """A new layout of the same values. A Transpose, and a reshape of a view or one that moves the
+    batch, is a view (:mod:`~fpgasim.nn.onnx.layout`); a plain reshape is none (the IR shape is
+    unchanged), ``flatten`` or ``reshape``, and so is a reshape of an image layout (a rank-4 view
+    whose axes are whole IR dimensions, as NHWC: materialised first, then reshaped as stored);
+    the output's ONNX shape comes from the reference implementation on zeros."""
+    x = ctx.tensor(node, name, 0, view=True)
     where = ctx.where(node, name)
     constants = [ctx.constant(node, name, i, "shape/axes") for i in range(1, len(node.input)) if ctx.has(node, i)]
-    shape = fold(node, [np.zeros(x.shape, np.float32), *constants], ctx.opset)[0].shape
+    shape = tuple(fold(node, [np.zeros(x.shape, np.float32), *constants], ctx.opset)[0].shape)
+    out = node.output[0]
+    if node.op_type == "Transpose":
+        perm = [int(p) for p in attrs.get("perm", range(x.rank - 1, -1, -1))]
+        if x.view is None and x.rank > 4 and perm[0] == 0 and perm[3:] == list(range(3, x.rank)):
+            x = ctx.materialised(x)  # a channel shuffle's (N, g, C/g, H, W): one transpose of (g, C/g, H·W)
+            ir_perm = tuple(p - 1 for p in perm[1:4])
+            ctx.values[out] = (ctx.emit(where, name, Op.TRANSPOSE, [x], {"perm": ir_perm}, full_shape=shape)
+                               if ir_perm != (0, 1, 2) else Tensor(x.node, shape))
+            return
+        ctx.values[out] = _scaled(ctx.viewed(x.node, shape, ctx.view_of(x).transpose(perm), (name, node)), x.scale)
+        return
+    image = x.view is not None and x.rank == 4 and x.view.dim_permutation() is not None
+    if (x.view is not None and not image) or not shape or shape[0] != ctx.batch:
+        try:
+            view = ctx.view_of(x).reshape(shape)
+        except LayoutError as exc:
+            if x.view is None:
+                raise BadArgument(f"{where}: output shape {list(shape)} from {list(x.shape)}: {exc}") from None
+        else:
+            ctx.values[out] = _scaled(ctx.viewed(x.node, shape, view, x.transpose or (name, node)), x.scale)
+            return
+    x = ctx.materialised(x)
     if not shape or shape[0] != ctx.batch:
         raise BadArgument(f"{where}: output shape {list(shape)} from {list(x.shape)}: the batch ({ctx.batch}) must "
                           "stay the first dimension")
-    if node.op_type == "Transpose":
-        perm = [int(p) for p in attrs.get("perm", range(x.rank - 1, -1, -1))]
-        if x.rank == 4 and perm[0] == 0:
-            axes = tuple((x.axes or (0, 1, 2, 3))[p] for p in perm)
-            identity = axes == (0, 1, 2, 3)
-            ctx.values[node.output[0]] = Tensor(x.node, tuple(shape), () if identity else axes,
-                                                None if identity else (name, node))
-            return
-        x = ctx.materialised(x)
-        merged = list(range(3, x.rank))
-        if perm[0] != 0 or (x.rank > 4 and perm[3:] != merged):
-            raise BadArgument(f"{where}: perm={perm}: the batch must stay first (and dims past the 4th in place)")
-        ir_perm = tuple(p - 1 for p in perm[1:4]) + tuple(range(len(perm[1:4]), 3))
-        if ir_perm != (0, 1, 2):
-            ctx.values[node.output[0]] = ctx.emit(where, name, Op.TRANSPOSE, [x], {"perm": ir_perm},
-                                                  full_shape=tuple(shape))
-            return
     if per_sample(shape) == per_sample(x.shape):
-        ctx.values[node.output[0]] = Tensor(x.node, tuple(shape))
+        ctx.values[out] = Tensor(x.node, shape)
     elif len(shape) == 2:
-        ctx.values[node.output[0]] = ctx.emit(where, name, Op.FLATTEN, [x], full_shape=tuple(shape))
+        ctx.values[out] = ctx.emit(where, name, Op.FLATTEN, [x], full_shape=shape)
     else:
-        ctx.values[node.output[0]] = ctx.emit(where, name, Op.RESHAPE, [x], {"shape": per_sample(shape)},
-                                              full_shape=tuple(shape))
+        ctx.values[out] = ctx.emit(where, name, Op.RESHAPE, [x], {"shape": per_sample(shape)}, full_shape=shape)
