@@ -404,7 +404,25 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Affine:
+class _ChannelMap:
+    """A layer that keeps a (channels, in_h, in_w) map's shape, with those fields checked."""
+
+    name: str
+    channels: int
+    in_h: int
+    in_w: int
+
+    def __post_init__(self) -> None:
+        kind = type(self).__name__
+        check_name(kind, self.name)
+        for field in ("channels", "in_h", "in_w"):
+            check_int(f"{kind} {self.name!r}", field, getattr(self, field), minimum=1)
+
+    in_shape = out_shape = Pool.in_shape
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Affine(_ChannelMap):
     """A per-channel scale and shift, ``y = weight[c] · x + bias[c]``: an inference-time batch norm
     that no convolution precedes (DenseNet's pre-activation), or a per-channel constant product/sum.
 
@@ -417,24 +435,13 @@ class Affine:
         BadArgument: a non-positive size.
     """
 
-    name: str
-    channels: int
-    in_h: int
-    in_w: int
-
-    def __post_init__(self) -> None:
-        check_name("Affine", self.name)
-        for field in ("channels", "in_h", "in_w"):
-            check_int(f"Affine {self.name!r}", field, getattr(self, field), minimum=1)
-
-    in_shape = out_shape = Pool.in_shape
     bias = True
     params_weights = params_biases = property(lambda self: self.channels, doc="One scale / one shift per channel.")
     macs = property(lambda self: 0, doc="No MACs: scaling is element-wise work (one per output element).")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredTensor:
+class StoredTensor(_ChannelMap):
     """A tensor the network stores and reads as it is (ViT's class token and position embedding).
 
     Attributes:
@@ -445,17 +452,6 @@ class StoredTensor:
         BadArgument: a non-positive size.
     """
 
-    name: str
-    channels: int
-    in_h: int
-    in_w: int
-
-    def __post_init__(self) -> None:
-        check_name("StoredTensor", self.name)
-        for field in ("channels", "in_h", "in_w"):
-            check_int(f"StoredTensor {self.name!r}", field, getattr(self, field), minimum=1)
-
-    in_shape = out_shape = Pool.in_shape
     bias = False
     params_weights = property(lambda self: self.channels * self.in_h * self.in_w, doc="Every stored value.")
     params_biases = macs = property(lambda self: 0)
