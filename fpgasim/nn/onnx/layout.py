@@ -103,7 +103,18 @@ class View:
         sizes = dict(enumerate(self.sizes))
         dims = dict(enumerate(self.dims))
         order = list(range(len(self.sizes)))
-        queue = deque(f for axis in self.axes for f in axis)
+        queue: deque[int] = deque()
+        last: dict[int, int] = {}  # a factor in the queue → the last factor merged into it
+        for factor in (f for axis in self.axes for f in axis):
+            # A factor read right after the one above it in its dimension is one run with it: merge
+            # them, or a later boundary inside the run (a split undone, then cut elsewhere) is refused.
+            if queue and last[queue[-1]] == factor - 1 and dims[factor] == dims[queue[-1]]:
+                sizes[queue[-1]] *= sizes[factor]  # (kept: new factors are numbered len(sizes) on)
+                order.remove(factor)
+                last[queue[-1]] = factor
+            else:
+                queue.append(factor)
+                last[factor] = factor
         axes: list[list[int]] = []
         for target in shape:
             axis, got = [], 1
