@@ -82,11 +82,11 @@ class View:
         dimensions in storage order and each dimension sits on one axis (None otherwise)."""
         order: list[int] = []
         for axis in self.axes:
-            dims = [self.dims[f] for f in axis]
-            for dim in dict.fromkeys(dims):
-                if tuple(f for f in axis if self.dims[f] == dim) != self.factors_of(dim) or dim in order:
-                    return None
-                order.append(dim)
+            dims = list(dict.fromkeys(self.dims[f] for f in axis))
+            # each dimension's factors one after another (not interleaved with another's), all of them
+            if list(axis) != [f for dim in dims for f in self.factors_of(dim)] or set(dims) & set(order):
+                return None
+            order.extend(dims)
         return tuple(order)
 
     def transpose(self, perm: Sequence[int]) -> View:
