@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from math import prod
+from math import inf, prod
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
@@ -166,8 +166,8 @@ def _scores(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shap
         raise ShapeError(f"node {name!r}: queries {q!r} {(e, h, w)} and keys {k!r} {(ek, hk, wk)} differ in "
                          "channels: expected the same embedding")
     scale = attrs["scale"]
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-        raise BadArgument(f"node {name!r}: scale={scale!r}: expected a number > 0")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < inf:
+        raise BadArgument(f"node {name!r}: scale={scale!r}: expected a finite number > 0")
     heads = _heads(name, attrs, (repr(q), e))
     layer = HeadMatmul(name=name, in_channels=e, out_channels=heads * hk * wk, in_h=h, in_w=w, groups=heads)
     return layer, layer.out_shape

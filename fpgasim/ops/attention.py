@@ -19,6 +19,8 @@ operands (≤ resolution/2 for half_up/half_even) unless the value leaves ``requ
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fpgasim.errors import BadArgument, ShapeError
@@ -78,8 +80,8 @@ def _float(a: np.ndarray, b: np.ndarray, heads: int, keys: bool, dtype: type) ->
 
 
 def _scale(scale: object) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
-        raise BadArgument(f"scale={scale!r}: expected a number > 0")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < math.inf:
+        raise BadArgument(f"scale={scale!r}: expected a finite number > 0")
     return float(scale)
 
 
@@ -87,7 +89,7 @@ def scores_ref(q: np.ndarray, k: np.ndarray, *, heads: int, scale: float = 1.0) 
     """Float64 per-head scores ``scale·Q·Kᵀ`` (module docstring's layout).
 
     Raises:
-        BadArgument: non-numeric input, ``heads`` not a divisor of E, ``scale`` not > 0.
+        BadArgument: non-numeric input, ``heads`` not a divisor of E, ``scale`` not finite and > 0.
         ShapeError: not 4-D, batches that differ, Q and K with different channels.
     """
     q, k = as_real_array("q", q, np.float64), as_real_array("k", k, np.float64)

@@ -308,3 +308,10 @@ def test_ode_node_checks_its_input_shape() -> None:
     assert "node 'o': input 'x' (8, 16, 16) but f expects (64, 32, 32)" in str(err)
     pool = Pool(name="p", kind=PoolKind.MAX, channels=8, in_h=16, in_w=16, kernel=2, stride=2)
     assert Graph.from_network(Network(name="n", input_shape=(8, 16, 16), layers=(pool,), batch=1)).node("p").layer == pool
+
+
+@pytest.mark.parametrize("scale", [0, -0.5, float("inf"), float("nan"), True])
+def test_scores_scale_must_be_finite_and_positive(scale) -> None:
+    """An infinite scale would turn every score into ±inf (NaN where Q·Kᵀ is 0) downstream."""
+    err = _error(X, S("k", "constant", shape=(8, 3, 1)), S("s", "scores", "x", "k", heads=2, scale=scale))
+    assert f"node 's': scale={scale!r}: expected a finite number > 0" in str(err)

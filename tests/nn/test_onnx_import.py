@@ -365,3 +365,22 @@ def test_hard_sigmoid_clamps_at_both_ends_like_onnxruntime(tmp_path: Path) -> No
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     assert [node.op for node in imported.graph.nodes] == [Op.INPUT, Op.AFFINE, Op.RELU6, Op.AFFINE]
+
+
+def test_a_gather_after_a_split_is_undone_equals_onnxruntime(tmp_path: Path) -> None:
+    """(N, 6, 16) tokens-last → (N, 16, 6) → (N, 16, 2, 3) → (N, 16, 6) → Gather index 4 of the 6:
+    the split is undone, so the gather is a slice of one channel (the view once kept the two
+    halves apart and the import was refused)."""
+    rng = np.random.default_rng(0)
+    inits = [init("w", rng.normal(0, 0.3, (6, 3, 1, 1))), init("s1", np.array([-1, 6, 16], np.int64)),
+             init("s2", np.array([-1, 16, 2, 3], np.int64)), init("s3", np.array([-1, 16, 6], np.int64)),
+             init("i", np.array(4, np.int64))]
+    nodes = [N("Conv", ["x", "w"], ["a"], "conv", kernel_shape=[1, 1]), N("Reshape", ["a", "s1"], ["b"], "flat"),
+             N("Transpose", ["b"], ["t"], "tokens", perm=[0, 2, 1]), N("Reshape", ["t", "s2"], ["c"], "split"),
+             N("Reshape", ["c", "s3"], ["d"], "join"), N("Gather", ["d", "i"], ["y"], "pick", axis=2)]
+    path = _save(onnx_model(nodes, inits, {"x": ("N", 3, 4, 4)}, {"y": ("N", 16)}), tmp_path)
+    imported = import_onnx(path, input_shape=[2, 3, 4, 4])
+    x = rng.normal(size=(2, 3, 4, 4))
+    ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
+    np.testing.assert_allclose(ours.reshape(2, 16), _onnxruntime(path, {"x": x})["y"], rtol=1e-5, atol=1e-6)
+    assert [n.op for n in imported.graph.nodes].count(Op.SLICE) == 1

@@ -2,6 +2,7 @@
 Python-int model (rounding and overflow counted exactly), broadcasting, concat, softmax, errors."""
 
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -229,6 +230,50 @@ def test_concat_mixed_formats_equals_python_int_model(shapes, data) -> None:
     assert np.array_equal(got.values, np.concatenate(want, axis=1)) and counts == total
 
 
+@given(st.sampled_from([2, 3]), st.data())
+def test_concat_along_height_or_width_is_numpys(axis, data) -> None:
+    """Along H (ViT's class token before its patches) or W: the float forms are numpy's
+    concatenation; inputs already in ``requant.out`` join exactly; other formats are each rounded
+    once, as the Python-int model, element for element and count for count."""
+    shapes = data.draw(concat_shapes(max_inputs=3, axis=axis))
+    r = data.draw(requantizers(out=small_formats))
+    same = [data.draw(fixed_tensors(r.out, s)) for s in shapes]
+    got, counts = concat_fixed(same, requant=r, axis=axis)
+    want = np.concatenate([x.values for x in same], axis=axis)
+    assert counts == OverflowCounts() and got.fmt == r.out and np.array_equal(got.values, want)
+    floats = [x.to_float() for x in same]
+    assert np.array_equal(concat_ref(floats, axis=axis), np.concatenate(floats, axis=axis))
+    f32 = concat_f32(floats, axis=axis)
+    assert f32.dtype == np.float32 and np.array_equal(f32, np.concatenate(floats, axis=axis).astype(np.float32))
+    mixed = [data.draw(fixed_tensors(data.draw(small_formats), s)) for s in shapes]
+    got, counts = concat_fixed(mixed, requant=r, axis=axis)
+    parts, total = [], OverflowCounts()
+    for x in mixed:
+        ints, c = model_quantize(x.to_float(), r)
+        parts.append(np.array(ints).reshape(x.shape))
+        total += c
+    assert np.array_equal(got.values, np.concatenate(parts, axis=axis)) and counts == total
+
+
+@pytest.mark.parametrize("axis,other", [(2, 1), (2, 3), (3, 0), (3, 2), (1, 2)])
+def test_concat_refuses_a_mismatch_off_its_axis(axis, other) -> None:
+    """Sizes may differ along ``axis`` only; a difference in any other dimension names both inputs."""
+    a, b = [1, 2, 3, 3], [1, 2, 3, 3]
+    b[axis] = 5
+    b[other] += 1
+    a, b = tuple(a), tuple(b)
+    pattern = rf"xs\[0\] {re.escape(str(a))} and xs\[1\] {re.escape(str(b))} do not concatenate along axis {axis}"
+    for fn in (concat_ref, concat_f32):
+        with pytest.raises(ShapeError, match=pattern):
+            fn([np.zeros(a), np.zeros(b)], axis=axis)
+    with pytest.raises(ShapeError, match=pattern):
+        concat_fixed([FixedTensor(np.zeros(a, np.int8), F8), FixedTensor(np.zeros(b, np.int8), F8)], requant=rq(F8),
+                     axis=axis)
+    for bad in (0, 4, -1, True):
+        with pytest.raises(BadArgument, match=rf"axis={bad!r}: expected 1 \(C\), 2 \(H\) or 3 \(W\)"):
+            concat_ref([np.zeros(a), np.zeros(a)], axis=bad)
+
+
 # --- activations computed in float64 ---------------------------------------------------------------
 
 FLOAT_ACTS = [(sigmoid_fixed, sigmoid_ref, sigmoid_f32), (silu_fixed, silu_ref, silu_f32),
@@ -304,6 +349,122 @@ def test_fixed_softmax_sums_to_one_within_rounding(shape, data) -> None:
     sums = got.to_float().sum(axis=1)
     bound = shape[1] * out.resolution * (1 if r.rounding is Rounding.TRUNCATE else 0.5)
     assert counts == OverflowCounts() and np.all(np.abs(sums - 1) <= bound)
+
+
+def _softmax_by_groups(x: np.ndarray, groups: int) -> np.ndarray:
+    """Python floats, one group of C/groups channels at a time: e^(v − max) / Σ e^(v − max)."""
+    n, c = x.shape[:2]
+    m = c // groups
+    out = np.empty_like(x, dtype=np.float64)
+    for i in range(n):
+        for pos in np.ndindex(*x.shape[2:]):
+            for g in range(groups):
+                v = [float(x[(i, g * m + j, *pos)]) for j in range(m)]
+                top = max(v)
+                e = [math.exp(a - top) for a in v]
+                total = sum(e)
+                for j in range(m):
+                    out[(i, g * m + j, *pos)] = e[j] / total
+    return out
+
+
+@st.composite
+def grouped_inputs(draw, dtype=np.float64):
+    """(x (N, groups·m, H, W) or (N, groups·m), groups): standard normal times 10, so that a group
+    spans exponents down to about e^-80 (no float32 underflow)."""
+    groups, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    shape = draw(st.sampled_from([(n, groups * m, h, w), (n, groups * m)]))
+    x = np.random.default_rng(draw(st.integers(0, 2**31))).standard_normal(shape) * 10
+    return x.astype(dtype), groups
+
+
+def _relative_softmax_bound(x: np.ndarray, groups: int, u: float, exp_ulps: float) -> np.ndarray:
+    """Per probability: (|d_i| + E)·u + max_j (|d_j| + E)·u + (m + 1)·u (see the tests' docstrings),
+    d = x − the group's maximum, E = exp_ulps + 1, m = C/groups, broadcast to x's shape."""
+    g = x.astype(np.float64).reshape(x.shape[0], groups, -1, *x.shape[2:])
+    d = np.abs(g - g.max(axis=2, keepdims=True)) + exp_ulps + 1
+    m = g.shape[2]
+    return ((d + d.max(axis=2, keepdims=True) + m + 1) * u).reshape(x.shape)
+
+
+@given(grouped_inputs())
+def test_grouped_softmax_is_the_per_group_definition(case) -> None:
+    """Derived bound. Each form computes d_i = fl(x_i − max) (relative error u, which e^d turns into
+    |d_i|·u), e^d within 1 ulp (libm), a sum of m positive terms (γ_m ≤ m·u relative, so a shared
+    factor), one division (u): each probability is within (|d_i| + 2)·u + max_j(|d_j| + 2)·u +
+    (m + 1)·u of the exact one, relative (to first order; u = 2**-53). Twice that separates the
+    reference from the Python-float definition; group sums are 1 within 2·m·u + 2·u (the shared
+    sum's γ_m, the m divisions, the test's own summation)."""
+    x, groups = case
+    got = softmax_ref(x, groups=groups)
+    want = _softmax_by_groups(x, groups)
+    assert got.shape == x.shape and np.all(np.abs(got - want) <= 2 * _relative_softmax_bound(x, groups, EPS64 / 8, 1) * want)
+    m = x.shape[1] // groups
+    sums = got.reshape(x.shape[0], groups, m, *x.shape[2:]).sum(axis=2)
+    assert np.all(np.abs(sums - 1) <= (2 * m + 2) * 2.0**-53)
+
+
+@given(grouped_inputs(), st.integers(0, 2**31))
+def test_each_group_is_its_own_softmax(case, seed) -> None:
+    """A different shift per group changes nothing (within the derived bound of the previous test
+    for both sides); with groups = C every probability is 1; the groups' channels never mix, so
+    a group's slice equals the ungrouped softmax of that slice."""
+    x, groups = case
+    m = x.shape[1] // groups
+    shift = np.repeat(np.random.default_rng(seed).uniform(-50, 50, groups), m).reshape(1, -1, *(1,) * (x.ndim - 2))
+    got = softmax_ref(x, groups=groups)
+    bound = 2 * _relative_softmax_bound(x, groups, EPS64 / 8, 1) + 2 * _relative_softmax_bound(x + shift, groups, EPS64 / 8, 1)
+    assert np.all(np.abs(softmax_ref(x + shift, groups=groups) - got) <= bound * got)
+    for g in range(groups):
+        part = x[:, g * m:(g + 1) * m]
+        assert np.array_equal(got[:, g * m:(g + 1) * m], softmax_ref(part))
+    assert np.array_equal(softmax_ref(x, groups=x.shape[1]), np.ones_like(x))
+
+
+@given(grouped_inputs(np.float32))
+def test_grouped_softmax_f32_within_derived_bound(case) -> None:
+    """The same derivation in float32 (u32 = 2**-24) with numpy's float32 exp allowed 3 ulp: per
+    probability (|d_i| + 4)·u32 + max_j(|d_j| + 4)·u32 + (m + 1)·u32 relative, plus 2**-40 for the
+    float64 reference of the same float32 inputs and 2**-149 absolute for a subnormal result."""
+    x, groups = case
+    got = softmax_f32(x, groups=groups)
+    ref = softmax_ref(x, groups=groups)
+    bound = (_relative_softmax_bound(x, groups, 2.0**-24, 3) + 2.0**-40) * ref + 2.0**-149
+    assert got.dtype == np.float32 and np.all(np.abs(got.astype(np.float64) - ref) <= bound)
+
+
+@given(nchw_shapes(max_side=3), st.sampled_from([1, 2, 3]), st.data())
+def test_grouped_fixed_softmax_is_the_reference_rounded_once(shape, g, data) -> None:
+    """Per group: the float64 reference of the dequantised input rounded once to ``requant.out``
+    (the Python-int model, counts included); each group then sums to 1 within m·res/2 (m·res for
+    truncate) where the output format holds 1."""
+    shape = (shape[0], shape[1] * g, shape[2], shape[3])
+    x = data.draw(fixed_tensors(data.draw(small_formats), shape))
+    r = data.draw(requantizers(out=small_formats))
+    got, counts = softmax_fixed(x, requant=r, groups=g)
+    ref = softmax_ref(x.to_float(), groups=g)
+    ints, want = model_quantize(ref, r)
+    assert got.fmt == r.out and got.values.ravel().tolist() == ints and counts == want
+    inside = (ref >= r.out.min_value) & (ref <= r.out.max_value)
+    assert_within_rounding(got.to_float()[inside], ref[inside], r, np.zeros(int(inside.sum())))
+    if r.out.max_value >= 1 and r.out.min_value <= 0:
+        m = shape[1] // g
+        sums = got.to_float().reshape(shape[0], g, m, *shape[2:]).sum(axis=2)
+        assert np.all(np.abs(sums - 1) <= m * r.out.resolution * (1 if r.rounding is Rounding.TRUNCATE else 0.5))
+
+
+def test_bad_groups_are_refused() -> None:
+    x = np.zeros((1, 4, 2, 2))
+    q = FixedTensor(np.zeros((1, 4, 2, 2), np.int8), F8)
+    for groups in (3, 0, -2, 8, True, 2.0):
+        pattern = rf"groups={groups!r}: expected a positive divisor of the 4 channels"
+        for fn in (softmax_ref, softmax_f32):
+            with pytest.raises(BadArgument, match=pattern):
+                fn(x, groups=groups)
+        with pytest.raises(BadArgument, match=pattern):
+            softmax_fixed(q, requant=rq(F8), groups=groups)
+    assert np.array_equal(softmax_ref(x, groups=np.int64(2)), np.full(x.shape, 0.5))
 
 
 # --- global max pooling -------------------------------------------------------------------------------

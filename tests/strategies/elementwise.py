@@ -1,5 +1,5 @@
 """Hypothesis strategies for element-wise ops: broadcastable (N, C, H, W) shape pairs and shape
-lists that concatenate along C. Every draw is legal; the tests never filter."""
+lists that concatenate along C, H or W. Every draw is legal; the tests never filter."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def broadcast_pairs(draw, *, max_side: int = 4) -> tuple[Shape, Shape]:
 
 
 @st.composite
-def concat_shapes(draw, *, max_inputs: int = 4, max_side: int = 4) -> list[Shape]:
-    """Two to ``max_inputs`` shapes with the same N, H, W and any channel counts."""
-    n, _, h, w = draw(nchw_shapes(max_side=max_side))
-    channels = draw(st.lists(st.integers(1, max_side), min_size=2, max_size=max_inputs))
-    return [(n, c, h, w) for c in channels]
+def concat_shapes(draw, *, max_inputs: int = 4, max_side: int = 4, axis: int = 1) -> list[Shape]:
+    """Two to ``max_inputs`` shapes that agree except along ``axis`` (1: channels, 2: height,
+    3: width), which takes any size."""
+    base = draw(nchw_shapes(max_side=max_side))
+    sizes = draw(st.lists(st.integers(1, max_side), min_size=2, max_size=max_inputs))
+    return [tuple(size if d == axis else base[d] for d in range(4)) for size in sizes]

@@ -82,11 +82,11 @@ class View:
         dimensions in storage order and each dimension sits on one axis (None otherwise)."""
         order: list[int] = []
         for axis in self.axes:
-            dims = [self.dims[f] for f in axis]
-            for dim in dict.fromkeys(dims):
-                if tuple(f for f in axis if self.dims[f] == dim) != self.factors_of(dim) or dim in order:
-                    return None
-                order.append(dim)
+            dims = list(dict.fromkeys(self.dims[f] for f in axis))
+            # each dimension's factors one after another (not interleaved with another's), all of them
+            if list(axis) != [f for dim in dims for f in self.factors_of(dim)] or set(dims) & set(order):
+                return None
+            order.extend(dims)
         return tuple(order)
 
     def transpose(self, perm: Sequence[int]) -> View:
@@ -103,7 +103,18 @@ class View:
         sizes = dict(enumerate(self.sizes))
         dims = dict(enumerate(self.dims))
         order = list(range(len(self.sizes)))
-        queue = deque(f for axis in self.axes for f in axis)
+        queue: deque[int] = deque()
+        last: dict[int, int] = {}  # a factor in the queue → the last factor merged into it
+        for factor in (f for axis in self.axes for f in axis):
+            # A factor read right after the one above it in its dimension is one run with it: merge
+            # them, or a later boundary inside the run (a split undone, then cut elsewhere) is refused.
+            if queue and last[queue[-1]] == factor - 1 and dims[factor] == dims[queue[-1]]:
+                sizes[queue[-1]] *= sizes[factor]  # (kept: new factors are numbered len(sizes) on)
+                order.remove(factor)
+                last[queue[-1]] = factor
+            else:
+                queue.append(factor)
+                last[factor] = factor
         axes: list[list[int]] = []
         for target in shape:
             axis, got = [], 1
