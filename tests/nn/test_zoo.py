@@ -64,7 +64,7 @@ def test_registry_keeps_every_name_of_fit_and_of_experiments() -> None:
     fit_names = {"alexnet", "alexnet-per-group", "alexnet-superlip-dse", "vgg16", *ODENET_VARIANTS}
     graphs = {"resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "densenet121", "densenet169", "squeezenet1_1",
               "squeezenet1_0", "alexnet_fc", "vgg16_fc", "vgg_s", "lenet5", "cifarnet",
-              "efficientnet_b0", "convnext_tiny"}  # tests/nn/test_zoo_graphs.py
+              "efficientnet_b0", "convnext_tiny", "vit_b_16"}  # tests/nn/test_zoo_graphs.py
     assert fit_names | {"alexnet_conv", "vgg16_conv", "tiny_cnn"} | graphs == set(ZOO)
 
 

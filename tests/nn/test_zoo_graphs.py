@@ -6,7 +6,8 @@ Sources:
   to 0.01): ResNet-18 11,689,512 / 1.81; ResNet-50 25,557,032 / 4.09; MobileNet V2 3,504,872 / 0.30;
   DenseNet-121 7,978,856 / 2.83; DenseNet-169 14,149,480 / 3.36; SqueezeNet 1.1 1,235,496 / 0.35;
   AlexNet 61,100,840 / 0.71; VGG16 138,357,544 / 15.47; EfficientNet-B0 5,288,548 / 0.39;
-  ConvNeXt-T 28,589,128 / 4.46.
+  ConvNeXt-T 28,589,128 / 4.46; ViT-B/16 86,567,656 / 17.56 (its GFLOPS count attention's two
+  matmuls, Q·Kᵀ and P·V, as well).
 - MobileNet v1: Howard et al. 2017, "MobileNets", Table 4 (1.0 MobileNet-224): 569 million
   mult-adds, 4.2 million parameters.
 - LeNet-5: LeCun et al. 1998, "Gradient-based learning applied to document recognition", Sec. II.B:
@@ -53,6 +54,43 @@ def test_convnext_tiny_is_torchvisions_with_the_layer_scales_folded() -> None:
     ops = [node.op for node in graph.nodes]
     assert ops.count(Op.LAYERNORM) == 1 + 3 + 18 + 1 and ops.count(Op.GELU) == 18 and ops.count(Op.DEPTHWISE) == 18
     assert graph.node("features.7.2.block.0").out_shape == (768, 7, 7)
+    assert graph.node(graph.outputs[0]).out_shape == (1000, 1, 1)
+
+
+def test_vit_b_16_is_torchvisions_with_attentions_matmuls_counted() -> None:
+    """torchvision's card: 86,567,656 params, 17.56 GFLOPS. Per op, derived from the architecture
+    (T = 197 tokens of D = 768, 12 layers, MLP 3072) and equal to the import of torchvision's ONNX
+    export (opset 17) op for op: per layer q, k, v 3·D²·T, out projection D²·T and MLP 2·D·3072·T
+    (all ``pointwise``), Q·Kᵀ and P·V T²·D each; the 16×16/16 patch conv 768·3·16²·196 and the head
+    D·1000. Parameters: the patch conv, the class token (D) and position embedding (T·D), per layer
+    two layer norms (2·2D), q, k, v (3D² + 3D), out projection (D² + D) and MLP (2·D·3072 + 3072 + D),
+    the final layer norm and the head."""
+    tokens, d, mlp, layers = 197, 768, 3072, 12
+    graph = zoo_graph("vit_b_16")
+    per_op: dict[Op, int] = {}
+    for node in graph.nodes:
+        if node.macs:
+            per_op[node.op] = per_op.get(node.op, 0) + node.macs
+    assert per_op == {
+        Op.CONV: d * 3 * 16 * 16 * (tokens - 1),
+        Op.POINTWISE: layers * (3 * d * d * tokens + d * d * tokens + 2 * d * mlp * tokens),
+        Op.SCORES: layers * tokens * tokens * d,
+        Op.ATTEND: layers * tokens * tokens * d,
+        Op.LINEAR: d * 1000,
+    }
+    assert graph.macs == sum(per_op.values()) == 17_563_828_224 and round(graph.macs / 1e9, 2) == 17.56
+    per_layer = 2 * 2 * d + 3 * d * d + 3 * d + d * d + d + 2 * d * mlp + mlp + d
+    assert graph.params == (d * 3 * 16 * 16 + d) + d + tokens * d + layers * per_layer + 2 * d + d * 1000 + 1000
+    assert graph.params == 86_567_656
+    ops = [node.op for node in graph.nodes]
+    assert len(ops) == 190 and ops.count(Op.LAYERNORM) == 2 * layers + 1 and ops.count(Op.GELU) == layers
+    assert ops.count(Op.CONSTANT) == 2 and ops.count(Op.SLICE) == 3 * layers + 1
+    layer = "encoder.layers.encoder_layer_11.self_attention"
+    assert graph.node(f"{layer}.scores").attrs["heads"] == graph.node(f"{layer}.attend").attrs["heads"] == 12
+    assert graph.node(f"{layer}.softmax").attrs["groups"] == 12
+    assert graph.node(f"{layer}.scores").out_shape == (12 * tokens, tokens, 1)  # one channel per head and key
+    assert graph.node("encoder.pos_embedding.add").out_shape == (d, tokens, 1)
+    assert graph.node("class_token.concat").inputs == ("class_token", "conv_proj.tokens")
     assert graph.node(graph.outputs[0]).out_shape == (1000, 1, 1)
 
 

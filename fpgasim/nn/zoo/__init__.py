@@ -27,7 +27,7 @@ from fpgasim.nn.zoo.alexnet_vgg import (
 )
 from fpgasim.nn.zoo.imagenet import (
     alexnet, convnext_tiny, densenet121, densenet169, efficientnet_b0, mobilenet_v1, mobilenet_v2, resnet18, resnet50,
-    squeezenet1_0, squeezenet1_1, vgg16, vgg_s,
+    squeezenet1_0, squeezenet1_1, vgg16, vgg_s, vit_b_16,
 )
 from fpgasim.nn.zoo.small import cifarnet, lenet5
 from fpgasim.nn.zoo.tiny_cnn import tiny_cnn
@@ -61,6 +61,7 @@ _GRAPHS: dict[str, Builder] = {
     "mobilenet_v2": mobilenet_v2,
     "efficientnet_b0": efficientnet_b0,
     "convnext_tiny": convnext_tiny,
+    "vit_b_16": vit_b_16,
     "densenet121": densenet121,
     "densenet169": densenet169,
     "squeezenet1_0": squeezenet1_0,

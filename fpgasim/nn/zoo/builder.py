@@ -28,6 +28,11 @@ class GraphBuilder:
         self.last = name
         return name
 
+    def constant(self, name: str, shape: Shape) -> str:
+        """Append a stored tensor (no inputs; ``last`` is left where it was); returns its name."""
+        self.specs.append(NodeSpec(name=name, op=Op.CONSTANT, attrs={"shape": shape}))
+        return name
+
     def conv_bn(self, name: str, *inputs: str, out_channels: int, kernel: int, stride: int = 1, padding: int = 0,
                 groups: int = 1, relu: Op | None = Op.RELU) -> str:
         """A bias-free conv (``depthwise`` when every channel is its own group), its batch norm and

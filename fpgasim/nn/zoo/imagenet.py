@@ -2,13 +2,14 @@
 
 ResNet-18/-50 (He et al. 2016, torchvision's v1.5 bottleneck: stride on the 3×3), MobileNet v1
 (Howard et al. 2017), MobileNet v2 (Sandler et al. 2018, torchvision), EfficientNet-B0 (Tan & Le
-2019, torchvision), ConvNeXt-T (Liu et al. 2022, torchvision), DenseNet-121/-169 (Huang
-et al. 2017, torchvision), SqueezeNet 1.1 (torchvision), AlexNet and VGG16 with their fully
-connected layers (torchvision's AlexNet: 64/192/384/256/256 channels, 224×224 input), and VGG-S
-(Chatfield et al. 2014, Table 1). All take a 3×224×224 input. ``batch_norm=False`` folds every
-batch norm that follows a convolution into it (as an accelerator runs the network); True keeps
-each as an ``affine`` node, so the parameters are torchvision's. DenseNet's pre-activation batch
-norms follow a concatenation and are ``affine`` nodes either way. Dropout is not a node (inference).
+2019, torchvision), ConvNeXt-T (Liu et al. 2022, torchvision), ViT-B/16 (Dosovitskiy et al. 2021,
+torchvision), DenseNet-121/-169 (Huang et al. 2017, torchvision), SqueezeNet 1.1 (torchvision),
+AlexNet and VGG16 with their fully connected layers (torchvision's AlexNet: 64/192/384/256/256
+channels, 224×224 input), and VGG-S (Chatfield et al. 2014, Table 1). All take a 3×224×224 input.
+``batch_norm=False`` folds every batch norm that follows a convolution into it (as an accelerator
+runs the network); True keeps each as an ``affine`` node, so the parameters are torchvision's.
+DenseNet's pre-activation batch norms follow a concatenation and are ``affine`` nodes either way.
+Dropout is not a node (inference).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from fpgasim.nn.graph import Graph
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.zoo.builder import GraphBuilder
 
-__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "densenet121",
-           "densenet169",
+__all__ = ["resnet18", "resnet50", "mobilenet_v1", "mobilenet_v2", "efficientnet_b0", "convnext_tiny", "vit_b_16",
+           "densenet121", "densenet169",
            "squeezenet1_1",
            "alexnet", "vgg16", "vgg_s"]
 
@@ -192,6 +193,56 @@ def convnext_tiny(*, batch: int = 1) -> Graph:
     b.add("classifier.0", Op.LAYERNORM, eps=_CONVNEXT_EPS)
     b.add("classifier.1", Op.FLATTEN)
     b.add("classifier.2", Op.LINEAR, out_features=_CLASSES)
+    return b.build()
+
+
+# --- Vision Transformer --------------------------------------------------------------------------
+
+#: ViT-B/16 (Dosovitskiy et al. 2021, Table 1; torchvision's ``vit_b_16``): patch side, hidden size D,
+#: encoder layers, attention heads, MLP size.
+_VIT_B_16 = (16, 768, 12, 12, 3072)
+#: ViT's layer-norm epsilon (torchvision's ``partial(nn.LayerNorm, eps=1e-6)``).
+_VIT_EPS = 1e-6
+
+
+def vit_b_16(*, batch: int = 1) -> Graph:
+    """ViT-B/16 (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words"; torchvision's ``vit_b_16``,
+    its module names). Tokens are stored as (D, tokens, 1) per sample: a 16×16/16 conv to 196
+    patches, a stored class token concatenated before them along the height and a stored position
+    embedding added (both count as parameters, as torchvision counts them); 12 pre-norm encoder
+    layers of layer norm → packed q, k, v projection → per-head scores (scale 1/√64) → softmax per
+    head → attend → out projection → residual add, then layer norm → 3072 → GELU → 768 → residual
+    add; a final layer norm, the class token's row and a linear head. Dropout is the identity at
+    inference."""
+    patch, hidden, layers, heads, mlp = _VIT_B_16
+    tokens = (_IMAGE[1] // patch) * (_IMAGE[2] // patch)
+    b = GraphBuilder("vit_b_16", _IMAGE, batch=batch, batch_norm=False)
+    b.add("conv_proj", Op.CONV, out_channels=hidden, kernel=patch, stride=patch)
+    patches = b.add("conv_proj.tokens", Op.RESHAPE, shape=(hidden, tokens, 1))
+    cls = b.constant("class_token", (hidden, 1, 1))
+    x = b.add("class_token.concat", Op.CONCAT, cls, patches, axis=1)
+    pos = b.constant("encoder.pos_embedding", (hidden, tokens + 1, 1))
+    x = b.add("encoder.pos_embedding.add", Op.ADD, x, pos)
+    for layer in range(layers):
+        prefix = f"encoder.layers.encoder_layer_{layer}"
+        attention = f"{prefix}.self_attention"
+        b.add(f"{prefix}.ln_1", Op.LAYERNORM, x, eps=_VIT_EPS)
+        qkv = b.add(f"{attention}.in_proj", Op.POINTWISE, out_channels=3 * hidden)
+        q, k, v = (b.add(f"{attention}.{part}", Op.SLICE, qkv, start=i * hidden, stop=(i + 1) * hidden, axis=0)
+                   for i, part in enumerate("qkv"))
+        b.add(f"{attention}.scores", Op.SCORES, q, k, heads=heads, scale=(hidden // heads) ** -0.5)
+        b.add(f"{attention}.softmax", Op.SOFTMAX, groups=heads)
+        b.add(f"{attention}.attend", Op.ATTEND, b.last, v, heads=heads)
+        b.add(f"{attention}.out_proj", Op.POINTWISE, out_channels=hidden)
+        x = b.add(f"{prefix}.add", Op.ADD, b.last, x)
+        b.add(f"{prefix}.ln_2", Op.LAYERNORM, eps=_VIT_EPS)
+        b.add(f"{prefix}.mlp.0", Op.POINTWISE, out_channels=mlp)
+        b.add(f"{prefix}.mlp.1", Op.GELU)
+        b.add(f"{prefix}.mlp.3", Op.POINTWISE, out_channels=hidden)
+        x = b.add(f"{prefix}.add_1", Op.ADD, x, b.last)
+    b.add("encoder.ln", Op.LAYERNORM, eps=_VIT_EPS)
+    b.add("class_token.select", Op.SLICE, start=0, stop=1, axis=1)
+    b.add("heads.head", Op.LINEAR, out_features=_CLASSES)
     return b.build()
 
 
