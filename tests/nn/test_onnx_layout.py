@@ -182,9 +182,9 @@ def test_channel_axis_and_with_channels(storage, data, channels) -> None:
     coords = np.unravel_index(onnx, storage)
     want = None
     for a in range(onnx.ndim):
-        index = np.arange(onnx.shape[a]).reshape([-1 if i == a else 1 for i in range(onnx.ndim)])
-        if storage[CHANNELS] > 1 and onnx.shape[a] == storage[CHANNELS] and np.array_equal(coords[CHANNELS], 
-                                                                                          np.broadcast_to(index, onnx.shape)):
+        index = np.broadcast_to(np.arange(onnx.shape[a]).reshape([-1 if i == a else 1 for i in range(onnx.ndim)]),
+                                onnx.shape)
+        if storage[CHANNELS] > 1 and onnx.shape[a] == storage[CHANNELS] and np.array_equal(coords[CHANNELS], index):
             want = a
     assert view.channel_axis == want
     if want is None:

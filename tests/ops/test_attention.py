@@ -12,9 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument, ShapeError
-from fpgasim.fixedpoint import (
-    Accumulator, FixedFormat, FixedTensor, Overflow, OverflowCounts, Requantizer, Rounding, finish_accumulation,
-)
+from fpgasim.fixedpoint import FixedTensor, Overflow, OverflowCounts, Requantizer, Rounding, finish_accumulation
 from fpgasim.ops.attention import (
     attend_f32, attend_fixed, attend_ref, head_weights, scaled_accumulation, scores_f32, scores_fixed, scores_ref,
 )
@@ -64,8 +62,10 @@ scales = st.one_of(st.sampled_from([1 / math.sqrt(8), 1 / math.sqrt(3), 0.1, 2.5
 
 
 def _call(fn, a, b, heads, scale, **kwargs):
-    return fn(a, b, heads=heads, scale=scale, **kwargs) if fn.__name__.startswith("scores") else fn(a, b, heads=heads,
-                                                                                                       **kwargs)
+    """``fn(a, b, heads=…)``, with ``scale`` for the scores (attend has none)."""
+    if fn.__name__.startswith("scores"):
+        kwargs["scale"] = scale
+    return fn(a, b, heads=heads, **kwargs)
 
 
 def _random(rng: np.random.Generator, shape: tuple[int, ...], exponent: int, dtype=np.float64) -> np.ndarray:
@@ -79,7 +79,8 @@ def test_reference_is_the_einsum_definition(op, data, seed, ea, eb) -> None:
     """Derived bound. Both sides compute fl(Σ_{i≤m} a_i·b_i) (m = d or L terms) in float64 in some
     order: each is within γ_m·Σ|a_i·b_i| of the exact sum (γ_m = m·u/(1 − m·u), u = 2**-53, any
     summation order), then one multiplication by ``scale`` adds u·|value|. So
-    |ref − def| ≤ 2·(γ_m + u·(1 + γ_m))·scale·Σ|a·b| ≤ (2m + 3)·u·scale·Σ|a·b| (with margin: 2m + 4)."""
+    |ref − def| ≤ 2·(γ_m + u·(1 + γ_m))·scale·Σ|a·b| ≤ (2m + 3)·u·scale·Σ|a·b|
+    (with margin: 2m + 4)."""
     keys, ref_fn, _, _ = OPS[op]
     first, second, heads = data.draw(geometries(keys=keys))
     scale = data.draw(scales) if keys else 1.0

@@ -399,7 +399,8 @@ def test_grouped_softmax_is_the_per_group_definition(case) -> None:
     x, groups = case
     got = softmax_ref(x, groups=groups)
     want = _softmax_by_groups(x, groups)
-    assert got.shape == x.shape and np.all(np.abs(got - want) <= 2 * _relative_softmax_bound(x, groups, EPS64 / 8, 1) * want)
+    bound = 2 * _relative_softmax_bound(x, groups, EPS64 / 8, 1)
+    assert got.shape == x.shape and np.all(np.abs(got - want) <= bound * want)
     m = x.shape[1] // groups
     sums = got.reshape(x.shape[0], groups, m, *x.shape[2:]).sum(axis=2)
     assert np.all(np.abs(sums - 1) <= (2 * m + 2) * 2.0**-53)
@@ -414,7 +415,8 @@ def test_each_group_is_its_own_softmax(case, seed) -> None:
     m = x.shape[1] // groups
     shift = np.repeat(np.random.default_rng(seed).uniform(-50, 50, groups), m).reshape(1, -1, *(1,) * (x.ndim - 2))
     got = softmax_ref(x, groups=groups)
-    bound = 2 * _relative_softmax_bound(x, groups, EPS64 / 8, 1) + 2 * _relative_softmax_bound(x + shift, groups, EPS64 / 8, 1)
+    bound = 2 * (_relative_softmax_bound(x, groups, EPS64 / 8, 1) + _relative_softmax_bound(x + shift, groups,
+                                                                                              EPS64 / 8, 1))
     assert np.all(np.abs(softmax_ref(x + shift, groups=groups) - got) <= bound * got)
     for g in range(groups):
         part = x[:, g * m:(g + 1) * m]
