@@ -19,7 +19,7 @@ from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.nn._checks import known_names
 from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph import Graph, GraphError, NodeSpec
-from fpgasim.nn.onnx import import_onnx
+from fpgasim.nn import onnx as onnx_import
 from fpgasim.nn.zoo import ZOO, zoo_graph
 
 __all__ = ["GraphSpec", "NetworkFile", "LoadedNetwork", "graph_from_section", "load_network_file", "load_network"]
@@ -123,7 +123,7 @@ def load_network(source: str | Path, *, batch: int = 1, input_shape: Sequence[in
         return LoadedNetwork(graph=graph, weights=None, params=graph.params, source="zoo")
     suffix = Path(text).suffix.lower()
     if suffix == ".onnx":
-        imported = import_onnx(text, input_shape=input_shape)
+        imported = onnx_import.import_onnx(text, input_shape=input_shape)
         return LoadedNetwork(graph=imported.graph, weights=imported.weights, params=imported.params, source="onnx")
     if suffix in (".yaml", ".yml"):
         graph = load_network_file(text)

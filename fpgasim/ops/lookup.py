@@ -118,7 +118,7 @@ def _checked(x: object, requant: object, table: object,
     if not isinstance(requant, Requantizer):
         raise BadArgument(f"requant={requant!r}: expected a Requantizer")
     if not isinstance(table, kind):
-        raise BadArgument(f"table={table!r}: expected a {kind.__name__}")
+        raise BadArgument(f"table={table!r}: expected a table of kind {kind.__name__}")
     return x, requant, table
 
 
@@ -196,8 +196,10 @@ def softmax_table_error(table: ExpTable, n: int) -> float:
     clipped one (p < e^−b) at most ``T·e^(h/2) / (1 − n·e^−b)``.
 
     Raises:
-        BadArgument: ``n·e^−b ≥ 1`` (the bound says nothing: widen the table).
+        BadArgument: ``n`` not a positive integer, or ``n·e^−b ≥ 1`` (the bound says nothing: widen the table).
     """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise BadArgument(f"n={n!r}: expected the number of inputs, an integer >= 1")
     h, b = table.step, table.input_bound
     lost = n * math.exp(-b)
     if lost >= 1:

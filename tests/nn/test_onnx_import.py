@@ -384,3 +384,17 @@ def test_a_gather_after_a_split_is_undone_equals_onnxruntime(tmp_path: Path) -> 
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours.reshape(2, 16), _onnxruntime(path, {"x": x})["y"], rtol=1e-5, atol=1e-6)
     assert [n.op for n in imported.graph.nodes].count(Op.SLICE) == 1
+
+
+def test_the_onnx_package_loads_only_when_a_model_is_imported() -> None:
+    """``onnx`` takes seconds to import (a Ctrl-C meanwhile aborts the process): the CLI's network
+    sources and the experiment runner must not import it until an ONNX model is read."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fpgasim.cli.main, fpgasim.nn.sources, fpgasim.study.experiment.graph_run\n"
+            "before = 'onnx' in sys.modules\n"
+            "from fpgasim.nn.onnx import import_onnx\n"
+            "print(before, 'onnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -110,9 +110,9 @@ def test_each_gate_takes_its_own_table() -> None:
     """A GELU node given a σ table (or SiLU given Φ) is refused, not silently computed with the other function."""
     x = quantize(np.linspace(-3, 3, 8).reshape(1, 2, 2, 2), fmt(12, 4), rounding="half_even", overflow="saturate")[0]
     r = rq(fmt(12, 4))
-    with pytest.raises(BadArgument, match="expected a NormalCdfTable"):
+    with pytest.raises(BadArgument, match="expected a table of kind NormalCdfTable"):
         gelu_table_fixed(x, requant=r, table=SigmoidTable())  # type: ignore[arg-type]
-    with pytest.raises(BadArgument, match="expected a SigmoidTable"):
+    with pytest.raises(BadArgument, match="expected a table of kind SigmoidTable"):
         silu_table_fixed(x, requant=r, table=NormalCdfTable())  # type: ignore[arg-type]
     assert NormalCdfTable() != SigmoidTable()
 
@@ -268,11 +268,14 @@ def test_table_softmax_bad_input_is_refused() -> None:
     r = rq(fmt(12, 2))
     with pytest.raises(BadArgument, match="groups=3: expected a positive divisor of the 4 channels"):
         softmax_table_fixed(x, requant=r, table=ExpTable(), groups=3)
-    with pytest.raises(BadArgument, match="expected a ExpTable"):
+    with pytest.raises(BadArgument, match="expected a table of kind ExpTable"):
         softmax_table_fixed(x, requant=r, table=SigmoidTable())  # type: ignore[arg-type]
     with pytest.raises(BadArgument, match="x=ndarray: expected a FixedTensor"):
         softmax_table_fixed(np.zeros((1, 4)), requant=r, table=ExpTable())  # type: ignore[arg-type]
     with pytest.raises(BadArgument, match="ExpTable: entries=1"):
         ExpTable(entries=1)
+    for n in (0, -3, 2.5, True):
+        with pytest.raises(BadArgument, match=f"n={n!r}: expected the number of inputs"):
+            softmax_table_error(ExpTable(), n)  # type: ignore[arg-type]
     got, _ = softmax_table_fixed(x, requant=r, table=ExpTable(), groups=2)
     assert np.all(got.to_float() == 0.5)  # equal inputs: 1/m whatever the table

@@ -33,7 +33,7 @@ from fpgasim.mapping.layer_plan import Planner
 from fpgasim.nn import zoo_graph
 from fpgasim.nn.evaluate import NodeWeights, synthetic_weights
 from fpgasim.nn.graph import Graph
-from fpgasim.nn.onnx import import_onnx
+from fpgasim.nn import onnx as onnx_import
 from fpgasim.nn.sources import graph_from_section, load_network_file
 from fpgasim.sim.clock import ms_from_ps
 from fpgasim.sim.executor import GraphEmulation, Numerics, carried_values, execute
@@ -94,7 +94,7 @@ def _graph(loaded: LoadedExperiment) -> tuple[Graph, Mapping[str, NodeWeights] |
         return load_network_file(loaded.resolve(ref.file)), None, None
     try:
         if ref.onnx is not None:
-            imported = import_onnx(loaded.resolve(ref.onnx), input_shape=ref.input_shape)
+            imported = onnx_import.import_onnx(loaded.resolve(ref.onnx), input_shape=ref.input_shape)
             return imported.graph, imported.weights, dict(imported.outputs)
         kwargs: dict[str, Any] = {"batch": ref.batch}
         if ref.shapes is not None:
