@@ -421,9 +421,14 @@ def _stored(ctx: Context, node: onnx.NodeProto, name: str, c: np.ndarray, like: 
         storage = _into_storage(values, view, ctx.storage(like))
     except LayoutError as exc:
         raise BadArgument(f"{where}: constant of shape {list(c.shape)}: {exc}") from None
-    out = ctx.emit(where, f"{name}.constant", Op.CONSTANT, [], {"shape": storage.shape},
-                   weights=NodeWeights(storage, None), full_shape=(ctx.batch, *storage.shape))
+    out = _constant_node(ctx, where, f"{name}.constant", storage)
     return like.like(out.node) if like.view is not None else Tensor(out.node, like.shape)
+
+
+def _constant_node(ctx: Context, where: str, name: str, stored: np.ndarray) -> Tensor:
+    """A ``constant`` node holding one sample's (C, H, W) values ``stored``."""
+    return ctx.emit(where, name, Op.CONSTANT, [], {"shape": stored.shape}, weights=NodeWeights(stored, None),
+                    full_shape=(ctx.batch, *stored.shape))
 
 
 def _into_storage(values: np.ndarray, view: View, storage: tuple[int, ...]) -> np.ndarray:
@@ -599,8 +604,7 @@ def _concat_along(ctx: Context, node: onnx.NodeProto, name: str, values: list, a
         own = list(storage)
         own[dim] = size
         stored = _into_storage(np.asarray(value, np.float64), _resized(view, factors[0], size), tuple(own))
-        inputs.append(ctx.emit(where, f"{name}.constant{i}", Op.CONSTANT, [], {"shape": stored.shape},
-                               weights=NodeWeights(stored, None), full_shape=(ctx.batch, *stored.shape)))
+        inputs.append(_constant_node(ctx, where, f"{name}.constant{i}", stored))
     total = sum(v.shape[axis] for v in values)
     out = ctx.emit(where, name, Op.CONCAT, inputs, {"axis": dim - 1},
                    full_shape=(*ref.shape[:axis], total, *ref.shape[axis + 1:]))
