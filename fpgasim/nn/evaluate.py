@@ -107,7 +107,7 @@ def _relabel(node: Node, x: np.ndarray) -> np.ndarray:
     """flatten / reshape / transpose / slice of a stored array (same values, new layout)."""
     if node.op is Op.SLICE:
         index = [slice(None)] * 4
-        index[node.attrs["axis"] + 1] = slice(node.attrs["start"], node.attrs["stop"])
+        index[node.attrs["axis"] + 1] = slice(node.attrs["start"], node.attrs["stop"], node.attrs["step"])
         return x[tuple(index)]
     if node.op is Op.TRANSPOSE:
         return x.transpose(0, *(p + 1 for p in node.attrs["perm"]))

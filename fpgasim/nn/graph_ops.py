@@ -257,18 +257,19 @@ def _concat(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
 
 
 def _slice(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
-    """``start:stop`` of the channels (``axis`` 0), rows (1) or columns (2)."""
+    """``start:stop:step`` of the channels (``axis`` 0), rows (1) or columns (2)."""
     shape = list(_one(inputs))
     owner = f"node {name!r}"
-    start, stop, axis = attrs["start"], attrs["stop"], attrs["axis"]
+    start, stop, axis, step = attrs["start"], attrs["stop"], attrs["axis"], attrs["step"]
     check_int(owner, "start", start, minimum=0)
     check_int(owner, "stop", stop, minimum=1)
+    check_int(owner, "step", step, minimum=1)
     if axis not in (0, 1, 2) or isinstance(axis, bool):
         raise BadArgument(f"{owner}: axis={axis!r}: expected 0 (channels), 1 (height) or 2 (width)")
     if not start < stop <= shape[axis]:
         raise ShapeError(f"{owner}: start={start}, stop={stop}: expected 0 <= start < stop <= {shape[axis]} "
                          f"({('channels', 'height', 'width')[axis]} of {inputs[0][0]!r})")
-    shape[axis] = stop - start
+    shape[axis] = len(range(start, stop, step))
     return None, tuple(shape)
 
 
@@ -398,7 +399,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.ADD, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.MUL, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.CONCAT, _concat, inputs=(2, None), attrs={"axis": 0}),
-    _def(Op.SLICE, _slice, attrs={"start": REQUIRED, "stop": REQUIRED, "axis": 0}),
+    _def(Op.SLICE, _slice, attrs={"start": REQUIRED, "stop": REQUIRED, "axis": 0, "step": 1}),
     _def(Op.FLATTEN, _flatten),
     _def(Op.RESHAPE, _reshape, attrs={"shape": REQUIRED}),
     _def(Op.TRANSPOSE, _transpose, attrs={"perm": REQUIRED}),

@@ -91,6 +91,10 @@ class Context:
         self.shapes: dict[str, Shape] = {}
         self.weights: dict[str, NodeWeights] = {}
         self.sources: dict[str, str] = {}
+        #: ONNX constant value → the initializers it is computed from (folding carries them).
+        self.origins: dict[str, frozenset[str]] = {name: frozenset({name}) for name in constants}
+        #: ``constant`` IR node → the initializers its values come from (its parameters).
+        self.constant_origins: dict[str, frozenset[str]] = {}
         self.names: set[str] = set()
         self._transposes: dict[tuple[str, View, tuple[int, ...]], Tensor] = {}
         self._rebinds: dict[str, int] = {}

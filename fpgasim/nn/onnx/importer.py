@@ -119,8 +119,10 @@ def _walk(ctx: Context, graph: onnx.GraphProto, names: list[str]) -> None:
     for node, name in zip(graph.node, names):
         inputs = [ctx.values[v] if v else None for v in node.input]
         if not any(isinstance(v, Tensor) for v in inputs):
+            origin = frozenset().union(*(ctx.origins.get(v, frozenset()) for v in node.input if v))
             for output, value in zip(node.output, fold(node, inputs, ctx.opset)):
                 ctx.values[output] = np.asarray(value)
+                ctx.origins[output] = origin
             continue
         if node.op_type in FOLD_ONLY:
             raise BadArgument(f"{ctx.where(node, name)}: supported only on constants (shape arithmetic), but "
@@ -181,15 +183,26 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
         raise type(exc)(f"ONNX model {str(path)!r}: {exc}") from None
     used = {n.name for n in built.nodes}
     weights = {k: w for k, w in ctx.weights.items() if k in used}
-    return ImportedGraph(graph=built, weights=weights, outputs=outputs, params=_params(built, ctx.sources),
-                         opset=opset)
+    learned = {k: v.size for k, v in constants.items() if np.issubdtype(v.dtype, np.floating)}
+    params = _params(built, ctx.sources, ctx.constant_origins, learned)
+    return ImportedGraph(graph=built, weights=weights, outputs=outputs, params=params, opset=opset)
 
 
-def _params(graph: Graph, sources: Mapping[str, str]) -> int:
-    """Parameters with a weight initializer read by several nodes counted once."""
+def _params(graph: Graph, sources: Mapping[str, str], constant_origins: Mapping[str, frozenset[str]],
+            learned: Mapping[str, int]) -> int:
+    """The model's parameters as its initializers hold them: a weight initializer read by several
+    nodes counted once, and a ``constant`` node by the floating-point initializers (``learned``:
+    name → size) it was computed from (Swin's relative-position bias is its 169-entry table, not
+    the gathered 49×49 it stores, nor the integer index that gathers it; its shift mask, computed
+    from shapes alone, none)."""
     seen: set[str] = set()
     total = 0
     for node in graph.nodes:
+        if node.name in constant_origins:
+            fresh = constant_origins[node.name] - seen
+            seen |= fresh
+            total += sum(learned.get(name, 0) for name in fresh)
+            continue
         source = sources.get(node.name)
         if source in seen:
             total += node.params - node.layer.params_weights

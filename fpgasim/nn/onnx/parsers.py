@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from math import prod
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -46,6 +47,7 @@ PARSERS: dict[str, Parser] = {}
 FOLD_ONLY = frozenset({
     "Constant", "ConstantOfShape", "Cast", "Range", "Floor", "Ceil", "Sqrt",
     "Pow", "Equal", "Where", "Expand", "Min", "Max", "Neg", "Not", "Less", "Greater", "ReduceProd", "Abs", "Mod",
+    "ScatterND",
 })
 
 
@@ -190,30 +192,74 @@ def _matmul(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 
 # --- attention ----------------------------------------------------------------------------------
 
-def _per_head(view: View, tokens_axis: int, channels_axis: int) -> tuple[int, int | None] | None:
+class _Heads(NamedTuple):
+    """How a per-head tensor's view holds its heads and positions (:func:`_per_head`)."""
+
+    heads: int
+    #: the heads' axis counted from the end (None: one head).
+    heads_axis: int | None
+    #: the attention window (rows, columns) and whether it is dilated; None: every position.
+    window: tuple[tuple[int, int], bool] | None
+    #: per axis that holds the batch and the window index: its factors' (dimension, size).
+    outer: tuple[tuple[tuple[int, int], ...], ...]
+
+
+def _attention_window(view: View, tokens: tuple[int, ...]) -> tuple[tuple[int, int], bool] | None | bool:
+    """The window a tensor's ``tokens`` factors attend within: all positions (None); the minor
+    factors of each of height and width, the major ones counting windows (a block: Swin, MaxViT's
+    block attention); or the major factors, strided over the map (dilated: MaxViT's grid attention).
+    False when the tokens are none of these (not spatial, not in storage order, mixed kinds)."""
+    if not tokens or tokens != tuple(sorted(tokens)) or any(view.dims[f] not in (HEIGHT, WIDTH) for f in tokens):
+        return False
+    sizes, kinds = [], set()
+    for dim in (HEIGHT, WIDTH):
+        factors = view.factors_of(dim)
+        own = tuple(f for f in tokens if view.dims[f] == dim)
+        sizes.append(prod(view.sizes[f] for f in own))
+        if own == factors or not own:
+            continue
+        if factors[len(factors) - len(own):] == own:
+            kinds.add(False)
+        elif factors[:len(own)] == own:
+            kinds.add(True)
+        else:
+            return False
+    if len(kinds) > 1:
+        return False
+    if all(view.factors_of(dim) == tuple(f for f in tokens if view.dims[f] == dim) for dim in (HEIGHT, WIDTH)):
+        return None
+    return (sizes[0], sizes[1]), kinds == {True}
+
+
+def _per_head(view: View, tokens_axis: int, channels_axis: int) -> _Heads | None:
     """How a view of a transformer's per-head tensor holds the IR's values: ``channels_axis`` a run
-    of the minor channel factors (one head's channels), ``tokens_axis`` every height/width factor
-    in storage order (the positions), the remaining channel factors (the heads) on one other axis
-    and the batch on another. Returns (heads, the heads' axis counted from the end or None), or
-    None when the view is not such a tensor."""
+    of the minor channel factors (one head's channels), ``tokens_axis`` height/width factors in
+    storage order (the positions one query attends: all, or a window, :func:`_attention_window`), the
+    remaining channel factors (the heads) on one other axis, and the batch and the window index on
+    the others. None when the view is not such a tensor."""
     rank = len(view.axes)
     channels = view.factors_of(CHANNELS)
     own = view.axes[channels_axis]
     if not own or channels[len(channels) - len(own):] != own:
         return None
-    if view.axes[tokens_axis] != tuple(f for f, d in enumerate(view.dims) if d in (HEIGHT, WIDTH)):
+    tokens = view.axes[tokens_axis]
+    window = _attention_window(view, tokens)
+    if window is False:
         return None
     heads_factors = channels[:len(channels) - len(own)]
-    heads_axis = None
+    heads_axis, outer = None, []
     for i, axis in enumerate(view.axes):
-        if i in (tokens_axis % rank, channels_axis % rank) or not axis or axis == view.factors_of(BATCH):
+        if i in (tokens_axis % rank, channels_axis % rank) or not axis:
+            continue
+        if all(view.dims[f] != CHANNELS for f in axis):
+            outer.append(tuple((view.dims[f], view.sizes[f]) for f in axis))
             continue
         if axis != heads_factors:
             return None
         heads_axis = i - rank
     if heads_factors and heads_axis is None:
         return None
-    return prod(view.sizes[f] for f in heads_factors), heads_axis
+    return _Heads(prod(view.sizes[f] for f in heads_factors), heads_axis, window, tuple(outer))
 
 
 def _head_output(a: View, heads: int, last: int, heads_axis: int | None, batch: int) -> View:
@@ -246,16 +292,17 @@ def _head_output(a: View, heads: int, last: int, heads_axis: int | None, batch: 
     return View(tuple(sizes), tuple(dims), tuple(axes))
 
 
-def _head_matmul(ctx: Context, node: onnx.NodeProto, name: str) -> None:
-    """A MatMul of two computed tensors: attention's ``scores`` (Q·Kᵀ: A holds a head's channels
-    last, B in the second-to-last axis) or ``attend`` (P·V: A's last axis is each head's scores of
-    B's positions), per head as the views lay the heads out; a pending scalar scale on Q and K
-    becomes the scores' ``scale``."""
+def _head_matmul(ctx: Context, node: onnx.NodeProto, name: str, operands: tuple[Tensor, Tensor] | None = None) -> None:
+    """A MatMul of two computed tensors (or ``operands``, an Einsum's in A·B form): attention's
+    ``scores`` (Q·Kᵀ: A holds a head's channels last, B in the second-to-last axis) or ``attend``
+    (P·V: A's last axis is each head's scores of B's positions), per head as the views lay the
+    heads out; a pending scalar scale on Q and K becomes the scores' ``scale``."""
     where = ctx.where(node, name)
-    a, b = (ctx.tensor(node, name, i, view=True) for i in (0, 1))
+    a, b = operands or tuple(ctx.tensor(node, name, i, view=True) for i in (0, 1))
     refusal = (f"{where}: inputs {node.input[0]!r} {list(a.shape)} and {node.input[1]!r} {list(b.shape)}: a "
                "product of two computed tensors is attention's Q·Kᵀ or P·V per head (the IR's scores and "
-               "attend), with each head's channels and positions on the last two axes")
+               "attend), with each head's channels and positions (all, or a window of rows and columns) on the "
+               "last two axes")
     if a.rank != b.rank or a.rank < 2:
         raise BadArgument(refusal)
     va, vb = ctx.view_of(a), ctx.view_of(b)
@@ -263,17 +310,47 @@ def _head_matmul(ctx: Context, node: onnx.NodeProto, name: str) -> None:
     keys, values = _per_head(vb, -1, -2), _per_head(vb, -2, -1)
     if query is None or (keys is None and values is None):
         raise BadArgument(refusal)
-    heads, heads_axis = query
+    heads, heads_axis, window = query.heads, query.heads_axis, query.window
+    windowed = {} if window is None else {"window": window[0], "dilated": window[1]}
     if keys is not None and keys == query and a.shape[-1] == b.shape[-2]:
-        op, attrs, last = Op.SCORES, {"heads": heads, "scale": a.scale * b.scale}, b.shape[-1]
+        op, attrs, last = Op.SCORES, {"heads": heads, "scale": a.scale * b.scale, **windowed}, b.shape[-1]
     elif values is not None and values == query and a.shape[-1] == b.shape[-2] and a.scale == b.scale == 1.0:
-        op, attrs, last = Op.ATTEND, {"heads": heads}, b.shape[-1]
+        op, attrs, last = Op.ATTEND, {"heads": heads, **windowed}, b.shape[-1]
     else:
         raise BadArgument(refusal)
     shape = (*a.shape[:-1], last)
     out = ctx.emit(where, name, op, [a, b], attrs, full_shape=shape)
     view = _head_output(va, heads, last, heads_axis, ctx.batch)
     ctx.values[node.output[0]] = ctx.viewed(out.node, shape, view, a.transpose or b.transpose or (name, node))
+
+
+@parser("Einsum")
+def _einsum(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """A batched matrix product of two computed tensors written as an Einsum (MaxViT's
+    ``B G H I D, B G H J D -> B G H I J`` and its P·V): both operands transposed, as views, into
+    the A·B of a MatMul, then :func:`_head_matmul`."""
+    where = ctx.where(node, name)
+    equation = attrs["equation"].decode() if isinstance(attrs["equation"], bytes) else attrs["equation"]
+    terms = equation.replace(" ", "").replace("->", ",").split(",")
+    refusal = (f"{where}: equation {equation!r}: expected a batched matrix product of two tensors, "
+               "'...ik, ...kj -> ...ij' with the batch letters in the output's order")
+    if len(terms) != 3 or len(node.input) != 2 or any(len(set(t)) != len(t) for t in terms):
+        raise BadArgument(refusal)
+    left, right, out = terms
+    batch = out[:-2]
+    rows, cols = out[-2:]
+    inner = set(left) & set(right) - set(out)
+    if len(inner) != 1 or set(left) != {*batch, rows, *inner} or set(right) != {*batch, cols, *inner}:
+        raise BadArgument(refusal)
+    (k,) = inner
+    operands = []
+    for i, (term, order) in enumerate(((left, batch + rows + k), (right, batch + k + cols))):
+        x = ctx.tensor(node, name, i, view=True)
+        perm = [term.index(letter) for letter in order]
+        shape = tuple(x.shape[p] for p in perm)
+        view = ctx.viewed(x.node, shape, ctx.view_of(x).transpose(perm), x.transpose or (name, node))
+        operands.append(_scaled(view, x.scale))
+    _head_matmul(ctx, node, name, (operands[0], operands[1]))
 
 
 _FOLDS_INTO = frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR})
@@ -407,44 +484,48 @@ def _per_channel(x: Tensor, c: np.ndarray) -> np.ndarray | None:
     return c.astype(np.float64).reshape(-1)
 
 
-def _stored(ctx: Context, node: onnx.NodeProto, name: str, c: np.ndarray, like: Tensor) -> Tensor:
-    """A constant operand the shape of ``like`` (ViT's position embedding, its class token) as a
-    ``constant`` node laid out as ``like``'s storage, seen through the same view."""
+def _stored(ctx: Context, node: onnx.NodeProto, name: str, value: str, like: Tensor) -> Tensor:
+    """The constant ONNX value ``value``, an operand broadcast to the shape of ``like`` (ViT's
+    position embedding, Swin's relative-position bias and shift mask), as a ``constant`` node laid
+    out as ``like``'s storage, seen through the same view."""
     where = ctx.where(node, name)
+    c = ctx.values[value]
     view = ctx.view_of(like)
     padded = c.astype(np.float64).reshape((1,) * (like.rank - c.ndim) + c.shape)
     if c.ndim > like.rank or any(p not in (1, s) for p, s in zip(padded.shape, like.shape)):
         raise BadArgument(f"{where}: constant of shape {list(c.shape)} with {list(like.shape)}: expected it to "
                           "broadcast to the tensor")
     try:
-        values = np.broadcast_to(padded, (1, *like.shape[1:]) if padded.shape[0] == 1 else like.shape)
-        storage = _into_storage(values, view, ctx.storage(like))
+        storage = _into_storage(padded, view, ctx.storage(like))
     except LayoutError as exc:
         raise BadArgument(f"{where}: constant of shape {list(c.shape)}: {exc}") from None
-    out = _constant_node(ctx, where, f"{name}.constant", storage)
+    out = _constant_node(ctx, where, f"{name}.constant", storage, value)
     return like.like(out.node) if like.view is not None else Tensor(out.node, like.shape)
 
 
-def _constant_node(ctx: Context, where: str, name: str, stored: np.ndarray) -> Tensor:
-    """A ``constant`` node holding one sample's (C, H, W) values ``stored``."""
-    return ctx.emit(where, name, Op.CONSTANT, [], {"shape": stored.shape}, weights=NodeWeights(stored, None),
-                    full_shape=(ctx.batch, *stored.shape))
+def _constant_node(ctx: Context, where: str, name: str, stored: np.ndarray, value: str) -> Tensor:
+    """A ``constant`` node holding one sample's (C, H, W) values ``stored`` of the ONNX ``value``;
+    its parameters are the initializers ``value`` comes from (:attr:`Context.origins`)."""
+    out = ctx.emit(where, name, Op.CONSTANT, [], {"shape": stored.shape}, weights=NodeWeights(stored, None),
+                   full_shape=(ctx.batch, *stored.shape))
+    ctx.constant_origins[out.node] = ctx.origins.get(value, frozenset())
+    return out
 
 
 def _into_storage(values: np.ndarray, view: View, storage: tuple[int, ...]) -> np.ndarray:
-    """One sample's values of a tensor laid out by ``view`` over ``storage``, as (C, H, W).
+    """One sample's values of a tensor laid out by ``view`` over ``storage``, as (C, H, W);
+    ``values`` broadcast to the view's shape (a Swin bias the same for every window).
 
     Raises:
         LayoutError: the values differ between samples (a constant is the same for all).
     """
-    if values.shape[0] != 1 and not np.all(values == values[:1]):
-        raise LayoutError("values that differ between samples")
-    sample = values[:1]
-    factored = sample.reshape([view.sizes[f] if view.dims[f] != BATCH else 1
-                               for axis in view.axes for f in axis] or [1])
     order = [f for axis in view.axes for f in axis]
+    factored = np.broadcast_to(values, view.shape).reshape([view.sizes[f] for f in order] or [1])
     stored = factored.transpose([order.index(f) for f in sorted(order)]) if order else factored
-    return stored.reshape(storage[1:])
+    samples = stored.reshape(prod(view.sizes[f] for f in view.factors_of(BATCH)), -1)
+    if not np.all(samples == samples[:1]):
+        raise LayoutError("values that differ between samples")
+    return samples[0].reshape(storage[1:])
 
 
 @parser("Add", "Sub", "Mul", "Div")
@@ -466,13 +547,15 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
         op = Op.ADD if node.op_type == "Add" else Op.MUL
         ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, b], view=a)
         return
+    constant = node.input[1]
     if not isinstance(a, Tensor):
         if node.op_type in ("Sub", "Div"):
             raise BadArgument(f"{where}: {node.op_type} of a constant by a tensor is not supported; expected the "
                               "tensor as the first input")
-        a, b = b, a
-    if b.size == 1 and node.op_type in ("Mul", "Div") and a.view is not None \
-            and ctx.readers.get(node.output[0]) == {"MatMul"}:
+        a, b, constant = b, a, node.input[0]
+    readers = ctx.readers.get(node.output[0], set())
+    if b.size == 1 and node.op_type in ("Mul", "Div") and a.view is not None and readers \
+            and readers <= {"MatMul", "Einsum"}:
         factor = float(b.reshape(-1)[0])
         ctx.values[node.output[0]] = Tensor(a.node, a.shape, a.view, a.transpose,
                                             a.scale * (factor if node.op_type == "Mul" else 1 / factor))
@@ -484,7 +567,7 @@ def _arithmetic(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
         if node.op_type not in ("Add", "Mul"):
             raise BadArgument(f"{where}: constant of shape {list(b.shape)} with {list(a.shape)}: expected a "
                               "scalar or one value per channel")
-        stored = _stored(ctx, node, name, b, a)
+        stored = _stored(ctx, node, name, constant, a)
         op = Op.ADD if node.op_type == "Add" else Op.MUL
         ctx.values[node.output[0]] = ctx.emit(where, name, op, [a, stored], view=a)
         return
@@ -547,6 +630,18 @@ def _alias(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     ctx.values[node.output[0]] = ctx.values[node.input[0]]
 
 
+@parser("Pad")
+def _pad(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """Zero padding of every side (Swin pads its map to whole windows; at sizes that are already
+    whole the pads fold to zeros): the input itself. Real padding outside a conv or pool window is
+    refused, naming the pads."""
+    pads = (ctx.constant(node, name, 1, "pads") if ctx.has(node, 1) else np.asarray(attrs.get("pads", [])))
+    if np.any(pads != 0):
+        raise BadArgument(f"{ctx.where(node, name)}: pads={[int(p) for p in pads]}: the graph IR pads only "
+                          "inside a conv or pool window; expected zero pads")
+    ctx.values[node.output[0]] = ctx.tensor(node, name, 0, view=True)
+
+
 @parser("Shape")
 def _shape(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     x = ctx.tensor(node, name, 0, view=True)
@@ -604,7 +699,7 @@ def _concat_along(ctx: Context, node: onnx.NodeProto, name: str, values: list, a
         own = list(storage)
         own[dim] = size
         stored = _into_storage(np.asarray(value, np.float64), _resized(view, factors[0], size), tuple(own))
-        inputs.append(_constant_node(ctx, where, f"{name}.constant{i}", stored))
+        inputs.append(_constant_node(ctx, where, f"{name}.constant{i}", stored, node.input[i]))
     total = sum(v.shape[axis] for v in values)
     out = ctx.emit(where, name, Op.CONCAT, inputs, {"axis": dim - 1},
                    full_shape=(*ref.shape[:axis], total, *ref.shape[axis + 1:]))
@@ -647,15 +742,41 @@ def _split(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 
 @parser("Slice")
 def _slice(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    x = ctx.tensor(node, name, 0)
+    """Positive-step ranges of axes that each hold one whole IR dimension (the channels of a plain
+    tensor; the rows or columns of a channels-last view: Swin's cyclic shift and its patch
+    merging's every-other-row/column), a ``slice`` per axis that changes."""
+    x = ctx.tensor(node, name, 0, view=True)
+    where = ctx.where(node, name)
     starts, ends = (ctx.constant(node, name, i, what) for i, what in ((1, "starts"), (2, "ends")))
     axes = ctx.constant(node, name, 3, "axes") if ctx.has(node, 3) else np.arange(len(starts))
     steps = ctx.constant(node, name, 4, "steps") if ctx.has(node, 4) else np.ones(len(starts), dtype=np.int64)
-    if [int(a) % x.rank for a in axes] != [1] or int(steps[0]) != 1:
-        raise BadArgument(f"{ctx.where(node, name)}: axes={list(axes)}, steps={list(steps)}: expected a step-1 "
-                          "slice of the channels (axis 1)")
-    start, stop, _ = slice(int(starts[0]), int(ends[0])).indices(x.shape[1])
-    _channel_slices(ctx, node, name, x, [(start, stop)])
+    if x.view is None and [int(a) % x.rank for a in axes] == [1] and int(steps[0]) == 1:
+        start, stop, _ = slice(int(starts[0]), int(ends[0])).indices(x.shape[1])
+        _channel_slices(ctx, node, name, x, [(start, stop)])
+        return
+    x = ctx.materialised(x) if x.scale != 1.0 else x
+    view = ctx.view_of(x)
+    shape = list(x.shape)
+    for k, (axis, first, last, step) in enumerate(zip(axes, starts, ends, steps)):
+        axis = int(axis) % x.rank
+        factors = view.axes[axis]
+        dim = view.dims[factors[0]] if len(factors) == 1 else None
+        if dim in (None, BATCH) or view.factors_of(dim) != factors or int(step) < 1:
+            raise BadArgument(f"{where}: axes={[int(a) for a in axes]}, steps={[int(s) for s in steps]} on "
+                              f"{list(x.shape)}: expected "
+                              "positive steps over axes that each hold the channels, the rows or the columns")
+        start, stop, step = slice(int(first), int(last), int(step)).indices(shape[axis])
+        size = len(range(start, stop, step))
+        if size == shape[axis]:
+            continue
+        if size == 0:
+            raise BadArgument(f"{where}: axis {axis} of {list(x.shape)}: the slice is empty")
+        shape[axis] = size
+        view = _resized(view, factors[0], size)
+        out = ctx.emit(where, name if len(axes) == 1 else f"{name}:{k}", Op.SLICE, [x],
+                       {"start": start, "stop": stop, "axis": dim - 1, "step": step}, full_shape=tuple(shape))
+        x = ctx.viewed(out.node, tuple(shape), view, x.transpose or (name, node))
+    ctx.values[node.output[0]] = x
 
 
 @parser("Gather")
@@ -686,6 +807,19 @@ def _scaled(value: Tensor, scale: float) -> Tensor:
     return value if scale == 1.0 else Tensor(value.node, value.shape, value.view, value.transpose, scale)
 
 
+def _cuts_space(ctx: Context, x: Tensor, shape: tuple[int, ...]) -> bool:
+    """Whether a reshape of a stored (N, C, H, W) tensor to more than four axes cuts its rows or
+    columns (MaxViT's window partition): a view, where a cut of the channels (a channel shuffle's
+    groups) is one stored reshape."""
+    if x.view is not None or len(shape) <= 4:
+        return False
+    try:
+        view = View.of_storage(ctx.storage(x), shape)
+    except LayoutError:
+        return False
+    return any(len(view.factors_of(dim)) > 1 for dim in (HEIGHT, WIDTH))
+
+
 @parser("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose")
 def _relabel(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     """A new layout of the same values. A Transpose, and a reshape of a view or one that moves the
@@ -708,8 +842,8 @@ def _relabel(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None
             return
         ctx.values[out] = _scaled(ctx.viewed(x.node, shape, ctx.view_of(x).transpose(perm), (name, node)), x.scale)
         return
-    image = x.view is not None and x.rank == 4 and x.view.dim_permutation() is not None
-    if (x.view is not None and not image) or not shape or shape[0] != ctx.batch:
+    image = x.view is not None and x.rank == 4 and len(shape) <= 4 and x.view.dim_permutation() is not None
+    if (x.view is not None and not image) or not shape or shape[0] != ctx.batch or _cuts_space(ctx, x, shape):
         try:
             view = ctx.view_of(x).reshape(shape)
         except LayoutError as exc:

@@ -1,0 +1,141 @@
+"""The ONNX importer's pieces for windowed transformers (Swin, MaxViT), each against onnxruntime on a
+hand-built model: rows and columns of a channels-last view sliced (Swin's cyclic shift as torch.roll
+exports it, its patch merging's every-other row and column), zero Pads, Einsum products, and the
+parameters of a constant computed from an initializer (a gathered bias table counts as the table)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fpgasim.errors import BadArgument
+from fpgasim.nn import Op
+from fpgasim.nn.evaluate import evaluate_ref
+from fpgasim.nn.onnx import import_onnx
+from tests.nn.test_onnx_import import N, _onnxruntime, _save
+from tests.strategies.onnx_models import init, onnx_model
+
+C, SIDE = 4, 6
+
+
+def _agree(path: Path, x: np.ndarray, output: str = "y") -> np.ndarray:
+    imported = import_onnx(path)
+    stored = x.reshape(x.shape[0], *imported.graph.node("x").out_shape)
+    ours = evaluate_ref(imported.graph, {"x": stored}, imported.weights)[imported.outputs[output]]
+    theirs = _onnxruntime(path, {"x": x})[output]
+    np.testing.assert_allclose(ours.reshape(theirs.shape), theirs, rtol=1e-5, atol=1e-5)
+    return imported
+
+
+def _ints(name: str, values) -> object:
+    return init(name, np.array(values, np.int64))
+
+
+def test_a_roll_of_a_channels_last_view_is_row_and_column_slices_and_concats(tmp_path: Path) -> None:
+    """torch.roll(x, (-2, -1), dims=(1, 2)) on NHWC: Slice + Concat per axis, no transpose."""
+    inits = [_ints(n, v) for n, v in (("s2", [2]), ("s1", [1]), ("zero", [0]), ("end", [2**62]),
+                                      ("ax1", [1]), ("ax2", [2]))]
+    nodes = [N("Transpose", ["x"], ["t"], "to_nhwc", perm=[0, 2, 3, 1]),
+             N("Slice", ["t", "s2", "end", "ax1"], ["h_tail"], "roll/Slice"),
+             N("Slice", ["t", "zero", "s2", "ax1"], ["h_head"], "roll/Slice_1"),
+             N("Concat", ["h_tail", "h_head"], ["h"], "roll/Concat", axis=1),
+             N("Slice", ["h", "s1", "end", "ax2"], ["w_tail"], "roll/Slice_2"),
+             N("Slice", ["h", "zero", "s1", "ax2"], ["w_head"], "roll/Slice_3"),
+             N("Concat", ["w_tail", "w_head"], ["y"], "roll/Concat_1", axis=2)]
+    model = onnx_model(nodes, inits, {"x": (1, C, SIDE, SIDE)}, {"y": (1, SIDE, SIDE, C)})
+    x = np.random.default_rng(0).normal(size=(1, C, SIDE, SIDE))
+    imported = _agree(_save(model, tmp_path), x)
+    slices = [n for n in imported.graph.nodes if n.op is Op.SLICE]
+    assert sorted(n.attrs["axis"] for n in slices) == [1, 1, 2, 2]
+    assert [n.op for n in imported.graph.nodes].count(Op.TRANSPOSE) == 1  # only the output, materialised
+
+
+def test_patch_merging_takes_every_other_row_and_column(tmp_path: Path) -> None:
+    """Swin's x[..., 0::2, 0::2, :] … concatenated over the channels: strided slices (step 2)."""
+    inits = [_ints(n, v) for n, v in (("z", [0, 0]), ("o", [1, 1]), ("end", [2**62, 2**62]), ("hw", [1, 2]),
+                                      ("step", [2, 2]))]
+    nodes = [N("Transpose", ["x"], ["t"], "to_nhwc", perm=[0, 2, 3, 1])]
+    parts = []
+    for i, (r, c) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        starts = f"start{i}"
+        inits.append(_ints(starts, [r, c]))
+        nodes.append(N("Slice", ["t", starts, "end", "hw", "step"], [f"x{i}"], f"merge/Slice_{i}"))
+        parts.append(f"x{i}")
+    nodes.append(N("Concat", parts, ["y"], "merge/Concat", axis=-1))
+    model = onnx_model(nodes, inits, {"x": (1, C, SIDE, SIDE)}, {"y": (1, SIDE // 2, SIDE // 2, 4 * C)})
+    x = np.random.default_rng(1).normal(size=(1, C, SIDE, SIDE))
+    imported = _agree(_save(model, tmp_path), x)
+    steps = {(n.attrs["axis"], n.attrs["step"]) for n in imported.graph.nodes if n.op is Op.SLICE}
+    assert steps == {(1, 2), (2, 2)}
+
+
+def test_a_zero_pad_is_no_node_and_a_real_pad_is_refused(tmp_path: Path) -> None:
+    nodes = [N("Pad", ["x", "pads"], ["p"], "pad"), N("Relu", ["p"], ["y"], "relu")]
+    zero = onnx_model(nodes, [_ints("pads", [0] * 8)], {"x": (1, C, SIDE, SIDE)}, {"y": (1, C, SIDE, SIDE)})
+    imported = _agree(_save(zero, tmp_path), np.random.default_rng(2).normal(size=(1, C, SIDE, SIDE)))
+    assert [n.op for n in imported.graph.nodes] == [Op.INPUT, Op.RELU]
+    real = onnx_model(nodes, [_ints("pads", [0, 0, 0, 1, 0, 0, 0, 1])], {"x": (1, C, SIDE, SIDE)},
+                      {"y": (1, C, SIDE + 1, SIDE + 1)})
+    with pytest.raises(BadArgument, match=r"'pad' \(Pad\): pads=\[0, 0, 0, 1, 0, 0, 0, 1\].*expected zero pads"):
+        import_onnx(_save(real, tmp_path, "real.onnx"))
+
+
+def test_a_reversed_or_batch_slice_is_refused_naming_the_node(tmp_path: Path) -> None:
+    inits = [_ints("start", [-1]), _ints("end", [-2**62]), _ints("axis", [2]), _ints("step", [-1])]
+    nodes = [N("Transpose", ["x"], ["t"], "to_nhwc", perm=[0, 2, 3, 1]),
+             N("Slice", ["t", "start", "end", "axis", "step"], ["y"], "flip")]
+    model = onnx_model(nodes, inits, {"x": (1, C, SIDE, SIDE)}, {"y": (1, SIDE, SIDE, C)})
+    with pytest.raises(BadArgument, match=r"'flip' \(Slice\): axes=\[2\], steps=\[-1\].*positive steps"):
+        import_onnx(_save(model, tmp_path))
+
+
+def _einsum_attention(equation_scores: str = "bhid,bhjd->bhij") -> object:
+    """x (1, 8, 5) as 5 tokens of 8: Q, K, V per 2 heads, both products written as Einsum."""
+    rng = np.random.default_rng(3)
+    inits = [init(w, rng.normal(0, 0.5, (8, 8))) for w in ("wq", "wk", "wv")]
+    inits += [_ints("heads", [1, 5, 2, 4]), _ints("back", [1, 5, 8]), init("scale", np.array(0.5, np.float32))]
+    nodes = [N("Transpose", ["x"], ["t"], "tokens", perm=[0, 2, 1])]
+    for w in ("q", "k", "v"):
+        nodes += [N("MatMul", ["t", f"w{w}"], [w], f"{w}/MatMul"), N("Reshape", [w, "heads"], [f"{w}4"], f"{w}/Reshape"),
+                  N("Transpose", [f"{w}4"], [f"{w}h"], f"{w}/Transpose", perm=[0, 2, 1, 3])]
+    nodes += [N("Mul", ["kh", "scale"], ["ks"], "k/scale"),
+              N("Einsum", ["qh", "ks"], ["s"], "scores", equation=equation_scores),
+              N("Softmax", ["s"], ["p"], "softmax", axis=-1),
+              N("Einsum", ["p", "vh"], ["o"], "attend", equation="bhij,bhjd->bhid"),
+              N("Transpose", ["o"], ["ot"], "merge/Transpose", perm=[0, 2, 1, 3]),
+              N("Reshape", ["ot", "back"], ["y"], "merge/Reshape")]
+    return onnx_model(nodes, inits, {"x": (1, 8, 5)}, {"y": (1, 5, 8)})
+
+
+def test_einsum_attention_is_scores_and_attend(tmp_path: Path) -> None:
+    """MaxViT's form: the scale on K (read only by the Einsum) becomes the scores' scale."""
+    imported = _agree(_save(_einsum_attention(), tmp_path), np.random.default_rng(4).normal(size=(1, 8, 5)))
+    scores = next(n for n in imported.graph.nodes if n.op is Op.SCORES)
+    assert scores.attrs["heads"] == 2 and scores.attrs["scale"] == 0.5
+    assert [n.op for n in imported.graph.nodes].count(Op.ATTEND) == 1
+
+
+@pytest.mark.parametrize("equation", ["bhid,bhjd->bhji", "bhid,bhid->bhi", "bhid,bhjd,bhjd->bhij"])
+def test_an_einsum_that_is_no_matrix_product_is_refused(tmp_path: Path, equation: str) -> None:
+    model = _einsum_attention(equation)
+    if equation.count(",") == 2:
+        model.graph.node[-5].input.append("vh")
+    with pytest.raises(BadArgument, match=r"'scores' \(Einsum\): equation .*batched matrix product"):
+        import_onnx(_save(model, tmp_path))
+
+
+def test_a_constant_gathered_from_a_table_counts_the_table(tmp_path: Path) -> None:
+    """Swin's relative-position bias: a 7-entry table gathered into a (C, SIDE, SIDE) addend stores
+    C·SIDE² values; the model's parameters are the table's 7 (a shape-only constant adds none)."""
+    index = np.random.default_rng(5).integers(0, 7, (C, SIDE, SIDE))
+    inits = [init("table", np.arange(7.0)), _ints("index", index), init("mask", np.ones((C, SIDE, SIDE)))]
+    nodes = [N("Gather", ["table", "index"], ["bias"], "bias/Gather"),
+             N("Add", ["x", "bias"], ["b"], "add_bias"),
+             N("Shape", ["x"], ["shape"], "shape"),
+             N("ConstantOfShape", ["shape"], ["zeros"], "zeros", value=init("v", np.array([0.25]))),
+             N("Add", ["b", "zeros"], ["y"], "add_mask")]
+    model = onnx_model(nodes, inits[:2], {"x": (1, C, SIDE, SIDE)}, {"y": (1, C, SIDE, SIDE)})
+    imported = _agree(_save(model, tmp_path), np.random.default_rng(6).normal(size=(1, C, SIDE, SIDE)))
+    constants = [n for n in imported.graph.nodes if n.op is Op.CONSTANT]
+    assert [n.params for n in constants] == [C * SIDE * SIDE] * 2  # what each stores
+    assert imported.params == 7
