@@ -5,7 +5,7 @@ Composite blocks are shown expanded, as the engines run them. ``macs`` counts co
 connected multiply-accumulates per sample, as torchvision and the papers do; pooling, element-wise
 and activation work is the separate ``elementwise_ops`` column. ``engine`` is the FPGA engine of
 :data:`fpgasim.mapping.graph_plan.FPGA_ENGINES` that runs the op, or ``software`` when only a
-CPU/GPU device can (sigmoid and SiLU: the vector unit when the design has a sigmoid table). A
+CPU/GPU device can (sigmoid, tanh and SiLU: the vector unit when the design has a sigmoid table). A
 pooling node also says whether it pools in ceil mode (``ceil_mode`` in the
 JSON, ``pool (ceil)`` in the table's op column).
 """

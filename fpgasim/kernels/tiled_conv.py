@@ -91,8 +91,8 @@ class TiledConvBuffers:
 @config_class
 class LookupTableOptions:
     """A lookup table in the vector unit, as hls4ml builds its activations (:mod:`fpgasim.ops.lookup`):
-    σ for sigmoid and SiLU nodes, Φ for GELU nodes, eˣ for softmax nodes. One copy serves two lanes (a
-    dual-port block RAM)."""
+    σ for sigmoid, SiLU and tanh nodes (tanh(x) = 2·σ(2x) − 1), Φ for GELU nodes, eˣ for softmax nodes.
+    One copy serves two lanes (a dual-port block RAM)."""
 
     #: samples over the input range (at least 2).
     entries: PosInt = 1024
@@ -140,7 +140,7 @@ class TiledConvDesign:
     #: window operations (compares or adds) per cycle of the pooling unit beside the MAC
     #: array; default Tm (one lane per output-channel bank). Not counted in the fit.
     pool_lanes: PosInt | None = None
-    #: a sigmoid lookup table in the vector unit (sigmoid and SiLU on the FPGA); None: those ops
+    #: a sigmoid lookup table in the vector unit (sigmoid, SiLU and tanh on the FPGA); None: those ops
     #: need a compute device. Counted in the fit.
     sigmoid_table: LookupTableOptions | None = None
     #: a normal-CDF lookup table in the vector unit (GELU on the FPGA, ``x·Φ(x)``); None: GELU

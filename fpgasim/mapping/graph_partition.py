@@ -66,7 +66,8 @@ __all__ = ["Layout", "PartitionModel", "plan_partitioned_graph", "DEFAULT_BEAM"]
 DEFAULT_BEAM = 256
 
 _MAC_OPS = frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR})
-_ELEMENTWISE = frozenset({Op.ADD, Op.MUL, Op.AFFINE, Op.RELU, Op.RELU6, Op.HARDSWISH, Op.GELU, Op.SIGMOID, Op.SILU})
+_ELEMENTWISE = frozenset({Op.ADD, Op.MUL, Op.AFFINE, Op.RELU, Op.RELU6, Op.HARDSWISH, Op.GELU, Op.SIGMOID, Op.TANH,
+                          Op.SILU})
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,8 +65,8 @@ FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
 }
 #: Ops the vector unit runs only from a lookup table: op → the design key that gives it
 #: (:data:`~fpgasim.kernels.tiled_conv.TABLE_KINDS` says which function each key holds).
-TABLE_OPS: dict[Op, str] = {Op.SIGMOID: "sigmoid_table", Op.SILU: "sigmoid_table", Op.GELU: "gelu_table",
-                            Op.SOFTMAX: "softmax_table"}
+TABLE_OPS: dict[Op, str] = {Op.SIGMOID: "sigmoid_table", Op.TANH: "sigmoid_table", Op.SILU: "sigmoid_table",
+                            Op.GELU: "gelu_table", Op.SOFTMAX: "softmax_table"}
 _RELABEL = FPGA_ENGINES[Engine.RELABEL]
 
 
@@ -160,7 +160,7 @@ class GraphPlan:
         raise BadArgument(f"no node named {name!r} in the plan")
 
     def lookup_tables(self) -> dict[str, LookupTable]:
-        """The lookup table each sigmoid/SiLU/GELU/softmax node on an FPGA's vector unit reads, by node name."""
+        """The lookup table each sigmoid/tanh/SiLU/GELU/softmax node on an FPGA's vector unit reads, by node name."""
         return {item.node.name: self.fpgas[item.device].design.lookup_tables()[TABLE_OPS[item.node.op]]
                 for item in self.nodes if item.engine is Engine.VECTOR and item.node.op in TABLE_OPS}
 

@@ -32,7 +32,7 @@ from fpgasim.ops.conv import (
 from fpgasim.ops.linear import linear_fixed, linear_ref
 from fpgasim.ops.layernorm import layernorm_fixed, layernorm_ref
 from fpgasim.ops.lookup import (
-    LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed, softmax_table_fixed,
+    LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed, softmax_table_fixed, tanh_table_fixed,
 )
 from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
@@ -139,6 +139,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.RELU: lambda n, xs, w: relu_ref(xs[0]),
     Op.RELU6: lambda n, xs, w: relu6_ref(xs[0]),
     Op.SIGMOID: lambda n, xs, w: ew.sigmoid_ref(xs[0]),
+    Op.TANH: lambda n, xs, w: ew.tanh_ref(xs[0]),
     Op.SILU: lambda n, xs, w: ew.silu_ref(xs[0]),
     Op.HARDSWISH: lambda n, xs, w: ew.hardswish_ref(xs[0]),
     Op.GELU: lambda n, xs, w: ew.gelu_ref(xs[0]),
@@ -238,6 +239,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.RELU: lambda n, xs, w, rq: relu_fixed(xs[0])[0],
     Op.RELU6: lambda n, xs, w, rq: relu6_fixed(xs[0])[0],
     Op.SIGMOID: lambda n, xs, w, rq: ew.sigmoid_fixed(xs[0], requant=rq)[0],
+    Op.TANH: lambda n, xs, w, rq: ew.tanh_fixed(xs[0], requant=rq)[0],
     Op.SILU: lambda n, xs, w, rq: ew.silu_fixed(xs[0], requant=rq)[0],
     Op.HARDSWISH: lambda n, xs, w, rq: ew.hardswish_fixed(xs[0], requant=rq)[0],
     Op.GELU: lambda n, xs, w, rq: ew.gelu_fixed(xs[0], requant=rq)[0],
@@ -248,8 +250,9 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
 }
 
 
-#: Sigmoid, SiLU, GELU and softmax read from a lookup table (an FPGA's vector unit).
-_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.SILU: silu_table_fixed, Op.GELU: gelu_table_fixed,
+#: Sigmoid, tanh, SiLU, GELU and softmax read from a lookup table (an FPGA's vector unit; tanh reads the σ table).
+_TABLE_FIXED = {Op.SIGMOID: sigmoid_table_fixed, Op.TANH: tanh_table_fixed, Op.SILU: silu_table_fixed,
+                Op.GELU: gelu_table_fixed,
                 Op.SOFTMAX: lambda x, *, requant, table, groups: softmax_table_fixed(x, requant=requant, table=table,
                                                                                      groups=groups)}
 
@@ -270,7 +273,7 @@ def compute_node_fixed(node: Node, inputs: list[FixedTensor], weights: NodeWeigh
         node: the node. inputs: its producers' outputs in ``node.inputs`` order (an input node
             takes the graph input tensor as its one input). weights: real weights of a node with
             weights, else None. fmt: weight format. requant: output format, rounding, overflow and
-            accumulator of every kernel. table: a sigmoid, SiLU, GELU or softmax node read from this
+            accumulator of every kernel. table: a sigmoid, tanh, SiLU, GELU or softmax node read from this
             lookup table (an FPGA's vector unit, :mod:`fpgasim.ops.lookup`); None: computed exactly.
             batch: the samples a constant node's stored values are repeated for.
 
@@ -303,7 +306,7 @@ def evaluate_fixed(graph: Graph, inputs: Mapping[str, FixedTensor], weights: Map
                    fmt: FixedFormat, requant: Requantizer,
                    tables: Mapping[str, LookupTable] | None = None) -> dict[str, FixedTensor]:
     """Every node's fixed-point output (in ``requant.out``), node by node with :func:`compute_node_fixed`
-    (``tables``: the lookup table of each sigmoid/SiLU/GELU/softmax node that reads one).
+    (``tables``: the lookup table of each sigmoid/tanh/SiLU/GELU/softmax node that reads one).
 
     Raises:
         As :func:`evaluate_ref` and :func:`compute_node_fixed`.

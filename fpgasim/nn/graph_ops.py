@@ -58,6 +58,7 @@ class Op(StrEnum):
     RELU = "relu"
     RELU6 = "relu6"
     SIGMOID = "sigmoid"
+    TANH = "tanh"
     SILU = "silu"
     HARDSWISH = "hardswish"
     GELU = "gelu"
@@ -404,7 +405,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.RESHAPE, _reshape, attrs={"shape": REQUIRED}),
     _def(Op.TRANSPOSE, _transpose, attrs={"perm": REQUIRED}),
     *(_def(op, _same, elementwise=_per_output)
-      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.SILU, Op.HARDSWISH, Op.GELU)),
+      for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.TANH, Op.SILU, Op.HARDSWISH, Op.GELU)),
     _def(Op.SOFTMAX, _softmax, attrs={"groups": 1}, elementwise=_per_output),
     _def(Op.UPSAMPLE, _upsample, attrs={"scale": 2, "size": None}, elementwise=_per_output),
     _def(Op.DSC, _dsc, attrs={"out_channels": REQUIRED, **_DW_ATTRS}, has_macs=True, layer_type=DscBlock,

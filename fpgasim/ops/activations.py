@@ -1,6 +1,6 @@
 """Element-wise activations: ReLU and ReLU6 in float64 (reference), float32 and fixed point, and
 the :class:`Activation` dispatch table that also covers the float-computed activations of
-:mod:`fpgasim.ops.elementwise` (sigmoid, SiLU, HardSwish, softmax; those need a requantizer).
+:mod:`fpgasim.ops.elementwise` (sigmoid, tanh, SiLU, HardSwish, softmax; those need a requantizer).
 
 ReLU and ReLU6 in fixed point keep the input's format and are exact. ReLU6 clamps at 6 expressed
 in that format (stored integer ``6·2^frac_bits``); when 6 is above the format's largest value the clamp is the
@@ -22,7 +22,7 @@ from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Requantizer
 from fpgasim.ops._conv_check import as_real_array
 from fpgasim.ops.elementwise import (
     hardswish_f32, hardswish_fixed, hardswish_ref, sigmoid_f32, sigmoid_fixed, sigmoid_ref, silu_f32, silu_fixed,
-    silu_ref, softmax_f32, softmax_fixed, softmax_ref,
+    silu_ref, softmax_f32, softmax_fixed, softmax_ref, tanh_f32, tanh_fixed, tanh_ref,
 )
 
 __all__ = ["Activation", "activate_ref", "activate_f32", "activate_fixed", "relu_ref", "relu_f32", "relu_fixed", "relu6_ref", "relu6_f32", "relu6_fixed", "RELU6_CEILING"]
@@ -90,6 +90,8 @@ class Activation(StrEnum):
     RELU6 = "relu6"
     #: 1 / (1 + e^-x).
     SIGMOID = "sigmoid"
+    #: (e^x − e^-x) / (e^x + e^-x) = 2·sigmoid(2x) − 1.
+    TANH = "tanh"
     #: x · sigmoid(x).
     SILU = "silu"
     #: x · relu6(x + 3) / 6.
@@ -125,6 +127,7 @@ _FORMS: dict[Activation, _Forms] = {
     Activation.RELU: _Forms(ref=relu_ref, f32=relu_f32, fixed=relu_fixed, exact=True),
     Activation.RELU6: _Forms(ref=relu6_ref, f32=relu6_f32, fixed=relu6_fixed, exact=True),
     Activation.SIGMOID: _Forms(ref=sigmoid_ref, f32=sigmoid_f32, fixed=sigmoid_fixed, exact=False),
+    Activation.TANH: _Forms(ref=tanh_ref, f32=tanh_f32, fixed=tanh_fixed, exact=False),
     Activation.SILU: _Forms(ref=silu_ref, f32=silu_f32, fixed=silu_fixed, exact=False),
     Activation.HARDSWISH: _Forms(ref=hardswish_ref, f32=hardswish_f32, fixed=hardswish_fixed, exact=False),
     Activation.SOFTMAX: _Forms(ref=softmax_ref, f32=softmax_f32, fixed=softmax_fixed, exact=False),
@@ -157,7 +160,7 @@ def activate_fixed(x: FixedTensor, activation: Activation, *,
         x: the input tensor.
         activation: which activation.
         requant: the output format, rounding and overflow of the activations computed in float
-            (sigmoid, silu, hardswish, softmax; required for them). The exact ones (none, relu,
+            (sigmoid, tanh, silu, hardswish, softmax; required for them). The exact ones (none, relu,
             relu6) keep ``x``'s format and ignore it.
 
     Raises:

@@ -1,4 +1,4 @@
-"""Element-wise and channel ops of graph networks: add, mul, concat, sigmoid, SiLU, HardSwish,
+"""Element-wise and channel ops of graph networks: add, mul, concat, sigmoid, tanh, SiLU, HardSwish,
 GELU, softmax and global max pooling, each in float64 (``_ref``), float32 (``_f32``) and fixed point.
 
 Every tensor is (N, C, H, W). Add and mul broadcast with numpy's rules but only between 4-D
@@ -15,7 +15,7 @@ Fixed point (each form returns ``(FixedTensor, OverflowCounts)``; operand format
   Operand formats whose exact result could leave int64 are refused (``BadArgument``).
 * **concat**: every input is requantised to ``requant.out`` (rounding, overflow; exact when its
   format already is ``requant.out``), then joined along C (or H, W); the accumulator is not used.
-* **sigmoid, silu, hardswish, gelu, softmax**: computed in float64 on the exactly dequantised input,
+* **sigmoid, tanh, silu, hardswish, gelu, softmax**: computed in float64 on the exactly dequantised input,
   then quantised once to ``requant.out`` with its rounding and overflow (the accumulator is not
   used). Deterministic, so a replay is bit-exact; the error against the float64 reference is
   the output rounding alone (≤ resolution/2 for half_up/half_even, < resolution for truncate)
@@ -44,7 +44,8 @@ from fpgasim.ops._conv_check import as_real_array
 __all__ = [
     "add_ref", "add_f32", "add_fixed", "mul_ref", "mul_f32", "mul_fixed",
     "concat_ref", "concat_f32", "concat_fixed",
-    "sigmoid_ref", "sigmoid_f32", "sigmoid_fixed", "silu_ref", "silu_f32", "silu_fixed",
+    "sigmoid_ref", "sigmoid_f32", "sigmoid_fixed", "tanh_ref", "tanh_f32", "tanh_fixed",
+    "silu_ref", "silu_f32", "silu_fixed",
     "hardswish_ref", "hardswish_f32", "hardswish_fixed", "gelu_ref", "gelu_f32", "gelu_fixed", "normal_cdf_ref",
     "softmax_ref", "softmax_f32", "softmax_fixed", "channel_groups",
     "global_max_pool2d_ref", "global_max_pool2d_f32", "global_max_pool2d_fixed",
@@ -320,6 +321,7 @@ def _element_forms(core: Callable[[np.ndarray], np.ndarray], name: str, formula:
 
 
 sigmoid_ref, sigmoid_f32, sigmoid_fixed = _element_forms(_sigmoid, "sigmoid", "sigmoid ``1 / (1 + e^-x)``")
+tanh_ref, tanh_f32, tanh_fixed = _element_forms(np.tanh, "tanh", "tanh ``(e^x − e^-x) / (e^x + e^-x)``")
 silu_ref, silu_f32, silu_fixed = _element_forms(_silu, "silu", "SiLU ``x · sigmoid(x)``")
 hardswish_ref, hardswish_f32, hardswish_fixed = _element_forms(_hardswish, "hardswish",
                                                                "HardSwish ``x · relu6(x + 3) / 6``")

@@ -1,4 +1,4 @@
-"""Sigmoid, SiLU, GELU and softmax through a lookup table, as an FPGA's vector unit computes them.
+"""Sigmoid, tanh, SiLU, GELU and softmax through a lookup table, as an FPGA's vector unit computes them.
 
 A streaming unit has no exponential or erf; hls4ml's activations (``nnet_activation.h``) read the
 value from a table instead, sampled at ``entries`` equal steps over ``[−input_bound, input_bound)``,
@@ -6,7 +6,9 @@ the input clipped to that range. :class:`SigmoidTable` is that table for σ and
 :class:`NormalCdfTable` for the standard normal CDF Φ: entry ``i`` holds the function at the
 middle of step ``i``, quantised to the output format. SiLU is ``x`` times the table's σ(x) and
 GELU ``x`` times the table's Φ(x), one exact fixed-point multiplication each
-(:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule). :class:`ExpTable` holds eˣ over
+(:func:`~fpgasim.ops.elementwise.mul_fixed`'s rule). Tanh reads the σ table too, at twice its input:
+``tanh(x) = 2·σ(2x) − 1`` (:func:`tanh_table_fixed`; the doubling and ``2·entry − 1`` are exact
+shifts and a subtraction, so no second table). :class:`ExpTable` holds eˣ over
 ``[−input_bound, 0)``, the range of a softmax's inputs less their maximum (hls4ml's softmax reads
 such a table): :func:`softmax_table_fixed` sums the table's values and divides, in float64, and
 rounds each probability once (the entries are held unrounded: the model prices the sampling, not
@@ -17,7 +19,8 @@ inside the range a step of ``h`` (``2·bound/entries``; ``bound/entries`` for e�
 middle is off by at most ``max|f'|·h/2`` (``h/8`` for σ, ``h/(2√(2π))`` for Φ, ``h/2`` for eˣ);
 below it the table's first entry is off by at most ``f(−bound + h/2)`` (σ and Φ are CDFs:
 ``f(−x) = 1 − f(x)``, so the top end is off by as much). SiLU's and GELU's error is ``|x|`` times
-that, plus their own rounding; a softmax's is :func:`softmax_table_error`. Deterministic numpy, so
+that, plus their own rounding; tanh's is twice σ's (:func:`tanh_table_error`); a softmax's is
+:func:`softmax_table_error`. Deterministic numpy, so
 a replay is bit exact.
 """
 
@@ -35,7 +38,8 @@ from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Requantizer, quantiz
 from fpgasim.ops.elementwise import channel_groups, mul_fixed, normal_cdf_ref, sigmoid_ref
 
 __all__ = ["LookupTable", "SigmoidTable", "NormalCdfTable", "ExpTable", "sigmoid_table_fixed", "silu_table_fixed",
-           "gelu_table_fixed", "softmax_table_fixed", "softmax_table_error"]
+           "tanh_table_fixed", "tanh_table_range", "tanh_table_error", "gelu_table_fixed", "softmax_table_fixed",
+           "softmax_table_error"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +89,7 @@ class LookupTable:
 
 
 class SigmoidTable(LookupTable):
-    """σ(x) = 1 / (1 + e^−x) from a table (sigmoid and SiLU nodes); max|σ'| = 1/4."""
+    """σ(x) = 1 / (1 + e^−x) from a table (sigmoid, SiLU and tanh nodes); max|σ'| = 1/4."""
 
     function = staticmethod(sigmoid_ref)
     max_slope = 0.25
@@ -156,6 +160,46 @@ def silu_table_fixed(x: FixedTensor, *, requant: Requantizer,
         BadArgument: as :func:`sigmoid_table_fixed` and :func:`~fpgasim.ops.elementwise.mul_fixed`.
     """
     return _gated_fixed(*_checked(x, requant, table, SigmoidTable))
+
+
+def tanh_table_fixed(x: FixedTensor, *, requant: Requantizer,
+                     table: SigmoidTable) -> tuple[FixedTensor, OverflowCounts]:
+    """tanh of every element of ``x`` (any shape) from the σ table, ``2·σ̂(2x) − 1``, quantised once
+    to ``requant.out``.
+
+    The table is read at ``2x`` (an exact shift) and its entry, held unrounded as
+    :func:`softmax_table_fixed` holds eˣ, becomes ``2·entry − 1`` before the one rounding, so the
+    error before it is at most :func:`tanh_table_error`.
+
+    Raises:
+        BadArgument: as :func:`sigmoid_table_fixed` (``table`` must be a :class:`SigmoidTable`).
+    """
+    x, requant, table = _checked(x, requant, table, SigmoidTable)
+    values = 2.0 * table.sampled(2.0 * x.to_float()) - 1.0
+    return quantize(values, requant.out, rounding=requant.rounding, overflow=requant.overflow)
+
+
+def tanh_table_range(table: SigmoidTable) -> tuple[float, float]:
+    """The inputs ``[−b/2, b/2)`` whose doubles the σ table holds (``b`` its bound); beyond them tanh clips."""
+    low, high = table.input_range
+    return low / 2.0, high / 2.0
+
+
+def tanh_table_error(table: SigmoidTable) -> float:
+    """The largest |2·σ̂(2x) − 1 − tanh(x)| of :func:`tanh_table_fixed` before its rounding.
+
+    ``tanh(x) = 2·σ(2x) − 1``, so the table error doubles and the doubled input halves the range:
+    with ``h`` the σ table's step and ``b`` its bound, tanh is tabulated over ``[−b/2, b/2)``
+    (:func:`tanh_table_range`) at steps of ``h/2``, where it is off by at most ``2·h/8 = h/4``
+    (max|tanh'| = 1 over half a step of ``h/2``: the same); beyond, the end entries are off by at most
+    ``2·σ(−b + h/2) = 1 − tanh(b/2 − h/4)``. The bound is ``2·table.max_error()``, the larger of the two.
+
+    Raises:
+        BadArgument: ``table`` not a :class:`SigmoidTable`.
+    """
+    if not isinstance(table, SigmoidTable):
+        raise BadArgument(f"table={table!r}: expected a table of kind SigmoidTable")
+    return 2.0 * table.max_error()
 
 
 def gelu_table_fixed(x: FixedTensor, *, requant: Requantizer,

@@ -133,7 +133,8 @@ def test_partitioned_graphs_equal_the_node_by_node_reference(specs, boards: int,
 
 @pytest.mark.parametrize(("activation", "design"), [("gelu", "superlip-conv-16bit-gelu"),
                                                     ("silu", "superlip-conv-16bit-sigmoid"),
-                                                    ("sigmoid", "superlip-conv-16bit-sigmoid")])
+                                                    ("sigmoid", "superlip-conv-16bit-sigmoid"),
+                                                    ("tanh", "superlip-conv-16bit-sigmoid")])
 @settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**16), boards=st.sampled_from([2, 3]))
 def test_layer_norm_and_table_activations_follow_a_row_split_and_stay_bit_exact(activation: str, design: str,

@@ -11,7 +11,7 @@ from fpgasim.nn import OPS, Graph, NodeSpec, Op, zoo_network
 from fpgasim.nn.evaluate import (
     NodeWeights, agreement, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights,
 )
-from fpgasim.ops import conv2d_ref
+from fpgasim.ops import SigmoidTable, conv2d_ref, tanh_fixed, tanh_table_error, tanh_table_fixed
 from tests.strategies.graphs import dag_specs
 from tests.strategies.numeric import roundings
 
@@ -35,7 +35,7 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
              S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("ln", "layernorm", "si"),
-             S("ge", "gelu", "ln"), S("rs", "reshape", "ge", shape=(48, 2, 2)),
+             S("ge", "gelu", "ln"), S("th", "tanh", "af"), S("rs", "reshape", "ge", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
              S("up", "upsample", "d", scale=2, size=(5, 4)),
              # attention over 3 stored keys, 4 heads: scores → softmax per head → attend
@@ -89,6 +89,7 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     scale, shift = weights["af"].weight, weights["af"].bias
     assert scale.shape == shift.shape == (graph.node("pa").out_shape[0],)
     assert np.allclose(out["af"], out["pa"] * scale[None, :, None, None] + shift[None, :, None, None])
+    assert np.allclose(out["th"], np.tanh(out["af"])) and (out["th"] < 0).any()
     centred = out["si"] - out["si"].mean(axis=1, keepdims=True)
     normalised = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + 1e-5)
     gamma, beta = weights["ln"].weight, weights["ln"].bias
@@ -181,6 +182,22 @@ def test_evaluation_errors() -> None:
     with pytest.raises(BadArgument, match="node 'c1' \\(conv\\): no weights given"):
         compute_node_fixed(graph.node("c1"), [FixedTensor(np.zeros((1, 4, 8, 8), int), FMT)], None,
                            fmt=FMT, requant=REQUANT)
+
+
+def test_a_tanh_node_reads_the_sigmoid_table_when_given_one() -> None:
+    """compute_node_fixed: a tanh node is tanh_fixed without a table, tanh_table_fixed (2·σ̂(2x) − 1)
+    with the σ table, as sigmoid is sigmoid_fixed / sigmoid_table_fixed."""
+    graph = Graph.build(name="t", batch=2, specs=[S("x", "input", shape=(3, 4, 4)), S("t", "tanh", "x")])
+    x = _fixed_inputs(graph, np.random.default_rng(4))["x"]
+    table = SigmoidTable(entries=64, input_bound=4.0)
+    exact = compute_node_fixed(graph.node("t"), [x], None, fmt=FMT, requant=REQUANT)
+    tabled = compute_node_fixed(graph.node("t"), [x], None, fmt=FMT, requant=REQUANT, table=table)
+    assert np.array_equal(exact.values, tanh_fixed(x, requant=REQUANT)[0].values)
+    assert np.array_equal(tabled.values, tanh_table_fixed(x, requant=REQUANT, table=table)[0].values)
+    assert not np.array_equal(exact.values, tabled.values)
+    assert np.all(np.abs(tabled.to_float() - exact.to_float()) <= tanh_table_error(table) + FMT.resolution)
+    whole = evaluate_fixed(graph, {"x": x}, {}, fmt=FMT, requant=REQUANT, tables={"t": table})
+    assert np.array_equal(whole["t"].values, tabled.values)
 
 
 def test_zoo_network_evaluates_in_both_paths() -> None:

@@ -10,6 +10,7 @@ from fpgasim.nn import (
     GRAPH_NAMES, OPS, ZOO, Attrs, Conv2d, Graph, GraphError, Network, NodeSpec, Op, Pool, PoolKind, zoo_network,
 )
 from fpgasim.nn.graph_ops import LAYER_OPS, REQUIRED
+from fpgasim.nn.sources import load_network_file
 from tests.strategies.graphs import dag_specs
 
 
@@ -242,6 +243,26 @@ def test_every_op_has_one_opdef() -> None:
     assert set(LAYER_OPS.values()) == {Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR, Op.POOL, Op.GLOBAL_POOL,
                                        Op.DSC, Op.ODE}
     assert OPS[Op.CONV].attrs["kernel"] is REQUIRED and OPS[Op.CONV].attrs["stride"] == 1
+
+
+def test_tanh_is_defined_like_sigmoid_and_a_network_file_names_it(tmp_path) -> None:
+    """tanh has sigmoid's op-table entry (one input, no attributes, same shape, one vector-unit
+    operation per output element, no layer) and a ``file:`` network's ``op: tanh`` builds it."""
+    tanh, sigmoid = OPS[Op.TANH], OPS[Op.SIGMOID]
+    assert Op.TANH.value == "tanh"
+    assert ((tanh.min_inputs, tanh.max_inputs, dict(tanh.attrs), tanh.infer, tanh.elementwise, tanh.layer_type)
+            == (sigmoid.min_inputs, sigmoid.max_inputs, dict(sigmoid.attrs), sigmoid.infer, sigmoid.elementwise,
+                sigmoid.layer_type))
+    node = _build(X, S("t", "tanh", "x"), batch=2).node("t")
+    assert (node.out_shape, node.macs, node.params, node.elementwise_ops) == ((8, 16, 16), 0, 0, 8 * 16 * 16)
+    path = tmp_path / "head.yaml"
+    path.write_text("schema: 1\nnetwork:\n  nodes:\n    - {name: x, op: input, shape: [16, 1, 1]}\n"
+                    "    - {name: fc1, op: linear, inputs: [x], out_features: 12}\n"
+                    "    - {name: act, op: tanh, inputs: [fc1]}\n"
+                    "    - {name: fc2, op: linear, inputs: [act], out_features: 5}\n", encoding="utf-8")
+    graph = load_network_file(path)
+    assert [n.op for n in graph.nodes] == [Op.INPUT, Op.LINEAR, Op.TANH, Op.LINEAR]
+    assert graph.node("act").elementwise_ops == 12
 
 
 # --- from_network and expand --------------------------------------------------------------------

@@ -237,9 +237,9 @@ def test_bad_graphs_name_the_node(tmp_path: Path, nodes, inits, message) -> None
 
 def test_every_unsupported_op_type_is_named_in_one_message(tmp_path: Path) -> None:
     nodes = [N("LRN", ["x"], ["a"], "lrn1", size=3), N("Elu", ["a"], ["b"], "elu1"), N("LRN", ["b"], ["c"], "lrn2", size=3),
-             N("Tanh", ["c"], ["y"], "tanh1")]
+             N("Softplus", ["c"], ["y"], "softplus1")]
     with pytest.raises(BadArgument, match=r"unsupported op types: LRN \(first node 'lrn1'\), Elu \(first node "
-                                          r"'elu1'\), Tanh \(first node 'tanh1'\)") as err:
+                                          r"'elu1'\), Softplus \(first node 'softplus1'\)") as err:
         import_onnx(_save(_tiny(nodes), tmp_path))
     assert "lrn2" not in str(err.value)
 
@@ -365,6 +365,25 @@ def test_hard_sigmoid_clamps_at_both_ends_like_onnxruntime(tmp_path: Path) -> No
     ours = evaluate_ref(imported.graph, {"x": x}, imported.weights)[imported.outputs["y"]]
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
     assert [node.op for node in imported.graph.nodes] == [Op.INPUT, Op.AFFINE, Op.RELU6, Op.AFFINE]
+
+
+def test_a_tanh_classifier_head_equals_onnxruntime(tmp_path: Path) -> None:
+    """torchvision MaxViT's classifier, Gemm → Tanh → Gemm: Tanh imports as a ``tanh`` node (as Sigmoid
+    does), equal to onnxruntime over inputs that reach both of tanh's saturated ends."""
+    rng = np.random.default_rng(11)
+    inits = [init("w1", rng.normal(0, 1.0, (12, 16))), init("b1", rng.normal(0, 0.1, 12)),
+             init("w2", rng.normal(0, 0.3, (5, 12))), init("b2", rng.normal(0, 0.1, 5))]
+    nodes = [N("Gemm", ["x", "w1", "b1"], ["h"], "pre_logits.0", transB=1), N("Tanh", ["h"], ["t"], "pre_logits.1"),
+             N("Gemm", ["t", "w2", "b2"], ["y"], "head", transB=1)]
+    path = _save(onnx_model(nodes, inits, {"x": (3, 16)}, {"y": (3, 5)}, opset=17), tmp_path)
+    imported = import_onnx(path)
+    assert [node.op for node in imported.graph.nodes] == [Op.INPUT, Op.LINEAR, Op.TANH, Op.LINEAR]
+    x = rng.normal(0, 2, (3, 16))
+    hidden = evaluate_ref(imported.graph, {"x": x.reshape(3, 16, 1, 1)}, imported.weights)  # the IR's (N, C, 1, 1)
+    tanh = hidden[imported.graph.nodes[2].name]
+    assert (tanh < -0.999).any() and (tanh > 0.999).any() and (np.abs(tanh) < 0.9).any()
+    np.testing.assert_allclose(hidden[imported.outputs["y"]].reshape(3, 5), _onnxruntime(path, {"x": x})["y"],
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_a_gather_after_a_split_is_undone_equals_onnxruntime(tmp_path: Path) -> None:

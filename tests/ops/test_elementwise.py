@@ -20,7 +20,7 @@ from fpgasim.ops.elementwise import (
     add_f32, add_fixed, add_ref, concat_f32, concat_fixed, concat_ref, global_max_pool2d_f32,
     global_max_pool2d_fixed, global_max_pool2d_ref, hardswish_f32, hardswish_fixed, hardswish_ref, mul_f32,
     mul_fixed, mul_ref, sigmoid_f32, sigmoid_fixed, sigmoid_ref, silu_f32, silu_fixed, silu_ref, softmax_f32,
-    softmax_fixed, softmax_ref,
+    softmax_fixed, softmax_ref, tanh_f32, tanh_fixed, tanh_ref,
 )
 from tests.strategies.elementwise import broadcast_pairs, concat_shapes, nchw_shapes
 from tests.strategies.numeric import fixed_formats, fixed_tensors, requantizers
@@ -276,9 +276,9 @@ def test_concat_refuses_a_mismatch_off_its_axis(axis, other) -> None:
 
 # --- activations computed in float64 ---------------------------------------------------------------
 
-FLOAT_ACTS = [(sigmoid_fixed, sigmoid_ref, sigmoid_f32), (silu_fixed, silu_ref, silu_f32),
-              (hardswish_fixed, hardswish_ref, hardswish_f32), (gelu_fixed, gelu_ref, gelu_f32),
-              (softmax_fixed, softmax_ref, softmax_f32)]
+FLOAT_ACTS = [(sigmoid_fixed, sigmoid_ref, sigmoid_f32), (tanh_fixed, tanh_ref, tanh_f32),
+              (silu_fixed, silu_ref, silu_f32), (hardswish_fixed, hardswish_ref, hardswish_f32),
+              (gelu_fixed, gelu_ref, gelu_f32), (softmax_fixed, softmax_ref, softmax_f32)]
 
 
 @given(nchw_shapes(max_side=3), st.data(), st.sampled_from(FLOAT_ACTS))
@@ -319,11 +319,22 @@ def test_float_references_match_scalar_math(values) -> None:
         np.testing.assert_allclose(got, ref_fn(x.astype(np.float32)), rtol=2e-6, atol=1e-30)
 
 
+@given(st.lists(st.floats(-700, 700), min_size=1, max_size=8))
+def test_tanh_matches_scalar_math_and_twice_the_sigmoid_of_twice_x(values) -> None:
+    """tanh_ref is libm's tanh, and 2·σ(2x) − 1 (the identity the table tanh reads σ by)."""
+    x = np.array(values)[None, :, None, None]
+    want = np.array([math.tanh(v) for v in values])[None, :, None, None]
+    np.testing.assert_allclose(tanh_ref(x), want, rtol=4 * EPS64, atol=0)
+    np.testing.assert_allclose(2 * sigmoid_ref(2 * x) - 1, want, rtol=0, atol=4 * EPS64)
+    np.testing.assert_allclose(tanh_f32(x), want, rtol=2e-7, atol=1e-30)
+
+
 def test_hand_computed_values() -> None:
     x = np.array([-4.0, -3.0, -1.5, 0.0, 1.5, 3.0, 4.0])
     assert hardswish_ref(x).tolist() == [0, 0, -0.375, 0, 1.125, 3, 4]
     assert sigmoid_ref(np.array([0.0, -1000.0, 1000.0])).tolist() == [0.5, 0.0, 1.0]  # no overflow warning
     assert silu_ref(np.array([0.0, 1000.0])).tolist() == [0.0, 1000.0]
+    assert tanh_ref(np.array([0.0, -1000.0, 1000.0])).tolist() == [0.0, -1.0, 1.0]  # no overflow warning
     s = softmax_ref(np.array([0.0, math.log(3.0)]).reshape(1, 2, 1, 1))
     np.testing.assert_allclose(s.ravel(), [0.25, 0.75], rtol=1e-15)
 
@@ -492,7 +503,8 @@ def test_dispatch_matches_named_functions(activation) -> None:
     r = rq(fmt(12, 4))
     real = x.to_float()
     got, counts = activate_fixed(x, activation, requant=r)
-    named = {"sigmoid": sigmoid_fixed, "silu": silu_fixed, "hardswish": hardswish_fixed, "softmax": softmax_fixed}
+    named = {"sigmoid": sigmoid_fixed, "tanh": tanh_fixed, "silu": silu_fixed, "hardswish": hardswish_fixed,
+             "softmax": softmax_fixed}
     if activation.value in named:
         want, want_counts = named[activation.value](x, requant=r)
         assert got.fmt == r.out and np.array_equal(got.values, want.values) and counts == want_counts
@@ -557,7 +569,7 @@ def test_concat_bad_input() -> None:
 
 
 def test_unary_bad_input() -> None:
-    for fn in (sigmoid_fixed, silu_fixed, hardswish_fixed, softmax_fixed):
+    for fn in (sigmoid_fixed, tanh_fixed, silu_fixed, hardswish_fixed, softmax_fixed):
         with pytest.raises(BadArgument, match="x=ndarray: expected a FixedTensor"):
             fn(np.zeros((1, 2, 3, 3)), requant=rq(F8))
         with pytest.raises(BadArgument, match="requant=None: expected a Requantizer"):
@@ -572,5 +584,6 @@ def test_unary_bad_input() -> None:
         global_max_pool2d_fixed([1])
     with pytest.raises(BadArgument, match=r"activation='hardswish' is computed in float and quantised: requant=None"):
         activate_fixed(T, Activation.HARDSWISH)
-    with pytest.raises(BadArgument, match="activation='gelu' is not one of: none, relu, relu6, sigmoid, silu, hardswish, softmax"):
+    allowed = "none, relu, relu6, sigmoid, tanh, silu, hardswish, softmax"
+    with pytest.raises(BadArgument, match=f"activation='gelu' is not one of: {allowed}"):
         activate_ref(np.zeros(1), "gelu")

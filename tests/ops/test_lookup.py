@@ -1,5 +1,5 @@
-"""Table sigmoid, SiLU, GELU and softmax (fpgasim.ops.lookup) against the float64 σ, Φ, eˣ and
-softmax, with the derived bounds."""
+"""Table sigmoid, tanh, SiLU, GELU and softmax (fpgasim.ops.lookup) against the float64 σ, tanh,
+Φ, eˣ and softmax, with the derived bounds."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
-from fpgasim.fixedpoint import FixedTensor, OverflowCounts, quantize
-from fpgasim.ops.elementwise import gelu_ref, normal_cdf_ref, sigmoid_ref, silu_ref, softmax_ref
+from fpgasim.fixedpoint import FixedTensor, OverflowCounts, Rounding, quantize
+from fpgasim.ops.elementwise import gelu_ref, normal_cdf_ref, sigmoid_ref, silu_ref, softmax_ref, tanh_ref
 from fpgasim.ops.lookup import (
     ExpTable, NormalCdfTable, SigmoidTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed,
-    softmax_table_error, softmax_table_fixed,
+    softmax_table_error, softmax_table_fixed, tanh_table_error, tanh_table_fixed, tanh_table_range,
 )
 from tests.ops.test_elementwise import assert_within_rounding, fmt, rq, small_formats
 from tests.strategies.elementwise import nchw_shapes
@@ -91,6 +91,63 @@ def test_gated_tables_are_within_their_derived_bound(shape, data, forms) -> None
     assert_within_rounding(got.to_float()[inside], ref[inside], r, slack[inside])
 
 
+#: A 32-bit output (ap_fixed<32,2>, resolution 2**-30) that shows a tanh table's error before rounding.
+TANH_FINE = rq(fmt(32, 2))
+
+
+@given(nchw_shapes(max_side=3), st.data(), tables)
+def test_tanh_table_is_within_twice_the_sigmoid_tables_bound(shape, data, table) -> None:
+    """tanh(x) = 2·σ(2x) − 1 from the σ table: the error doubles, so before the output rounding
+    |table tanh − tanh| ≤ tanh_table_error = 2·max_error = max(h/4, 2·σ(−b + h/2)) at every
+    fixed-point input (the clipped ends included); after it, within that plus one rounding where
+    the output format holds the reference with that margin."""
+    x = data.draw(fixed_tensors(data.draw(small_formats), shape))
+    r = data.draw(requantizers(out=small_formats))
+    error = tanh_table_error(table)
+    edge = float(sigmoid_ref(np.array(-table.input_bound + table.step / 2)))
+    assert error == 2 * table.max_error() and error == pytest.approx(max(table.step / 4, 2 * edge), rel=1e-12)
+    ref = tanh_ref(x.to_float())
+    got, _ = tanh_table_fixed(x, requant=r, table=table)
+    inside = (ref >= r.out.min_value + error) & (ref <= r.out.max_value - error)
+    assert got.fmt == r.out and got.shape == x.shape
+    assert_within_rounding(got.to_float()[inside], ref[inside], r, np.full(int(inside.sum()), error * (1 + 1e-12)))
+    fine, counts = tanh_table_fixed(x, requant=TANH_FINE, table=table)
+    assert counts == OverflowCounts()
+    assert np.all(np.abs(fine.to_float() - ref) <= error * (1 + 1e-12) + 2.0**-31)
+
+
+@given(tables, st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=16))
+def test_tanh_table_is_within_a_quarter_step_over_its_halved_range(table, fractions_of_range) -> None:
+    """Over the table's valid range for tanh, [−b/2, b/2) (the doubled input halves σ's
+    [−b, b)), a step of x is h/2 wide and read at its middle: |table tanh − tanh| ≤ 2·h/8 = h/4
+    before the rounding (24 fraction bits of input, truncated so that x stays below b/2)."""
+    low, high = tanh_table_range(table)
+    assert (low, high) == (-table.input_bound / 2, table.input_bound / 2)
+    real = low + (high - low) * np.array(fractions_of_range).reshape(1, -1, 1, 1)
+    x, _ = quantize(real, fmt(32, 8), rounding=Rounding.TRUNCATE, overflow="saturate")
+    assert np.all((x.to_float() >= low) & (x.to_float() < high))
+    fine, _ = tanh_table_fixed(x, requant=TANH_FINE, table=table)
+    assert np.all(np.abs(fine.to_float() - tanh_ref(x.to_float())) <= table.step / 4 * (1 + 1e-12) + 2.0**-31)
+
+
+@given(st.data(), st.sampled_from([(16, 4.0), (64, 8.0), (1024, 8.0), (512, 2.0)]))
+def test_tanh_table_reads_the_sigmoid_entry_of_twice_x(data, spec) -> None:
+    """Entry ``⌊(2x + bound)·entries / 2·bound⌋`` (clipped), computed with exact rationals from the
+    stored integers, gives 2·σ(its step's middle) − 1, quantised once."""
+    entries, bound = spec
+    table = SigmoidTable(entries=entries, input_bound=bound)
+    fmt_in = data.draw(small_formats)
+    x = data.draw(fixed_tensors(fmt_in, (1, 1, 1, 8)))
+    r = data.draw(requantizers(out=small_formats))
+    step = Fraction(2) * Fraction(bound) / entries
+    index = [min(max(math.floor((2 * Fraction(int(v), 2 ** fmt_in.frac_bits) + Fraction(bound)) / step), 0),
+                 entries - 1) for v in x.values.ravel()]
+    centres = np.array([float(-Fraction(bound) + (i + Fraction(1, 2)) * step) for i in index])
+    want, _ = quantize(2.0 * sigmoid_ref(centres) - 1.0, r.out, rounding=r.rounding, overflow=r.overflow)
+    got, _ = tanh_table_fixed(x, requant=r, table=table)
+    assert got.values.ravel().tolist() == want.values.tolist()
+
+
 @pytest.mark.parametrize("entries,bound", [(1, 8.0), (True, 8.0), (1024, 0.0), (1024, -1.0), (1024, float("inf"))])
 def test_a_table_without_steps_or_range_is_refused(entries, bound) -> None:
     for kind in (SigmoidTable, NormalCdfTable):
@@ -102,6 +159,7 @@ def test_the_default_table_is_hls4mls_and_its_error_is_two_thousandths() -> None
     """1024 entries over [−8, 8): h = 1/64, so max(h/8, σ(−8 + h/2) ≈ 3.4e-4) = 1/512 ≈ 0.00195."""
     table = SigmoidTable()
     assert table.max_error() == pytest.approx(1 / 512)
+    assert tanh_table_error(table) == pytest.approx(1 / 256) and tanh_table_range(table) == (-4.0, 4.0)
     with pytest.raises(BadArgument, match="FixedTensor"):
         sigmoid_table_fixed(np.zeros(3), requant=None, table=table)  # type: ignore[arg-type]
 
@@ -114,6 +172,10 @@ def test_each_gate_takes_its_own_table() -> None:
         gelu_table_fixed(x, requant=r, table=SigmoidTable())  # type: ignore[arg-type]
     with pytest.raises(BadArgument, match="expected a table of kind SigmoidTable"):
         silu_table_fixed(x, requant=r, table=NormalCdfTable())  # type: ignore[arg-type]
+    with pytest.raises(BadArgument, match="expected a table of kind SigmoidTable"):
+        tanh_table_fixed(x, requant=r, table=NormalCdfTable())  # type: ignore[arg-type]
+    with pytest.raises(BadArgument, match="expected a table of kind SigmoidTable"):
+        tanh_table_error(ExpTable())  # type: ignore[arg-type]
     assert NormalCdfTable() != SigmoidTable()
 
 

@@ -158,6 +158,42 @@ def test_sigmoid_and_silu_read_the_designs_lookup_table_on_the_vector_unit(platf
     assert np.count_nonzero(exact.values != values.reference["g"].values) >= 2
 
 
+def test_tanh_reads_the_sigmoid_table_on_the_vector_unit_bit_exact(platform_and_designs) -> None:
+    """MaxViT's classifier head, linear → tanh → linear, on one board whose design has a
+    ``sigmoid_table``: tanh runs on the vector unit as 2·σ̂(2x) − 1 from that table, bit exact against
+    evaluate_fixed with the same table, within tanh_table_error (+ one rounding) of the exact tanh and
+    not equal to it everywhere; a design without the table refuses tanh naming the key."""
+    from fpgasim.nn import NodeSpec
+    from fpgasim.nn.evaluate import compute_node_fixed, evaluate_fixed
+    from fpgasim.ops.lookup import SigmoidTable, tanh_table_error, tanh_table_fixed
+
+    platform, designs = platform_and_designs
+    designs = {**designs, "fpga0": load_kernel_file(ROOT / "kernels" / "superlip-conv-16bit-sigmoid.yaml")}
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (64, 1, 1)}),
+             NodeSpec(name="fc1", op="linear", inputs=("x",), attrs={"out_features": 48}),
+             NodeSpec(name="t", op="tanh", inputs=("fc1",)),
+             NodeSpec(name="fc2", op="linear", inputs=("t",), attrs={"out_features": 10})]
+    plan, result = _run((platform, designs), specs, {name: "fpga0" for name in ("fc1", "t", "fc2")}, 2,
+                        functional=True)
+    assert plan.plan_of("t").engine is Engine.VECTOR and plan.lookup_tables() == {"t": SigmoidTable()}
+    assert result.bit_exact
+    inputs = {"x": np.random.default_rng(0).uniform(-1, 1, (2, 64, 1, 1))}
+    values = carried_values(plan, _numerics(designs), inputs, synthetic_weights(plan.graph, seed=0))
+    numerics = values.numerics
+    whole = evaluate_fixed(plan.graph, values.inputs, synthetic_weights(plan.graph, seed=0), fmt=numerics.fmt,
+                           requant=numerics.requant, tables={"t": SigmoidTable()})
+    assert all(np.array_equal(whole[name].values, values.reference[name].values) for name in ("fc1", "t", "fc2"))
+    tabled = tanh_table_fixed(values.reference["fc1"], requant=numerics.requant, table=SigmoidTable())[0]
+    assert np.array_equal(tabled.values, values.reference["t"].values)
+    exact = compute_node_fixed(plan.plan_of("t").node, [values.reference["fc1"]], None, fmt=numerics.fmt,
+                               requant=numerics.requant)
+    diff = np.abs(exact.to_float() - values.reference["t"].to_float())
+    assert diff.max() > 0 and np.all(diff <= tanh_table_error(SigmoidTable()) + numerics.fmt.resolution)
+    with pytest.raises(PlacementError, match=r"node 't' \(tanh\) is placed on device 'fpga1'.*"
+                                             r"tanh needs a lookup table in the design \(kernel.sigmoid_table\)"):
+        plan_graph(plan.graph, platform, designs, {name: "fpga1" for name in ("fc1", "t", "fc2")})
+
+
 def test_an_unfolded_batch_norm_runs_on_the_vector_unit_bit_exact(platform_and_designs) -> None:
     from fpgasim.nn import NodeSpec
 

@@ -386,7 +386,7 @@ def _batch_norm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> N
 
 # --- element-wise -------------------------------------------------------------------------------
 
-_ACTIVATIONS = {"Relu": Op.RELU, "Sigmoid": Op.SIGMOID, "HardSwish": Op.HARDSWISH}
+_ACTIVATIONS = {"Relu": Op.RELU, "Sigmoid": Op.SIGMOID, "Tanh": Op.TANH, "HardSwish": Op.HARDSWISH}
 
 
 @parser(*_ACTIVATIONS)
