@@ -88,7 +88,8 @@ def check_window(window: object, dilated: object, height: int, width: int, what:
     return wh, ww
 
 
-def _window_axes(shape: tuple[int, ...], window: tuple[int, int], dilated: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _window_axes(shape: tuple[int, ...], window: tuple[int, int],
+                 dilated: bool) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The 6-D view of an (N, C, H, W) map and the permutation to (N, rows of windows, columns of
     windows, C, wh, ww): blocks split H as (gh, wh), dilated windows as (wh, gh)."""
     n, c, h, w = shape
