@@ -7,7 +7,9 @@ and activation work is the separate ``elementwise_ops`` column. ``engine`` is th
 :data:`fpgasim.mapping.graph_plan.FPGA_ENGINES` that runs the op, or ``software`` when only a
 CPU/GPU device can (sigmoid, tanh and SiLU: the vector unit when the design has a sigmoid table). A
 pooling node also says whether it pools in ceil mode (``ceil_mode`` in the
-JSON, ``pool (ceil)`` in the table's op column).
+JSON, ``pool (ceil)`` in the table's op column); an attention product (scores, attend) its window
+(``window`` [height, width] or null and ``dilated`` in the JSON; ``scores (window 7x7)`` for block
+windows, ``scores (grid 7x7)`` for dilated ones in the table).
 """
 
 from __future__ import annotations
@@ -44,15 +46,35 @@ def _engine(op: Any) -> str:
     return next((str(engine) for engine, ops in FPGA_ENGINES.items() if op in ops), str(Engine.SOFTWARE))
 
 
-def network_document(loaded: Any) -> dict[str, Any]:
-    """The ``--json`` document: ``nodes`` [{name, op, inputs, output_shape, macs, params, elementwise_ops,
-    engine}, and ``ceil_mode`` for a pool] and ``totals`` {macs, params, elementwise_ops, nodes}."""
+def _op_attrs(node: Any) -> dict[str, Any]:
+    """The attributes a node's row shows beside its op: a pool's ceil mode, attention's window."""
     from fpgasim.nn import Op
 
+    if node.op is Op.POOL:
+        return {"ceil_mode": node.attrs["ceil_mode"]}
+    if node.op in (Op.SCORES, Op.ATTEND):
+        window = node.attrs["window"]
+        return {"window": None if window is None else list(window), "dilated": node.attrs["dilated"]}
+    return {}
+
+
+def _op_cell(node: dict[str, Any]) -> str:
+    """The table's op column: ``pool (ceil)``, ``scores (window 7x7)``, ``scores (grid 7x7)``."""
+    if node.get("ceil_mode"):
+        return f"{node['op']} (ceil)"
+    if node.get("window"):
+        return f"{node['op']} ({'grid' if node['dilated'] else 'window'} {'x'.join(map(str, node['window']))})"
+    return node["op"]
+
+
+def network_document(loaded: Any) -> dict[str, Any]:
+    """The ``--json`` document: ``nodes`` [{name, op, inputs, output_shape, macs, params, elementwise_ops,
+    engine}, ``ceil_mode`` for a pool, ``window`` and ``dilated`` for scores and attend] and ``totals``
+    {macs, params, elementwise_ops, nodes}."""
     graph = loaded.graph.expand()
     nodes = [{"name": node.name, "op": str(node.op), "inputs": list(node.inputs), "output_shape": list(node.out_shape),
               "macs": node.macs, "params": node.params, "elementwise_ops": node.elementwise_ops,
-              "engine": _engine(node.op), **({"ceil_mode": node.attrs["ceil_mode"]} if node.op is Op.POOL else {})}
+              "engine": _engine(node.op), **_op_attrs(node)}
              for node in graph.nodes]
     return {"schema_version": JSON_SCHEMA_VERSION, "network": graph.name, "source": loaded.source,
             "batch": graph.batch, "nodes": nodes,
@@ -63,7 +85,7 @@ def network_document(loaded: Any) -> dict[str, Any]:
 def format_table(document: dict[str, Any]) -> str:
     """Render the document as a fixed-width table with a totals line."""
     header = ["name", "op", "inputs", "output", "MACs", "params", "elementwise", "engine"]
-    body = [[n["name"], n["op"] + (" (ceil)" if n.get("ceil_mode") else ""), ", ".join(n["inputs"]) or "-", "x".join(map(str, n["output_shape"])),
+    body = [[n["name"], _op_cell(n), ", ".join(n["inputs"]) or "-", "x".join(map(str, n["output_shape"])),
              f"{n['macs']:,}", f"{n['params']:,}", f"{n['elementwise_ops']:,}", n["engine"]]
             for n in document["nodes"]]
     totals = document["totals"]

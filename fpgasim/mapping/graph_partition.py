@@ -50,7 +50,8 @@ from fpgasim.mapping.device import (
 )
 from fpgasim.mapping.graph_model import engine_ps, link_model
 from fpgasim.mapping.graph_plan import (
-    HEAD_MATMULS, Engine, GraphPlan, NodePlan, PlacementError, check_placement, fpga_contexts, node_engine, run_word_bits,
+    HEAD_MATMULS, Engine, GraphPlan, NodePlan, PlacementError, check_placement, conv_batch, fpga_contexts, node_engine,
+    run_word_bits,
 )
 from fpgasim.mapping.layer_plan import layer_choices
 from fpgasim.mapping.parts import board_parts, split_part, xfer_groups
@@ -170,7 +171,7 @@ class _Planner:
         another board of the group would only move where the data sits: one inference runs its
         nodes one after another.)"""
         conv = linear_as_conv(node.layer) if node.op is Op.LINEAR else node.layer.as_conv()
-        shape = conv_shape(conv, batch=self.batch)
+        shape = conv_shape(conv, batch=conv_batch(node, self.batch))
         context = self.context
         if context.bounds is None:
             raise PlacementError(f"node {node.name!r}: the tiling search supports 16- or 32-bit designs; "
@@ -195,7 +196,7 @@ class _Planner:
                 found.append(_Option(plan, layout, (needs,), float(choice.latency.cycles)))
         alone = search_tiling(shape, bounds=context.bounds, rates=context.rates, variant=ModelVariant.COMPLETE,
                               fixed_tm=self.design.parallelism.tm, fixed_tn=self.design.parallelism.tn)
-        whole = ConvPart.whole(conv, batch=self.batch)
+        whole = ConvPart.whole(conv, batch=shape.batch)
         for device in (self.group[:1] if devices is None else devices):
             plan = NodePlan(node=node, device=device, engine=Engine.MAC_ARRAY, conv=conv, tiling=alone.tiling,
                             analytical_cycles=float(alone.latency.cycles))
@@ -220,8 +221,9 @@ class _Planner:
         if node.op in _MAC_OPS:
             return self._mac_options(node, devices=(device_id,))[0]
         if node.op in HEAD_MATMULS:  # both operands whole: the second is the MAC array's weights
-            option = self._mac_options(node, devices=(device_id,))[0]
-            return replace(option, needs=tuple(((device_id, _whole(shape, self.batch)),) for shape in node.in_shapes))
+            option = self._mac_options(node, devices=(device_id,))[0]  # (its conv: one window's)
+            return replace(option, layout=Layout((device_id,), (_whole(node.out_shape, self.batch),)),
+                           needs=tuple(((device_id, _whole(shape, self.batch)),) for shape in node.in_shapes))
         device = self.platform.device(device_id)
         engine = node_engine(node, device, self.design if device_id in self.group else None)
         region = _whole(node.out_shape, self.batch)

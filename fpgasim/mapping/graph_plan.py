@@ -32,7 +32,7 @@ from fpgasim.nn.graph_ops import Op
 from fpgasim.ops.lookup import LookupTable
 
 __all__ = ["Engine", "NodePlan", "GraphPlan", "PlacementError", "plan_graph", "FPGA_ENGINES", "TABLE_OPS", "HEAD_MATMULS",
-           "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
+           "conv_batch", "fpga_contexts", "run_word_bits", "node_engine", "check_placement"]
 
 
 class Engine(StrEnum):
@@ -52,8 +52,16 @@ class Engine(StrEnum):
 
 
 #: Attention's products of two computed tensors: the MAC array runs them as a grouped 1×1
-#: convolution whose weights are the second operand (:class:`~fpgasim.nn.layers.HeadMatmul`).
+#: convolution whose weights are the second operand (:class:`~fpgasim.nn.layers.HeadMatmul`), one
+#: set per sample — per window of a sample for windowed attention (:func:`conv_batch`).
 HEAD_MATMULS = frozenset({Op.SCORES, Op.ATTEND})
+
+
+def conv_batch(node: Node, batch: int) -> int:
+    """The samples the MAC array runs ``node``'s convolution (``NodePlan.conv``) for: ``batch``, or
+    ``batch`` · windows for attention's products, whose conv is one window's
+    (:meth:`~fpgasim.nn.layers.HeadMatmul.as_conv`) with each window's own weights."""
+    return batch * node.layer.windows if node.op in HEAD_MATMULS else batch
 
 #: Ops each engine of an FPGA device with a tiled-conv design runs (and :data:`TABLE_OPS` on the
 #: vector unit when the design has their table).
@@ -87,7 +95,8 @@ class NodePlan:
         node: the graph node.
         device: the id of the device that runs it.
         engine: what runs it there.
-        conv: MAC array only: the layer as the array runs it (FC as a 1×1 convolution).
+        conv: MAC array only: the layer as the array runs it (FC as a 1×1 convolution; attention's
+            products: one window's grouped 1×1 convolution, run for :func:`conv_batch` samples).
         tiling: MAC array: ⟨Tm,Tn,Tr,Tc⟩; pooling on the vector unit: its output tile; else None.
         analytical_cycles: MAC array: the complete analytical model's cycles; else None.
         devices: a node partitioned over several devices: those devices, in partition order
@@ -271,11 +280,7 @@ def _mac_array_plan(node: Node, device: str, context: FpgaContext, batch: int, e
     layer = node.layer
     conv = linear_as_conv(layer) if node.op is Op.LINEAR else layer.as_conv()
     design = context.design
-    if node.op in HEAD_MATMULS and batch > 1:
-        raise PlacementError(f"node {node.name!r} ({node.op}) on {device}: its second operand is the MAC array's "
-                             f"weights, one set per sample; the MAC array runs it for batch 1 (batch {batch})",
-                             node=node.name)
-    shape = conv_shape(conv, batch=batch)
+    shape = conv_shape(conv, batch=conv_batch(node, batch))
     if not enforce_fit:
         tile = design.tile
         tiling = Tiling(tm=design.parallelism.tm, tn=design.parallelism.tn, tr=min(tile.tr, shape.out_h),

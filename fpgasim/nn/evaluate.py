@@ -85,6 +85,11 @@ def _window(node: Node) -> dict[str, int | bool]:
     return {k: node.attrs[k] for k in ("kernel", "stride", "padding", "ceil_mode")}
 
 
+def _windowing(node: Node) -> dict[str, object]:
+    """A scores/attend node's windowed-attention arguments (``window`` None: unwindowed)."""
+    return {"window": node.attrs["window"], "dilated": node.attrs["dilated"]}
+
+
 def _resample(node: Node) -> dict[str, int]:
     """The upsample kernel's arguments: the scale and the node's output size."""
     return {"scale": node.attrs["scale"], "out_h": node.out_shape[1], "out_w": node.out_shape[2]}
@@ -121,8 +126,8 @@ def _stored(values: np.ndarray, batch: int) -> np.ndarray:
 
 _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.INPUT: lambda n, xs, w: xs[0],
-    Op.SCORES: lambda n, xs, w: scores_ref(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"]),
-    Op.ATTEND: lambda n, xs, w: attend_ref(*xs, heads=n.attrs["heads"]),
+    Op.SCORES: lambda n, xs, w: scores_ref(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"], **_windowing(n)),
+    Op.ATTEND: lambda n, xs, w: attend_ref(*xs, heads=n.attrs["heads"], **_windowing(n)),
     Op.CONV: lambda n, xs, w: conv2d_ref(xs[0], w.weight, w.bias, stride=n.attrs["stride"],
                                          padding=n.attrs["padding"], groups=n.attrs["groups"]),
     Op.DEPTHWISE: lambda n, xs, w: depthwise_conv2d_ref(xs[0], w.weight, w.bias, stride=n.attrs["stride"],
@@ -221,8 +226,9 @@ def _affine_fixed(node: Node, xs: list[FixedTensor], w: tuple, requant: Requanti
 
 _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], FixedTensor]] = {
     Op.INPUT: lambda n, xs, w, rq: xs[0],
-    Op.SCORES: lambda n, xs, w, rq: scores_fixed(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"], requant=rq)[0],
-    Op.ATTEND: lambda n, xs, w, rq: attend_fixed(*xs, heads=n.attrs["heads"], requant=rq)[0],
+    Op.SCORES: lambda n, xs, w, rq: scores_fixed(*xs, heads=n.attrs["heads"], scale=n.attrs["scale"], requant=rq,
+                                                 **_windowing(n))[0],
+    Op.ATTEND: lambda n, xs, w, rq: attend_fixed(*xs, heads=n.attrs["heads"], requant=rq, **_windowing(n))[0],
     Op.CONV: lambda n, xs, w, rq: conv2d_fixed(xs[0], *w, stride=n.attrs["stride"], padding=n.attrs["padding"],
                                                groups=n.attrs["groups"], requant=rq)[0],
     Op.DEPTHWISE: lambda n, xs, w, rq: depthwise_conv2d_fixed(xs[0], *w, stride=n.attrs["stride"],

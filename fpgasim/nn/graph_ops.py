@@ -25,6 +25,7 @@ from math import inf, prod
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
+from fpgasim.ops.attention import check_window
 from fpgasim.ops.layernorm import DEFAULT_EPS
 from fpgasim.ops.resample import upsample_size
 from fpgasim.nn.layers import (
@@ -159,9 +160,20 @@ def _heads(name: str, attrs: Mapping, *channels: tuple[str, int]) -> int:
     return heads
 
 
+def _window(name: str, attrs: Mapping, first: tuple[str, Shape], second: tuple[str, Shape]) -> tuple[int, int] | None:
+    """The node's ``window`` (None: unwindowed) once it and ``dilated`` are checked: windowed
+    operands share one H×W map, which the window divides."""
+    (a, (_, h, w)), (b, (_, hb, wb)) = first, second
+    window = check_window(attrs["window"], attrs["dilated"], h, w, repr(a))
+    if window is not None and (h, w) != (hb, wb):
+        raise ShapeError(f"node {name!r}: {a!r} is {h}×{w} and {b!r} {hb}×{wb}: windowed attention (window="
+                         f"{window}) expects both on the same map")
+    return window
+
+
 def _scores(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shape]:
     """Q·Kᵀ·scale per head: channel ``h·L + j`` of the output is head h's score of key j (L keys =
-    K's positions) at each query position of Q."""
+    K's positions, or a window's wh·ww with ``window``) at each query position of Q."""
     (q, (e, h, w)), (k, (ek, hk, wk)) = inputs
     if ek != e:
         raise ShapeError(f"node {name!r}: queries {q!r} {(e, h, w)} and keys {k!r} {(ek, hk, wk)} differ in "
@@ -170,18 +182,26 @@ def _scores(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shap
     if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < inf:
         raise BadArgument(f"node {name!r}: scale={scale!r}: expected a finite number > 0")
     heads = _heads(name, attrs, (repr(q), e))
-    layer = HeadMatmul(name=name, in_channels=e, out_channels=heads * hk * wk, in_h=h, in_w=w, groups=heads)
+    window = _window(name, attrs, *inputs)
+    wh, ww = window or (hk, wk)
+    layer = HeadMatmul(name=name, in_channels=e, out_channels=heads * wh * ww, in_h=h, in_w=w, groups=heads,
+                       window_h=wh if window else None, window_w=ww if window else None)
     return layer, layer.out_shape
 
 
 def _attend(name: str, inputs: Inputs, attrs: Mapping) -> tuple[HeadMatmul, Shape]:
-    """P·V per head: the probabilities of :func:`_scores`'s layout weight V's positions."""
+    """P·V per head: the probabilities of :func:`_scores`'s layout weight V's positions (a window's
+    with ``window``)."""
     (p, (c, h, w)), (v, (ev, hv, wv)) = inputs
     heads = _heads(name, attrs, (repr(v), ev))
-    if c != heads * hv * wv:
+    window = _window(name, attrs, *inputs)
+    wh, ww = window or (hv, wv)
+    if c != heads * wh * ww:
+        where = f"a {wh}×{ww} window" if window else "the values"
         raise ShapeError(f"node {name!r}: probabilities {p!r} {(c, h, w)} and values {v!r} {(ev, hv, wv)}: "
-                         f"expected heads·positions of the values = {heads * hv * wv} channels")
-    layer = HeadMatmul(name=name, in_channels=c, out_channels=ev, in_h=h, in_w=w, groups=heads)
+                         f"expected heads·positions of {where} = {heads * wh * ww} channels")
+    layer = HeadMatmul(name=name, in_channels=c, out_channels=ev, in_h=h, in_w=w, groups=heads,
+                       window_h=wh if window else None, window_w=ww if window else None)
     return layer, layer.out_shape
 
 
@@ -365,6 +385,8 @@ def _fields(*names: str) -> Callable[[object], dict[str, object]]:
 
 _CONV_ATTRS = {"out_channels": REQUIRED, "kernel": REQUIRED, "stride": 1, "padding": 0, "groups": 1, "bias": True}
 _DW_ATTRS = {"kernel": REQUIRED, "stride": 1, "padding": 0, "bias": True}
+#: Windowed attention: ``window`` (wh, ww) or None (all positions), ``dilated`` grid windows.
+_WINDOW_ATTRS = {"window": None, "dilated": False}
 _POOL_ATTRS = {"kind": REQUIRED, "kernel": REQUIRED, "stride": REQUIRED, "padding": 0, "ceil_mode": False}
 
 
@@ -389,8 +411,8 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.LINEAR, _linear, attrs={"out_features": REQUIRED, "bias": True}, has_macs=True, layer_type=Linear,
          from_layer=_fields("out_features", "bias"),
          weight_shape=lambda layer: (layer.out_features, layer.in_features)),
-    _def(Op.SCORES, _scores, inputs=(2, 2), attrs={"heads": REQUIRED, "scale": 1.0}, has_macs=True),
-    _def(Op.ATTEND, _attend, inputs=(2, 2), attrs={"heads": REQUIRED}, has_macs=True),
+    _def(Op.SCORES, _scores, inputs=(2, 2), attrs={"heads": REQUIRED, "scale": 1.0, **_WINDOW_ATTRS}, has_macs=True),
+    _def(Op.ATTEND, _attend, inputs=(2, 2), attrs={"heads": REQUIRED, **_WINDOW_ATTRS}, has_macs=True),
     _def(Op.POOL, _pool, attrs=_POOL_ATTRS, elementwise=_windows, layer_type=Pool, from_layer=_fields(*_POOL_ATTRS)),
     _def(Op.GLOBAL_POOL, _global_pool, attrs={"kind": REQUIRED}, elementwise=_per_input,
          layer_type=GlobalAvgPool, from_layer=lambda layer: {"kind": PoolKind.AVG}),

@@ -213,14 +213,21 @@ class HeadMatmul:
     the ``in_h × in_w`` positions. It has the convolution's MACs and weight traffic but no parameters
     (its "weights" are computed, and per sample).
 
+    Windowed attention cuts the map into :attr:`windows` windows of ``window_h × window_w``
+    positions, each its own product with its own weights (its window's keys or values): the MAC
+    array runs :meth:`as_conv`, the convolution of ONE window, for batch·:attr:`windows` samples.
+    The counts (shapes, MACs, feature-map and weight elements) are still per sample over the whole
+    map: :attr:`windows` times one window's.
+
     Attributes:
         name: layer name.
         in_channels, out_channels: channel counts (both divisible by ``groups``).
         in_h, in_w: positions of the first operand (= of the output).
         groups: attention heads.
+        window_h, window_w: a window's height and width (None: the whole map, one window).
 
     Raises:
-        BadArgument: as for :class:`Conv2d`.
+        BadArgument: as for :class:`Conv2d`; a window size that is not a positive divisor of the map's.
     """
 
     name: str
@@ -229,26 +236,53 @@ class HeadMatmul:
     in_h: int
     in_w: int
     groups: int
+    window_h: int | None = None
+    window_w: int | None = None
 
     def __post_init__(self) -> None:
         check_name("HeadMatmul", self.name)
+        owner = f"HeadMatmul {self.name!r}"
+        for field, size in (("window_h", "in_h"), ("window_w", "in_w")):
+            if getattr(self, field) is None:
+                object.__setattr__(self, field, getattr(self, size))
+            check_int(owner, field, getattr(self, field), minimum=1)
+            if getattr(self, size) % getattr(self, field):
+                raise BadArgument(f"{owner}: {field}={getattr(self, field)}: expected a divisor of "
+                                  f"{size}={getattr(self, size)}")
         self.as_conv()
 
     def as_conv(self) -> Conv2d:
-        """The equivalent grouped :class:`Conv2d` (kernel 1, no bias), as the MAC array runs it."""
+        """One window's grouped :class:`Conv2d` (kernel 1, no bias), as the MAC array runs it."""
         return Conv2d(name=self.name, in_channels=self.in_channels, out_channels=self.out_channels,
-                      in_h=self.in_h, in_w=self.in_w, kernel=1, groups=self.groups, bias=False)
+                      in_h=self.window_h, in_w=self.window_w, kernel=1, groups=self.groups, bias=False)
 
     params_weights = params_biases = property(lambda self: 0, doc="None: the second operand is computed.")
     bias = False
+    out_h = property(lambda self: self.in_h, doc="Output height (= input height).")
+    out_w = property(lambda self: self.in_w, doc="Output width (= input width).")
+    in_shape = property(lambda self: (self.in_channels, self.in_h, self.in_w), doc="Input shape (C, H, W).")
+    out_shape = property(lambda self: (self.out_channels, self.in_h, self.in_w), doc="Output shape (M, H, W).")
+    ifm_elems = property(lambda self: self.in_channels * self.in_h * self.in_w,
+                         doc="First operand's elements per sample.")
+    ofm_elems = property(lambda self: self.out_channels * self.in_h * self.in_w, doc="Output elements per sample.")
 
-    def __getattr__(self, attr: str):  # noqa: D105 - delegate derived counts to the conv view
-        if attr in _DERIVED:
-            return getattr(self.as_conv(), attr)
-        raise AttributeError(attr)
+    @property
+    def windows(self) -> int:
+        """Windows per sample: (in_h / window_h) · (in_w / window_w) (1: unwindowed)."""
+        return (self.in_h // self.window_h) * (self.in_w // self.window_w)
+
+    @property
+    def weight_elems(self) -> int:
+        """Second-operand elements the array reads per sample: every window's weights."""
+        return self.windows * self.as_conv().weight_elems
+
+    @property
+    def macs(self) -> int:
+        """MACs per sample: every window's (scores: E·L per position, attend: L·Ev/heads per output)."""
+        return self.windows * self.as_conv().macs
 
 
-#: Derived properties that Depthwise/Pointwise take from their Conv2d view.
+#: Derived properties that Depthwise/Pointwise take from their Conv2d view (HeadMatmul has its own).
 _DERIVED = frozenset({"out_h", "out_w", "in_shape", "out_shape", "weight_elems", "params_weights",
                       "params_biases", "macs", "ifm_elems", "ofm_elems", "in_channels", "out_channels",
                       "groups"})

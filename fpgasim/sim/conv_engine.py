@@ -76,7 +76,8 @@ class TileMath:
 
     Attributes:
         ifm: the input feature map as stored in this board's DDR, (B, C, H, W).
-        weights: the weights, (M, C/groups, KH, KW).
+        weights: the weights, (M, C/groups, KH, KW); or one set per sample, (B, M, C/groups, KH, KW)
+            (attention's products, whose weights are the second operand of each sample or window).
         ofm: the output image the store process writes, (B, M, R, C) — full-size; only this
             board's part is written.
         partial: ``(ifm_tile (1, tn, h, w), weight_tile (tm, tn, KH, KW), stride) -> (1, tm, tr, tc)``
@@ -163,9 +164,12 @@ def _ifm_tile(math: TileMath, step: InnerStep) -> np.ndarray:
 
 
 def _weight_tile(math: TileMath, step: InnerStep, in_per_group: int) -> np.ndarray:
+    """The step's weight tile: of the step's sample when the weights are per sample (the engine
+    loads a weight tile at every step anyway, so per-sample weights cost no extra traffic)."""
     n_lo = step.in_ch[0] % in_per_group
     n_hi = n_lo + step.in_ch[1] - step.in_ch[0]
-    return math.weights[step.out_ch[0]:step.out_ch[1], n_lo:n_hi]
+    weights = math.weights[step.batch] if math.weights.ndim == 5 else math.weights
+    return weights[step.out_ch[0]:step.out_ch[1], n_lo:n_hi]
 
 
 def conv_layer(

@@ -38,7 +38,7 @@ from fpgasim.fixedpoint import FixedFormat, FixedTensor, Requantizer, quantize
 from fpgasim.errors import BadArgument
 from fpgasim.hw.platform import ComputeDevice, FpgaDevice
 from fpgasim.mapping.device import cable_bits_per_s, element_bytes, stream_cap_bits_per_s
-from fpgasim.mapping.graph_plan import HEAD_MATMULS, Engine, GraphPlan, NodePlan
+from fpgasim.mapping.graph_plan import HEAD_MATMULS, Engine, GraphPlan, NodePlan, conv_batch
 from fpgasim.mapping.pool_model import vector_work
 from fpgasim.mapping.software import node_work
 from fpgasim.nn.evaluate import NodeWeights, compute_node_fixed, evaluate_fixed
@@ -46,6 +46,7 @@ from fpgasim.nn.graph_ops import Op
 from fpgasim.nn import PoolKind
 from fpgasim.ops import (
     align_bias, avg_pool2d_fixed, conv2d_int_sums, head_weights, max_pool2d_fixed, pool_divisors, scaled_accumulation,
+    window_merge, window_partition,
 )
 from fpgasim.sim._events import processed_events
 from fpgasim.sim.clock import Clock, exact_decimal, hz_from_mhz, ps_from_ns
@@ -283,7 +284,10 @@ class CarriedValues:
         if math is not None:
             fmt = self.numerics.fmt
             shape = self.reference[node.name].values.shape
-            self.out[node.name] = FixedTensor(math.ofm.reshape(shape).astype(fmt.storage_dtype), fmt)
+            ofm = math.ofm
+            if node.op in HEAD_MATMULS and node.attrs["window"] is not None:
+                ofm = window_merge(ofm, node.attrs["window"], shape[2:], dilated=node.attrs["dilated"])
+            self.out[node.name] = FixedTensor(ofm.reshape(shape).astype(fmt.storage_dtype), fmt)
         elif node.op is Op.INPUT:
             self.out[node.name] = self.inputs[node.name]
         else:
@@ -296,18 +300,28 @@ class CarriedValues:
 
     def _tile_math(self, item: NodePlan) -> TileMath:
         """The MAC array's DDR images and tile functions (bias added at the finish). Attention's
-        products take their weights from the second operand (batch 1: the plan refuses more)."""
+        products take one set of weights per sample from the second operand; windowed, both operands
+        are cut into windows (:func:`~fpgasim.ops.attention.window_partition`), each window a sample
+        of the one-window conv, and :meth:`end` merges the output back."""
         node, conv = item.node, item.conv
-        ifm = self.out[node.inputs[0]].values.astype(np.int64).reshape(-1, conv.in_channels, conv.in_h, conv.in_w)
+        first = self.out[node.inputs[0]].values
         requant = self.numerics.requant
         if node.op in HEAD_MATMULS:
+            window, dilated = node.attrs["window"], node.attrs["dilated"]
             operand = self.out[node.inputs[1]]
-            weight = FixedTensor(head_weights(operand.values[0], conv.groups, keys=node.op is Op.SCORES), operand.fmt)
+            second = operand.values
+            if window is not None:
+                first, second = (window_partition(x, window, dilated=dilated) for x in (first, second))
+            keys = node.op is Op.SCORES
+            weight = FixedTensor(np.stack([head_weights(sample, conv.groups, keys=keys) for sample in second]),
+                                 operand.fmt)
             bias, scale = None, float(node.attrs.get("scale", 1.0))
         else:
             weights = self.weights[node.name]
             weight, bias, scale = self._quantised(weights.weight), self._quantised(weights.bias), 1.0
-        w = weight.values.astype(np.int64).reshape(conv.out_channels, conv.in_channels // conv.groups,
+        ifm = first.astype(np.int64).reshape(-1, conv.in_channels, conv.in_h, conv.in_w)
+        per_sample = (ifm.shape[0],) if node.op in HEAD_MATMULS else ()
+        w = weight.values.astype(np.int64).reshape(*per_sample, conv.out_channels, conv.in_channels // conv.groups,
                                                    conv.kernel_h, conv.kernel_w)
         frac_bits = self.numerics.fmt.frac_bits + weight.fmt.frac_bits
         aligned = None if bias is None else align_bias(bias, frac_bits, requant.rounding)
@@ -607,7 +621,7 @@ def _start_engines(env: simpy.Environment, item: NodePlan, group: list[_Device],
     design = group[0].context.design
     if item.engine is Engine.MAC_ARRAY:
         conv = item.conv
-        parts = item.parts or (ConvPart.whole(conv, batch=batch),)
+        parts = item.parts or (ConvPart.whole(conv, batch=conv_batch(node, batch)),)
         loaders: list[dict] = [{} for _ in parts]
         for share in item.xfer:
             # XFER exchanges tile k for tile k: only boards that walk the same number of steps

@@ -109,3 +109,31 @@ def test_bad_sources_exit_2(tmp_path: Path, capsys) -> None:
     broken.write_text("schema: 1\nnetwork:\n  nodes:\n    - {name: x, op: inptu}\n", encoding="utf-8")
     assert main(["network", str(broken)]) == 2
     assert "broken.yaml:4:" in capsys.readouterr().err
+
+
+def test_windowed_attention_is_shown_and_a_bad_window_located(tmp_path: Path, capsys) -> None:
+    """scores/attend show their window: ``window`` [h, w] or null and ``dilated`` in the JSON,
+    ``scores (window 2x3)`` / ``attend (grid 2x3)`` in the table; a window that does not divide the
+    map is located at its key, exit 2."""
+    nodes = [{"name": "x", "op": "input", "shape": [8, 4, 6]},
+             {"name": "s", "op": "scores", "inputs": ["x", "x"], "heads": 2, "window": [2, 3]},
+             {"name": "p", "op": "softmax", "inputs": ["s"], "groups": 2},
+             {"name": "a", "op": "attend", "inputs": ["p", "x"], "heads": 2, "window": [2, 3], "dilated": True},
+             {"name": "g", "op": "scores", "inputs": ["x", "x"], "heads": 2}]
+    network = tmp_path / "net.yaml"
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "win", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    document = _json(capsys, str(network))
+    shown = {n["name"]: (n.get("window"), n.get("dilated")) for n in document["nodes"]}
+    assert shown == {"x": (None, None), "s": ([2, 3], False), "p": (None, None), "a": ([2, 3], True),
+                     "g": (None, False)}
+    assert {n["name"]: n["macs"] for n in document["nodes"]}["s"] == 8 * 6 * 24
+    assert main(["network", str(network)]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[3:-2]}
+    assert "scores (window 2x3)" in rows["s"] and "attend (grid 2x3)" in rows["a"] and "(" not in rows["g"].split()[1]
+    nodes[1]["window"] = [3, 3]
+    network.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "win", "nodes": nodes}}, sort_keys=False),
+                       encoding="utf-8")
+    assert main(["network", str(network)]) == 2
+    err = capsys.readouterr().err
+    assert "net.yaml:" in err and "network.nodes[1].window" in err and "does not divide into 3×3 windows" in err

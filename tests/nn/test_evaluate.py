@@ -220,3 +220,31 @@ def test_agreement_is_logit_snr_and_top1() -> None:
     assert result.snr_db == pytest.approx(10 * np.log10(15.0 / (3.5**2 + 0.1**2)))
     with pytest.raises(ShapeError, match=r"output shape \(2, 2\) and reference shape \(2, 3\)"):
         agreement(ref, ref[:, :2])
+
+
+@pytest.mark.parametrize("dilated", [False, True])
+def test_windowed_attention_is_evaluated_with_its_window(dilated) -> None:
+    """The window and dilated attrs reach the ops in both paths: scores and attend of the graph equal
+    the ops called with that window (and differ from the unwindowed ones: each query sees 4 of
+    16 keys), and each fixed-point node is within one output resolution of the float reference of
+    its own fixed inputs (the op's derived bound: one rounding of exact sums)."""
+    from fpgasim.ops.attention import attend_ref, scores_ref
+
+    specs = [S("x", "input", shape=(4, 4, 4)), S("s", "scores", "x", "x", heads=2, scale=0.5, window=[2, 2],
+                                                  dilated=dilated),
+             S("p", "softmax", "s", groups=2), S("a", "attend", "p", "x", heads=2, window=[2, 2], dilated=dilated)]
+    graph = Graph.build(name="w", batch=2, specs=specs)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, (2, 4, 4, 4))
+    out = evaluate_ref(graph, {"x": x}, {})
+    want = scores_ref(x, x, heads=2, scale=0.5, window=(2, 2), dilated=dilated)
+    assert out["s"].shape == (2, 8, 4, 4) and np.array_equal(out["s"], want)
+    assert not np.allclose(out["s"][:, :8], scores_ref(x, x, heads=2, scale=0.5)[:, :8])
+    assert np.array_equal(out["a"], attend_ref(out["p"], x, heads=2, window=(2, 2), dilated=dilated))
+    fixed = evaluate_fixed(graph, _fixed_inputs(graph, rng), {}, fmt=FMT, requant=REQUANT)
+    resolution = 2.0 ** -FMT.frac_bits
+    ref_s = scores_ref(fixed["x"].to_float(), fixed["x"].to_float(), heads=2, scale=0.5, window=(2, 2),
+                       dilated=dilated)
+    ref_a = attend_ref(fixed["p"].to_float(), fixed["x"].to_float(), heads=2, window=(2, 2), dilated=dilated)
+    assert np.all(np.abs(fixed["s"].to_float() - ref_s) <= resolution / 2)
+    assert np.all(np.abs(fixed["a"].to_float() - ref_a) <= resolution / 2)

@@ -336,3 +336,89 @@ def test_scores_scale_must_be_finite_and_positive(scale) -> None:
     """An infinite scale would turn every score into ±inf (NaN where Q·Kᵀ is 0) downstream."""
     err = _error(X, S("k", "constant", shape=(8, 3, 1)), S("s", "scores", "x", "k", heads=2, scale=scale))
     assert f"node 's': scale={scale!r}: expected a finite number > 0" in str(err)
+
+
+# --- windowed attention -------------------------------------------------------------------------
+
+Q = S("q", "input", shape=(8, 4, 6))  # E = 8 (2 heads of 4) on a 4×6 map
+
+
+@pytest.mark.parametrize("dilated", [False, True])
+def test_windowed_scores_and_attend_infer_one_windows_keys(dilated) -> None:
+    """window=[2, 3] (a list, as YAML gives it) becomes (2, 3): each of the 4 windows per sample
+    has L = 6 keys, so scores has heads·L = 12 channels and E·L MACs per position; attend reads
+    those 12 channels and has L MACs per output. The layer's conv is one window, run 4 times per sample."""
+    graph = _build(Q, S("s", "scores", "q", "q", heads=2, scale=0.5, window=[2, 3], dilated=dilated),
+                   S("p", "softmax", "s", groups=2), S("a", "attend", "p", "q", heads=2, window=[2, 3], dilated=dilated),
+                   batch=2)
+    scores, attend = graph.node("s"), graph.node("a")
+    assert scores.attrs["window"] == (2, 3) and scores.attrs["dilated"] is dilated
+    assert scores.out_shape == (12, 4, 6) and attend.out_shape == (8, 4, 6)
+    assert scores.macs == 8 * 6 * 4 * 6 and attend.macs == 8 * 6 * 4 * 6
+    layer = scores.layer
+    assert (layer.window_h, layer.window_w, layer.windows) == (2, 3, 4)
+    conv = layer.as_conv()
+    assert (conv.in_h, conv.in_w, conv.in_channels, conv.out_channels, conv.groups) == (2, 3, 8, 12, 2)
+    assert layer.macs == layer.windows * conv.macs and layer.weight_elems == layer.windows * conv.weight_elems
+    assert layer.weight_elems == 8 * 4 * 6  # every key, once
+    assert (layer.ifm_elems, layer.ofm_elems, layer.out_h, layer.out_w) == (8 * 24, 12 * 24, 4, 6)
+    assert scores.params == attend.params == 0
+    assert graph.macs == scores.macs + attend.macs
+
+
+def test_an_unwindowed_head_matmul_is_one_window_of_the_whole_map() -> None:
+    """Defaults: window None, dilated False; the layer's window is the map (one window) and its
+    conv the whole map's, with the counts of before (E·L MACs per query, L = all Hk·Wk keys)."""
+    graph = _build(Q, S("k", "constant", shape=(8, 3, 1)), S("s", "scores", "q", "k", heads=2))
+    node = graph.node("s")
+    assert node.attrs["window"] is None and node.attrs["dilated"] is False
+    assert (node.layer.window_h, node.layer.window_w, node.layer.windows) == (4, 6, 1)
+    assert node.layer.as_conv().in_h == 4 and node.out_shape == (6, 4, 6) and node.macs == 8 * 3 * 24
+
+
+@pytest.mark.parametrize(("spec", "wanted", "key"), [
+    (S("s", "scores", "q", "q", heads=2, window=(3, 2)),
+     "node 's' (scores): window=(3, 2): the 4×6 map of 'q' does not divide into 3×2 windows", "attrs.window"),
+    (S("s", "scores", "q", "q", heads=2, window=(2, 0)),
+     "window=(2, 0): expected None or (height, width), two integers >= 1", "attrs.window"),
+    (S("s", "scores", "q", "q", heads=2, window=2),
+     "window=2: expected None or (height, width), two integers >= 1", "attrs.window"),
+    (S("s", "scores", "q", "q", heads=2, window=(2, 3), dilated="yes"),
+     "dilated='yes': expected True or False", "attrs.dilated"),
+    (S("s", "scores", "q", "q", heads=2, dilated=True),
+     "dilated=True with window=None: expected a window", "attrs.dilated"),
+    (S("s", "scores", "q", "k", heads=2, window=(2, 3)),
+     "node 's': 'q' is 4×6 and 'k' 2×6: windowed attention (window=(2, 3)) expects both on the same map",
+     "attrs.window"),
+    (S("s", "attend", "q", "q", heads=2, window=(2, 3)),
+     "node 's': probabilities 'q' (8, 4, 6) and values 'q' (8, 4, 6): expected heads·positions of a 2×3 window "
+     "= 12 channels", "inputs"),
+])
+def test_window_attributes_are_checked_naming_the_key(spec, wanted, key) -> None:
+    err = _error(Q, S("k", "input", shape=(8, 2, 6)), spec)
+    assert wanted in str(err) and err.key == key and err.node_index == 2
+
+
+def test_windowed_attention_in_a_network_file_round_trips(tmp_path) -> None:
+    """A network YAML writes ``window: [2, 3]`` and ``dilated: true`` as lists and bools; loading
+    it gives the graph built in Python node for node; a bad window is located at its key."""
+    import yaml
+
+    from fpgasim.errors import ConfigError
+    from fpgasim.nn.sources import load_network_file
+
+    specs = [Q, S("s", "scores", "q", "q", heads=2, scale=0.5, window=(2, 3), dilated=True),
+             S("p", "softmax", "s", groups=2), S("a", "attend", "p", "q", heads=2, window=(2, 3), dilated=True)]
+    built = _build(*specs, batch=2)
+    nodes = [{"name": n.name, "op": str(n.op), **({"inputs": list(n.inputs)} if n.inputs else {}),
+              **{k: list(v) if isinstance(v, tuple) else v for k, v in n.attrs.items()}} for n in built.nodes]
+    path = tmp_path / "win.yaml"
+    path.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "g", "batch": 2, "nodes": nodes}}), "utf-8")
+    assert "window:\n    - 2\n    - 3" in path.read_text("utf-8")
+    loaded = load_network_file(path)
+    assert [n.spec() for n in loaded.nodes] == [n.spec() for n in built.nodes]
+    assert [n.layer for n in loaded.nodes] == [n.layer for n in built.nodes]
+    nodes[1]["window"] = [2, 4]
+    path.write_text(yaml.safe_dump({"schema": 1, "network": {"name": "g", "batch": 2, "nodes": nodes}}), "utf-8")
+    with pytest.raises(ConfigError, match=r"win\.yaml:.*network\.nodes\[1\]\.window.*does not divide into 2×4 windows"):
+        load_network_file(path)

@@ -14,7 +14,7 @@ from fpgasim.hw import load_board, load_link_types
 from fpgasim.hw.platform import Platform
 from fpgasim.kernels import load_kernel_file
 from fpgasim.mapping.graph_partition import plan_partitioned_graph
-from fpgasim.mapping.graph_plan import PlacementError, plan_graph
+from fpgasim.mapping.graph_plan import plan_graph
 from fpgasim.nn import Op
 from fpgasim.nn.evaluate import evaluate_fixed, evaluate_ref
 from fpgasim.nn.onnx import import_onnx
@@ -134,14 +134,18 @@ def test_a_product_of_two_computed_tensors_that_is_not_attention_is_refused(tmp_
         import_onnx(path)
 
 
-def test_attention_on_the_mac_array_needs_batch_one(tmp_path: Path) -> None:
-    """K and V are the MAC array's weights, one set per sample: a batch of 2 is refused at planning,
-    naming the node; the float reference still evaluates it."""
+def test_attention_on_the_mac_array_runs_a_batch_with_weights_per_sample(tmp_path: Path) -> None:
+    """K and V are the MAC array's weights, one set per sample: a batch of 2 plans (the scores' conv
+    run for 2 samples), runs bit exact against evaluate_fixed in functional mode, each sample with its
+    own keys; the float reference equals onnxruntime."""
     imported = import_onnx(_save(_attention_model(batch=2), tmp_path))
-    platform = _platform(1)
-    with pytest.raises(PlacementError, match=r"node 'scores' \(scores\) on board0: .*batch 1 \(batch 2\)"):
-        plan_graph(imported.graph, platform, {"board0": DESIGN}, {}, default="board0")
+    plan = plan_graph(imported.graph, _platform(1), {"board0": DESIGN}, {}, default="board0")
+    assert plan.plan_of("scores").engine == "mac_array"
     x = np.random.default_rng(5).normal(size=(2, 8, 5))
+    requant = DESIGN.precision.fixed.requantizer()
+    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"x": x[..., None]}, imported.weights)
+    assert execute(plan, trace=False, values=values).bit_exact is True
+    assert values.begin(plan.plan_of("scores")).weights.shape[0] == 2  # one set of weights per sample
     out = evaluate_ref(imported.graph, {"x": x[..., None]}, imported.weights)[imported.outputs["y"]]
     theirs = _onnxruntime(tmp_path / "m.onnx", {"x": x})["y"]
     np.testing.assert_allclose(out.reshape(theirs.shape), theirs, rtol=1e-5, atol=1e-6)

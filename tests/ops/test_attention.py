@@ -15,6 +15,7 @@ from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import FixedTensor, Overflow, OverflowCounts, Requantizer, Rounding, finish_accumulation
 from fpgasim.ops.attention import (
     attend_f32, attend_fixed, attend_ref, head_weights, scaled_accumulation, scores_f32, scores_fixed, scores_ref,
+    window_merge, window_partition,
 )
 from tests.ops.test_elementwise import assert_within_rounding, fit, fmt, model_quantize, round_to_int, rq, small_formats
 from tests.strategies.numeric import fixed_tensors, requantizers
@@ -310,3 +311,187 @@ def test_wrong_types_and_scales_are_refused() -> None:
             scores_ref(q.to_float(), k.to_float(), heads=1, scale=scale)
         with pytest.raises(BadArgument, match=r"scale=.*: expected a (finite )?number > 0"):
             scores_fixed(q, k, heads=1, scale=scale, requant=rq(F8))
+
+
+# --- windowed attention ----------------------------------------------------------------------------------
+
+@st.composite
+def windowed_geometries(draw, *, keys: bool):
+    """(first shape, second shape, heads, window, dilated): an H×W = (gh·wh)×(gw·ww) map cut into
+    gh·gw windows of wh×ww (square or not, one window or several), both operands on that map; Q and
+    K with heads·d channels, or P with heads·wh·ww and V with heads·dv."""
+    side = st.integers(1, 3)
+    n, heads, d, wh, ww, gh, gw = (draw(st.integers(1, 2)), draw(side), draw(side), draw(side), draw(side),
+                                   draw(side), draw(side))
+    h, w = gh * wh, gw * ww
+    second = (n, heads * d, h, w)
+    first = second if keys else (n, heads * wh * ww, h, w)
+    return first, second, heads, (wh, ww), draw(st.booleans())
+
+
+def _window_slices(shape: tuple[int, ...], window: tuple[int, int], dilated: bool):
+    """Every window's (rows, columns) index of the map, written from the definition: blocks are
+    contiguous wh×ww tiles; dilated windows take rows r, r + gh, … and columns s, s + gw, …"""
+    h, w = shape[2], shape[3]
+    wh, ww = window
+    gh, gw = h // wh, w // ww
+    for r in range(gh):
+        for s in range(gw):
+            if dilated:
+                yield slice(r, h, gh), slice(s, w, gw)
+            else:
+                yield slice(r * wh, (r + 1) * wh), slice(s * ww, (s + 1) * ww)
+
+
+def _loop_over_windows(fn, a, b, heads, scale, window, dilated, **kwargs):
+    """The unwindowed ``fn`` on each window's explicit slices of both operands, placed back."""
+    out = None
+    for rows, cols in _window_slices(a.shape, window, dilated):
+        got = _call(fn, a[:, :, rows, cols], b[:, :, rows, cols], heads, scale, **kwargs)
+        values = got[0].values if isinstance(got, tuple) else got
+        if out is None:
+            out = np.zeros((a.shape[0], values.shape[1], *a.shape[2:]), dtype=values.dtype)
+        out[:, :, rows, cols] = values
+    return out
+
+
+@given(st.sampled_from(sorted(OPS)), st.data(), st.integers(0, 2**31), st.sampled_from(["ref", "f32"]))
+def test_windowed_product_is_the_unwindowed_one_of_each_window(op, data, seed, form) -> None:
+    """Each position sees only its window's keys: the windowed product equals the unwindowed one
+    called on every window's explicitly sliced operands, bit for bit (the same sums of the same
+    products), for blocks and dilated (grid) windows, square or not."""
+    keys, ref_fn, f32_fn, _ = OPS[op]
+    fn = ref_fn if form == "ref" else f32_fn
+    first, second, heads, window, dilated = data.draw(windowed_geometries(keys=keys))
+    scale = data.draw(scales) if keys else 1.0
+    rng = np.random.default_rng(seed)
+    a, b = _random(rng, first, 0), _random(rng, second, 0)
+    got = _call(fn, a, b, heads, scale, window=window, dilated=dilated)
+    want = _loop_over_windows(fn, a, b, heads, scale, window, dilated)
+    assert got.shape == (first[0], (heads * window[0] * window[1]) if keys else second[1], *first[2:])
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@given(st.sampled_from(sorted(OPS)), st.data())
+def test_windowed_fixed_is_the_unwindowed_fixed_of_each_window(op, data) -> None:
+    """Fixed point, any accumulator and output format: the windowed op's stored integers are the
+    unwindowed op's on each window (the rounding acts element by element, after the exact sums)."""
+    keys, _, _, fixed_fn = OPS[op]
+    first, second, heads, window, dilated = data.draw(windowed_geometries(keys=keys))
+    a = data.draw(fixed_tensors(data.draw(small_formats), first))
+    b = data.draw(fixed_tensors(data.draw(small_formats), second))
+    r = data.draw(requantizers(out=small_formats, acc_min_bits=2, acc_max_bits=40))
+    scale = data.draw(scales) if keys else 1.0
+    got, _ = _call(fixed_fn, a, b, heads, scale, requant=r, window=window, dilated=dilated)
+    slices = list(_window_slices(first, window, dilated))
+    want = np.zeros(got.shape, dtype=got.values.dtype)
+    for rows, cols in slices:
+        part = (FixedTensor(a.values[:, :, rows, cols], a.fmt), FixedTensor(b.values[:, :, rows, cols], b.fmt))
+        want[:, :, rows, cols] = _call(fixed_fn, *part, heads, scale, requant=r)[0].values
+    assert got.fmt == r.out and np.array_equal(got.values, want)
+
+
+@given(st.sampled_from(sorted(OPS)), st.data())
+def test_windowed_fixed_within_rounding_of_reference(op, data) -> None:
+    """Derived bound, as :func:`test_fixed_within_rounding_of_reference`: a window holds ≤ 9 keys and
+    a head ≤ 3 channels, so every sum has ≤ 9 products of ≤ 16-bit operands, below 2**36 units of
+    2**-(fa + fb): the 48-bit accumulator never overflows and the float64 reference computes the
+    same sum exactly; both then round S·scale once. |fixed − ref| ≤ res/2 (half_up, half_even),
+    0 ≤ ref − fixed < res (truncate), wherever ``requant.out`` holds ref."""
+    keys, ref_fn, _, fixed_fn = OPS[op]
+    first, second, heads, window, dilated = data.draw(windowed_geometries(keys=keys))
+    a = data.draw(fixed_tensors(data.draw(small_formats), first))
+    b = data.draw(fixed_tensors(data.draw(small_formats), second))
+    r = data.draw(requantizers(out=small_formats, acc_min_bits=48, acc_max_bits=48))
+    r = Requantizer(out=r.out, rounding=r.rounding, overflow=Overflow.SATURATE, accumulator=r.accumulator)
+    shift = a.fmt.frac_bits + b.fmt.frac_bits - r.out.frac_bits
+    assume(shift >= 0 or r.accumulator.bits - shift <= 63)  # else finish_accumulation refuses the format
+    scale = data.draw(scales) if keys else 1.0
+    got, counts = _call(fixed_fn, a, b, heads, scale, requant=r, window=window, dilated=dilated)
+    ref = _call(ref_fn, a.to_float(), b.to_float(), heads, scale, window=window, dilated=dilated)
+    y = got.to_float()
+    assert counts.accumulator == 0
+    inside = (ref >= r.out.min_value) & (ref <= r.out.max_value)
+    assert_within_rounding(y[inside], ref[inside], r, np.zeros(int(inside.sum())))
+    assert np.all(np.where(ref > r.out.max_value, y == r.out.max_value, True))
+    assert np.all(np.where(ref < r.out.min_value, y == r.out.min_value, True))
+
+
+@given(st.sampled_from(sorted(OPS)), st.data(), st.integers(0, 2**31))
+def test_one_window_over_the_whole_map_is_no_window(op, data, seed) -> None:
+    """window=(H, W) is one window holding every position, block or dilated (gh = gw = 1): the
+    result is window=None's bit for bit, in float and fixed point."""
+    keys, ref_fn, _, fixed_fn = OPS[op]
+    first, second, heads, _, dilated = data.draw(windowed_geometries(keys=keys))
+    h, w = first[2:]
+    if not keys:
+        first = (first[0], heads * h * w, h, w)
+    scale = data.draw(scales) if keys else 1.0
+    rng = np.random.default_rng(seed)
+    a, b = _random(rng, first, 0), _random(rng, second, 0)
+    assert np.array_equal(_call(ref_fn, a, b, heads, scale, window=(h, w), dilated=dilated),
+                          _call(ref_fn, a, b, heads, scale))
+    fa, fb = (FixedTensor(rng.integers(-128, 128, shape).astype(np.int8), fmt(8, 4)) for shape in (first, second))
+    windowed, counts = _call(fixed_fn, fa, fb, heads, scale, requant=rq(fmt(16, 8)), window=[h, w], dilated=dilated)
+    whole, whole_counts = _call(fixed_fn, fa, fb, heads, scale, requant=rq(fmt(16, 8)))
+    assert np.array_equal(windowed.values, whole.values) and counts == whole_counts
+
+
+@given(st.integers(1, 2), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 3), st.booleans(), st.integers(0, 2**31))
+def test_window_partition_follows_the_definition_and_merge_inverts_it(n, c, wh, ww, gh, gw, dilated, seed) -> None:
+    """Window r·gw + s of sample i (sample outermost) holds at (a, b) the map's position
+    (r·wh + a, s·ww + b) for blocks and (r + a·gh, s + b·gw) for dilated windows, and
+    :func:`window_merge` puts every window back."""
+    x = np.random.default_rng(seed).integers(-99, 100, (n, c, gh * wh, gw * ww))
+    parts = window_partition(x, (wh, ww), dilated=dilated)
+    assert parts.shape == (n * gh * gw, c, wh, ww)
+    for i in range(n):
+        for r in range(gh):
+            for s in range(gw):
+                for a in range(wh):
+                    for b in range(ww):
+                        y, z = (r + a * gh, s + b * gw) if dilated else (r * wh + a, s * ww + b)
+                        assert np.array_equal(parts[(i * gh + r) * gw + s, :, a, b], x[i, :, y, z])
+    merged = window_merge(parts, (wh, ww), (gh * wh, gw * ww), dilated=dilated)
+    assert merged.dtype == x.dtype and np.array_equal(merged, x)
+
+
+def test_bad_windows_are_refused() -> None:
+    q = np.zeros((1, 4, 4, 6))
+    for window in ((0, 2), (2,), (2, 2, 2), 2, (True, 2), (1.5, 2), "22"):
+        with pytest.raises(BadArgument, match=r"window=.*: expected None or \(height, width\), two integers >= 1"):
+            scores_ref(q, q, heads=2, window=window)
+    for dilated in (1, None, "yes"):
+        with pytest.raises(BadArgument, match=r"dilated=.*: expected True or False"):
+            attend_ref(np.zeros((1, 8, 4, 6)), q, heads=2, window=(2, 2), dilated=dilated)
+    with pytest.raises(BadArgument, match=r"dilated=True with window=None: expected a window"):
+        scores_f32(q, q, heads=2, dilated=True)
+    with pytest.raises(ShapeError, match=r"window=\(3, 2\): the 4×6 map of q does not divide into 3×2 windows"):
+        scores_ref(q, q, heads=2, window=(3, 2))
+    with pytest.raises(ShapeError, match=r"window=\(2, 4\): the 4×6 map of p does not divide into 2×4 windows"):
+        attend_fixed(_t((1, 16, 4, 6)), _t((1, 4, 4, 6)), heads=2, window=(2, 4), requant=rq(F8))
+    with pytest.raises(ShapeError, match=r"q \(1, 4, 4, 6\) and k \(1, 4, 2, 2\): windowed attention expects the "
+                                         r"same height and width in both"):
+        scores_fixed(_t((1, 4, 4, 6)), _t((1, 4, 2, 2)), heads=2, window=(2, 2), requant=rq(F8))
+    # windowed P holds heads·wh·ww channels, not heads·H·W
+    with pytest.raises(ShapeError, match=r"p \(1, 48, 4, 6\) and v \(1, 4, 4, 6\): expected 8 channels in p "
+                                         r"\(heads·2·2 keys of a window\)"):
+        attend_ref(np.zeros((1, 48, 4, 6)), q, heads=2, window=(2, 2))
+
+
+def test_bad_partitions_and_merges_are_refused() -> None:
+    x = np.zeros((1, 2, 4, 6))
+    with pytest.raises(BadArgument, match=r"window=None: expected \(height, width\) to partition by"):
+        window_partition(x, None)
+    with pytest.raises(ShapeError, match=r"window=\(4, 4\): the 4×6 map of x does not divide"):
+        window_partition(x, (4, 4))
+    with pytest.raises(ShapeError, match=r"x has shape \(2, 4, 6\): expected \(N, C, H, W\)"):
+        window_partition(x[0], (2, 2))
+    parts = window_partition(x, (2, 3))
+    with pytest.raises(ShapeError, match=r"windows has shape \(4, 2, 2, 3\): expected \(N·6, C, 2, 2\)"):
+        window_merge(parts, (2, 2), (4, 6))
+    with pytest.raises(ShapeError, match=r"windows has shape \(3, 2, 2, 3\): expected \(N·4, C, 2, 3\)"):
+        window_merge(parts[:3], (2, 3), (4, 6))
+    with pytest.raises(BadArgument, match=r"window=None: expected \(height, width\) to merge by"):
+        window_merge(parts, None, (4, 6))

@@ -22,7 +22,7 @@ from fpgasim.config import read_yaml
 from fpgasim.errors import BadArgument, ConfigError
 from fpgasim.kernels.conv_schedule import ConvPart, Tiling, count_tiles, window_extent
 from fpgasim.mapping.device import element_bytes
-from fpgasim.mapping.graph_plan import Engine, GraphPlan
+from fpgasim.mapping.graph_plan import Engine, GraphPlan, conv_batch
 from fpgasim.nn import Conv2d
 from fpgasim.study.experiment.experiment import LoadedExperiment
 from fpgasim.mapping.layer_plan import LayerKind, LayerSetup
@@ -218,7 +218,7 @@ def estimate_graph(plan: GraphPlan, limits: Limits) -> RunEstimate:
         out_elems = batch * prod(node.out_shape)
         tensors += out_elems
         if item.engine is Engine.MAC_ARRAY:
-            parts = list(item.parts) or [ConvPart.whole(item.conv, batch=batch)]
+            parts = list(item.parts) or [ConvPart.whole(item.conv, batch=conv_batch(node, batch))]
             transactions += conv_transactions(item.conv, item.tiling, parts, element_bytes=eb,
                                               burst_bytes=context.burst_bytes)
         elif item.engine is Engine.VECTOR:
