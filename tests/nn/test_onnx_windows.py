@@ -1,7 +1,10 @@
-"""The ONNX importer's pieces for windowed transformers (Swin, MaxViT), each against onnxruntime on a
-hand-built model: rows and columns of a channels-last view sliced (Swin's cyclic shift as torch.roll
-exports it, its patch merging's every-other row and column), zero Pads, Einsum products, and the
-parameters of a constant computed from an initializer (a gathered bias table counts as the table)."""
+"""Windowed transformers through the ONNX importer. torchvision's SwinTransformer and MaxVit exported
+by torch.onnx.export (experiments/models/tiny-swin.onnx, tiny-maxvit.onnx): their windows found,
+their counts reconciled with torch's, their float reference against onnxruntime and their emulated
+runs bit exact on one and two boards. Then each piece against onnxruntime on a hand-built model:
+rows and columns of a channels-last view sliced (Swin's cyclic shift as torch.roll exports it, its
+patch merging's every-other row and column), zero Pads, Einsum products, and the parameters of a
+constant computed from an initializer (a gathered bias table counts as the table)."""
 
 from pathlib import Path
 
@@ -9,13 +12,109 @@ import numpy as np
 import pytest
 
 from fpgasim.errors import BadArgument
+from fpgasim.fixedpoint import quantize
+from fpgasim.hw import load_board, load_link_types
+from fpgasim.hw.platform import Platform
+from fpgasim.kernels import load_kernel_file
+from fpgasim.mapping.graph_partition import plan_partitioned_graph
+from fpgasim.mapping.graph_plan import plan_graph
 from fpgasim.nn import Op
-from fpgasim.nn.evaluate import evaluate_ref
+from fpgasim.nn.evaluate import evaluate_fixed, evaluate_ref
 from fpgasim.nn.onnx import import_onnx
+from fpgasim.sim.executor import Numerics, carried_values, execute
 from tests.nn.test_onnx_import import N, _onnxruntime, _save
 from tests.strategies.onnx_models import init, onnx_model
 
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = ROOT / "experiments" / "models"
+KERNEL = ROOT / "kernels" / "superlip-conv-16bit-hybrid.yaml"  # sigmoid (MaxViT's SE, tanh), GELU, softmax
+LINK = "aurora64b66b_10g"
 C, SIDE = 4, 6
+
+
+def _platform(boards: int) -> Platform:
+    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=KERNEL,
+                                memory_channel="ps_ddr4", topology="chain", link_id=LINK,
+                                link=load_link_types()[LINK])
+
+
+def _windows(imported) -> list[tuple[int, tuple[int, int], bool]]:
+    return [(n.attrs["heads"], n.attrs["window"], n.attrs["dilated"]) for n in imported.graph.nodes
+            if n.op is Op.SCORES]
+
+
+def test_swin_imports_shifted_windows_with_torchs_counts() -> None:
+    """SwinTransformer(patch 2, embed 16, depths [2, 2], heads [2, 4], window 4) at 32×32: 4×4
+    windows on a 16×16 then an 8×8 map; every second block shifted, its mask a constant."""
+    imported = import_onnx(MODELS / "tiny-swin.onnx")
+    assert _windows(imported) == [(2, (4, 4), False)] * 2 + [(4, (4, 4), False)] * 2
+    assert [n.op for n in imported.graph.nodes].count(Op.CONSTANT) == 4 + 2  # a bias per block, 2 masks
+    tokens = 16  # per window
+    stages = [(16, 2, 16 * 16), (32, 4, 8 * 8)]  # channels, heads, positions
+
+    def block(c: int, heads: int, table: int) -> int:  # norm1, qkv, proj, bias table, norm2, MLP
+        return 2 * c + (3 * c * c + 3 * c) + (c * c + c) + table * heads + 2 * c + (8 * c * c + 5 * c)
+    embed, merge, head = (3 * 16 * 2 * 2 + 16) + 2 * 16, 2 * 64 + 64 * 32, 2 * 32 + (32 * 10 + 10)
+    torch_params = embed + merge + head + sum(2 * block(c, h, (2 * 4 - 1) ** 2) for c, h, _ in stages)
+    assert torch_params == 35_366  # what make_tiny_windowed.py prints: sum(p.numel() for p in model.parameters())
+    # the export stores each block's bias gathered (tokens × tokens per head), not the 7×7 table
+    assert imported.params == torch_params + sum(2 * h * (tokens * tokens - 49) for _, h, _ in stages)
+    attention = sum(2 * (2 * n * tokens * c) for c, _, n in stages)
+    dense = sum(2 * n * 12 * c * c for c, _, n in stages) + 8 * 8 * 64 * 32
+    assert imported.graph.macs == 16 * 16 * 16 * 3 * 2 * 2 + dense + attention + 32 * 10
+
+
+def test_maxvit_imports_block_and_grid_windows_with_torchs_counts() -> None:
+    """MaxVit(64×64, stem 8, partition 4, channels [16, 32], heads of 8): each layer attends within
+    4×4 blocks and then over a dilated 4×4 grid; both products are Einsums."""
+    imported = import_onnx(MODELS / "tiny-maxvit.onnx")
+    assert _windows(imported) == [(2, (4, 4), False), (2, (4, 4), True), (4, (4, 4), False), (4, (4, 4), True)]
+    # torch's count, less a parameter per channel of each batch norm folded into its conv (γ, β → one
+    # bias: the stem's 8 and both MBConvs' expand and depthwise, 4·16 and 4·32 channels), plus the
+    # gathered biases (16 × 16 per head stored, (2·4−1)² counted by torch), window and grid, 2 + 4 heads
+    torch_params = 48_536  # what make_tiny_windowed.py prints
+    assert imported.params == torch_params - (8 + 2 * 64 + 2 * 128) + 2 * (2 + 4) * (16 * 16 - 49)
+    products = sum(n.macs for n in imported.graph.nodes if n.op in (Op.SCORES, Op.ATTEND))
+    assert products == 2 * (2 * 16 * 16 * 16 * 16) + 2 * (2 * 8 * 8 * 16 * 32)
+
+
+@pytest.mark.parametrize("model", ["tiny-swin.onnx", "tiny-maxvit.onnx"])
+def test_windowed_transformers_equal_onnxruntime(model: str) -> None:
+    path = MODELS / model
+    imported = import_onnx(path)
+    side = imported.graph.node("input").out_shape[1]
+    x = np.random.default_rng(7).uniform(-1, 1, (1, 3, side, side))
+    ours = evaluate_ref(imported.graph, {"input": x}, imported.weights)[imported.outputs["logits"]]
+    theirs = _onnxruntime(path, {"input": x})["logits"]
+    np.testing.assert_allclose(ours.reshape(theirs.shape), theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model, boards, partitioned", [("tiny-swin.onnx", 1, False), ("tiny-swin.onnx", 2, True),
+                                                        ("tiny-maxvit.onnx", 1, False),
+                                                        ("tiny-maxvit.onnx", 2, False)])
+def test_windowed_transformers_run_bit_exact(model: str, boards: int, partitioned: bool) -> None:
+    """Every node of the emulated run equals evaluate_fixed with the same tables; the windowed
+    products ran on the MAC array, the masks and biases are stored constants."""
+    imported = import_onnx(MODELS / model)
+    graph, platform = imported.graph, _platform(boards)
+    ids = [device.id for device in platform.devices]
+    designs = {board: load_kernel_file(KERNEL) for board in ids}
+    if partitioned:
+        plan = plan_partitioned_graph(graph, platform, designs, ids)
+    else:
+        plan = plan_graph(graph, platform, designs, {node.name: ids[i % boards] for i, node in enumerate(graph.nodes)})
+    assert {plan.plan_of(n.name).engine for n in graph.nodes if n.op in (Op.SCORES, Op.ATTEND)} == {"mac_array"}
+    requant = designs[ids[0]].precision.fixed.requantizer()
+    side = graph.node("input").out_shape[1]
+    x = np.random.default_rng(boards).uniform(-1, 1, (1, 3, side, side))
+    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"input": x}, imported.weights)
+    emulation = execute(plan, trace=False, values=values)
+    quantised = {"input": quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]}
+    reference = evaluate_fixed(graph, quantised, imported.weights, fmt=requant.out, requant=requant,
+                               tables=plan.lookup_tables())
+    for node in graph.nodes:
+        assert np.array_equal(values.out[node.name].values, reference[node.name].values), node.name
+    assert emulation.bit_exact is True
 
 
 def _agree(path: Path, x: np.ndarray, output: str = "y") -> np.ndarray:
