@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given
 
@@ -9,6 +10,7 @@ from fpgasim.errors import BadArgument
 from fpgasim.nn import (
     GRAPH_NAMES, OPS, ZOO, Attrs, Conv2d, Graph, GraphError, Network, NodeSpec, Op, Pool, PoolKind, zoo_network,
 )
+from fpgasim.nn.evaluate import evaluate_ref
 from fpgasim.nn.graph_ops import LAYER_OPS, REQUIRED
 from fpgasim.nn.sources import load_network_file
 from tests.strategies.graphs import dag_specs
@@ -126,6 +128,7 @@ def test_per_axis_windows_build_and_their_errors_name_the_attribute() -> None:
     (S("s", "slice", "x", start=4, stop=9), "start=4, stop=9: expected 0 <= start < stop <= 8 (channels of 'x')",
      "attrs.start"),
     (S("s", "slice", "x", start=-1, stop=2), "start=-1: expected an integer >= 0", "attrs.start"),
+    (S("s", "slice", "x", start=0, stop=2, step=0), "step=0: expected an integer >= 1", "attrs.step"),
     (S("r", "reshape", "x", shape=(8, 8, 8)), "shape=(8, 8, 8) has 512 elements but input 'x' (8, 16, 16) has 2048",
      "attrs.shape"),
     (S("t", "transpose", "x", perm=(0, 0, 1)), "perm=(0, 0, 1): expected a permutation of (0, 1, 2)", "attrs.perm"),
@@ -219,6 +222,20 @@ def test_relabelling_ops_shapes_and_zero_cost() -> None:
         assert (node.macs, node.params, node.elementwise_ops, node.layer) == (0, 0, 0, None)
     assert graph.node("l").macs == 19 * 32 * 8 * 3 and graph.node("g").layer is None
     assert graph.node("g").elementwise_ops == 19 * 32 * 8
+
+
+@pytest.mark.parametrize(("axis", "start", "stop", "step", "size"), [(0, 1, 8, 2, 4), (1, 0, 16, 2, 8),
+                                                                   (2, 3, 16, 5, 3), (2, 3, 4, 7, 1)])
+def test_a_strided_slice_keeps_every_step_th(axis, start, stop, step, size) -> None:
+    """Swin's patch merging takes every other row and column: ``slice`` with ``step``."""
+    graph = _build(X, S("s", "slice", "x", start=start, stop=stop, axis=axis, step=step))
+    wanted = [8, 16, 16]
+    wanted[axis] = size
+    assert graph.node("s").out_shape == tuple(wanted)
+    x = np.arange(8 * 16 * 16, dtype=np.float64).reshape(1, 8, 16, 16)
+    index = [slice(None)] * 4
+    index[axis + 1] = slice(start, stop, step)
+    np.testing.assert_array_equal(evaluate_ref(graph, {"x": x}, {})["s"], x[tuple(index)])
 
 
 def test_attrs_are_frozen_hashable_and_filled_with_defaults() -> None:
