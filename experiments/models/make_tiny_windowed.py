@@ -12,7 +12,9 @@ functionally in seconds:
 - ``MaxVit`` on 64×64 inputs: an 8-channel stem, two stages of one layer (16 and 32 channels, heads
   of 8), 4×4 partitions, so block attention in 4×4 windows and grid attention over a dilated 4×4
   lattice (stage 2: 2×2 windows and a 2×2-strided grid); MBConv with squeeze-excitation (sigmoid),
-  GELU, both products written as Einsum, a Linear → Tanh → Linear classifier, 10 classes.
+  GELU, both products written as Einsum, a Linear → Tanh → Linear classifier, 10 classes; its
+  weights drawn with std 1/√fan-in (torchvision's 0.02 shrinks the activations below a 16-bit
+  format's resolution).
 
 Needs torch and torchvision (not fpgasim dependencies): run it with a venv that has them,
 ``python experiments/models/make_tiny_windowed.py``.
@@ -36,6 +38,13 @@ def main() -> None:
         "tiny-maxvit.onnx": (MaxVit(input_size=(64, 64), stem_channels=8, partition_size=4, block_channels=[16, 32],
                                     block_layers=[1, 1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10), 64),
     }
+    # MaxVit draws every conv and linear weight with std 0.02, under which activations shrink layer
+    # by layer to 1e-5 and below, under a 16-bit format's resolution (a trained network's do not);
+    # drawn here with std 1/sqrt(fan-in), which keeps their scale, so that a fixed-point run carries
+    # information (make_tiny_vit.py redraws ViT's zero head for the same reason)
+    for layer in models["tiny-maxvit.onnx"][0].modules():
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.normal_(layer.weight, std=layer.weight[0].numel() ** -0.5)
     for name, (model, side) in models.items():
         path = Path(__file__).with_name(name)
         torch.onnx.export(model.eval(), torch.randn(1, 3, side, side), str(path), opset_version=OPSET, dynamo=False,
