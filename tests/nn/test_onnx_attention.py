@@ -33,10 +33,37 @@ LINK = "aurora64b66b_10g"
 TOKENS, EMBED, MLP, HEADS, LAYERS = 17, 32, 64, 4, 2
 
 
-def _platform(boards: int) -> Platform:
-    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=KERNEL,
+def platform_of(boards: int, kernel: Path = KERNEL) -> Platform:
+    """``boards`` ZCU102s on a chain of Aurora cables, each with ``kernel``'s design."""
+    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=kernel,
                                 memory_channel="ps_ddr4", topology="chain", link_id=LINK,
                                 link=load_link_types()[LINK])
+
+
+def run_bit_exact(imported, boards: int, partitioned: bool, kernel: Path = KERNEL):
+    """Plan an imported model with an (N, 3, side, side) input on ``boards`` boards (nodes dealt
+    round-robin, every edge may cross the cable, or partitioned by the planner), run it in
+    functional mode and assert every node equal to evaluate_fixed with the same lookup tables.
+    Returns (plan, emulation)."""
+    graph, platform = imported.graph, platform_of(boards, kernel)
+    ids = [device.id for device in platform.devices]
+    design = load_kernel_file(kernel)
+    designs = {board: design for board in ids}
+    if partitioned:
+        plan = plan_partitioned_graph(graph, platform, designs, ids)
+    else:
+        plan = plan_graph(graph, platform, designs, {node.name: ids[i % boards] for i, node in enumerate(graph.nodes)})
+    requant = design.precision.fixed.requantizer()
+    x = np.random.default_rng(boards).uniform(-1, 1, (graph.batch, *graph.node("input").out_shape))
+    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"input": x}, imported.weights)
+    emulation = execute(plan, trace=False, values=values)
+    quantised = {"input": quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]}
+    reference = evaluate_fixed(graph, quantised, imported.weights, fmt=requant.out, requant=requant,
+                               tables=plan.lookup_tables())
+    for node in graph.nodes:
+        assert np.array_equal(values.out[node.name].values, reference[node.name].values), node.name
+    assert emulation.bit_exact is True
+    return plan, emulation
 
 
 def test_the_torch_export_imports_with_torchs_counts_and_equals_onnxruntime() -> None:
@@ -71,25 +98,10 @@ def test_the_emulated_transformer_is_bit_exact_on_one_and_two_boards(boards: int
     planner (attention's products whole on the first board): every node bit exact against evaluate_fixed
     with the same lookup tables, and the scores and attend nodes really ran on the MAC array."""
     imported = import_onnx(TINY_VIT)
-    graph, platform = imported.graph, _platform(boards)
-    ids = [device.id for device in platform.devices]
-    designs = {board: DESIGN for board in ids}
-    if partitioned:
-        plan = plan_partitioned_graph(graph, platform, designs, ids)
-    else:
-        plan = plan_graph(graph, platform, designs, {node.name: ids[i % boards] for i, node in enumerate(graph.nodes)})
+    plan, emulation = run_bit_exact(imported, boards, partitioned)
+    graph = imported.graph
     assert {plan.plan_of(n.name).engine for n in graph.nodes if n.op in (Op.SCORES, Op.ATTEND)} == {"mac_array"}
     assert {plan.plan_of(n.name).engine for n in graph.nodes if n.op is Op.SOFTMAX} == {"vector"}
-    requant = DESIGN.precision.fixed.requantizer()
-    x = np.random.default_rng(boards).uniform(-1, 1, (1, 3, 32, 32))
-    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"input": x}, imported.weights)
-    emulation = execute(plan, trace=False, values=values)
-    quantised = {"input": quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]}
-    reference = evaluate_fixed(graph, quantised, imported.weights, fmt=requant.out, requant=requant,
-                               tables=plan.lookup_tables())
-    for node in graph.nodes:
-        assert np.array_equal(values.out[node.name].values, reference[node.name].values), node.name
-    assert emulation.bit_exact is True
     if boards > 1 and not partitioned:
         assert emulation.transfers
 
@@ -139,7 +151,7 @@ def test_attention_on_the_mac_array_runs_a_batch_with_weights_per_sample(tmp_pat
     run for 2 samples), runs bit exact against evaluate_fixed in functional mode, each sample with its
     own keys; the float reference equals onnxruntime."""
     imported = import_onnx(_save(_attention_model(batch=2), tmp_path))
-    plan = plan_graph(imported.graph, _platform(1), {"board0": DESIGN}, {}, default="board0")
+    plan = plan_graph(imported.graph, platform_of(1), {"board0": DESIGN}, {}, default="board0")
     assert plan.plan_of("scores").engine == "mac_array"
     x = np.random.default_rng(5).normal(size=(2, 8, 5))
     requant = DESIGN.precision.fixed.requantizer()

@@ -12,30 +12,17 @@ import numpy as np
 import pytest
 
 from fpgasim.errors import BadArgument
-from fpgasim.fixedpoint import quantize
-from fpgasim.hw import load_board, load_link_types
-from fpgasim.hw.platform import Platform
-from fpgasim.kernels import load_kernel_file
-from fpgasim.mapping.graph_partition import plan_partitioned_graph
-from fpgasim.mapping.graph_plan import plan_graph
 from fpgasim.nn import Op
-from fpgasim.nn.evaluate import evaluate_fixed, evaluate_ref
+from fpgasim.nn.evaluate import evaluate_ref
 from fpgasim.nn.onnx import import_onnx
-from fpgasim.sim.executor import Numerics, carried_values, execute
+from tests.nn.test_onnx_attention import run_bit_exact
 from tests.nn.test_onnx_import import N, _onnxruntime, _save
 from tests.strategies.onnx_models import init, onnx_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "experiments" / "models"
 KERNEL = ROOT / "kernels" / "superlip-conv-16bit-hybrid.yaml"  # sigmoid (MaxViT's SE, tanh), GELU, softmax
-LINK = "aurora64b66b_10g"
 C, SIDE = 4, 6
-
-
-def _platform(boards: int) -> Platform:
-    return Platform.homogeneous(boards=boards, board=load_board("zcu102"), kernel_path=KERNEL,
-                                memory_channel="ps_ddr4", topology="chain", link_id=LINK,
-                                link=load_link_types()[LINK])
 
 
 def _windows(imported) -> list[tuple[int, tuple[int, int], bool]]:
@@ -96,25 +83,10 @@ def test_windowed_transformers_run_bit_exact(model: str, boards: int, partitione
     """Every node of the emulated run equals evaluate_fixed with the same tables; the windowed
     products ran on the MAC array, the masks and biases are stored constants."""
     imported = import_onnx(MODELS / model)
-    graph, platform = imported.graph, _platform(boards)
-    ids = [device.id for device in platform.devices]
-    designs = {board: load_kernel_file(KERNEL) for board in ids}
-    if partitioned:
-        plan = plan_partitioned_graph(graph, platform, designs, ids)
-    else:
-        plan = plan_graph(graph, platform, designs, {node.name: ids[i % boards] for i, node in enumerate(graph.nodes)})
-    assert {plan.plan_of(n.name).engine for n in graph.nodes if n.op in (Op.SCORES, Op.ATTEND)} == {"mac_array"}
-    requant = designs[ids[0]].precision.fixed.requantizer()
-    side = graph.node("input").out_shape[1]
-    x = np.random.default_rng(boards).uniform(-1, 1, (1, 3, side, side))
-    values = carried_values(plan, Numerics(fmt=requant.out, requant=requant), {"input": x}, imported.weights)
-    emulation = execute(plan, trace=False, values=values)
-    quantised = {"input": quantize(x, requant.out, rounding=requant.rounding, overflow=requant.overflow)[0]}
-    reference = evaluate_fixed(graph, quantised, imported.weights, fmt=requant.out, requant=requant,
-                               tables=plan.lookup_tables())
-    for node in graph.nodes:
-        assert np.array_equal(values.out[node.name].values, reference[node.name].values), node.name
-    assert emulation.bit_exact is True
+    plan, _ = run_bit_exact(imported, boards, partitioned, KERNEL)
+    nodes = imported.graph.nodes
+    assert {plan.plan_of(n.name).engine for n in nodes if n.op in (Op.SCORES, Op.ATTEND)} == {"mac_array"}
+    assert {plan.plan_of(n.name).engine for n in nodes if n.op is Op.CONSTANT} == {"relabel"}
 
 
 def _agree(path: Path, x: np.ndarray, output: str = "y") -> np.ndarray:

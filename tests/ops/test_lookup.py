@@ -41,20 +41,25 @@ def test_sigmoid_table_is_within_its_derived_bound(shape, data, table) -> None:
     assert_within_rounding(got.to_float()[inside], ref[inside], r, slack)
 
 
+def _step_centres(x, entries: int, bound: float, *, gain: int) -> np.ndarray:
+    """The middle of the table step that holds each ``gain``·x, entry ``⌊(gain·x + bound)·entries /
+    2·bound⌋`` clipped, with exact rationals from the stored integers."""
+    step = Fraction(2) * Fraction(bound) / entries
+    index = [min(max(math.floor((gain * Fraction(int(v), 2 ** x.fmt.frac_bits) + Fraction(bound)) / step), 0),
+                 entries - 1) for v in x.values.ravel()]
+    return np.array([float(-Fraction(bound) + (i + Fraction(1, 2)) * step) for i in index])
+
+
 @given(st.data(), st.sampled_from([(16, 4.0), (64, 8.0), (1024, 8.0), (512, 2.0)]))
 def test_sigmoid_table_reads_the_entry_of_the_step_that_holds_x(data, spec) -> None:
     """Entry ``⌊(x + bound)·entries / 2·bound⌋`` (clipped), computed with exact rationals from the
     stored integers, holds σ at its step's middle, quantised once."""
     entries, bound = spec
     table = SigmoidTable(entries=entries, input_bound=bound)
-    fmt = data.draw(small_formats)
-    x = data.draw(fixed_tensors(fmt, (1, 1, 1, 8)))
+    x = data.draw(fixed_tensors(data.draw(small_formats), (1, 1, 1, 8)))
     r = data.draw(requantizers(out=small_formats))
-    step = Fraction(2) * Fraction(bound) / entries
-    index = [min(max(math.floor((Fraction(int(v), 2 ** fmt.frac_bits) + Fraction(bound)) / step), 0), entries - 1)
-             for v in x.values.ravel()]
-    centres = np.array([float(-Fraction(bound) + (i + Fraction(1, 2)) * step) for i in index])
-    want, _ = quantize(sigmoid_ref(centres), r.out, rounding=r.rounding, overflow=r.overflow)
+    want, _ = quantize(sigmoid_ref(_step_centres(x, entries, bound, gain=1)), r.out, rounding=r.rounding,
+                       overflow=r.overflow)
     got, _ = sigmoid_table_fixed(x, requant=r, table=table)
     assert got.values.ravel().tolist() == want.values.tolist()
 
@@ -136,14 +141,10 @@ def test_tanh_table_reads_the_sigmoid_entry_of_twice_x(data, spec) -> None:
     stored integers, gives 2·σ(its step's middle) − 1, quantised once."""
     entries, bound = spec
     table = SigmoidTable(entries=entries, input_bound=bound)
-    fmt_in = data.draw(small_formats)
-    x = data.draw(fixed_tensors(fmt_in, (1, 1, 1, 8)))
+    x = data.draw(fixed_tensors(data.draw(small_formats), (1, 1, 1, 8)))
     r = data.draw(requantizers(out=small_formats))
-    step = Fraction(2) * Fraction(bound) / entries
-    index = [min(max(math.floor((2 * Fraction(int(v), 2 ** fmt_in.frac_bits) + Fraction(bound)) / step), 0),
-                 entries - 1) for v in x.values.ravel()]
-    centres = np.array([float(-Fraction(bound) + (i + Fraction(1, 2)) * step) for i in index])
-    want, _ = quantize(2.0 * sigmoid_ref(centres) - 1.0, r.out, rounding=r.rounding, overflow=r.overflow)
+    want, _ = quantize(2.0 * sigmoid_ref(_step_centres(x, entries, bound, gain=2)) - 1.0, r.out,
+                       rounding=r.rounding, overflow=r.overflow)
     got, _ = tanh_table_fixed(x, requant=r, table=table)
     assert got.values.ravel().tolist() == want.values.tolist()
 
