@@ -30,7 +30,7 @@ from fpgasim.ops.conv import (
     pointwise_conv2d_ref,
 )
 from fpgasim.ops.linear import linear_fixed, linear_ref
-from fpgasim.ops.layernorm import layernorm_fixed, layernorm_ref
+from fpgasim.ops.layernorm import l2norm_fixed, l2norm_ref, layernorm_fixed, layernorm_ref
 from fpgasim.ops.lookup import (
     LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed, softmax_table_fixed, tanh_table_fixed,
 )
@@ -150,6 +150,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.GELU: lambda n, xs, w: ew.gelu_ref(xs[0]),
     Op.SOFTMAX: lambda n, xs, w: ew.softmax_ref(xs[0], n.attrs["groups"]),
     Op.LAYERNORM: lambda n, xs, w: layernorm_ref(xs[0], w.weight, w.bias, n.attrs["eps"]),
+    Op.L2NORM: lambda n, xs, w: l2norm_ref(xs[0], n.attrs["groups"], n.attrs["eps"]),
     Op.UPSAMPLE: lambda n, xs, w: upsample_nearest_ref(xs[0], **_resample(n)),
     **{op: (lambda n, xs, w: _relabel(n, xs[0])) for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
@@ -251,6 +252,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.GELU: lambda n, xs, w, rq: ew.gelu_fixed(xs[0], requant=rq)[0],
     Op.SOFTMAX: lambda n, xs, w, rq: ew.softmax_fixed(xs[0], requant=rq, groups=n.attrs["groups"])[0],
     Op.LAYERNORM: lambda n, xs, w, rq: layernorm_fixed(xs[0], *w, requant=rq, eps=n.attrs["eps"])[0],
+    Op.L2NORM: lambda n, xs, w, rq: l2norm_fixed(xs[0], requant=rq, groups=n.attrs["groups"], eps=n.attrs["eps"])[0],
     Op.UPSAMPLE: lambda n, xs, w, rq: upsample_nearest_fixed(xs[0], **_resample(n))[0],
     **{op: _relabel_fixed for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }

@@ -11,8 +11,8 @@ work. Shape inference raises :class:`~fpgasim.errors.BadArgument` or
 Counting rules, per sample: ``macs`` only for conv/depthwise/pointwise/linear and the composites
 (as torchvision counts); ``elementwise_ops`` = window elements for pooling (out · KH·KW), C·H·W for
 global pooling, one per output element for affine, add/mul and the activations, two per element for
-layernorm (a statistics pass and a normalising pass over each pixel's channels), zero for the relabelling
-ops (flatten/reshape/transpose), slice and concat (data movement only).
+layernorm and l2norm (a statistics pass and a normalising pass over each pixel's channels), zero for
+the relabelling ops (flatten/reshape/transpose), slice and concat (data movement only).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
 from fpgasim.ops.attention import check_window
-from fpgasim.ops.layernorm import DEFAULT_EPS
+from fpgasim.ops.layernorm import DEFAULT_EPS, DEFAULT_L2NORM_EPS
 from fpgasim.ops.resample import upsample_size
 from fpgasim.nn.layers import (
     Affine, Conv2d, Depthwise, GlobalAvgPool, HeadMatmul, Linear, Pointwise, Pool, PoolKind, Shape, StoredTensor,
@@ -65,6 +65,7 @@ class Op(StrEnum):
     GELU = "gelu"
     SOFTMAX = "softmax"
     LAYERNORM = "layernorm"
+    L2NORM = "l2norm"
     UPSAMPLE = "upsample"
     DSC = "dsc"
     ODE = "ode"
@@ -329,12 +330,26 @@ def _same(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
 
 def _softmax(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     """Over each of ``groups`` equal runs of channels (one per attention head; 1: all channels)."""
+    return None, _channel_runs(name, inputs, attrs)
+
+
+def _l2norm(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
+    """Each of ``groups`` equal runs of a pixel's channels divided by its L2 norm, at least ``eps``."""
+    eps = attrs["eps"]
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < inf:
+        hint = " (YAML reads 1e-12 as text: write 1.0e-12)" if isinstance(eps, str) else ""
+        raise BadArgument(f"node {name!r}: eps={eps!r}: expected a finite number > 0{hint}")
+    return None, _channel_runs(name, inputs, attrs)
+
+
+def _channel_runs(name: str, inputs: Inputs, attrs: Mapping) -> Shape:
+    """The input's shape once ``groups`` is checked to be a positive divisor of its channels."""
     groups = attrs["groups"]
     check_int(f"node {name!r}", "groups", groups, minimum=1)
     if _one(inputs)[0] % groups:
         raise ShapeError(f"node {name!r}: input {inputs[0][0]!r} {_one(inputs)}: channels not divisible by "
                          f"groups={groups}")
-    return None, _one(inputs)
+    return _one(inputs)
 
 
 def _dsc(name: str, inputs: Inputs, attrs: Mapping) -> tuple[DscBlock, Shape]:
@@ -419,6 +434,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
     _def(Op.AFFINE, _affine, elementwise=_per_output, weight_shape=lambda layer: (layer.channels,)),
     _def(Op.LAYERNORM, _layernorm, attrs={"eps": DEFAULT_EPS}, elementwise=_two_per_output,
          weight_shape=lambda layer: (layer.channels,)),
+    _def(Op.L2NORM, _l2norm, attrs={"groups": 1, "eps": DEFAULT_L2NORM_EPS}, elementwise=_two_per_output),
     _def(Op.ADD, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.MUL, _broadcast, inputs=(2, 2), elementwise=_per_output),
     _def(Op.CONCAT, _concat, inputs=(2, None), attrs={"axis": 0}),

@@ -12,6 +12,7 @@ from fpgasim.nn.evaluate import (
     NodeWeights, agreement, compute_node_fixed, evaluate_fixed, evaluate_ref, synthetic_weights,
 )
 from fpgasim.ops import SigmoidTable, conv2d_ref, tanh_fixed, tanh_table_error, tanh_table_fixed
+from fpgasim.ops.layernorm import l2norm_fixed
 from tests.strategies.graphs import dag_specs
 from tests.strategies.numeric import roundings
 
@@ -35,7 +36,8 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("p", "pool", "cat", kind="max", kernel=2, stride=2), S("pa", "pool", "p", kind="avg", kernel=3,
                                                                        stride=1, padding=1),
              S("af", "affine", "pa"), S("hs", "hardswish", "af"), S("si", "silu", "hs"), S("ln", "layernorm", "si"),
-             S("ge", "gelu", "ln"), S("th", "tanh", "af"), S("rs", "reshape", "ge", shape=(48, 2, 2)),
+             S("ge", "gelu", "ln"), S("th", "tanh", "af"), S("l2", "l2norm", "ge", groups=3),
+             S("rs", "reshape", "l2", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
              S("up", "upsample", "d", scale=2, size=(5, 4)),
              # attention over 3 stored keys, 4 heads: scores → softmax per head → attend
@@ -94,6 +96,8 @@ def test_evaluate_ref_matches_numpy_for_the_relabelling_and_elementwise_ops() ->
     normalised = centred / np.sqrt((centred ** 2).mean(axis=1, keepdims=True) + 1e-5)
     gamma, beta = weights["ln"].weight, weights["ln"].bias
     assert np.allclose(out["ln"], normalised * gamma[None, :, None, None] + beta[None, :, None, None])
+    heads = out["ge"].reshape(2, 3, 4, 4, 4)  # (N, groups, C/groups, H, W)
+    assert np.allclose(out["l2"], (heads / np.linalg.norm(heads, axis=2, keepdims=True)).reshape(2, 12, 4, 4))
     assert np.allclose(out["fc"][:, :, 0, 0], out["fl"][:, :, 0, 0] @ weights["fc"].weight.T + weights["fc"].bias)
     q = out["rs"].reshape(2, 4, 12, 4)  # (N, heads, d, positions)
     k = np.broadcast_to(weights["kv"].weight.reshape(4, 12, 3), (2, 4, 12, 3))
@@ -198,6 +202,19 @@ def test_a_tanh_node_reads_the_sigmoid_table_when_given_one() -> None:
     assert np.all(np.abs(tabled.to_float() - exact.to_float()) <= tanh_table_error(table) + FMT.resolution)
     whole = evaluate_fixed(graph, {"x": x}, {}, fmt=FMT, requant=REQUANT, tables={"t": table})
     assert np.array_equal(whole["t"].values, tabled.values)
+
+
+def test_an_l2norm_node_is_l2norm_fixed_within_half_a_step_of_the_reference() -> None:
+    """compute_node_fixed on an l2norm node (groups = 2) is l2norm_fixed with the node's groups and
+    eps; on exact inputs the only error is the output rounding: |fixed − ref| ≤ res/2 + (m + 8)·2^−53."""
+    graph = Graph.build(name="n", batch=2, specs=[S("x", "input", shape=(6, 3, 3)),
+                                                  S("n", "l2norm", "x", groups=2, eps=1e-3)])
+    x = _fixed_inputs(graph, np.random.default_rng(5))["x"]
+    got = evaluate_fixed(graph, {"x": x}, {}, fmt=FMT, requant=REQUANT)["n"]
+    assert np.array_equal(got.values, l2norm_fixed(x, requant=REQUANT, groups=2, eps=1e-3)[0].values)
+    ref = evaluate_ref(graph, {"x": x.to_float()}, {})["n"]
+    assert np.all(np.abs(got.to_float() - ref) <= FMT.resolution / 2 + 11 * 2.0**-53)
+    assert np.abs(got.to_float() - ref).max() > 0
 
 
 def test_zoo_network_evaluates_in_both_paths() -> None:

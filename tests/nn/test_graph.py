@@ -282,6 +282,48 @@ def test_tanh_is_defined_like_sigmoid_and_a_network_file_names_it(tmp_path) -> N
     assert graph.node("act").elementwise_ops == 12
 
 
+def test_l2norm_keeps_the_shape_counts_two_passes_and_a_network_file_names_it(tmp_path) -> None:
+    """l2norm (Swin V2's cosine attention normalising Q and K per head): one input, ``groups`` = 1
+    and ``eps`` = 1e-12 by default, output shaped as the input, no layer or parameters, two
+    vector-unit operations per element (sum of squares, scaling); ``op: l2norm`` in a ``file:``
+    network builds it and evaluates as F.normalize per run of channels."""
+    assert Op.L2NORM.value == "l2norm" and dict(OPS[Op.L2NORM].attrs) == {"groups": 1, "eps": 1e-12}
+    graph = _build(X, S("n", "l2norm", "x"), S("h", "l2norm", "x", groups=4, eps=1e-6), batch=2)
+    for name in ("n", "h"):
+        node = graph.node(name)
+        assert (node.out_shape, node.macs, node.params, node.elementwise_ops, node.layer) == (
+            (8, 16, 16), 0, 0, 2 * 8 * 16 * 16, None)
+    assert dict(graph.node("h").attrs) == {"groups": 4, "eps": 1e-6}
+    path = tmp_path / "qk.yaml"
+    path.write_text("schema: 1\nnetwork:\n  nodes:\n    - {name: x, op: input, shape: [8, 2, 3]}\n"
+                    "    - {name: q, op: pointwise, inputs: [x], out_channels: 6, bias: false}\n"
+                    "    - {name: qn, op: l2norm, inputs: [q], groups: 2, eps: 1.0e-12}\n", encoding="utf-8")
+    graph = load_network_file(path)
+    assert [n.op for n in graph.nodes] == [Op.INPUT, Op.POINTWISE, Op.L2NORM]
+    assert graph.node("qn").elementwise_ops == 2 * 6 * 2 * 3
+    q = np.random.default_rng(0).normal(size=(1, 6, 2, 3))
+    out = evaluate_ref(_build(S("q", "input", shape=(6, 2, 3)), S("qn", "l2norm", "q", groups=2)), {"q": q}, {})["qn"]
+    heads = q.reshape(1, 2, 3, 2, 3)
+    np.testing.assert_allclose(out, (heads / np.linalg.norm(heads, axis=2, keepdims=True)).reshape(q.shape),
+                               rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize(("attrs", "wanted", "key"), [
+    ({"groups": 3}, "node 'n': input 'x' (8, 16, 16): channels not divisible by groups=3", "attrs.groups"),
+    ({"groups": 0}, "node 'n': groups=0: expected an integer >= 1", "attrs.groups"),
+    ({"groups": 2.0}, "node 'n': groups=2.0: expected an integer >= 1", "attrs.groups"),
+    ({"eps": 0}, "node 'n': eps=0: expected a finite number > 0", "attrs.eps"),
+    ({"eps": float("inf")}, "node 'n': eps=inf: expected a finite number > 0", "attrs.eps"),
+    ({"eps": True}, "node 'n': eps=True: expected a finite number > 0", "attrs.eps"),
+    ({"eps": "1e-12"}, "node 'n': eps='1e-12': expected a finite number > 0 (YAML reads 1e-12 as text: write "
+                       "1.0e-12)", "attrs.eps"),
+    ({"p": 1}, "node 'n' (l2norm): unknown attribute 'p'; known: eps, groups", "attrs.p"),
+])
+def test_l2norm_attribute_errors_name_the_node_and_key(attrs, wanted, key) -> None:
+    err = _error(X, S("n", "l2norm", "x", **attrs))
+    assert str(err) == wanted and (err.node_index, err.key) == (1, key)
+
+
 # --- from_network and expand --------------------------------------------------------------------
 
 def _zoo(name: str) -> Network:
