@@ -245,7 +245,7 @@ class _Planner:
             return self._follow_pool(node, inputs[0])
         if node.op in _ELEMENTWISE:
             return self._follow_elementwise(node, inputs)
-        if node.op in (Op.LAYERNORM, Op.SOFTMAX):  # per pixel over the channels: a split keeping them whole
+        if node.op in (Op.LAYERNORM, Op.L2NORM, Op.SOFTMAX):  # per pixel over the channels: a split keeping them whole
             channels = (0, node.in_shapes[0][0])
             return (self._follow_elementwise(node, inputs)
                     if all(region.channels == channels for region in inputs[0].regions) else None)

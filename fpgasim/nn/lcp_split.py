@@ -214,7 +214,7 @@ def model_parallel(graph: Graph, *, parts: int) -> Graph:
 
     Raises:
         BadArgument: parts < 2, several inputs, a grouped convolution, a concat/slice/reshape
-            (not channel-wise), or a width smaller than ``parts``.
+            or a softmax/l2norm (over the channels: not channel-wise), or a width smaller than ``parts``.
     """
     _check(parts, 0)
     if parts < 2:
@@ -233,7 +233,7 @@ def model_parallel(graph: Graph, *, parts: int) -> Graph:
     for node in graph.nodes:
         if node.op is Op.INPUT:
             continue
-        if node.op in (Op.CONCAT, Op.SLICE, Op.RESHAPE, Op.TRANSPOSE, Op.DSC, Op.ODE, Op.SOFTMAX):
+        if node.op in (Op.CONCAT, Op.SLICE, Op.RESHAPE, Op.TRANSPOSE, Op.DSC, Op.ODE, Op.SOFTMAX, Op.L2NORM):
             raise BadArgument(f"node {node.name!r} ({node.op}): the model-parallel baseline splits channel-wise "
                               "layers only")
         for p in range(parts):

@@ -165,6 +165,30 @@ def test_layer_norm_and_table_activations_follow_a_row_split_and_stay_bit_exact(
     assert np.array_equal(values.out["res"].values, reference["res"].values)
 
 
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 2**16), boards=st.sampled_from([2, 3]))
+def test_an_l2norm_per_head_follows_a_row_split_and_stays_bit_exact(seed: int, boards: int) -> None:
+    """Normalised queries split over the boards by rows: the l2norm (per pixel over each head's
+    channels, so every channel of a pixel on its board) runs where its input already is, on every
+    board, and the result equals the node-by-node reference bit for bit."""
+    graph = Graph.build(name="g", batch=1, specs=[
+        NodeSpec(name="x", op="input", attrs={"shape": (16, 20, 20)}),
+        NodeSpec(name="dw", op="depthwise", inputs=("x",), attrs={"kernel": 3, "padding": 1}),
+        NodeSpec(name="qn", op="l2norm", inputs=("dw",), attrs={"groups": 4}),
+        NodeSpec(name="pw1", op="pointwise", inputs=("qn",), attrs={"out_channels": 64}),
+        NodeSpec(name="act", op="relu", inputs=("pw1",)),
+        NodeSpec(name="pw2", op="pointwise", inputs=("act",), attrs={"out_channels": 16}),
+        NodeSpec(name="res", op="add", inputs=("pw2", "x"))])
+    plan = _plan(graph, _platform(boards))
+    item = plan.plan_of("qn")
+    assert item.engine is Engine.VECTOR and len(item.group) == boards, item.group
+    assert item.partition.pm == 1  # every board holds all channels of its pixels
+    values, emulation, reference = _functional(graph, plan, seed)
+    assert emulation.bit_exact is True
+    assert np.array_equal(values.out["qn"].values, reference["qn"].values)
+    assert np.array_equal(values.out["res"].values, reference["res"].values)
+
+
 def test_a_split_convolution_really_runs_on_every_board_and_moves_its_halo() -> None:
     graph = Graph.build(name="g", batch=1, specs=[
         NodeSpec(name="x", op="input", attrs={"shape": (16, 32, 32)}),

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument
-from fpgasim.nn import Op, zoo_graph
+from fpgasim.nn import Graph, NodeSpec, Op, zoo_graph
 from fpgasim.nn.lcp_split import (
     GATHER, branch_of, fit_branches, lcp_split, model_parallel, split_counts, split_label,
 )
@@ -138,3 +138,15 @@ def test_model_parallel_keeps_every_count_and_sends_every_activation():
     assert graph.node(GATHER).out_shape == (1000, 1, 1)
     with pytest.raises(BadArgument, match="at least 2 parts"):
         model_parallel(base, parts=1)
+
+
+@pytest.mark.parametrize("op", ["softmax", "l2norm"])
+def test_model_parallel_refuses_a_normalisation_over_the_channels(op):
+    """A part holds a share of the channels, so a softmax or an L2 norm over them cannot run on it."""
+    graph = Graph.build(name="g", batch=1, specs=[
+        NodeSpec(name="x", op="input", attrs={"shape": (8, 2, 2)}),
+        NodeSpec(name="pw", op="pointwise", inputs=("x",), attrs={"out_channels": 8}),
+        NodeSpec(name="n", op=op, inputs=("pw",), attrs={"groups": 2})])
+    with pytest.raises(BadArgument, match=rf"^node 'n' \({op}\): the model-parallel baseline splits channel-wise "
+                                          "layers only$"):
+        model_parallel(graph, parts=2)

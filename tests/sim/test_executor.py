@@ -236,3 +236,30 @@ def test_layer_norm_and_gelu_run_on_the_vector_unit_with_the_designs_normal_cdf_
     exact = compute_node_fixed(plan.plan_of("ge").node, [values.reference["pw1"]], None, fmt=values.numerics.fmt,
                                requant=values.numerics.requant)
     assert np.count_nonzero(exact.values != values.reference["ge"].values) >= 2  # the table's values, not erf's
+
+
+def test_an_l2norm_per_head_runs_on_the_vector_unit_bit_exact(platform_and_designs) -> None:
+    """Swin V2's normalised queries on one FPGA: pointwise → l2norm (2 heads) → pointwise, the
+    l2norm on the vector unit (two operations per element), functional and bit exact; the carried
+    reference is evaluate_fixed's, and every head of the output has norm 1 within its rounding."""
+    from fpgasim.nn import NodeSpec
+    from fpgasim.nn.evaluate import evaluate_fixed
+
+    specs = [NodeSpec(name="x", op="input", attrs={"shape": (6, 4, 5)}),
+             NodeSpec(name="q", op="pointwise", inputs=("x",), attrs={"out_channels": 8}),
+             NodeSpec(name="qn", op="l2norm", inputs=("q",), attrs={"groups": 2}),
+             NodeSpec(name="o", op="pointwise", inputs=("qn",), attrs={"out_channels": 4})]
+    on_fpga = {name: "fpga0" for name in ("q", "qn", "o")}
+    plan, result = _run(platform_and_designs, specs, on_fpga, 2, functional=True)
+    assert plan.plan_of("qn").engine is Engine.VECTOR
+    runs = {run.name: run for run in result.nodes}
+    assert runs["qn"].engine == Engine.VECTOR and runs["qn"].cycles > 0 and runs["qn"].bit_exact
+    assert result.bit_exact
+    inputs = {"x": np.random.default_rng(0).uniform(-1, 1, (2, 6, 4, 5))}
+    values = carried_values(plan, _numerics(platform_and_designs[1]), inputs, synthetic_weights(plan.graph, seed=0))
+    numerics = values.numerics
+    whole = evaluate_fixed(plan.graph, values.inputs, synthetic_weights(plan.graph, seed=0), fmt=numerics.fmt,
+                           requant=numerics.requant)
+    assert all(np.array_equal(whole[name].values, values.reference[name].values) for name in ("q", "qn", "o"))
+    heads = whole["qn"].to_float().reshape(2, 2, 4, 4, 5)
+    np.testing.assert_allclose(np.sqrt((heads**2).sum(axis=2)), 1, rtol=0, atol=4 * numerics.fmt.resolution)
