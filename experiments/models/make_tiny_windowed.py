@@ -1,4 +1,5 @@
-"""Write tiny-swin.onnx and tiny-maxvit.onnx: torchvision's windowed-attention transformers, small.
+"""Write tiny-swin.onnx, tiny-swin-v2.onnx and tiny-maxvit.onnx: torchvision's windowed-attention
+transformers, small.
 
 Both are torchvision's own classes, seeded, exported by ``torch.onnx.export(..., opset_version=17,
 dynamo=False)`` exactly as a user would export ``swin_t`` or ``maxvit_t``, at sizes that run
@@ -9,6 +10,11 @@ functionally in seconds:
   and Concat, the shift mask computed at export from shapes), patch merging in between (strided
   slices), 10 classes. The export stores each block's relative-position bias gathered (16×16 per
   head), not as the (2·4−1)² table torch counts.
+- ``SwinTransformer`` with Swin V2's blocks and patch merging (``swin_v2_t``'s classes) on 36×36
+  inputs: the same stages on an 18×18 then a 9×9 map, so each block pads its map to whole 4×4
+  windows (20×20, 12×12) and crops it back; cosine attention (Q and K normalised per head, a
+  learned logit scale per head), the relative-position bias computed by a small MLP from a constant
+  table (folded at import), post-norm residuals.
 - ``MaxVit`` on 64×64 inputs: an 8-channel stem, two stages of one layer (16 and 32 channels, heads
   of 8), 4×4 partitions, so block attention in 4×4 windows and grid attention over a dilated 4×4
   lattice (stage 2: 2×2 windows and a 2×2-strided grid); MBConv with squeeze-excitation (sigmoid),
@@ -30,11 +36,15 @@ OPSET = 17
 def main() -> None:
     import torch
     from torchvision.models import MaxVit, SwinTransformer
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
 
     torch.manual_seed(0)
     models = {
         "tiny-swin.onnx": (SwinTransformer(patch_size=[2, 2], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
                                            window_size=[4, 4], stochastic_depth_prob=0.0, num_classes=10), 32),
+        "tiny-swin-v2.onnx": (SwinTransformer(patch_size=[2, 2], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                                              window_size=[4, 4], stochastic_depth_prob=0.0, num_classes=10,
+                                              block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2), 36),
         "tiny-maxvit.onnx": (MaxVit(input_size=(64, 64), stem_channels=8, partition_size=4, block_channels=[16, 32],
                                     block_layers=[1, 1], head_dim=8, stochastic_depth_prob=0.0, num_classes=10), 64),
     }

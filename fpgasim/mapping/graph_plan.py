@@ -67,8 +67,8 @@ def conv_batch(node: Node, batch: int) -> int:
 #: vector unit when the design has their table).
 FPGA_ENGINES: dict[Engine, frozenset[Op]] = {
     Engine.MAC_ARRAY: frozenset({Op.CONV, Op.DEPTHWISE, Op.POINTWISE, Op.LINEAR, *HEAD_MATMULS}),
-    Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.RELU, Op.RELU6,
-                              Op.HARDSWISH, Op.LAYERNORM, Op.L2NORM}),
+    Engine.VECTOR: frozenset({Op.POOL, Op.GLOBAL_POOL, Op.ADD, Op.MUL, Op.AFFINE, Op.CONCAT, Op.PAD, Op.RELU,
+                              Op.RELU6, Op.HARDSWISH, Op.LAYERNORM, Op.L2NORM}),
     Engine.RELABEL: frozenset({Op.INPUT, Op.CONSTANT, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE, Op.SLICE}),
 }
 #: Ops the vector unit runs only from a lookup table: op → the design key that gives it

@@ -34,7 +34,7 @@ from fpgasim.ops.layernorm import l2norm_fixed, l2norm_ref, layernorm_fixed, lay
 from fpgasim.ops.lookup import (
     LookupTable, gelu_table_fixed, sigmoid_table_fixed, silu_table_fixed, softmax_table_fixed, tanh_table_fixed,
 )
-from fpgasim.ops.resample import upsample_nearest_fixed, upsample_nearest_ref
+from fpgasim.ops.resample import pad_zeros_fixed, pad_zeros_ref, upsample_nearest_fixed, upsample_nearest_ref
 from fpgasim.ops.pool import (
     avg_pool2d_fixed, avg_pool2d_ref, global_avg_pool2d_fixed, global_avg_pool2d_ref, max_pool2d_fixed,
     max_pool2d_ref,
@@ -152,6 +152,7 @@ _REF: dict[Op, Callable[[Node, list, NodeWeights | None], np.ndarray]] = {
     Op.LAYERNORM: lambda n, xs, w: layernorm_ref(xs[0], w.weight, w.bias, n.attrs["eps"]),
     Op.L2NORM: lambda n, xs, w: l2norm_ref(xs[0], n.attrs["groups"], n.attrs["eps"]),
     Op.UPSAMPLE: lambda n, xs, w: upsample_nearest_ref(xs[0], **_resample(n)),
+    Op.PAD: lambda n, xs, w: pad_zeros_ref(xs[0], pads=n.attrs["pads"]),
     **{op: (lambda n, xs, w: _relabel(n, xs[0])) for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 
@@ -254,6 +255,7 @@ _FIXED: dict[Op, Callable[[Node, list[FixedTensor], tuple | None, Requantizer], 
     Op.LAYERNORM: lambda n, xs, w, rq: layernorm_fixed(xs[0], *w, requant=rq, eps=n.attrs["eps"])[0],
     Op.L2NORM: lambda n, xs, w, rq: l2norm_fixed(xs[0], requant=rq, groups=n.attrs["groups"], eps=n.attrs["eps"])[0],
     Op.UPSAMPLE: lambda n, xs, w, rq: upsample_nearest_fixed(xs[0], **_resample(n))[0],
+    Op.PAD: lambda n, xs, w, rq: pad_zeros_fixed(xs[0], pads=n.attrs["pads"])[0],
     **{op: _relabel_fixed for op in (Op.SLICE, Op.FLATTEN, Op.RESHAPE, Op.TRANSPOSE)},
 }
 

@@ -27,7 +27,7 @@ from fpgasim.nn._checks import check_int, parse_choice
 from fpgasim.nn.composite import DscBlock, OdeBlock, OdeSolver
 from fpgasim.ops.attention import check_window
 from fpgasim.ops.layernorm import DEFAULT_EPS, DEFAULT_L2NORM_EPS
-from fpgasim.ops.resample import upsample_size
+from fpgasim.ops.resample import check_pads, upsample_size
 from fpgasim.nn.layers import (
     Affine, Conv2d, Depthwise, GlobalAvgPool, HeadMatmul, Linear, Pointwise, Pool, PoolKind, Shape, StoredTensor,
 )
@@ -67,6 +67,7 @@ class Op(StrEnum):
     LAYERNORM = "layernorm"
     L2NORM = "l2norm"
     UPSAMPLE = "upsample"
+    PAD = "pad"
     DSC = "dsc"
     ODE = "ode"
 
@@ -324,6 +325,16 @@ def _upsample(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     return None, (c, out_h, out_w)
 
 
+def _pad(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
+    """Rows and columns of zeros around the map: ``pads`` = (top, bottom, left, right)."""
+    c, h, w = _one(inputs)
+    try:
+        top, bottom, left, right = check_pads(attrs["pads"])
+    except BadArgument as exc:
+        raise BadArgument(f"node {name!r}: {exc}") from None
+    return None, (c, h + top + bottom, w + left + right)
+
+
 def _same(name: str, inputs: Inputs, attrs: Mapping) -> tuple[None, Shape]:
     return None, _one(inputs)
 
@@ -446,6 +457,7 @@ OPS: dict[Op, OpDef] = {d.op: d for d in (
       for op in (Op.RELU, Op.RELU6, Op.SIGMOID, Op.TANH, Op.SILU, Op.HARDSWISH, Op.GELU)),
     _def(Op.SOFTMAX, _softmax, attrs={"groups": 1}, elementwise=_per_output),
     _def(Op.UPSAMPLE, _upsample, attrs={"scale": 2, "size": None}, elementwise=_per_output),
+    _def(Op.PAD, _pad, attrs={"pads": REQUIRED}),
     _def(Op.DSC, _dsc, attrs={"out_channels": REQUIRED, **_DW_ATTRS}, has_macs=True, layer_type=DscBlock,
          from_layer=lambda layer: {**_fields(*_DW_KEYS)(layer.depthwise), "out_channels": layer.pointwise.out_channels}),
     _def(Op.ODE, _ode, attrs={"layers": REQUIRED, "steps": REQUIRED, "solver": OdeSolver.EULER},

@@ -39,7 +39,7 @@ def _every_op_graph(batch: int = 2) -> Graph:
              S("ge", "gelu", "ln"), S("th", "tanh", "af"), S("l2", "l2norm", "ge", groups=3),
              S("rs", "reshape", "l2", shape=(48, 2, 2)),
              S("d", "dsc", "rs", out_channels=6, kernel=3, padding=1),
-             S("up", "upsample", "d", scale=2, size=(5, 4)),
+             S("up", "upsample", "d", scale=2, size=(5, 4)), S("pd", "pad", "up", pads=(0, 2, 1, 0)),
              # attention over 3 stored keys, 4 heads: scores → softmax per head → attend
              S("kv", "constant", shape=(48, 3, 1)), S("sc", "scores", "rs", "kv", heads=4, scale=0.5),
              S("pr", "softmax", "sc", groups=4), S("vv", "slice", "kv", start=0, stop=8),

@@ -129,6 +129,7 @@ def test_per_axis_windows_build_and_their_errors_name_the_attribute() -> None:
      "attrs.start"),
     (S("s", "slice", "x", start=-1, stop=2), "start=-1: expected an integer >= 0", "attrs.start"),
     (S("s", "slice", "x", start=0, stop=2, step=0), "step=0: expected an integer >= 1", "attrs.step"),
+    (S("p", "pad", "x", pads=(0, 1, 2)), "pads=(0, 1, 2): expected [top, bottom, left, right]", "attrs.pads"),
     (S("r", "reshape", "x", shape=(8, 8, 8)), "shape=(8, 8, 8) has 512 elements but input 'x' (8, 16, 16) has 2048",
      "attrs.shape"),
     (S("t", "transpose", "x", perm=(0, 0, 1)), "perm=(0, 0, 1): expected a permutation of (0, 1, 2)", "attrs.perm"),
@@ -236,6 +237,14 @@ def test_a_strided_slice_keeps_every_step_th(axis, start, stop, step, size) -> N
     index = [slice(None)] * 4
     index[axis + 1] = slice(start, stop, step)
     np.testing.assert_array_equal(evaluate_ref(graph, {"x": x}, {})["s"], x[tuple(index)])
+
+
+def test_a_pad_grows_the_map_and_copies_it_in() -> None:
+    graph = _build(X, S("p", "pad", "x", pads=[0, 2, 1, 3]))
+    assert graph.node("p").out_shape == (8, 18, 20) and graph.node("p").params == 0
+    x = np.ones((1, 8, 16, 16))
+    out = evaluate_ref(graph, {"x": x}, {})["p"]
+    assert out[:, :, :16, 1:17].sum() == x.sum() and out.sum() == x.sum()
 
 
 def test_attrs_are_frozen_hashable_and_filled_with_defaults() -> None:

@@ -51,6 +51,22 @@ def test_swin_imports_shifted_windows_with_torchs_counts() -> None:
     assert imported.graph.macs == 16 * 16 * 16 * 3 * 2 * 2 + dense + attention + 32 * 10
 
 
+def test_swin_v2_pads_to_whole_windows_and_normalises_q_and_k() -> None:
+    """Swin V2's blocks at 36×36: an 18×18 then a 9×9 map padded to whole 4×4 windows (20×20,
+    12×12) and cropped back, Q and K normalised per head, the MLP-computed bias folded at import."""
+    imported = import_onnx(MODELS / "tiny-swin-v2.onnx")
+    graph = imported.graph
+    assert _windows(imported) == [(2, (4, 4), False)] * 2 + [(4, (4, 4), False)] * 2
+    pads = [n for n in graph.nodes if n.op is Op.PAD]
+    assert [(n.attrs["pads"], n.out_shape[1:]) for n in pads] == [((0, 2, 0, 2), (20, 20))] * 2 + \
+        [((0, 3, 0, 3), (12, 12))] * 2
+    norms = [n.attrs["groups"] for n in graph.nodes if n.op is Op.L2NORM]
+    assert norms == [2, 2, 2, 2, 4, 4, 4, 4]  # Q and K of each block, per head
+    # the windowed products run on the padded maps: 400 and 144 positions, 16 keys each
+    products = sum(n.macs for n in graph.nodes if n.op in (Op.SCORES, Op.ATTEND))
+    assert products == 2 * (2 * 400 * 16 * 16) + 2 * (2 * 144 * 16 * 32)
+
+
 def test_maxvit_imports_block_and_grid_windows_with_torchs_counts() -> None:
     """MaxVit(64×64, stem 8, partition 4, channels [16, 32], heads of 8): each layer attends within
     4×4 blocks and then over a dilated 4×4 grid; both products are Einsums."""
@@ -65,7 +81,7 @@ def test_maxvit_imports_block_and_grid_windows_with_torchs_counts() -> None:
     assert products == 2 * (2 * 16 * 16 * 16 * 16) + 2 * (2 * 8 * 8 * 16 * 32)
 
 
-@pytest.mark.parametrize("model", ["tiny-swin.onnx", "tiny-maxvit.onnx"])
+@pytest.mark.parametrize("model", ["tiny-swin.onnx", "tiny-swin-v2.onnx", "tiny-maxvit.onnx"])
 def test_windowed_transformers_equal_onnxruntime(model: str) -> None:
     path = MODELS / model
     imported = import_onnx(path)
@@ -77,6 +93,8 @@ def test_windowed_transformers_equal_onnxruntime(model: str) -> None:
 
 
 @pytest.mark.parametrize("model, boards, partitioned", [("tiny-swin.onnx", 1, False), ("tiny-swin.onnx", 2, True),
+                                                        ("tiny-swin-v2.onnx", 1, False),
+                                                        ("tiny-swin-v2.onnx", 2, True),
                                                         ("tiny-maxvit.onnx", 1, False),
                                                         ("tiny-maxvit.onnx", 2, False)])
 def test_windowed_transformers_run_bit_exact(model: str, boards: int, partitioned: bool) -> None:
@@ -140,15 +158,28 @@ def test_patch_merging_takes_every_other_row_and_column(tmp_path: Path) -> None:
     assert steps == {(1, 2), (2, 2)}
 
 
-def test_a_zero_pad_is_no_node_and_a_real_pad_is_refused(tmp_path: Path) -> None:
+def test_zero_pads_are_no_node_and_row_and_column_pads_are_a_pad_node(tmp_path: Path) -> None:
+    """Swin pads its NHWC map at the bottom and the right to whole windows: ``pad`` of the view."""
     nodes = [N("Pad", ["x", "pads"], ["p"], "pad"), N("Relu", ["p"], ["y"], "relu")]
     zero = onnx_model(nodes, [_ints("pads", [0] * 8)], {"x": (1, C, SIDE, SIDE)}, {"y": (1, C, SIDE, SIDE)})
     imported = _agree(_save(zero, tmp_path), np.random.default_rng(2).normal(size=(1, C, SIDE, SIDE)))
     assert [n.op for n in imported.graph.nodes] == [Op.INPUT, Op.RELU]
-    real = onnx_model(nodes, [_ints("pads", [0, 0, 0, 1, 0, 0, 0, 1])], {"x": (1, C, SIDE, SIDE)},
-                      {"y": (1, C, SIDE + 1, SIDE + 1)})
-    with pytest.raises(BadArgument, match=r"'pad' \(Pad\): pads=\[0, 0, 0, 1, 0, 0, 0, 1\].*expected zero pads"):
-        import_onnx(_save(real, tmp_path, "real.onnx"))
+    nhwc = [N("Transpose", ["x"], ["t"], "to_nhwc", perm=[0, 2, 3, 1]), N("Pad", ["t", "pads"], ["p"], "pad"),
+            N("Relu", ["p"], ["y"], "relu")]
+    model = onnx_model(nhwc, [_ints("pads", [0, 1, 0, 0, 0, 0, 3, 0])], {"x": (1, C, SIDE, SIDE)},
+                       {"y": (1, SIDE + 1, SIDE + 3, C)})
+    imported = _agree(_save(model, tmp_path, "rows.onnx"), np.random.default_rng(3).normal(size=(1, C, SIDE, SIDE)))
+    assert imported.graph.node("pad").attrs["pads"] == (1, 0, 0, 3)
+
+
+@pytest.mark.parametrize("pads, mode", [([0, 1, 0, 0, 0, 1, 0, 0], "constant"), ([0, 0, 1, 0, 0, 0, 1, 0], "reflect"),
+                                        ([0, 0, -1, 0, 0, 0, 0, 0], "constant")])
+def test_a_pad_of_the_channels_or_not_of_zeros_is_refused(tmp_path: Path, pads, mode) -> None:
+    nodes = [N("Pad", ["x", "pads"], ["y"], "pad", mode=mode)]
+    model = onnx_model(nodes, [_ints("pads", pads)], {"x": (1, C, SIDE, SIDE)}, {"y": (1, C, SIDE, SIDE)})
+    with pytest.raises(BadArgument, match=r"'pad' \(Pad\): pads=\[.*\], mode=.*: the graph IR pads the rows and "
+                                          "columns of a map with zeros"):
+        import_onnx(_save(model, tmp_path))
 
 
 def test_a_reversed_or_batch_slice_is_refused_naming_the_node(tmp_path: Path) -> None:
@@ -210,3 +241,57 @@ def test_a_constant_gathered_from_a_table_counts_the_table(tmp_path: Path) -> No
     constants = [n for n in imported.graph.nodes if n.op is Op.CONSTANT]
     assert [n.params for n in constants] == [C * SIDE * SIDE] * 2  # what each stores
     assert imported.params == 7
+
+
+def _normalize(x: str, prefix: str, eps: float = 1e-12, *, expand: bool = True, opset: int = 17) -> tuple[list, list]:
+    """``F.normalize(x, dim=-1)`` as torch.onnx.export writes it (axes an attribute before opset 18)."""
+    inits = [init(f"{prefix}.eps", np.array(eps, np.float32))]
+    if opset >= 18:
+        inits.append(_ints(f"{prefix}.axes", [-1]))
+        reduce = N("ReduceL2", [x, f"{prefix}.axes"], [f"{prefix}.norm"], f"{prefix}/ReduceL2", keepdims=1)
+    else:
+        reduce = N("ReduceL2", [x], [f"{prefix}.norm"], f"{prefix}/ReduceL2", axes=[-1], keepdims=1)
+    nodes = [reduce,
+             N("Clip", [f"{prefix}.norm", f"{prefix}.eps", ""], [f"{prefix}.clip"], f"{prefix}/Clip")]
+    divisor = f"{prefix}.clip"
+    if expand:
+        nodes += [N("Shape", [x], [f"{prefix}.shape"], f"{prefix}/Shape"),
+                  N("Expand", [divisor, f"{prefix}.shape"], [f"{prefix}.expand"], f"{prefix}/Expand")]
+        divisor = f"{prefix}.expand"
+    nodes.append(N("Div", [x, divisor], [f"{prefix}.out"], f"{prefix}/Div"))
+    return nodes, inits
+
+
+def _cosine_attention(eps: float = 1e-12, opset: int = 17) -> object:
+    """Swin V2's attention on 5 tokens of 8, 2 heads: normalised Q·normalised Kᵀ times a per-head
+    logit scale, softmax, ·V."""
+    model = _einsum_attention()
+    rng = np.random.default_rng(8)
+    nodes = [n for n in model.graph.node if n.name not in ("k/scale", "scores", "softmax")]
+    inits = [i for i in model.graph.initializer if i.name != "scale"]
+    qn, q_inits = _normalize("qh", "q/normalize", eps, opset=opset)
+    kn, k_inits = _normalize("kh", "k/normalize", eps, expand=False, opset=opset)
+    inits += q_inits + k_inits + [init("logit", rng.uniform(5, 20, (2, 1, 1)))]
+    attention = [N("Transpose", ["k/normalize.out"], ["kt"], "k/T", perm=[0, 1, 3, 2]),
+                 N("MatMul", ["q/normalize.out", "kt"], ["cos"], "scores"),
+                 N("Mul", ["cos", "logit"], ["s"], "logit_scale"),
+                 N("Softmax", ["s"], ["p"], "softmax", axis=-1)]
+    at = next(i for i, n in enumerate(nodes) if n.name == "attend")
+    nodes[at:at] = qn + kn + attention
+    return onnx_model(nodes, inits, {"x": (1, 8, 5)}, {"y": (1, 5, 8)}, opset=opset)
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_cosine_attention_normalises_each_head_and_equals_onnxruntime(tmp_path: Path, opset: int) -> None:
+    """F.normalize's ReduceL2 → Clip → (Expand) → Div is one ``l2norm`` per head (groups 2); the
+    per-head logit scale is a constant multiplying the scores."""
+    model = _cosine_attention(opset=opset)
+    imported = _agree(_save(model, tmp_path), np.random.default_rng(9).normal(size=(1, 8, 5)))
+    norms = [n for n in imported.graph.nodes if n.op is Op.L2NORM]
+    assert [n.attrs["groups"] for n in norms] == [2, 2] and norms[0].name == "q/normalize/LpNormalization"
+    assert [n.op for n in imported.graph.nodes].count(Op.SCORES) == 1
+
+
+def test_a_normalisation_with_a_large_eps_is_not_fused(tmp_path: Path) -> None:
+    with pytest.raises(BadArgument, match=r"unsupported op types: ReduceL2 \(first node 'q/normalize/ReduceL2'\)"):
+        import_onnx(_save(_cosine_attention(eps=1e-3), tmp_path))

@@ -1,13 +1,18 @@
-"""Nearest upsampling (the ScissionLite edge transfer layer) against its float64 reference."""
+"""Nearest upsampling (the ScissionLite edge transfer layer) and zero padding (Swin's whole windows)
+against their float64 references."""
 
 import numpy as np
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import FixedFormat, FixedTensor
-from fpgasim.ops import max_pool2d_ref, upsample_nearest_f32, upsample_nearest_fixed, upsample_nearest_ref
-from tests.strategies.numeric import upsample_cases
+from fpgasim.ops import (
+    max_pool2d_ref, pad_zeros_f32, pad_zeros_fixed, pad_zeros_ref, upsample_nearest_f32, upsample_nearest_fixed,
+    upsample_nearest_ref,
+)
+from tests.strategies.numeric import fixed_tensors, upsample_cases
 
 FMT = FixedFormat(total_bits=16, int_bits=6, signed=True)
 
@@ -55,3 +60,24 @@ def test_bad_arguments(kwargs, error, fragment) -> None:
 def test_not_4d_is_refused() -> None:
     with pytest.raises(ShapeError, match="expected"):
         upsample_nearest_ref(np.zeros((3, 3)), scale=2)
+
+
+@given(st.data(), st.tuples(*[st.integers(0, 3)] * 4))
+def test_zero_padding_keeps_the_map_inside_zeros_around_it(data, pads) -> None:
+    """Padding only places values, so every form equals the reference exactly: the input in the
+    middle, zeros in the top/bottom rows and left/right columns."""
+    x = data.draw(fixed_tensors(FMT, (1, 2, 3, 4)))
+    top, bottom, left, right = pads
+    ref = pad_zeros_ref(x.to_float(), pads=pads)
+    assert ref.shape == (1, 2, 3 + top + bottom, 4 + left + right)
+    assert np.array_equal(ref[:, :, top:top + 3, left:left + 4], x.to_float())
+    assert np.count_nonzero(ref) == np.count_nonzero(x.values)
+    y, counts = pad_zeros_fixed(x, pads=pads)
+    assert y.fmt == FMT and counts.output == 0 and np.array_equal(y.to_float(), ref)
+    assert np.array_equal(pad_zeros_f32(x.to_float(), pads=pads), ref)
+
+
+@pytest.mark.parametrize("pads", [(1, 1, 1), (0, 0, -1, 0), (0, 0, 0, True), (0, 0.5, 0, 0), 3])
+def test_pads_that_are_not_four_counts_are_refused(pads) -> None:
+    with pytest.raises(BadArgument, match=r"pads=.*: expected \[top, bottom, left, right\], integers >= 0"):
+        pad_zeros_ref(np.zeros((1, 1, 3, 3)), pads=pads)

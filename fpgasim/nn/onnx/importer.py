@@ -3,8 +3,8 @@
 The walk binds every ONNX value to a runtime tensor or a constant: initializers and Constant
 nodes are constants, nodes whose inputs are all constants are folded (so Shape→Gather→Concat→
 Reshape becomes a constant shape), every other node goes to its parser in
-:data:`~fpgasim.nn.onnx.parsers.PARSERS`. Before the walk, PyTorch's erf GELU chains become
-single ``Gelu`` nodes (:mod:`~fpgasim.nn.onnx.fuse`). Unsupported op types are found before the
+:data:`~fpgasim.nn.onnx.parsers.PARSERS`. Before the walk, PyTorch's erf GELU and F.normalize
+chains become single ``Gelu`` and ``LpNormalization`` nodes (:mod:`~fpgasim.nn.onnx.fuse`). Unsupported op types are found before the
 walk and reported all at once. The result is built with :meth:`Graph.build`, which infers every shape
 and count again.
 """
@@ -25,7 +25,7 @@ from fpgasim.nn.evaluate import NodeWeights
 from fpgasim.nn.graph import Graph, NodeSpec
 from fpgasim.nn.graph_ops import Op
 from fpgasim.nn.onnx.context import Context, Tensor, attributes, per_sample
-from fpgasim.nn.onnx.fuse import fuse_gelu
+from fpgasim.nn.onnx.fuse import fuse
 from fpgasim.nn.onnx.load import load_model, node_names
 from fpgasim.nn.onnx.parsers import FOLD_ONLY, PARSERS, fold
 
@@ -154,7 +154,7 @@ def import_onnx(path: str | Path, *, input_shape: Sequence[int] | None = None,
     path = Path(path)
     model, opset = load_model(path)
     graph = model.graph
-    fuse_gelu(graph)
+    fuse(graph)
     names = node_names(graph)
     _unsupported(graph, names)
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}

@@ -47,7 +47,7 @@ PARSERS: dict[str, Parser] = {}
 FOLD_ONLY = frozenset({
     "Constant", "ConstantOfShape", "Cast", "Range", "Floor", "Ceil", "Sqrt",
     "Pow", "Equal", "Where", "Expand", "Min", "Max", "Neg", "Not", "Less", "Greater", "ReduceProd", "Abs", "Mod",
-    "ScatterND",
+    "ScatterND", "Exp",
 })
 
 
@@ -453,6 +453,18 @@ def _hard_sigmoid(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) ->
     ctx.values[node.output[0]] = ctx.emit(where, name, Op.AFFINE, [clipped], weights=NodeWeights(full / 6, 0 * full))
 
 
+def _channel_groups(x: Tensor, axis: int) -> int | None:
+    """How many groups a per-group op over ``axis`` of a view cuts the channels into: the axis must
+    hold the minor channel factors (each head's scores, each head's channels); None otherwise."""
+    if x.view is None or x.scale != 1.0 or axis != x.rank - 1:
+        return None
+    channels = x.view.factors_of(CHANNELS)
+    own = x.view.axes[axis]
+    if not own or channels[len(channels) - len(own):] != own:
+        return None
+    return prod(x.view.sizes[f] for f in channels[:len(channels) - len(own)])
+
+
 @parser("Softmax")
 def _softmax(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
     """Over the channels; over a view's last axis when it holds the minor channel factors (each
@@ -460,18 +472,35 @@ def _softmax(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None
     x = ctx.tensor(node, name, 0, view=True)
     axis = int(attrs.get("axis", -1 if ctx.opset >= 13 else 1)) % x.rank
     where = ctx.where(node, name)
-    if x.view is not None and x.scale == 1.0:
-        channels = x.view.factors_of(CHANNELS)
-        own = x.view.axes[axis]
-        if axis == x.rank - 1 and own and channels[len(channels) - len(own):] == own:
-            groups = prod(x.view.sizes[f] for f in channels[:len(channels) - len(own)])
-            ctx.values[node.output[0]] = ctx.emit(where, name, Op.SOFTMAX, [x], {"groups": groups}, view=x)
-            return
+    groups = _channel_groups(x, axis)
+    if groups is not None:
+        ctx.values[node.output[0]] = ctx.emit(where, name, Op.SOFTMAX, [x], {"groups": groups}, view=x)
+        return
     x = ctx.materialised(x)
     if axis != 1 or not (x.rank == 2 or ctx.opset >= 13 or prod(x.shape[2:]) == 1):
         raise BadArgument(f"{where}: axis={attrs.get('axis')} on shape {list(x.shape)}: "
                           "expected a softmax over the channels (or over each head's scores)")
     ctx.values[node.output[0]] = ctx.emit(where, name, Op.SOFTMAX, [x])
+
+
+@parser("LpNormalization")
+def _l2_norm(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
+    """p = 2 over the channels, or over a view's last axis when it holds the minor channel factors
+    (each head's channels: Swin V2's normalised Q and K, ``groups`` = the heads): ``l2norm``."""
+    x = ctx.tensor(node, name, 0, view=True)
+    where = ctx.where(node, name)
+    axis = int(attrs.get("axis", -1)) % x.rank
+    if int(attrs.get("p", 2)) != 2:
+        raise BadArgument(f"{where}: p={attrs['p']}: the graph IR normalises by the L2 norm (p=2)")
+    groups = _channel_groups(x, axis)
+    if groups is not None:
+        ctx.values[node.output[0]] = ctx.emit(where, name, Op.L2NORM, [x], {"groups": groups}, view=x)
+        return
+    x = ctx.materialised(x)
+    if axis != 1:
+        raise BadArgument(f"{where}: axis={attrs.get('axis', -1)} on shape {list(x.shape)}: expected the "
+                          "channels (or each head's channels on a view's last axis)")
+    ctx.values[node.output[0]] = ctx.emit(where, name, Op.L2NORM, [x])
 
 
 def _per_channel(x: Tensor, c: np.ndarray) -> np.ndarray | None:
@@ -632,14 +661,40 @@ def _alias(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
 
 @parser("Pad")
 def _pad(ctx: Context, node: onnx.NodeProto, name: str, attrs: dict) -> None:
-    """Zero padding of every side (Swin pads its map to whole windows; at sizes that are already
-    whole the pads fold to zeros): the input itself. Real padding outside a conv or pool window is
-    refused, naming the pads."""
-    pads = (ctx.constant(node, name, 1, "pads") if ctx.has(node, 1) else np.asarray(attrs.get("pads", [])))
-    if np.any(pads != 0):
-        raise BadArgument(f"{ctx.where(node, name)}: pads={[int(p) for p in pads]}: the graph IR pads only "
-                          "inside a conv or pool window; expected zero pads")
-    ctx.values[node.output[0]] = ctx.tensor(node, name, 0, view=True)
+    """Zeros before and after the rows and columns (Swin pads its map to whole windows): ``pad``,
+    keeping a view; zero pads (Swin at sizes that are already whole windows) are no node. Another
+    mode or value, or padding of the channels or the batch, is refused naming the pads."""
+    x = ctx.tensor(node, name, 0, view=True)
+    where = ctx.where(node, name)
+    pads = [int(p) for p in (ctx.constant(node, name, 1, "pads") if ctx.has(node, 1) else attrs.get("pads", []))]
+    value = ctx.constant(node, name, 2, "constant_value") if ctx.has(node, 2) else np.zeros(1)
+    if not any(pads):
+        ctx.values[node.output[0]] = x
+        return
+    x = ctx.materialised(x) if x.scale != 1.0 else x
+    view = ctx.view_of(x)
+    sides = {}  # storage dimension → (before, after, ONNX axis, its factor)
+    for axis in range(x.rank):
+        before, after = pads[axis], pads[axis + x.rank]
+        factors = view.axes[axis]
+        dim = view.dims[factors[0]] if len(factors) == 1 else None
+        if (before or after) and dim in (HEIGHT, WIDTH) and view.factors_of(dim) == factors:
+            sides[dim] = (before, after, axis, factors[0])
+        elif before or after:
+            sides = None
+            break
+    mode = attrs.get("mode", b"constant")
+    if sides is None or mode not in (b"constant", "constant") or np.any(value != 0) or min(pads) < 0:
+        raise BadArgument(f"{where}: pads={pads}, mode={mode!r}: the graph IR pads the rows and columns of a "
+                          "map with zeros")
+    top, bottom = sides.get(HEIGHT, (0, 0, 0, 0))[:2]
+    left, right = sides.get(WIDTH, (0, 0, 0, 0))[:2]
+    shape = list(x.shape)
+    for before, after, axis, factor in sides.values():
+        shape[axis] += before + after
+        view = _resized(view, factor, shape[axis])
+    out = ctx.emit(where, name, Op.PAD, [x], {"pads": (top, bottom, left, right)}, full_shape=tuple(shape))
+    ctx.values[node.output[0]] = ctx.viewed(out.node, tuple(shape), view, x.transpose or (name, node))
 
 
 @parser("Shape")
