@@ -233,7 +233,8 @@ def model_parallel(graph: Graph, *, parts: int) -> Graph:
     for node in graph.nodes:
         if node.op is Op.INPUT:
             continue
-        if node.op in (Op.CONCAT, Op.SLICE, Op.RESHAPE, Op.TRANSPOSE, Op.DSC, Op.ODE, Op.SOFTMAX, Op.L2NORM):
+        if node.op in (Op.CONCAT, Op.SLICE, Op.RESHAPE, Op.TRANSPOSE, Op.DSC, Op.ODE, Op.SOFTMAX, Op.L2NORM,
+                       Op.LAYERNORM):
             raise BadArgument(f"node {node.name!r} ({node.op}): the model-parallel baseline splits channel-wise "
                               "layers only")
         for p in range(parts):

@@ -140,13 +140,14 @@ def test_model_parallel_keeps_every_count_and_sends_every_activation():
         model_parallel(base, parts=1)
 
 
-@pytest.mark.parametrize("op", ["softmax", "l2norm"])
-def test_model_parallel_refuses_a_normalisation_over_the_channels(op):
-    """A part holds a share of the channels, so a softmax or an L2 norm over them cannot run on it."""
+@pytest.mark.parametrize("op, attrs", [("softmax", {"groups": 2}), ("l2norm", {"groups": 2}), ("layernorm", {})])
+def test_model_parallel_refuses_a_normalisation_over_the_channels(op, attrs):
+    """A part holds a share of the channels, so a softmax, an L2 norm or a layer norm over them
+    cannot run on it (each part would normalise its share alone)."""
     graph = Graph.build(name="g", batch=1, specs=[
         NodeSpec(name="x", op="input", attrs={"shape": (8, 2, 2)}),
         NodeSpec(name="pw", op="pointwise", inputs=("x",), attrs={"out_channels": 8}),
-        NodeSpec(name="n", op=op, inputs=("pw",), attrs={"groups": 2})])
+        NodeSpec(name="n", op=op, inputs=("pw",), attrs=attrs)])
     with pytest.raises(BadArgument, match=rf"^node 'n' \({op}\): the model-parallel baseline splits channel-wise "
                                           "layers only$"):
         model_parallel(graph, parts=2)
