@@ -17,7 +17,8 @@ Two steps, because PyTorch is not a dependency of fpgasim (install it in a separ
    model and ``ratio.<model>_macs_vs_zoo: X`` (1.000: the import counts what the zoo counts);
    ``--network-only`` skips the timing run; ``--kernel`` names another design (a sigmoid table for
    EfficientNet and RegNetY: ``kernels/superlip-conv-16bit-sigmoid.yaml``; a GELU table for
-   ConvNeXt: ``kernels/superlip-conv-16bit-gelu.yaml``).
+   ConvNeXt: ``kernels/superlip-conv-16bit-gelu.yaml``; GELU, softmax and sigmoid tables for
+   ViT, Swin and MaxViT: ``kernels/superlip-conv-16bit-hybrid.yaml``).
 3. ``.venv/bin/python benchmarks/torch_export_check.py agree DIR`` — fpgasim's float64 reference
    (:func:`fpgasim.nn.evaluate.evaluate_ref`) against onnxruntime's float32 output on one seeded
    input, at every pooling node (ceil-mode ones included), at the classifier's input (ViT's head is
