@@ -3,6 +3,7 @@ their float64 definitions, fixed point against a Python-int model and its derive
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -104,36 +105,35 @@ def grouped_shapes(draw) -> tuple[tuple[int, int, int, int], int]:
     return (n, groups * run, h, w), groups
 
 
+def _by_runs(values: np.ndarray, groups: int, normalise) -> np.ndarray:
+    """``normalise`` (one run's values → its outputs) applied to each pixel's runs of C/groups channels."""
+    out = np.empty(values.shape)
+    n, c, h, w = values.shape
+    m = c // groups
+    for i, r, k, g in itertools.product(range(n), range(h), range(w), range(groups)):
+        out[i, g * m:(g + 1) * m, r, k] = normalise([values[i, j, r, k] for j in range(g * m, (g + 1) * m)])
+    return out
+
+
 def _l2_by_hand(x: np.ndarray, groups: int, eps: float) -> np.ndarray:
     """One pixel and one run of C/groups channels at a time, with Python floats."""
-    out = np.empty(x.shape)
-    n, c, h, w = x.shape
-    m = c // groups
-    for i in range(n):
-        for r in range(h):
-            for k in range(w):
-                for g in range(groups):
-                    run = [float(x[i, j, r, k]) for j in range(g * m, (g + 1) * m)]
-                    norm = max(sum(v * v for v in run) ** 0.5, eps)
-                    out[i, g * m:(g + 1) * m, r, k] = [v / norm for v in run]
-    return out
+    def normalise(run: list) -> list[float]:
+        run = [float(v) for v in run]
+        norm = max(sum(v * v for v in run) ** 0.5, eps)
+        return [v / norm for v in run]
+    return _by_runs(x, groups, normalise)
 
 
 def _l2_fixed_by_hand(x, groups: int, eps: float) -> np.ndarray:
     """The fixed form's real value before its one rounding, with Python ints and floats: the run's
     sum of squares S of the stored integers exactly, ``sqrt(S)·2^−f``, its maximum with eps, the division."""
-    values, scale = x.values.astype(object), 2.0**-x.fmt.frac_bits
-    out = np.empty(x.shape)
-    n, c, h, w = x.shape
-    m = c // groups
-    for i in range(n):
-        for r in range(h):
-            for k in range(w):
-                for g in range(groups):
-                    run = [int(values[i, j, r, k]) for j in range(g * m, (g + 1) * m)]
-                    norm = max(math.sqrt(float(sum(v * v for v in run))) * scale, eps)
-                    out[i, g * m:(g + 1) * m, r, k] = [v * scale / norm for v in run]
-    return out
+    scale = 2.0**-x.fmt.frac_bits
+
+    def normalise(run: list) -> list[float]:
+        run = [int(v) for v in run]
+        norm = max(math.sqrt(float(sum(v * v for v in run))) * scale, eps)
+        return [v * scale / norm for v in run]
+    return _by_runs(x.values.astype(object), groups, normalise)
 
 
 EPSES = st.sampled_from([1e-12, 1e-3, 0.5, 4.0])
