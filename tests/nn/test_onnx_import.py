@@ -8,13 +8,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 from hypothesis import HealthCheck, given, settings
-from onnx import helper
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
 
 from fpgasim.errors import BadArgument, ShapeError
 from fpgasim.fixedpoint import Accumulator, FixedFormat, Requantizer, quantize
 from fpgasim.nn import Op, Pool
 from fpgasim.nn.evaluate import agreement, evaluate_fixed, evaluate_ref
 from fpgasim.nn.onnx import import_onnx
+from fpgasim.nn.onnx.parsers import fold
 from tests.strategies.onnx_models import BATCH, init, onnx_dags, onnx_model
 
 CURRENT = onnx.defs.onnx_opset_version()
@@ -417,3 +419,19 @@ def test_the_onnx_package_loads_only_when_a_model_is_imported() -> None:
             "print(before, 'onnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+@pytest.mark.parametrize("attrs", [
+    {"value": helper.make_tensor("v", TensorProto.FLOAT, [2, 3], np.arange(6.0).tolist())},
+    {"value": helper.make_tensor("v", TensorProto.INT64, [3], [4, -1, 7])},
+    {"value_float": 0.5}, {"value_floats": [1.5, -2.0]}, {"value_int": 3}, {"value_ints": [1, 2, 3]},
+    {"value_string": "kept"},
+])
+def test_a_constant_read_directly_equals_the_reference_evaluator(attrs) -> None:
+    """Constants (2653 of Swin-T's 6261 nodes) skip the reference evaluator; the value and dtype are
+    the evaluator's."""
+    node = helper.make_node("Constant", [], ["c"], name="c", **attrs)
+    ours = fold(node, [], 17)[0]
+    graph = helper.make_graph([node], "g", [], [helper.make_empty_tensor_value_info("c")])
+    theirs = ReferenceEvaluator(graph, opsets={"": 17}).run(None, {})[0]
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape and np.array_equal(ours, theirs)

@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 from fpgasim.errors import BadArgument
@@ -51,8 +52,20 @@ FOLD_ONLY = frozenset({
 })
 
 
+#: A Constant's numeric attribute → the dtype ONNX gives its value.
+_CONSTANT_DTYPES = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+                    "value_ints": np.int64}
+
+
 def fold(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> list[np.ndarray]:
-    """The outputs of a node whose inputs are all constants, by the ONNX reference implementation."""
+    """The outputs of a node whose inputs are all constants, by the ONNX reference implementation
+    (a Constant with a tensor or numeric value read directly: Swin's export has 2653 of them)."""
+    if node.op_type == "Constant" and len(node.attribute) == 1:
+        attr = node.attribute[0]
+        if attr.name == "value":
+            return [numpy_helper.to_array(attr.t)]
+        if attr.name in _CONSTANT_DTYPES:
+            return [np.asarray(onnx.helper.get_attribute_value(attr), dtype=_CONSTANT_DTYPES[attr.name])]
     names = [n for n in node.input if n]
     graph = onnx.helper.make_graph([node], "fold", [onnx.helper.make_empty_tensor_value_info(n) for n in names],
                                    [onnx.helper.make_empty_tensor_value_info(n) for n in node.output if n])
