@@ -62,6 +62,10 @@ class Tensor:
         """The ONNX axis that holds the IR's channels (1 without a view; None: no one axis does)."""
         return 1 if self.view is None else self.view.channel_axis
 
+    def with_scale(self, scale: float) -> Tensor:
+        """This tensor with a pending ``scale`` in place of its own."""
+        return self if scale == self.scale else Tensor(self.node, self.shape, self.view, self.transpose, scale)
+
     def like(self, node: str, shape: tuple[int, ...] | None = None) -> Tensor:
         """The output of an IR node that keeps this tensor's view (and, by default, its shape)."""
         return Tensor(node, self.shape if shape is None else shape, self.view, self.transpose)
