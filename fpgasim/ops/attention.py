@@ -25,8 +25,9 @@ holds rows y % gh + a·gh and columns x % gw + b·gw. :func:`window_partition` s
 samples (N·nW, C, wh, ww) and :func:`window_merge` puts them back, so that a windowed product is
 the unwindowed one of the partitioned operands, merged — in fixed point too (the sums are merged
 before their one rounding, which acts element by element). Swin's *shifted* windows are these
-block windows of a cyclically rolled map plus a mask on the keys that wrapped around; the roll is
-data movement outside these ops and the mask is not modelled.
+block windows of a cyclically rolled map plus a mask on the keys that wrapped around; both are
+outside these ops (the roll is slices and concats of rows and columns, the mask a constant added
+to the scores, as the exported graph has them).
 """
 
 from __future__ import annotations
