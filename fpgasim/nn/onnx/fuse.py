@@ -32,13 +32,14 @@ _MAX_EPS = 1e-6
 
 
 class _Links:
-    """Who produces and who reads each value of a graph, and its constants."""
+    """Who produces and who reads each value of a graph, and its constants (read as arrays only
+    when a rewrite asks: the rewrites look at scalars, not at the model's weights)."""
 
     def __init__(self, graph: onnx.GraphProto):
-        self.constants: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self._tensors: dict[str, onnx.TensorProto] = {t.name: t for t in graph.initializer}
         for node in graph.node:
             if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-                self.constants[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+                self._tensors[node.output[0]] = node.attribute[0].t
         self.producer = {out: node for node in graph.node for out in node.output}
         self.readers: dict[str, list[onnx.NodeProto]] = {}
         for node in graph.node:
@@ -46,13 +47,18 @@ class _Links:
                 self.readers.setdefault(value, []).append(node)
         self.reads = Counter(v for node in graph.node for v in node.input) + Counter(o.name for o in graph.output)
 
+    def constant(self, name: str) -> np.ndarray | None:
+        """The constant value ``name`` (an initializer or a Constant's tensor); None if it is none."""
+        tensor = self._tensors.get(name)
+        return None if tensor is None else numpy_helper.to_array(tensor)
+
     def only_reader(self, value: str, *op_types: str) -> onnx.NodeProto | None:
         """The one node that reads ``value``, if it is of one of ``op_types``."""
         found = self.readers.get(value, [])
         return found[0] if self.reads[value] == 1 and found[0].op_type in op_types else None
 
     def is_scalar(self, name: str, value: float) -> bool:
-        c = self.constants.get(name)
+        c = self.constant(name)
         return c is not None and c.size == 1 and abs(float(c.reshape(-1)[0]) - value) <= _TOLERANCE * abs(value)
 
 
@@ -107,7 +113,7 @@ def _reduced_axis(links: _Links, norm: onnx.NodeProto) -> int | None:
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in norm.attribute}
     axes = attrs.get("axes")
     if axes is None and len(norm.input) > 1 and norm.input[1]:
-        constant = links.constants.get(norm.input[1])
+        constant = links.constant(norm.input[1])
         axes = None if constant is None else constant.reshape(-1).tolist()
     if attrs.get("keepdims", 1) != 1 or axes is None or len(axes) != 1:
         return None
@@ -124,7 +130,7 @@ def fuse_l2_norm(graph: onnx.GraphProto) -> int:
         floor = links.only_reader(norm.output[0], "Clip", "Max")
         if axis is None or floor is None:
             continue
-        eps = links.constants.get(floor.input[1] if len(floor.input) > 1 else "")
+        eps = links.constant(floor.input[1] if len(floor.input) > 1 else "")
         if eps is None or eps.size != 1 or not 0 <= float(eps.reshape(-1)[0]) <= _MAX_EPS \
                 or (floor.op_type == "Clip" and len(floor.input) > 2 and floor.input[2]):
             continue
